@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bootstrap config schema (sidecar.yaml): listeners, the local service, upstream backends and how they are
+// discovered, connection pool, admin, logs, shutdown. Static: changing it needs a restart. This schema IS the
+// config reference: every field documents its default, unit and range, and `meshlet schema` exports it as JSON
+// Schema for editors.
+
+import { z } from 'zod';
+
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
+
+// `abort` on the format check: a string that is not host:port at all gets one issue, not three (the port-range
+// refinement would otherwise run on it too and report a meaningless range error).
+const hostPort = (minPort: number) =>
+  z
+    .string()
+    .regex(HOST_PORT, { message: 'expected host:port, e.g. 127.0.0.1:4140', abort: true })
+    .refine((s) => {
+      const port = Number(s.slice(s.lastIndexOf(':') + 1));
+      return port >= minPort && port <= 65535;
+    }, `port must be ${minPort}-65535`);
+
+/** `host:port`; port 0 asks the OS for a free port (tests). Range 0-65535. */
+export const listenAddress = hostPort(0);
+
+/** `host:port` of a remote endpoint; port 1-65535. */
+export const endpointAddress = hostPort(1);
+
+/** True for `http(s)://host[:port]` with nothing after the authority but an optional `/`. */
+function isAgentUrl(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const u = new URL(s);
+  return (
+    (u.protocol === 'http:' || u.protocol === 'https:') &&
+    u.hostname !== '' &&
+    u.pathname === '/' &&
+    u.search === '' &&
+    u.hash === ''
+  );
+}
+
+const ms = (def: number, min: number, max: number, what: string) =>
+  z
+    .number()
+    .int()
+    .min(min)
+    .max(max)
+    .default(def)
+    .describe(`${what} Milliseconds; default ${def}; range ${min}-${max}.`);
+
+const staticEndpoint = z.union([
+  endpointAddress.describe('host:port of the endpoint (weight 1).'),
+  z
+    .object({
+      address: endpointAddress.describe('host:port of the endpoint; port 1-65535.'),
+      weight: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .default(1)
+        .describe('Relative weight for round_robin and least_request; default 1; range 1-10000.'),
+    })
+    .strict()
+    .describe('An endpoint with a weight.'),
+]);
+
+export const balancingSchema = z
+  .object({
+    policy: z
+      .enum(['least_request', 'round_robin', 'ring_hash'])
+      .default('least_request')
+      .describe(
+        'Per-request balancing: least_request (power of two choices over peak-EWMA latency x in-flight, like ' +
+          'Linkerd; default), round_robin (weighted), ring_hash (consistent hashing on `hashHeader`).',
+      ),
+    hashHeader: z
+      .string()
+      .regex(/^[a-z0-9\-_.]+$/, 'expected a lower-case header name (a-z 0-9 - _ .)')
+      .optional()
+      .describe('ring_hash only: the request header whose value is hashed (lower case: a-z 0-9 - _ .). Required for ring_hash.'),
+    ringSize: z
+      .number()
+      .int()
+      .min(64)
+      .max(65_536)
+      .default(1024)
+      .describe('ring_hash only: minimum virtual nodes on the ring (Envoy minimum_ring_size); default 1024; range 64-65536.'),
+  })
+  .strict()
+  .refine((b) => b.policy !== 'ring_hash' || b.hashHeader !== undefined, {
+    message: 'ring_hash needs hashHeader',
+    path: ['hashHeader'],
+  })
+  .describe('How calls to this backend pick an endpoint.');
+
+const upstreamSchema = z
+  .object({
+    endpoints: z
+      .array(staticEndpoint)
+      .optional()
+      .describe('Static endpoints. When set, this backend is not looked up in Consul.'),
+    balancing: balancingSchema.default({ policy: 'least_request', ringSize: 1024 }),
+  })
+  .strict()
+  .describe('One backend: where its endpoints come from and how they are balanced.');
+
+export const consulSchema = z
+  .object({
+    address: z
+      .string()
+      .refine(isAgentUrl, 'expected http(s)://host:port, e.g. http://127.0.0.1:8500')
+      .default('http://127.0.0.1:8500')
+      .describe(
+        'The local Consul agent, http(s)://host[:port] with no path. Env CONSUL_HTTP_ADDR overrides (a bare host:port ' +
+          'means http://host:port) and creates this section when it is absent; default http://127.0.0.1:8500.',
+      ),
+    token: z.string().optional().describe('ACL token (service:write for the local service, service:read + node:read for upstreams). Env CONSUL_HTTP_TOKEN overrides. Redacted in /config.'),
+    datacenter: z.string().optional().describe('Datacenter to query; default the agent\'s own.'),
+    namespace: z.string().optional().describe('Consul Enterprise namespace.'),
+    caFile: z.string().optional().describe('PEM CA bundle to verify an https agent address. Env CONSUL_CACERT overrides.'),
+    register: z.boolean().default(true).describe('Register the local service (with a gRPC health check) on start and deregister on shutdown; default true.'),
+    waitMs: ms(30_000, 1000, 600_000, 'Blocking-query wait (`wait`).'),
+    idleWatchTimeoutMs: ms(300_000, 1000, 86_400_000, 'Stop watching a backend no call has used for this long.'),
+    check: z
+      .object({
+        intervalMs: ms(10_000, 1000, 3_600_000, 'Health check interval.'),
+        timeoutMs: ms(2000, 100, 60_000, 'Health check timeout.'),
+        deregisterCriticalAfterMs: ms(60_000, 60_000, 86_400_000, 'DeregisterCriticalServiceAfter (Consul minimum 1m).'),
+      })
+      .strict()
+      .default({ intervalMs: 10_000, timeoutMs: 2000, deregisterCriticalAfterMs: 60_000 })
+      .describe('The gRPC health check registered with the local service.'),
+  })
+  .strict();
+
+export const bootstrapSchema = z
+  .object({
+    service: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[a-zA-Z0-9][a-zA-Z0-9\-_.]*$/, 'expected letters, digits, - _ . (starting with a letter or digit)')
+          .describe(
+            'The local service name (what other sidecars use as :authority; its Consul service name). Letters, ' +
+              'digits, - _ . starting with a letter or digit. Required.',
+          ),
+        id: z.string().optional().describe('Instance ID for Consul; default `<name>-<address>-<inbound port>`.'),
+        address: z.string().optional().describe('Address other sidecars reach this one at; default the first non-internal IPv4.'),
+        tags: z.array(z.string()).default([]).describe('Consul tags.'),
+        meta: z.record(z.string(), z.string()).default({}).describe('Consul service meta.'),
+        weight: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(1)
+          .describe('Consul Weights.Passing for this instance; default 1; range 1-10000.'),
+      })
+      .strict()
+      .describe('The local service this sidecar fronts.'),
+    inbound: z
+      .object({
+        listen: listenAddress
+          .default('0.0.0.0:4143')
+          .describe('Where peers call this service, host:port; default 0.0.0.0:4143. Env MESHLET_INBOUND_LISTEN overrides.'),
+        app: endpointAddress.describe('The local application\'s gRPC (h2c) address, host:port, e.g. 127.0.0.1:50051. Required.'),
+      })
+      .strict()
+      .optional()
+      .describe('Inbound listener (peers → local app). Omit for a client-only workload.'),
+    outbound: z
+      .object({
+        listen: listenAddress
+          .default('127.0.0.1:4140')
+          .describe('Where the local app sends its calls, host:port; default 127.0.0.1:4140. Env MESHLET_OUTBOUND_LISTEN overrides.'),
+      })
+      .strict()
+      .optional()
+      .describe('Outbound listener (local app → mesh); routes by the :authority host (the backend name). Omit for a server-only workload.'),
+    upstreams: z
+      .record(
+        z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9\-_.]*$/, 'expected letters, digits, - _ . (starting with a letter or digit)'),
+        upstreamSchema,
+      )
+      .default({})
+      .describe('Backends by name (the :authority host the app calls). Backends without static endpoints are discovered in Consul.'),
+    consul: consulSchema.optional().describe('Consul discovery and registration. Omit to use static endpoints only.'),
+    connection: z
+      .object({
+        connectTimeoutMs: ms(3000, 10, 60_000, 'TCP connect + HTTP/2 SETTINGS timeout for upstream sessions.'),
+        keepaliveIntervalMs: ms(10_000, 1000, 3_600_000, 'HTTP/2 PING interval on sessions with calls in flight.'),
+        keepaliveTimeoutMs: ms(20_000, 100, 3_600_000, 'Close a session whose PING is not answered within this.'),
+        idleTimeoutMs: ms(60_000, 1000, 86_400_000, 'Close an upstream session with no calls for this long.'),
+        maxSessionsPerEndpoint: z
+          .number()
+          .int()
+          .min(1)
+          .max(64)
+          .default(8)
+          .describe('Upper bound on HTTP/2 connections to one endpoint; more are opened only when MAX_CONCURRENT_STREAMS is reached. Default 8; range 1-64.'),
+      })
+      .strict()
+      .default({
+        connectTimeoutMs: 3000,
+        keepaliveIntervalMs: 10_000,
+        keepaliveTimeoutMs: 20_000,
+        idleTimeoutMs: 60_000,
+        maxSessionsPerEndpoint: 8,
+      })
+      .describe('HTTP/2 sessions to upstream endpoints.'),
+    admin: z
+      .object({
+        listen: listenAddress
+          .default('127.0.0.1:4191')
+          .describe('Admin HTTP server (/metrics /live /ready /config), host:port; default 127.0.0.1:4191 (loopback). Env MESHLET_ADMIN_LISTEN overrides.'),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:4191' })
+      .describe('The admin HTTP server.'),
+    log: z
+      .object({
+        level: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+          .default('info')
+          .describe('Log level; default info. Env MESHLET_LOG_LEVEL overrides.'),
+        accessLog: z.boolean().default(true).describe('One JSON line per call at info level; default true.'),
+      })
+      .strict()
+      .default({ level: 'info', accessLog: true })
+      .describe('Logging (pino JSON on stdout).'),
+    shutdown: z
+      .object({
+        drainTimeoutMs: ms(30_000, 0, 600_000, 'After SIGTERM, how long in-flight calls may run before they are cut.'),
+      })
+      .strict()
+      .default({ drainTimeoutMs: 30_000 })
+      .describe('Graceful shutdown.'),
+  })
+  .strict()
+  .refine((c) => c.inbound !== undefined || c.outbound !== undefined, {
+    message: 'configure at least one of inbound or outbound',
+    path: [],
+  })
+  .describe(
+    'meshlet bootstrap config (sidecar.yaml). Static: changing it needs a restart. Needs `service` and at least one ' +
+      'of `inbound` or `outbound`.',
+  );
+
+/** The validated bootstrap config, defaults applied (deep-frozen by the loader). */
+export type BootstrapConfig = z.output<typeof bootstrapSchema>;
+/** What a user may write. */
+export type BootstrapInput = z.input<typeof bootstrapSchema>;
+export type UpstreamConfig = BootstrapConfig['upstreams'][string];
+export type BalancingConfig = z.output<typeof balancingSchema>;
+export type ConnectionConfig = BootstrapConfig['connection'];
+export type ConsulConfig = z.output<typeof consulSchema>;

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// The error catalogue of the data path: every meshlet-made failure is a ProxyError with a code that maps to one
+// gRPC status. Mirrored in docs/errors.md (a test checks that every code is documented there).
+
+import { Status } from './proxy/grpc/status.js';
+
+/** Every error meshlet itself produces on the request path, with the gRPC status it answers with. */
+export const ERRORS = {
+  /** No endpoint is known for the backend (discovery has none, or all are ejected). */
+  ERR_NO_ENDPOINTS: Status.UNAVAILABLE,
+  /** The `:authority` of an outbound call names no configured or discoverable backend. */
+  ERR_UNKNOWN_BACKEND: Status.UNAVAILABLE,
+  /** TCP connect to the endpoint was refused or failed (ECONNREFUSED, EHOSTUNREACH, ...). */
+  ERR_UPSTREAM_CONNECT: Status.UNAVAILABLE,
+  /** The connect (TCP + HTTP/2 SETTINGS) did not finish within `connectTimeoutMs`. */
+  ERR_UPSTREAM_CONNECT_TIMEOUT: Status.UNAVAILABLE,
+  /** The upstream refused the stream (RST_STREAM REFUSED_STREAM): the app never saw the call. */
+  ERR_UPSTREAM_REFUSED_STREAM: Status.UNAVAILABLE,
+  /** The upstream sent GOAWAY before the stream was processed. */
+  ERR_UPSTREAM_GOAWAY: Status.UNAVAILABLE,
+  /** The upstream connection was lost (socket closed or errored) while the call was in flight. */
+  ERR_UPSTREAM_CONNECTION_LOST: Status.UNAVAILABLE,
+  /** The upstream reset the stream; the status follows the gRPC RST_STREAM mapping. */
+  ERR_UPSTREAM_RESET: Status.INTERNAL,
+  /** The upstream answered with something that is not gRPC (no grpc-status, bad content-type, HTTP error). */
+  ERR_UPSTREAM_PROTOCOL: Status.INTERNAL,
+  /** The call's deadline (client grpc-timeout or route timeout) expired in the proxy. */
+  ERR_DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
+  /** The downstream client cancelled the call (RST_STREAM or connection closed). */
+  ERR_DOWNSTREAM_CANCELLED: Status.CANCELLED,
+  /** The request is not a valid gRPC request (method, path, content-type, grpc-timeout). */
+  ERR_BAD_REQUEST: Status.INTERNAL,
+  /** The sidecar is draining for shutdown and takes no new calls on this connection. */
+  ERR_DRAINING: Status.UNAVAILABLE,
+  /** A bug: an invariant did not hold. Logged with its stack. */
+  ERR_INTERNAL: Status.INTERNAL,
+} as const satisfies Record<string, Status>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * A failure on the request path. `rescue` turns it into a Trailers-Only response with `grpc-status`,
+ * `grpc-message` and `x-meshlet-error: <code>`. `cause` is logged, never sent on the wire.
+ */
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly grpcStatus: Status;
+  /** True when the upstream application certainly never saw the call, so it is always safe to retry. */
+  readonly neverReachedApp: boolean;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; grpcStatus?: Status; neverReachedApp?: boolean } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ProxyError';
+    this.code = code;
+    this.grpcStatus = options.grpcStatus ?? ERRORS[code];
+    this.neverReachedApp = options.neverReachedApp ?? false;
+  }
+}
+
+const ERRNO_CONNECT = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+const ERRNO_LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_HTTP2_SESSION_ERROR']);
+
+/**
+ * Maps anything thrown on the request path to a ProxyError. Walks the `cause` chain (with a cycle guard) looking
+ * for a ProxyError or a known errno; anything else becomes ERR_INTERNAL.
+ */
+export function toProxyError(err: unknown): ProxyError {
+  const seen = new Set<unknown>();
+  let cur: unknown = err;
+  while (cur !== null && typeof cur === 'object' && !seen.has(cur)) {
+    seen.add(cur);
+    if (cur instanceof ProxyError) return cur;
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (ERRNO_CONNECT.has(code)) {
+        return new ProxyError('ERR_UPSTREAM_CONNECT', `connect failed: ${code}`, { cause: err, neverReachedApp: true });
+      }
+      if (ERRNO_LOST.has(code)) {
+        return new ProxyError('ERR_UPSTREAM_CONNECTION_LOST', `upstream connection lost: ${code}`, { cause: err });
+      }
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ProxyError('ERR_INTERNAL', `internal proxy error: ${message}`, { cause: err });
+}

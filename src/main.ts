@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+// Process entry and CLI: `meshlet run`, `meshlet proxy`, `meshlet validate`, `meshlet schema`. Loads config, builds
+// the app, listens, drains on SIGTERM/SIGINT. The only module allowed to exit the process.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createApp, type App } from './app.js';
+import { bootstrapJsonSchema } from './config/json-schema.js';
+import { loadBootstrap } from './config/load.js';
+import { formatIssue } from './config/errors.js';
+import { fileSource, staticSource } from './config/source.js';
+import { validateFiles } from './config/validate.js';
+import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
+
+const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
+
+Usage:
+  meshlet run --config FILE           Run the sidecar (inbound + outbound + admin) from a bootstrap YAML file.
+  meshlet proxy --listen HOST:PORT --upstream HOST:PORT [--admin HOST:PORT] [--log-level LEVEL] [--no-access-log]
+                                      Quick mode: forward every call on the listener to one upstream, same data path.
+  meshlet validate FILE...            Check config files; prints every error as file:line:column: path: message.
+  meshlet schema                      Print the bootstrap config's JSON Schema.
+  meshlet --help | --version
+
+Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
+CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT override the config file (see docs/configuration.md).
+Signals: SIGTERM/SIGINT drain gracefully (GOAWAY, in-flight calls finish up to shutdown.drainTimeoutMs); a second
+signal exits at once.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    case '--version':
+    case '-v':
+      process.stdout.write(`meshlet ${version()}\n`);
+      return 0;
+    case 'run':
+      return run(rest);
+    case 'proxy':
+      return proxy(rest);
+    case 'validate': {
+      if (rest.length === 0) {
+        process.stderr.write('meshlet validate: name at least one file\n');
+        return 2;
+      }
+      const result = await validateFiles(rest);
+      for (const line of result.output) (result.ok ? process.stdout : process.stderr).write(`${line}\n`);
+      return result.ok ? 0 : 1;
+    }
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
+      return 0;
+    default:
+      process.stderr.write(`meshlet: unknown command "${command}"\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  if (values.config === undefined) {
+    process.stderr.write('meshlet run: --config FILE is required\n');
+    return 2;
+  }
+  const loaded = await loadBootstrap(fileSource(values.config));
+  if (!loaded.ok) {
+    for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
+    process.stderr.write(`meshlet: ${values.config} is invalid; nothing started\n`);
+    return 1;
+  }
+  return serve(loaded.config);
+}
+
+async function proxy(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      listen: { type: 'string' },
+      upstream: { type: 'string' },
+      admin: { type: 'string' },
+      'log-level': { type: 'string' },
+      'no-access-log': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.listen === undefined || values.upstream === undefined) {
+    process.stderr.write('meshlet proxy: --listen HOST:PORT and --upstream HOST:PORT are required\n');
+    return 2;
+  }
+  // Quick mode is an inbound listener whose "app" is the upstream: the same chain as a sidecar's inbound side.
+  const yaml = JSON.stringify({
+    service: { name: 'proxy' },
+    inbound: { listen: values.listen, app: values.upstream },
+    admin: { listen: values.admin ?? '127.0.0.1:0' },
+    log: { level: values['log-level'] ?? 'info', accessLog: values['no-access-log'] !== true },
+  });
+  const loaded = await loadBootstrap(staticSource('command line', yaml));
+  if (!loaded.ok) {
+    for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
+    return 2;
+  }
+  return serve(loaded.config);
+}
+
+async function serve(config: Parameters<typeof createApp>[0]): Promise<number> {
+  const log = createLogger({ level: config.log.level });
+  let app: App;
+  try {
+    app = createApp(config, { log });
+    await app.start();
+  } catch (err) {
+    log.fatal({ err }, 'meshlet failed to start');
+    flushLogger(log);
+    return 1;
+  }
+  return waitForSignal(app, log);
+}
+
+function waitForSignal(app: App, log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now');
+        flushLogger(log);
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      app.drain().then(
+        () => {
+          flushLogger(log);
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'drain failed');
+          flushLogger(log);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`meshlet: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

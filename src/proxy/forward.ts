@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+// The terminal handler: opens one upstream stream for an attempt on `call.endpoint`, relays the request body, and
+// resolves with the upstream's response headers once they arrive. Frames pass through untouched (protobuf is never
+// decoded); trailers are handed over as they came. Every way the upstream stream can end becomes a status.
+
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { ProxyError } from '../errors.js';
+import type { ProxyCall } from './call.js';
+import { ProxyReply } from './call.js';
+import { H2_CODE, Status, statusForHttpStatus, statusForRstCode } from './grpc/status.js';
+import { formatGrpcTimeout } from './grpc/timeout.js';
+import type { PooledSession, SessionPool } from './http2/session-pool.js';
+import type { Handler } from './layer.js';
+import { errorTrailers } from './respond.js';
+
+const END_STREAM = constants.NGHTTP2_FLAG_END_STREAM;
+
+export interface ForwardOptions {
+  readonly pool: SessionPool;
+}
+
+/** Builds the terminal handler. `call.endpoint` must be set by an earlier layer (balance, or the inbound app). */
+export function forwardHandler(opts: ForwardOptions): Handler {
+  const { pool } = opts;
+  return (call: ProxyCall): Promise<ProxyReply> => {
+    const address = call.endpoint;
+    if (address === undefined) return Promise.reject(new ProxyError('ERR_INTERNAL', 'forward: no endpoint chosen'));
+    const acquired = pool.acquire(address);
+    if (acquired instanceof Promise) return acquired.then((s) => attempt(call, s));
+    return attempt(call, acquired);
+  };
+}
+
+function attempt(call: ProxyCall, pooled: PooledSession): Promise<ProxyReply> {
+  if (call.cancelled !== undefined) return Promise.reject(call.cancelled);
+  const headers = call.headers;
+  if (call.deadlineMs !== Infinity) {
+    const remaining = call.deadlineMs - performance.now();
+    if (remaining <= 0) {
+      return Promise.reject(new ProxyError('ERR_DEADLINE_EXCEEDED', 'deadline exceeded before the call was sent', { neverReachedApp: true }));
+    }
+    // The app gets the time that is left, so its own deadline expires no later than ours (gRFC A6 spirit).
+    headers['grpc-timeout'] = formatGrpcTimeout(remaining);
+  }
+  const stream = pooled.request(headers as OutgoingHttpHeaders);
+  call.attempts++;
+  return new Promise<ProxyReply>((resolve, reject) => new UpstreamAttempt(call, pooled, stream, resolve, reject));
+}
+
+/** Binds one upstream stream to the call; lives until the stream closes. */
+class UpstreamAttempt {
+  private reply: ProxyReply | undefined;
+  private readonly removeCancel: () => void;
+  private cancelledBy: ProxyError | undefined;
+
+  constructor(
+    private readonly call: ProxyCall,
+    private readonly pooled: PooledSession,
+    private readonly stream: ClientHttp2Stream,
+    private readonly resolve: (r: ProxyReply) => void,
+    private readonly reject: (e: ProxyError) => void,
+  ) {
+    stream.once('response', this.onResponse);
+    stream.once('trailers', this.onTrailers);
+    stream.once('close', this.onClose);
+    stream.on('error', noop); // 'close' follows every error and carries what we need (rstCode).
+    this.removeCancel = call.onCancel(this.onCancel);
+    call.body.pipeTo(stream);
+  }
+
+  private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
+    if (this.cancelledBy !== undefined) return;
+    if ((flags & END_STREAM) !== 0) {
+      // Trailers-Only: the status is in these headers and there is nothing else to relay.
+      const reply = new ProxyReply(headers as OutgoingHttpHeaders, null);
+      this.reply = reply;
+      finishFrom(reply, headers);
+      this.resolve(reply);
+      return;
+    }
+    const reply = new ProxyReply(headers as OutgoingHttpHeaders, this.stream);
+    this.reply = reply;
+    this.resolve(reply);
+  };
+
+  private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
+    const reply = this.reply;
+    if (reply === undefined) return;
+    reply.trailers = trailers as OutgoingHttpHeaders;
+  };
+
+  private readonly onCancel = (reason: ProxyError): void => {
+    this.cancelledBy = reason;
+    this.call.body.detach();
+    if (!this.stream.closed) this.stream.close(H2_CODE.CANCEL);
+    if (this.reply === undefined) this.reject(reason);
+    else this.failReply(this.reply, reason);
+  };
+
+  private readonly onClose = (): void => {
+    this.removeCancel();
+    this.call.body.detach();
+    const reply = this.reply;
+    if (reply === undefined) {
+      if (this.cancelledBy === undefined) this.reject(this.closeError());
+      return;
+    }
+    if (reply.end !== undefined) return;
+    if (reply.trailers !== undefined) {
+      finishFrom(reply, reply.trailers as IncomingHttpHeaders);
+      return;
+    }
+    this.failReply(reply, this.cancelledBy ?? this.closeError());
+  };
+
+  private failReply(reply: ProxyReply, err: ProxyError): void {
+    if (reply.end !== undefined) return;
+    reply.trailers = errorTrailers(err);
+    reply.finish({ status: err.grpcStatus, message: err.message, error: err });
+  }
+
+  /** Why the upstream stream closed without a complete response. */
+  private closeError(): ProxyError {
+    const rst = this.stream.rstCode ?? H2_CODE.NO_ERROR;
+    const address = this.pooled.address;
+    if (rst === H2_CODE.REFUSED_STREAM) {
+      return new ProxyError('ERR_UPSTREAM_REFUSED_STREAM', `upstream ${address} refused the stream`, { neverReachedApp: true });
+    }
+    if (this.pooled.lost || this.pooled.session.destroyed) {
+      return new ProxyError('ERR_UPSTREAM_CONNECTION_LOST', `connection to upstream ${address} lost`);
+    }
+    if (this.pooled.draining && this.reply === undefined && rst !== H2_CODE.NO_ERROR) {
+      return new ProxyError('ERR_UPSTREAM_GOAWAY', `upstream ${address} went away before answering`);
+    }
+    return new ProxyError('ERR_UPSTREAM_RESET', `upstream ${address} reset the stream (HTTP/2 error ${rst})`, {
+      grpcStatus: statusForRstCode(rst),
+    });
+  }
+}
+
+/** Records the end of a call from the upstream's trailers (or Trailers-Only headers). */
+function finishFrom(reply: ProxyReply, trailers: IncomingHttpHeaders): void {
+  const raw = trailers['grpc-status'];
+  let status: number;
+  if (raw === undefined) {
+    // No grpc-status: the client derives one from the HTTP status (or reports a protocol error); so do metrics.
+    const http = Number(reply.headers[':status'] ?? 200);
+    status = http === 200 ? Status.UNKNOWN : statusForHttpStatus(http);
+  } else {
+    status = Number(raw);
+    if (!Number.isInteger(status) || status < 0 || status > 16) status = Status.UNKNOWN;
+  }
+  const message = trailers['grpc-message'];
+  reply.finish({ status, message: typeof message === 'string' ? message : undefined, error: undefined });
+}
+
+function noop(): void {}

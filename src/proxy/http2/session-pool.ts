@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: Apache-2.0
+// Upstream HTTP/2 sessions per endpoint: many calls multiplexed over few connections, a new connection only when the
+// peer's MAX_CONCURRENT_STREAMS is reached, GOAWAY-aware, keepalive PINGs and idle close. Used by forward.ts.
+
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import { ProxyError } from '../../errors.js';
+
+export interface SessionPoolOptions {
+  /** TCP connect + first SETTINGS; default 3000 ms, range 10-60000. */
+  readonly connectTimeoutMs: number;
+  /** PING interval while calls are in flight; default 10000 ms. */
+  readonly keepaliveIntervalMs: number;
+  /** A PING unanswered this long closes the session; default 20000 ms. */
+  readonly keepaliveTimeoutMs: number;
+  /** A session without calls for this long is closed; default 60000 ms. */
+  readonly idleTimeoutMs: number;
+  /** At most this many sessions per endpoint; default 8, range 1-64. */
+  readonly maxSessionsPerEndpoint: number;
+  /** Per-stream receive window we advertise; default 1 MiB (64 KiB, the HTTP/2 default, throttles large messages). */
+  readonly streamWindowBytes?: number;
+  /** Connection receive window; default 16 MiB. */
+  readonly connectionWindowBytes?: number;
+}
+
+/** Events the pool reports, for logs and metrics (wired in app.ts). */
+export interface SessionPoolEvents {
+  onConnect?(address: string): void;
+  onConnectError?(address: string, err: ProxyError): void;
+  onClose?(address: string, reason: 'idle' | 'goaway' | 'error' | 'keepalive' | 'closed'): void;
+}
+
+/** RFC 9113: stream identifiers are 31 bits; stop opening streams well before the last one. */
+const STREAM_ID_LIMIT = 2 ** 31 - 1000;
+
+/** One HTTP/2 connection to an endpoint. */
+export class PooledSession {
+  readonly address: string;
+  readonly session: ClientHttp2Session;
+  /** Streams opened by us and not yet closed. */
+  active = 0;
+  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unbounded until its SETTINGS arrive; we wait for them). */
+  maxStreams = Infinity;
+  /** GOAWAY received, or closing: no new streams. */
+  draining = false;
+  /** The connection failed (socket error, keepalive timeout, GOAWAY with an error): in-flight calls were lost. */
+  lost = false;
+  lastUsedMs: number;
+  private lastPingMs = 0;
+
+  constructor(address: string, session: ClientHttp2Session, now: number) {
+    this.address = address;
+    this.session = session;
+    this.lastUsedMs = now;
+  }
+
+  /** True when a new stream can be opened now without queueing at the peer. */
+  get hasCapacity(): boolean {
+    return !this.draining && this.active < this.maxStreams;
+  }
+
+  /**
+   * Opens a stream. Throws a ProxyError marked `neverReachedApp` when the session can no longer open streams (GOAWAY
+   * raced us, or it was destroyed).
+   */
+  request(headers: OutgoingHttpHeaders): ClientHttp2Stream {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.session.request(headers, { endStream: false });
+    } catch (err) {
+      this.draining = true;
+      throw new ProxyError('ERR_UPSTREAM_GOAWAY', `upstream ${this.address} no longer accepts streams`, {
+        cause: err,
+        neverReachedApp: true,
+      });
+    }
+    this.active++;
+    this.lastUsedMs = performance.now();
+    stream.once('close', this.onStreamClose);
+    const next = (this.session.state as { nextStreamID?: number }).nextStreamID;
+    if (next !== undefined && next > STREAM_ID_LIMIT) this.draining = true;
+    return stream;
+  }
+
+  private readonly onStreamClose = (): void => {
+    this.active--;
+    this.lastUsedMs = performance.now();
+  };
+
+  /** Called by the pool's timer: PINGs busy sessions, closes idle ones. Returns why it closed, if it did. */
+  tick(now: number, opts: SessionPoolOptions): 'idle' | undefined {
+    if (this.active === 0) {
+      if (now - this.lastUsedMs >= opts.idleTimeoutMs) {
+        this.draining = true;
+        this.session.close();
+        return 'idle';
+      }
+      return undefined;
+    }
+    if (now - this.lastPingMs >= opts.keepaliveIntervalMs) {
+      this.lastPingMs = now;
+      const timer = setTimeout(() => {
+        this.lost = true;
+        this.session.destroy(new Error(`keepalive PING to ${this.address} unanswered`));
+      }, opts.keepaliveTimeoutMs);
+      timer.unref();
+      try {
+        this.session.ping((err) => {
+          clearTimeout(timer);
+          if (err) this.lost = true;
+        });
+      } catch {
+        clearTimeout(timer);
+      }
+    }
+    return undefined;
+  }
+}
+
+/** The sessions of one endpoint. */
+class EndpointSessions {
+  readonly sessions: PooledSession[] = [];
+  connecting: Promise<PooledSession> | undefined;
+}
+
+/**
+ * Sessions to every endpoint the proxy talks to. `acquire` returns a session synchronously in the common case (one
+ * with spare stream capacity exists) and a promise only when a connection must be opened.
+ */
+export class SessionPool {
+  private readonly endpoints = new Map<string, EndpointSessions>();
+  private readonly opts: SessionPoolOptions;
+  private readonly events: SessionPoolEvents;
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(opts: SessionPoolOptions, events: SessionPoolEvents = {}) {
+    this.opts = opts;
+    this.events = events;
+    const tickMs = Math.max(250, Math.min(opts.keepaliveIntervalMs, opts.idleTimeoutMs) / 2);
+    this.timer = setInterval(this.tick, tickMs);
+    this.timer.unref();
+  }
+
+  /**
+   * A session to `address` (host:port) with spare capacity: an existing one, a new one when all are full and the
+   * limit allows, else the least loaded (the peer queues the stream). Rejects with ERR_UPSTREAM_CONNECT(_TIMEOUT).
+   */
+  acquire(address: string): PooledSession | Promise<PooledSession> {
+    let ep = this.endpoints.get(address);
+    if (ep === undefined) {
+      ep = new EndpointSessions();
+      this.endpoints.set(address, ep);
+    }
+    let best: PooledSession | undefined;
+    const list = ep.sessions;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as PooledSession;
+      if (s.hasCapacity) return s;
+      if (!s.draining && (best === undefined || s.active < best.active)) best = s;
+    }
+    if (ep.connecting !== undefined) return ep.connecting;
+    if (best !== undefined && list.length >= this.opts.maxSessionsPerEndpoint) return best;
+    return this.connect(address, ep);
+  }
+
+  private connect(address: string, ep: EndpointSessions): Promise<PooledSession> {
+    if (this.closed) {
+      return Promise.reject(new ProxyError('ERR_DRAINING', 'proxy is shutting down', { neverReachedApp: true }));
+    }
+    const promise = new Promise<PooledSession>((resolve, reject) => {
+      const streamWindow = this.opts.streamWindowBytes ?? 1 << 20;
+      const session = http2.connect(`http://${address}`, {
+        settings: { enablePush: false, initialWindowSize: streamWindow },
+        maxSessionMemory: 64,
+      });
+      const pooled = new PooledSession(address, session, performance.now());
+      let settled = false;
+      const fail = (err: ProxyError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        ep.connecting = undefined;
+        session.destroy();
+        this.events.onConnectError?.(address, err);
+        reject(err);
+      };
+      const timer = setTimeout(() => {
+        fail(
+          new ProxyError('ERR_UPSTREAM_CONNECT_TIMEOUT', `connect to ${address} timed out after ${this.opts.connectTimeoutMs} ms`, {
+            neverReachedApp: true,
+          }),
+        );
+      }, this.opts.connectTimeoutMs);
+      session.once('connect', () => {
+        try {
+          session.setLocalWindowSize(this.opts.connectionWindowBytes ?? 16 << 20);
+        } catch {
+          // Not fatal: the default window still works, only slower for large messages.
+        }
+      });
+      // Streams opened before the peer's SETTINGS can be refused (seen with grpc-js servers): wait for them.
+      session.once('remoteSettings', (settings) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        pooled.maxStreams = settings.maxConcurrentStreams ?? Infinity;
+        ep.connecting = undefined;
+        if (this.closed) {
+          session.close();
+          reject(new ProxyError('ERR_DRAINING', 'proxy is shutting down', { neverReachedApp: true }));
+          return;
+        }
+        ep.sessions.push(pooled);
+        this.events.onConnect?.(address);
+        resolve(pooled);
+      });
+      session.on('remoteSettings', (settings) => {
+        pooled.maxStreams = settings.maxConcurrentStreams ?? Infinity;
+      });
+      session.on('goaway', (errorCode: number) => {
+        pooled.draining = true;
+        if (errorCode !== 0) pooled.lost = true;
+        this.remove(ep, pooled, 'goaway');
+      });
+      session.on('error', (err: Error) => {
+        pooled.lost = true;
+        fail(
+          new ProxyError('ERR_UPSTREAM_CONNECT', `connect to ${address} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`, {
+            cause: err,
+            neverReachedApp: true,
+          }),
+        );
+      });
+      session.on('frameError', () => {
+        // The stream concerned gets an error of its own; nothing to do at session level.
+      });
+      session.once('close', () => {
+        pooled.draining = true;
+        if (!settled) {
+          fail(new ProxyError('ERR_UPSTREAM_CONNECT', `connection to ${address} closed during connect`, { neverReachedApp: true }));
+        }
+        this.remove(ep, pooled, pooled.lost ? 'error' : 'closed');
+      });
+      session.unref();
+    });
+    ep.connecting = promise;
+    return promise;
+  }
+
+  private remove(ep: EndpointSessions, pooled: PooledSession, reason: 'idle' | 'goaway' | 'error' | 'keepalive' | 'closed'): void {
+    const i = ep.sessions.indexOf(pooled);
+    if (i < 0) return;
+    ep.sessions.splice(i, 1);
+    this.events.onClose?.(pooled.address, reason);
+  }
+
+  private readonly tick = (): void => {
+    const now = performance.now();
+    for (const [address, ep] of this.endpoints) {
+      for (const s of [...ep.sessions]) {
+        if (s.tick(now, this.opts) === 'idle') this.remove(ep, s, 'idle');
+      }
+      if (ep.sessions.length === 0 && ep.connecting === undefined) this.endpoints.delete(address);
+    }
+  };
+
+  /** Sessions per endpoint with their in-flight streams, for /clusters and tests. */
+  stats(): Record<string, { sessions: number; active: number }> {
+    const out: Record<string, { sessions: number; active: number }> = {};
+    for (const [address, ep] of this.endpoints) {
+      let active = 0;
+      for (const s of ep.sessions) active += s.active;
+      out[address] = { sessions: ep.sessions.length, active };
+    }
+    return out;
+  }
+
+  /** Closes sessions to an endpoint that left discovery, once their calls finish. */
+  retire(address: string): void {
+    const ep = this.endpoints.get(address);
+    if (ep === undefined) return;
+    for (const s of ep.sessions) {
+      s.draining = true;
+      s.session.close();
+    }
+  }
+
+  /** Graceful: no new sessions; existing ones close once their streams finish. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const ep of this.endpoints.values()) for (const s of ep.sessions) s.session.close();
+  }
+
+  /** Immediate: destroys every session (after the drain timeout). */
+  destroy(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const ep of this.endpoints.values()) for (const s of ep.sessions) s.session.destroy();
+    this.endpoints.clear();
+  }
+}

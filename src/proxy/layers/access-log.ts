@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// access-log: one JSON line per call when it ends (direction, service/method, status, duration, bytes, upstream
+// endpoint, attempts, meshlet error code). Field names are flat snake_case so ELK/Loki need no parsing rules.
+// Costs nothing but a level check when info is off.
+
+import { toProxyError } from '../../errors.js';
+import type { Logger } from '../../telemetry/logger.js';
+import type { CallEnd, ProxyCall, ProxyReply } from '../call.js';
+import { STATUS_NAMES } from '../grpc/status.js';
+import type { Layer } from '../layer.js';
+
+export function accessLogLayer(deps: { readonly log: Logger }): Layer {
+  const log = deps.log;
+  return (next) => (call: ProxyCall) => {
+    if (!log.isLevelEnabled('info')) return next(call);
+    return next(call).then(
+      (reply: ProxyReply) => {
+        reply.onEnd((end) => write(log, call, end));
+        return reply;
+      },
+      (err: unknown) => {
+        const e = toProxyError(err);
+        write(log, call, { status: e.grpcStatus, message: e.message, error: e });
+        throw e;
+      },
+    );
+  };
+}
+
+function write(log: Logger, call: ProxyCall, end: CallEnd): void {
+  log.info(
+    {
+      access: true,
+      direction: call.direction,
+      grpc_service: call.service,
+      grpc_method: call.method,
+      authority: call.authority,
+      grpc_code: STATUS_NAMES[end.status] ?? String(end.status),
+      grpc_status: end.status,
+      grpc_message: end.status === 0 ? undefined : end.message,
+      error_code: end.error?.code,
+      duration_ms: Math.round((performance.now() - call.startMs) * 1000) / 1000,
+      request_bytes: call.body.bytes,
+      response_bytes: call.responseBytes,
+      upstream: call.endpoint,
+      attempts: call.attempts,
+      peer: call.peer.address,
+      peer_identity: call.peer.identity,
+    },
+    'call',
+  );
+}

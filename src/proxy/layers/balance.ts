@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+// balance (outbound): picks an endpoint of the call's backend per request from the current Picker snapshot, and
+// records the attempt's load (in-flight, latency) for least_request. An attempt that certainly never reached the
+// app (connect refused, REFUSED_STREAM, GOAWAY race) is sent again to another endpoint while the body is still
+// replayable: that is always safe, and it is what makes a draining peer invisible to clients.
+
+import type { Backends } from '../../balance/backends.js';
+import { ProxyError, toProxyError } from '../../errors.js';
+import type { ProxyCall, ProxyReply } from '../call.js';
+import type { Handler, Layer } from '../layer.js';
+
+export interface BalanceDeps {
+  readonly backends: Backends;
+  /** How long a call may wait for a backend's first discovery result; default 5000 ms. */
+  readonly firstResultTimeoutMs?: number;
+  /** Extra attempts for failures that never reached the app; default 2. */
+  readonly maxSafeRetries?: number;
+  readonly now?: () => number;
+}
+
+export function balanceLayer(deps: BalanceDeps): Layer {
+  const now = deps.now ?? (() => performance.now());
+  const firstResultTimeoutMs = deps.firstResultTimeoutMs ?? 5000;
+  const maxSafeRetries = deps.maxSafeRetries ?? 2;
+  return (next: Handler) =>
+    async (call: ProxyCall): Promise<ProxyReply> => {
+      const name = call.backend ?? '';
+      const backend = deps.backends.get(name);
+      if (backend === undefined) {
+        throw new ProxyError('ERR_UNKNOWN_BACKEND', `no upstream named "${name}" is configured`, { neverReachedApp: true });
+      }
+      if (!backend.resolved) await waitResolved(call, backend.whenResolved(), firstResultTimeoutMs, name);
+      const hashHeader = backend.balancing.hashHeader;
+      const hashKey = hashHeader === undefined ? undefined : headerString(call.headers[hashHeader]);
+      let avoid: Set<string> | undefined;
+      for (let safeRetries = 0; ; safeRetries++) {
+        const picked = backend.picker?.pick({ hashKey, avoid });
+        if (picked === undefined) {
+          const why = backend.lastError ? `: discovery failed: ${backend.lastError.message}` : '';
+          throw new ProxyError('ERR_NO_ENDPOINTS', `no ready endpoint for "${name}"${why}`, { neverReachedApp: true });
+        }
+        const address = picked.endpoint.address;
+        call.endpoint = address;
+        const done = picked.load.start(now());
+        try {
+          const reply = await next(call);
+          done(now());
+          return reply;
+        } catch (err) {
+          done(now());
+          const e = toProxyError(err);
+          if (!e.neverReachedApp || safeRetries >= maxSafeRetries || call.cancelled !== undefined || !call.body.replayable) throw e;
+          (avoid ??= new Set()).add(address);
+        }
+      }
+    };
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function waitResolved(call: ProxyCall, resolved: Promise<void>, timeoutMs: number, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new ProxyError('ERR_NO_ENDPOINTS', `discovery of "${name}" gave no result within ${timeoutMs} ms`, { neverReachedApp: true }));
+    }, timeoutMs);
+    const off = call.onCancel((reason) => {
+      clearTimeout(timer);
+      reject(reason);
+    });
+    resolved.then(() => {
+      clearTimeout(timer);
+      off();
+      resolve();
+    }, reject);
+  });
+}

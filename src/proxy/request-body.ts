@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// The downstream request body, relayed to one upstream attempt at a time with back-pressure, and kept in a
+// bounded replay buffer so an attempt that never reached the app (or a retry) can be sent again.
+
+import type { Readable, Writable } from 'node:stream';
+
+/** Default replay buffer: Linkerd does not retry bodies over 64 KiB, nor do we. */
+export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
+
+/**
+ * Relays the request stream of one call.
+ *
+ * State machine:
+ * 1. Idle: nothing read from the source; node's HTTP/2 flow control holds the client back.
+ * 2. `pipeTo(sink)`: replays buffered chunks into the sink, then relays live chunks; when the sink's buffer is full
+ *    the source is paused until the sink drains. Each chunk is also kept while the buffered total stays within
+ *    `maxReplayBytes`; past it the buffer is dropped and the body is no longer replayable.
+ * 3. `detach()`: the current attempt is abandoned; chunks keep being buffered (not relayed) until the next pipeTo.
+ * 4. `commit()`: no more attempts will be made (response headers went downstream): the buffer is released.
+ * The source's end is relayed as `sink.end()`.
+ */
+export class RequestBody {
+  private readonly source: Readable;
+  private readonly maxReplayBytes: number;
+  private sink: Writable | undefined;
+  private buffer: Buffer[] | undefined = [];
+  private bufferedBytes = 0;
+  private started = false;
+  private ended = false;
+  private waitingDrain: Writable | undefined;
+  /** Total bytes read from downstream. */
+  bytes = 0;
+
+  constructor(source: Readable, maxReplayBytes = DEFAULT_MAX_REPLAY_BYTES) {
+    this.source = source;
+    this.maxReplayBytes = maxReplayBytes;
+  }
+
+  /** True while every byte read so far is still buffered, so a new attempt can be sent the whole body. */
+  get replayable(): boolean {
+    return this.buffer !== undefined;
+  }
+
+  /** True once the downstream half-closed its side. */
+  get complete(): boolean {
+    return this.ended;
+  }
+
+  /** Starts relaying to `sink` (replaying what was buffered). Throws if the body is no longer replayable. */
+  pipeTo(sink: Writable): void {
+    if (this.sink !== undefined) throw new Error('RequestBody.pipeTo: already attached; detach() first');
+    if (this.started) {
+      const buffered = this.buffer;
+      if (buffered === undefined) throw new Error('RequestBody.pipeTo: body exceeded the replay buffer');
+      for (const chunk of buffered) sink.write(chunk);
+    }
+    this.sink = sink;
+    if (this.ended) {
+      sink.end();
+      return;
+    }
+    if (!this.started) {
+      this.started = true;
+      this.source.on('data', this.onData);
+      this.source.once('end', this.onEnd);
+    } else if (this.source.isPaused()) {
+      this.waitingDrain = undefined;
+      this.source.resume();
+    }
+  }
+
+  /** Stops relaying to the current sink (its attempt failed or was cancelled). Buffering continues. */
+  detach(): void {
+    const sink = this.sink;
+    if (sink === undefined) return;
+    this.sink = undefined;
+    if (this.waitingDrain !== undefined) {
+      this.waitingDrain.removeListener('drain', this.onDrain);
+      this.waitingDrain = undefined;
+    }
+    // Without a sink the body is only buffered; stop reading once replay is impossible anyway.
+    if (this.buffer === undefined && !this.ended) this.source.pause();
+  }
+
+  /** No further attempts: drop the replay buffer. */
+  commit(): void {
+    this.buffer = undefined;
+    this.bufferedBytes = 0;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.bytes += chunk.length;
+    const buffer = this.buffer;
+    if (buffer !== undefined) {
+      if (this.bufferedBytes + chunk.length <= this.maxReplayBytes) {
+        buffer.push(chunk);
+        this.bufferedBytes += chunk.length;
+      } else {
+        this.buffer = undefined;
+        this.bufferedBytes = 0;
+      }
+    }
+    const sink = this.sink;
+    if (sink === undefined) {
+      if (this.buffer === undefined) this.source.pause();
+      return;
+    }
+    if (!sink.write(chunk) && this.waitingDrain === undefined) {
+      this.source.pause();
+      this.waitingDrain = sink;
+      sink.once('drain', this.onDrain);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    this.waitingDrain = undefined;
+    if (this.sink !== undefined) this.source.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.sink?.end();
+  };
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// An HTTP/2 listener (inbound or outbound): turns each downstream stream into a ProxyCall, runs the chain, writes
+// the reply, and turns a downstream reset into a cancellation. Owns graceful drain (GOAWAY, then a deadline).
+
+import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { ProxyError, toProxyError } from '../errors.js';
+import { type Direction, type PeerInfo, ProxyCall, type ProxyReply } from './call.js';
+import type { Handler } from './layer.js';
+import { RequestBody } from './request-body.js';
+import { errorReply, writeReply } from './respond.js';
+
+export interface ListenerOptions {
+  readonly direction: Direction;
+  /** `host:port`; port 0 picks a free port. */
+  readonly listen: string;
+  readonly handler: Handler;
+  /** Replay buffer per call; default 64 KiB. */
+  readonly maxReplayBytes?: number;
+  /** Per-stream receive window we advertise; default 1 MiB. */
+  readonly streamWindowBytes?: number;
+  /** Connection receive window; default 16 MiB. */
+  readonly connectionWindowBytes?: number;
+  /** Called for each accepted connection and when it closes (metrics). */
+  readonly onConnection?: (open: boolean) => void;
+}
+
+const kPeer = Symbol('meshlet.peer');
+type SessionWithPeer = ServerHttp2Session & { [kPeer]?: PeerInfo };
+
+/** One proxy listener. Not re-entrant across start/drain: start once, drain once. */
+export class ProxyListener {
+  readonly direction: Direction;
+  private readonly opts: ListenerOptions;
+  private readonly server: Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private inflight = 0;
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(opts: ListenerOptions) {
+    this.opts = opts;
+    this.direction = opts.direction;
+    this.server = http2.createServer({
+      settings: { initialWindowSize: opts.streamWindowBytes ?? 1 << 20, enablePush: false },
+      // The default (10 MB) makes nghttp2 answer ENHANCE_YOUR_CALM under a burst of large concurrent calls.
+      maxSessionMemory: 64,
+    });
+    this.server.on('session', this.onSession);
+    this.server.on('stream', this.onStream);
+  }
+
+  /** Calls currently in flight on this listener. */
+  get activeCalls(): number {
+    return this.inflight;
+  }
+
+  /** Binds the socket; resolves with the bound address. Rejects on EADDRINUSE etc. */
+  start(): Promise<AddressInfo> {
+    const { host, port } = splitHostPort(this.opts.listen);
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.removeListener('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo | undefined {
+    return (this.server.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /**
+   * Graceful drain: stop accepting connections, send GOAWAY on every session (streams in flight continue; streams
+   * the peer opens later are refused, which clients treat as safe to retry elsewhere), wait until in-flight calls
+   * finish or `timeoutMs` passes, then close what is left. Resolves with the number of calls cut.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.draining = true;
+    this.server.close();
+    for (const s of this.sessions) s.close();
+    if (this.inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    const cut = this.inflight;
+    for (const s of this.sessions) s.destroy();
+    return cut;
+  }
+
+  private readonly onSession = (session: ServerHttp2Session): void => {
+    this.sessions.add(session);
+    this.opts.onConnection?.(true);
+    session.on('error', noop);
+    session.once('close', () => {
+      this.sessions.delete(session);
+      this.opts.onConnection?.(false);
+    });
+    session.once('connect', () => {
+      try {
+        session.setLocalWindowSize(this.opts.connectionWindowBytes ?? 16 << 20);
+      } catch {
+        // The default window still works.
+      }
+    });
+    if (this.draining) session.close();
+  };
+
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+    const session = stream.session as SessionWithPeer | undefined;
+    let peer = session?.[kPeer];
+    if (peer === undefined) {
+      const socket = session?.socket;
+      peer = { address: socket?.remoteAddress ?? '', port: socket?.remotePort ?? 0, identity: undefined };
+      if (session !== undefined) session[kPeer] = peer;
+    }
+    const body = new RequestBody(stream, this.opts.maxReplayBytes);
+    const call = new ProxyCall(this.direction, headers, body, peer, performance.now());
+    this.inflight++;
+    let reply: ProxyReply | undefined;
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      call.clearDeadline();
+      if (--this.inflight === 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    };
+    stream.on('error', noop);
+    stream.once('close', () => {
+      if (reply === undefined || reply.end === undefined) {
+        call.cancel(new ProxyError('ERR_DOWNSTREAM_CANCELLED', 'the client cancelled the call'));
+      }
+      done();
+    });
+    this.opts.handler(call).then(
+      (r) => {
+        reply = r;
+        writeReply(call, stream, r);
+      },
+      (err: unknown) => {
+        // `rescue` normally turns errors into replies; this is the last line of defence.
+        reply = errorReply(toProxyError(err));
+        writeReply(call, stream, reply);
+      },
+    );
+  };
+}
+
+function noop(): void {}
+
+/** Splits `host:port` / `[v6]:port`. */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  let host = address.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number(address.slice(i + 1)) };
+}
