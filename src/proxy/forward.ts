@@ -32,11 +32,15 @@ export function forwardHandler(opts: ForwardOptions): Handler {
 }
 
 function attempt(call: ProxyCall, pooled: PooledSession): Promise<ProxyReply> {
-  if (call.cancelled !== undefined) return Promise.reject(call.cancelled);
+  if (call.cancelled !== undefined) {
+    pooled.release();
+    return Promise.reject(call.cancelled);
+  }
   const headers = call.headers;
   if (call.deadlineMs !== Infinity) {
     const remaining = call.deadlineMs - performance.now();
     if (remaining <= 0) {
+      pooled.release();
       return Promise.reject(new ProxyError('ERR_DEADLINE_EXCEEDED', 'deadline exceeded before the call was sent', { neverReachedApp: true }));
     }
     // The app gets the time that is left, so its own deadline expires no later than ours (gRFC A6 spirit).

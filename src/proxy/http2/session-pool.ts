@@ -38,6 +38,8 @@ export class PooledSession {
   readonly session: ClientHttp2Session;
   /** Streams opened by us and not yet closed. */
   active = 0;
+  /** Slots handed out by `acquire` whose stream is not opened yet (the caller may still be between microtasks). */
+  reserved = 0;
   /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unbounded until its SETTINGS arrive; we wait for them). */
   maxStreams = Infinity;
   /** GOAWAY received, or closing: no new streams. */
@@ -55,7 +57,12 @@ export class PooledSession {
 
   /** True when a new stream can be opened now without queueing at the peer. */
   get hasCapacity(): boolean {
-    return !this.draining && this.active < this.maxStreams;
+    return !this.draining && this.active + this.reserved < this.maxStreams;
+  }
+
+  /** Gives back a slot from `acquire` that will not be used (the call failed before its stream was opened). */
+  release(): void {
+    if (this.reserved > 0) this.reserved--;
   }
 
   /**
@@ -63,6 +70,7 @@ export class PooledSession {
    * raced us, or it was destroyed).
    */
   request(headers: OutgoingHttpHeaders): ClientHttp2Stream {
+    this.release();
     let stream: ClientHttp2Stream;
     try {
       stream = this.session.request(headers, { endStream: false });
@@ -116,6 +124,11 @@ export class PooledSession {
   }
 }
 
+function reserve(s: PooledSession): PooledSession {
+  s.reserved++;
+  return s;
+}
+
 /** The sessions of one endpoint. */
 class EndpointSessions {
   readonly sessions: PooledSession[] = [];
@@ -144,6 +157,7 @@ export class SessionPool {
   /**
    * A session to `address` (host:port) with spare capacity: an existing one, a new one when all are full and the
    * limit allows, else the least loaded (the peer queues the stream). Rejects with ERR_UPSTREAM_CONNECT(_TIMEOUT).
+   * The returned session has a slot reserved for the caller, who must call `request()` or `release()` on it.
    */
   acquire(address: string): PooledSession | Promise<PooledSession> {
     let ep = this.endpoints.get(address);
@@ -155,11 +169,12 @@ export class SessionPool {
     const list = ep.sessions;
     for (let i = 0; i < list.length; i++) {
       const s = list[i] as PooledSession;
-      if (s.hasCapacity) return s;
-      if (!s.draining && (best === undefined || s.active < best.active)) best = s;
+      if (s.hasCapacity) return reserve(s);
+      if (!s.draining && (best === undefined || s.active + s.reserved < best.active + best.reserved)) best = s;
     }
-    if (ep.connecting !== undefined) return ep.connecting;
-    if (best !== undefined && list.length >= this.opts.maxSessionsPerEndpoint) return best;
+    // Waiters re-check once the new session is up: it may fill up (MAX_CONCURRENT_STREAMS) before they get a turn.
+    if (ep.connecting !== undefined) return ep.connecting.then(() => this.acquire(address));
+    if (best !== undefined && list.length >= this.opts.maxSessionsPerEndpoint) return reserve(best);
     return this.connect(address, ep);
   }
 
@@ -212,7 +227,7 @@ export class SessionPool {
         }
         ep.sessions.push(pooled);
         this.events.onConnect?.(address);
-        resolve(pooled);
+        resolve(reserve(pooled));
       });
       session.on('remoteSettings', (settings) => {
         pooled.maxStreams = settings.maxConcurrentStreams ?? Infinity;
