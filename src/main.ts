@@ -3,7 +3,9 @@
 // Process entry and CLI: `meshlet run`, `meshlet proxy`, `meshlet validate`, `meshlet schema`. Loads config, builds
 // the app, listens, drains on SIGTERM/SIGINT. The only module allowed to exit the process.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createApp, type App } from './app.js';
 import { bootstrapJsonSchema } from './config/json-schema.js';
@@ -28,9 +30,16 @@ CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT override the config file (see
 Signals: SIGTERM/SIGINT drain gracefully (GOAWAY, in-flight calls finish up to shutdown.drainTimeoutMs); a second
 signal exits at once.`;
 
+/** The package version, from the nearest package.json above this file (src/ under tsx, dist/src/ when built). */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) return (JSON.parse(readFileSync(candidate, 'utf8')) as { version: string }).version;
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// The meshlet CLI as a user runs it: help, version, validate, quick proxy mode (foreground, logs where it listens,
+// clean exit on SIGTERM), and run refusing an invalid config before starting anything.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMeshlet, spawnMeshlet, waitForLog } from '../helpers/cli.js';
+import { echoClient, startEcho, unary, type EchoServer } from '../helpers/echo.js';
+
+let echo: EchoServer;
+const dir = mkdtempSync(join(tmpdir(), 'meshlet-cli-'));
+
+beforeAll(async () => {
+  echo = await startEcho();
+});
+afterAll(async () => {
+  await echo.close();
+});
+
+describe('meshlet CLI', () => {
+  it('--help lists the commands and --version prints the package version', async () => {
+    const help = await runMeshlet(['--help']);
+    expect(help.code).toBe(0);
+    for (const cmd of ['run', 'proxy', 'validate']) expect(help.stdout).toContain(`meshlet ${cmd}`);
+    const version = await runMeshlet(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^meshlet \d+\.\d+\.\d+/);
+  });
+
+  it('an unknown command exits 2 with the usage', async () => {
+    const r = await runMeshlet(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('validate reports every error with file:line:column and exits 1', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'service:\n  name: x\ninbound:\n  listen: nowhere\n  app: 127.0.0.1:1\nlog:\n  level: loud\n');
+    const r = await runMeshlet(['validate', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`${bad}:4:\\d+: inbound.listen`));
+    expect(r.stderr).toMatch(new RegExp(`${bad}:7:\\d+: log.level`));
+  });
+
+  it('run refuses an invalid config and starts nothing', async () => {
+    const bad = join(dir, 'bad-run.yaml');
+    writeFileSync(bad, 'service: {}\n');
+    const r = await runMeshlet(['run', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('service.name');
+    expect(r.stderr).toContain('nothing started');
+  });
+
+  it('proxy quick mode serves in the foreground, logs where it listens, and exits 0 on SIGTERM', async () => {
+    const child = spawnMeshlet(['proxy', '--listen', '127.0.0.1:0', '--upstream', echo.address]);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const line = await waitForLog(child, (l) => l.msg === 'meshlet listening');
+    const inbound = String(line.inbound);
+    expect(inbound).toMatch(/^127\.0\.0\.1:\d+$/);
+    const c = echoClient(inbound);
+    const r = await unary(c, Buffer.from('via cli'));
+    c.close();
+    expect(r.err).toBeNull();
+    expect(r.response?.toString()).toBe('via cli');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
