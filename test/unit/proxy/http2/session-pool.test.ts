@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// Session pool lifecycle against real sockets: idle close, keepalive PING timeout, connect errors.
+
+import http2 from 'node:http2';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessionPool, type SessionPoolOptions } from '../../../../src/proxy/http2/session-pool.js';
+
+const opts: SessionPoolOptions = {
+  connectTimeoutMs: 1000,
+  keepaliveIntervalMs: 100,
+  keepaliveTimeoutMs: 100,
+  idleTimeoutMs: 200,
+  maxSessionsPerEndpoint: 4,
+};
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+/** Pool events that resolve a promise with the first session close. */
+function onFirstClose(): { events: { onClose: (a: string, reason: string) => void }; closed: Promise<[string, string]> } {
+  let resolve!: (v: [string, string]) => void;
+  const closed = new Promise<[string, string]>((r) => (resolve = r));
+  return { events: { onClose: (a, reason) => resolve([a, reason]) }, closed };
+}
+
+describe('SessionPool', () => {
+  it('closes a session that carried no call for idleTimeoutMs', async () => {
+    const server = http2.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const first = onFirstClose();
+    const pool = new SessionPool(opts, first.events);
+    cleanups.push(() => pool.destroy());
+    const s = await pool.acquire(address);
+    s.release();
+    expect(pool.stats()[address]).toEqual({ sessions: 1, active: 0 });
+    expect(await first.closed).toEqual([address, 'idle']);
+  });
+
+  it('destroys a session whose keepalive PING goes unanswered', async () => {
+    // A peer that sends its SETTINGS and then never answers anything (a hung process, a black-holed link).
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((sock) => {
+      sockets.push(sock);
+      sock.on('error', () => {});
+      sock.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(r));
+    });
+    const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const first = onFirstClose();
+    const pool = new SessionPool(opts, first.events);
+    cleanups.push(() => pool.destroy());
+    const s = await pool.acquire(address);
+    const stream = s.request({ ':method': 'POST', ':path': '/x.Y/Z', 'content-type': 'application/grpc' });
+    stream.on('error', () => {});
+    const closed = new Promise((r) => stream.once('close', r));
+    expect(await first.closed).toEqual([address, 'error']);
+    await closed;
+    expect(s.lost).toBe(true);
+  });
+
+  it('rejects with ERR_UPSTREAM_CONNECT, marked never-reached-app, when nothing listens', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise((r) => srv.close(r));
+    const pool = new SessionPool(opts);
+    cleanups.push(() => pool.destroy());
+    await expect(pool.acquire(`127.0.0.1:${port}`)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_CONNECT', neverReachedApp: true });
+  });
+
+  it('rejects with ERR_UPSTREAM_CONNECT_TIMEOUT when the peer never sends SETTINGS', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((sock) => {
+      sockets.push(sock);
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(r));
+    });
+    const pool = new SessionPool({ ...opts, connectTimeoutMs: 100 });
+    cleanups.push(() => pool.destroy());
+    const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    await expect(pool.acquire(address)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_CONNECT_TIMEOUT', neverReachedApp: true });
+  });
+});
