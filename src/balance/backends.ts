@@ -137,7 +137,7 @@ export class Backends {
       if (old !== undefined && old.endpoint.weight === ep.weight) {
         next.push(old);
       } else {
-        const fresh = new BackendEndpoint(ep, old?.load ?? createEndpointLoad());
+        const fresh = new BackendEndpoint(ep, old?.load ?? createEndpointLoad({ nowMs: this.opts.env.now() }));
         if (old !== undefined) fresh.ready = old.ready;
         next.push(fresh);
       }
