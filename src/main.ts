@@ -115,7 +115,8 @@ async function proxy(args: string[]): Promise<number> {
     admin: { listen: values.admin ?? '127.0.0.1:0' },
     log: { level: values['log-level'] ?? 'info', accessLog: values['no-access-log'] !== true },
   });
-  const loaded = await loadBootstrap(staticSource('command line', yaml));
+  // Flags are the whole config in quick mode: MESHLET_* variables do not override them.
+  const loaded = await loadBootstrap(staticSource('command line', yaml), {});
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
     return 2;

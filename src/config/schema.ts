@@ -77,14 +77,18 @@ export const balancingSchema = z
       .string()
       .regex(/^[a-z0-9\-_.]+$/, 'expected a lower-case header name (a-z 0-9 - _ .)')
       .optional()
-      .describe('ring_hash only: the request header whose value is hashed (lower case: a-z 0-9 - _ .). Required for ring_hash.'),
+      .describe(
+        'ring_hash only: the request header whose value is hashed (lower case: a-z 0-9 - _ .). Required for ring_hash.',
+      ),
     ringSize: z
       .number()
       .int()
       .min(64)
       .max(65_536)
       .default(1024)
-      .describe('ring_hash only: minimum virtual nodes on the ring (Envoy minimum_ring_size); default 1024; range 64-65536.'),
+      .describe(
+        'ring_hash only: minimum virtual nodes on the ring (Envoy minimum_ring_size); default 1024; range 64-65536.',
+      ),
   })
   .strict()
   .refine((b) => b.policy !== 'ring_hash' || b.hashHeader !== undefined, {
@@ -162,8 +166,12 @@ export const bootstrapSchema = z
       .object({
         listen: listenAddress
           .default('0.0.0.0:4143')
-          .describe('Where peers call this service, host:port; default 0.0.0.0:4143. Env MESHLET_INBOUND_LISTEN overrides.'),
-        app: endpointAddress.describe('The local application\'s gRPC (h2c) address, host:port, e.g. 127.0.0.1:50051. Required.'),
+          .describe(
+            'Where peers call this service, host:port; default 0.0.0.0:4143. Env MESHLET_INBOUND_LISTEN overrides.',
+          ),
+        app: endpointAddress.describe(
+          "The local application's gRPC (h2c) address, host:port, e.g. 127.0.0.1:50051. Required.",
+        ),
       })
       .strict()
       .optional()
@@ -172,14 +180,19 @@ export const bootstrapSchema = z
       .object({
         listen: listenAddress
           .default('127.0.0.1:4140')
-          .describe('Where the local app sends its calls, host:port; default 127.0.0.1:4140. Env MESHLET_OUTBOUND_LISTEN overrides.'),
+          .describe(
+            'Where the local app sends its calls, host:port; default 127.0.0.1:4140. ' +
+              'Env MESHLET_OUTBOUND_LISTEN overrides.',
+          ),
       })
       .strict()
       .optional()
       .describe('Outbound listener (local app → mesh); routes by the :authority host (the backend name). Omit for a server-only workload.'),
     upstreams: z
       .record(
-        z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9\-_.]*$/, 'expected letters, digits, - _ . (starting with a letter or digit)'),
+        z
+          .string()
+          .regex(/^[a-zA-Z0-9][a-zA-Z0-9\-_.]*$/, 'expected letters, digits, - _ . (starting with a letter or digit)'),
         upstreamSchema,
       )
       .default({})
@@ -197,7 +210,10 @@ export const bootstrapSchema = z
           .min(1)
           .max(64)
           .default(8)
-          .describe('Upper bound on HTTP/2 connections to one endpoint; more are opened only when MAX_CONCURRENT_STREAMS is reached. Default 8; range 1-64.'),
+          .describe(
+            'Upper bound on HTTP/2 connections to one endpoint; more are opened only when ' +
+              'MAX_CONCURRENT_STREAMS is reached. Default 8; range 1-64.',
+          ),
       })
       .strict()
       .default({
@@ -212,7 +228,10 @@ export const bootstrapSchema = z
       .object({
         listen: listenAddress
           .default('127.0.0.1:4191')
-          .describe('Admin HTTP server (/metrics /live /ready /config), host:port; default 127.0.0.1:4191 (loopback). Env MESHLET_ADMIN_LISTEN overrides.'),
+          .describe(
+            'Admin HTTP server (/metrics /live /ready /config), host:port; default 127.0.0.1:4191 (loopback). ' +
+              'Env MESHLET_ADMIN_LISTEN overrides.',
+          ),
       })
       .strict()
       .default({ listen: '127.0.0.1:4191' })
