@@ -13,7 +13,7 @@ const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
 const hostPort = (minPort: number) =>
   z
     .string()
-    .regex(HOST_PORT, { message: 'expected host:port, e.g. 127.0.0.1:4140', abort: true })
+    .regex(HOST_PORT, { message: 'expected host:port, e.g. 127.0.0.1:6140', abort: true })
     .refine((s) => {
       const port = Number(s.slice(s.lastIndexOf(':') + 1));
       return port >= minPort && port <= 65535;
@@ -165,9 +165,9 @@ export const bootstrapSchema = z
     inbound: z
       .object({
         listen: listenAddress
-          .default('0.0.0.0:4143')
+          .default('0.0.0.0:6143')
           .describe(
-            'Where peers call this service, host:port; default 0.0.0.0:4143. Env MESHLET_INBOUND_LISTEN overrides.',
+            'Where peers call this service, host:port; default 0.0.0.0:6143. Env MESHLET_INBOUND_LISTEN overrides.',
           ),
         app: endpointAddress.describe(
           "The local application's gRPC (h2c) address, host:port, e.g. 127.0.0.1:50051. Required.",
@@ -179,9 +179,9 @@ export const bootstrapSchema = z
     outbound: z
       .object({
         listen: listenAddress
-          .default('127.0.0.1:4140')
+          .default('127.0.0.1:6140')
           .describe(
-            'Where the local app sends its calls, host:port; default 127.0.0.1:4140. ' +
+            'Where the local app sends its calls, host:port; default 127.0.0.1:6140. ' +
               'Env MESHLET_OUTBOUND_LISTEN overrides.',
           ),
       })
@@ -227,14 +227,14 @@ export const bootstrapSchema = z
     admin: z
       .object({
         listen: listenAddress
-          .default('127.0.0.1:4191')
+          .default('127.0.0.1:6191')
           .describe(
-            'Admin HTTP server (/metrics /live /ready /config), host:port; default 127.0.0.1:4191 (loopback). ' +
+            'Admin HTTP server (/metrics /live /ready /config), host:port; default 127.0.0.1:6191 (loopback). ' +
               'Env MESHLET_ADMIN_LISTEN overrides.',
           ),
       })
       .strict()
-      .default({ listen: '127.0.0.1:4191' })
+      .default({ listen: '127.0.0.1:6191' })
       .describe('The admin HTTP server.'),
     log: z
       .object({

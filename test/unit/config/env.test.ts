@@ -84,7 +84,7 @@ describe('env overrides', () => {
   });
 
   it('report a listener override without its section instead of ignoring it', async () => {
-    const result = await load(yaml('service: { name: a }', 'outbound: {}'), { MESHLET_INBOUND_LISTEN: '0.0.0.0:4143' });
+    const result = await load(yaml('service: { name: a }', 'outbound: {}'), { MESHLET_INBOUND_LISTEN: '0.0.0.0:6143' });
     expect(result).toEqual({
       ok: false,
       errors: [

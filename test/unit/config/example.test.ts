@@ -15,8 +15,8 @@ describe('config/sidecar.yaml', () => {
     if (!result.ok) throw new Error(result.errors.map(formatIssue).join('\n'));
     const c = result.config;
     expect(c.service.name).toBe('user-service');
-    expect(c.inbound).toEqual({ listen: '0.0.0.0:4143', app: '127.0.0.1:50051' });
-    expect(c.outbound).toEqual({ listen: '127.0.0.1:4140' });
+    expect(c.inbound).toEqual({ listen: '0.0.0.0:6143', app: '127.0.0.1:50051' });
+    expect(c.outbound).toEqual({ listen: '127.0.0.1:6140' });
     expect(Object.keys(c.upstreams)).toEqual(['billing', 'sessions', 'audit-log']);
     expect(c.upstreams['sessions']?.balancing).toEqual({ policy: 'ring_hash', hashHeader: 'x-user-id', ringSize: 1024 });
     expect(c.upstreams['audit-log']?.endpoints).toEqual(['10.0.3.17:9090', { address: '10.0.3.18:9090', weight: 2 }]);

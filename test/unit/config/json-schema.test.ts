@@ -14,7 +14,7 @@ describe('bootstrapJsonSchema', () => {
 
   it('describes what users write: fields with defaults are optional and carry the default', () => {
     expect(schema['required']).toEqual(['service']);
-    expect(at(schema, 'properties', 'admin', 'properties', 'listen', 'default')).toBe('127.0.0.1:4191');
+    expect(at(schema, 'properties', 'admin', 'properties', 'listen', 'default')).toBe('127.0.0.1:6191');
     expect(at(schema, 'properties', 'inbound', 'required')).toEqual(['app']);
     expect(schema['additionalProperties']).toBe(false);
   });

@@ -34,7 +34,7 @@ const invalid: { name: string; doc: string; issues: Expect[] }[] = [
   },
   {
     name: 'unknown nested key',
-    doc: yaml('service:', '  name: user-service', 'inbound:', '  app: 127.0.0.1:50051', '  listn: 0.0.0.0:4143'),
+    doc: yaml('service:', '  name: user-service', 'inbound:', '  app: 127.0.0.1:50051', '  listn: 0.0.0.0:6143'),
     issues: [['inbound.listn', '5:3', 'unknown key "listn" (did you mean "listen"?)']],
   },
   {
@@ -93,7 +93,7 @@ const invalid: { name: string; doc: string; issues: Expect[] }[] = [
   {
     name: 'bad host:port reports the format once, not the port range too',
     doc: yaml('service: { name: a }', 'inbound:', '  app: localhost'),
-    issues: [['inbound.app', '3:8', 'expected host:port, e.g. 127.0.0.1:4140']],
+    issues: [['inbound.app', '3:8', 'expected host:port, e.g. 127.0.0.1:6140']],
   },
   {
     name: 'listen port out of range',
@@ -267,7 +267,7 @@ describe('loadBootstrap accepts valid documents', () => {
       ok: true,
       config: {
         service: { name: 'user-service', tags: [], meta: {}, weight: 1 },
-        inbound: { listen: '0.0.0.0:4143', app: '127.0.0.1:50051' },
+        inbound: { listen: '0.0.0.0:6143', app: '127.0.0.1:50051' },
         upstreams: {},
         connection: {
           connectTimeoutMs: 3000,
@@ -276,7 +276,7 @@ describe('loadBootstrap accepts valid documents', () => {
           idleTimeoutMs: 60_000,
           maxSessionsPerEndpoint: 8,
         },
-        admin: { listen: '127.0.0.1:4191' },
+        admin: { listen: '127.0.0.1:6191' },
         log: { level: 'info', accessLog: true },
         shutdown: { drainTimeoutMs: 30_000 },
       },
@@ -294,7 +294,7 @@ describe('loadBootstrap accepts valid documents', () => {
       ),
     );
     if (!result.ok) throw new Error(result.errors.map(formatIssue).join('\n'));
-    expect(result.config.outbound).toEqual({ listen: '127.0.0.1:4140' });
+    expect(result.config.outbound).toEqual({ listen: '127.0.0.1:6140' });
     expect(result.config.upstreams['billing']).toEqual({
       endpoints: ['10.0.0.1:9090', { address: '10.0.0.2:9090', weight: 1 }],
       balancing: { policy: 'least_request', ringSize: 1024 },
