@@ -36,7 +36,10 @@ export interface CallEnd {
   readonly error: ProxyError | undefined;
 }
 
-type CancelListener = (reason: ProxyError) => void;
+/** Something to tell when a call is cancelled (an upstream attempt, a waiter). */
+export interface CancelTarget {
+  handleCancel(reason: ProxyError): void;
+}
 
 /**
  * One gRPC call passing through the proxy. Created by the listener for each downstream stream.
@@ -67,7 +70,8 @@ export class ProxyCall {
   responseBytes = 0;
 
   private cancelReason: ProxyError | undefined;
-  private cancelListeners: CancelListener[] | undefined;
+  private cancelTarget: CancelTarget | undefined;
+  private moreCancelTargets: CancelTarget[] | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private deadlineError: (() => ProxyError) | undefined;
   private values: Map<ContextKey<unknown>, unknown> | undefined;
@@ -127,31 +131,50 @@ export class ProxyCall {
   }
 
   /**
-   * Registers a listener for cancellation (downstream cancel or deadline). Called at most once. If the call is already
+   * Registers a listener for cancellation (downstream cancel or deadline); it runs at most once. If the call is already
    * cancelled the listener runs synchronously. Returns a function that unregisters it.
    */
-  onCancel(listener: CancelListener): () => void {
-    if (this.cancelReason !== undefined) {
-      listener(this.cancelReason);
-      return noop;
-    }
-    (this.cancelListeners ??= []).push(listener);
-    return () => {
-      const list = this.cancelListeners;
-      if (list === undefined) return;
-      const i = list.indexOf(listener);
-      if (i >= 0) list.splice(i, 1);
-    };
+  onCancel(listener: (reason: ProxyError) => void): () => void {
+    const target: CancelTarget = { handleCancel: listener };
+    this.addCancelTarget(target);
+    return () => this.removeCancelTarget(target);
   }
 
-  /** Cancels the call; the first reason wins. Listeners run synchronously, in registration order. */
+  /**
+   * The allocation-free form of `onCancel` for hot paths: `target.handleCancel(reason)` runs at most once.
+   * Unregister with `removeCancelTarget(target)`.
+   */
+  addCancelTarget(target: CancelTarget): void {
+    if (this.cancelReason !== undefined) {
+      target.handleCancel(this.cancelReason);
+      return;
+    }
+    if (this.cancelTarget === undefined) this.cancelTarget = target;
+    else (this.moreCancelTargets ??= []).push(target);
+  }
+
+  removeCancelTarget(target: CancelTarget): void {
+    if (this.cancelTarget === target) {
+      this.cancelTarget = undefined;
+      return;
+    }
+    const list = this.moreCancelTargets;
+    if (list === undefined) return;
+    const i = list.indexOf(target);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  /** Cancels the call; the first reason wins. Targets run synchronously, in registration order. */
   cancel(reason: ProxyError): void {
     if (this.cancelReason !== undefined) return;
     this.cancelReason = reason;
     this.clearDeadline();
-    const list = this.cancelListeners;
-    this.cancelListeners = undefined;
-    if (list !== undefined) for (const l of list) l(reason);
+    const first = this.cancelTarget;
+    const more = this.moreCancelTargets;
+    this.cancelTarget = undefined;
+    this.moreCancelTargets = undefined;
+    first?.handleCancel(reason);
+    if (more !== undefined) for (const t of more) t.handleCancel(reason);
   }
 
   /**
@@ -181,8 +204,6 @@ export class ProxyCall {
     }
   }
 }
-
-function noop(): void {}
 
 type EndListener = (end: CallEnd) => void;
 

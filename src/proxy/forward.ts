@@ -5,7 +5,7 @@
 
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { ProxyError } from '../errors.js';
-import type { ProxyCall } from './call.js';
+import type { CancelTarget, ProxyCall } from './call.js';
 import { ProxyReply } from './call.js';
 import { H2_CODE, Status, statusForHttpStatus, statusForRstCode } from './grpc/status.js';
 import { formatGrpcTimeout } from './grpc/timeout.js';
@@ -51,10 +51,25 @@ function attempt(call: ProxyCall, pooled: PooledSession): Promise<ProxyReply> {
   return new Promise<ProxyReply>((resolve, reject) => new UpstreamAttempt(call, pooled, stream, resolve, reject));
 }
 
+const kAttempt = Symbol('meshlet.attempt');
+type AttemptStream = ClientHttp2Stream & { [kAttempt]: UpstreamAttempt };
+
+// Stream listeners are module-level functions (`this` is the stream) rather than per-attempt closures: one call
+// allocates no listener functions. Each of these events fires at most once, so plain `on` (no once-wrapper) is right.
+function onStreamResponse(this: AttemptStream, headers: IncomingHttpHeaders, flags: number): void {
+  this[kAttempt].response(headers, flags);
+}
+function onStreamTrailers(this: AttemptStream, trailers: IncomingHttpHeaders): void {
+  const reply = this[kAttempt].reply;
+  if (reply !== undefined) reply.trailers = trailers as OutgoingHttpHeaders;
+}
+function onStreamClose(this: AttemptStream): void {
+  this[kAttempt].closed();
+}
+
 /** Binds one upstream stream to the call; lives until the stream closes. */
-class UpstreamAttempt {
-  private reply: ProxyReply | undefined;
-  private readonly removeCancel: () => void;
+class UpstreamAttempt implements CancelTarget {
+  reply: ProxyReply | undefined;
   private cancelledBy: ProxyError | undefined;
 
   constructor(
@@ -64,15 +79,16 @@ class UpstreamAttempt {
     private readonly resolve: (r: ProxyReply) => void,
     private readonly reject: (e: ProxyError) => void,
   ) {
-    stream.once('response', this.onResponse);
-    stream.once('trailers', this.onTrailers);
-    stream.once('close', this.onClose);
+    (stream as AttemptStream)[kAttempt] = this;
+    stream.on('response', onStreamResponse);
+    stream.on('trailers', onStreamTrailers);
+    stream.on('close', onStreamClose);
     stream.on('error', noop); // 'close' follows every error and carries what we need (rstCode).
-    this.removeCancel = call.onCancel(this.onCancel);
+    call.addCancelTarget(this);
     call.body.pipeTo(stream);
   }
 
-  private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
+  response(headers: IncomingHttpHeaders, flags: number): void {
     if (this.cancelledBy !== undefined) return;
     if ((flags & END_STREAM) !== 0) {
       // Trailers-Only: the status is in these headers and there is nothing else to relay.
@@ -85,24 +101,19 @@ class UpstreamAttempt {
     const reply = new ProxyReply(headers as OutgoingHttpHeaders, this.stream);
     this.reply = reply;
     this.resolve(reply);
-  };
+  }
 
-  private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
-    const reply = this.reply;
-    if (reply === undefined) return;
-    reply.trailers = trailers as OutgoingHttpHeaders;
-  };
-
-  private readonly onCancel = (reason: ProxyError): void => {
+  /** The call was cancelled (client reset, deadline): reset the upstream stream and end the call with the reason. */
+  handleCancel(reason: ProxyError): void {
     this.cancelledBy = reason;
     this.call.body.detach();
     if (!this.stream.closed) this.stream.close(H2_CODE.CANCEL);
     if (this.reply === undefined) this.reject(reason);
     else this.failReply(this.reply, reason);
-  };
+  }
 
-  private readonly onClose = (): void => {
-    this.removeCancel();
+  closed(): void {
+    this.call.removeCancelTarget(this);
     this.call.body.detach();
     const reply = this.reply;
     if (reply === undefined) {
@@ -115,7 +126,7 @@ class UpstreamAttempt {
       return;
     }
     this.failReply(reply, this.cancelledBy ?? this.closeError());
-  };
+  }
 
   private failReply(reply: ProxyReply, err: ProxyError): void {
     if (reply.end !== undefined) return;

@@ -4,6 +4,20 @@
 
 import type { Readable, Writable } from 'node:stream';
 
+const kBody = Symbol('meshlet.requestBody');
+type Tagged<T> = T & { [kBody]?: RequestBody };
+
+// Listeners are module-level (`this` is the emitter, tagged with its RequestBody): no closures per call.
+function onSourceData(this: Tagged<Readable>, chunk: Buffer): void {
+  this[kBody]?.data(chunk);
+}
+function onSourceEnd(this: Tagged<Readable>): void {
+  this[kBody]?.end();
+}
+function onSinkDrain(this: Tagged<Writable>): void {
+  this[kBody]?.drain();
+}
+
 /** Default replay buffer: Linkerd does not retry bodies over 64 KiB, nor do we. */
 export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
 
@@ -61,8 +75,9 @@ export class RequestBody {
     }
     if (!this.started) {
       this.started = true;
-      this.source.on('data', this.onData);
-      this.source.once('end', this.onEnd);
+      (this.source as Tagged<Readable>)[kBody] = this;
+      this.source.on('data', onSourceData);
+      this.source.on('end', onSourceEnd);
     } else if (this.source.isPaused()) {
       this.waitingDrain = undefined;
       this.source.resume();
@@ -75,7 +90,7 @@ export class RequestBody {
     if (sink === undefined) return;
     this.sink = undefined;
     if (this.waitingDrain !== undefined) {
-      this.waitingDrain.removeListener('drain', this.onDrain);
+      this.waitingDrain.removeListener('drain', onSinkDrain);
       this.waitingDrain = undefined;
     }
     // Without a sink the body is only buffered; stop reading once replay is impossible anyway.
@@ -88,7 +103,8 @@ export class RequestBody {
     this.bufferedBytes = 0;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** @internal listener body */
+  data(chunk: Buffer): void {
     this.bytes += chunk.length;
     const buffer = this.buffer;
     if (buffer !== undefined) {
@@ -108,17 +124,20 @@ export class RequestBody {
     if (!sink.write(chunk) && this.waitingDrain === undefined) {
       this.source.pause();
       this.waitingDrain = sink;
-      sink.once('drain', this.onDrain);
+      (sink as Tagged<Writable>)[kBody] = this;
+      sink.once('drain', onSinkDrain);
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  /** @internal listener body */
+  drain(): void {
     this.waitingDrain = undefined;
     if (this.sink !== undefined) this.source.resume();
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  /** @internal listener body */
+  end(): void {
     this.ended = true;
     this.sink?.end();
-  };
+  }
 }

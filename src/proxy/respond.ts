@@ -3,6 +3,7 @@
 // the body relayed with back-pressure, then the trailers. Also builds the trailers for meshlet-made errors.
 
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
 import type { ProxyError } from '../errors.js';
 import { type ProxyCall, ProxyReply } from './call.js';
 import { encodeGrpcMessage } from './grpc/status.js';
@@ -42,6 +43,23 @@ export function writeReply(call: ProxyCall, down: ServerHttp2Stream, reply: Prox
   new ResponseRelay(call, down, body, reply);
 }
 
+const kRelay = Symbol('meshlet.relay');
+type Tagged<T> = T & { [kRelay]?: ResponseRelay };
+
+// Listeners are module-level (`this` is the emitter, tagged with its relay): no closures per call.
+function onBodyData(this: Tagged<Readable>, chunk: Buffer): void {
+  this[kRelay]?.data(chunk);
+}
+function onBodyEnd(this: Tagged<Readable>): void {
+  this[kRelay]?.endDownstream();
+}
+function onDownDrain(this: Tagged<ServerHttp2Stream>): void {
+  this[kRelay]?.body.resume();
+}
+function onWantTrailers(this: Tagged<ServerHttp2Stream>): void {
+  this[kRelay]?.wantTrailers();
+}
+
 /** Relays the response body and then the trailers. */
 class ResponseRelay {
   private ended = false;
@@ -49,50 +67,42 @@ class ResponseRelay {
   constructor(
     private readonly call: ProxyCall,
     private readonly down: ServerHttp2Stream,
-    private readonly body: NonNullable<ProxyReply['body']>,
+    readonly body: Readable,
     private readonly reply: ProxyReply,
   ) {
-    down.once('wantTrailers', this.onWantTrailers);
-    body.on('data', this.onData);
-    body.once('end', this.onBodyEnd);
-    reply.onEnd(this.onReplyEnd);
+    (down as Tagged<ServerHttp2Stream>)[kRelay] = this;
+    (body as Tagged<Readable>)[kRelay] = this;
+    down.on('wantTrailers', onWantTrailers);
+    body.on('data', onBodyData);
+    body.on('end', onBodyEnd);
+    // An error end (upstream lost, deadline, cancel) cuts the body short; a normal end waits for the body's 'end'.
+    reply.onEnd((end) => {
+      if (end.error !== undefined) {
+        body.removeListener('data', onBodyData);
+        this.endDownstream();
+      }
+    });
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  data(chunk: Buffer): void {
     this.call.responseBytes += chunk.length;
     if (!this.down.write(chunk)) {
       this.body.pause();
-      this.down.once('drain', this.onDrain);
+      this.down.once('drain', onDownDrain);
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
-    this.body.resume();
-  };
-
-  private readonly onBodyEnd = (): void => {
-    this.endDownstream();
-  };
-
-  /** An error end (upstream lost, deadline, cancel) cuts the body short; a normal end waits for the body's 'end'. */
-  private readonly onReplyEnd = (): void => {
-    if (this.reply.end?.error !== undefined) {
-      this.body.removeListener('data', this.onData);
-      this.endDownstream();
-    }
-  };
-
-  private endDownstream(): void {
+  endDownstream(): void {
     if (this.ended) return;
     this.ended = true;
     if (!this.down.destroyed && !this.down.writableEnded) this.down.end();
   }
 
-  private readonly onWantTrailers = (): void => {
+  wantTrailers(): void {
     this.reply.onEnd(() => {
       if (this.down.destroyed || this.down.closed) return;
       const trailers = this.reply.trailers ?? { 'grpc-status': '2', 'grpc-message': 'upstream sent no trailers' };
       this.down.sendTrailers(trailers);
     });
-  };
+  }
 }

@@ -3,7 +3,7 @@
 // the reply, and turns a downstream reset into a cancellation. Owns graceful drain (GOAWAY, then a deadline).
 
 import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ProxyError, toProxyError } from '../errors.js';
 import { type Direction, type PeerInfo, ProxyCall, type ProxyReply } from './call.js';
 import type { Handler } from './layer.js';
@@ -47,6 +47,8 @@ export class ProxyListener {
       maxSessionMemory: 64,
     });
     this.server.on('session', this.onSession);
+    // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
+    this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
     this.server.on('stream', this.onStream);
   }
 

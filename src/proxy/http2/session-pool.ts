@@ -83,7 +83,7 @@ export class PooledSession {
     }
     this.active++;
     this.lastUsedMs = performance.now();
-    stream.once('close', this.onStreamClose);
+    stream.on('close', this.onStreamClose); // fires once; `on` spares a once-wrapper per call
     const next = (this.session.state as { nextStreamID?: number }).nextStreamID;
     if (next !== undefined && next > STREAM_ID_LIMIT) this.draining = true;
     return stream;
@@ -207,6 +207,8 @@ export class SessionPool {
         );
       }, this.opts.connectTimeoutMs);
       session.once('connect', () => {
+        // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
+        session.socket.setNoDelay(true);
         try {
           session.setLocalWindowSize(this.opts.connectionWindowBytes ?? 16 << 20);
         } catch {
