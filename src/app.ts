@@ -12,7 +12,12 @@ import { setup as setupRingHash } from './balance/ring-hash.js';
 import { setup as setupRoundRobin } from './balance/round-robin.js';
 import type { BalancingConfig, BootstrapConfig } from './config/schema.js';
 import { redactConfig } from './config/redact.js';
+import { consulClientOptions, createConsulClient, type ConsulClient } from './discovery/consul/client.js';
+import { createRegistrar, type Registrar } from './discovery/consul/registrar.js';
+import { buildServiceRegistration, createConsulRegistration, defaultServiceAddress } from './discovery/consul/registration.js';
+import { createConsulResolver, type ConsulResolver } from './discovery/consul/resolver.js';
 import type { Resolver } from './discovery/resolver.js';
+import { createRoutingResolver } from './discovery/routing.js';
 import { createStaticResolver } from './discovery/static.js';
 import { SessionPool } from './proxy/http2/session-pool.js';
 import { inboundHandler } from './proxy/inbound.js';
@@ -22,7 +27,7 @@ import type { Logger } from './telemetry/logger.js';
 
 export interface AppOptions {
   readonly log: Logger;
-  /** Replaces discovery (tests). Default: static endpoints from config. */
+  /** Replaces discovery entirely (tests). Default: static endpoints from config, then Consul when configured. */
   readonly resolver?: Resolver;
 }
 
@@ -39,6 +44,8 @@ export interface App {
   /** Graceful shutdown: GOAWAY, in-flight calls finish up to shutdown.drainTimeoutMs, then everything closes. */
   drain(timeoutMs?: number): Promise<{ cut: number }>;
   readonly backends: Backends | undefined;
+  /** Consul discovery and registration, when configured. */
+  readonly consul: { readonly resolver: ConsulResolver; readonly registrar: Registrar | undefined } | undefined;
   readonly pools: { readonly inbound: SessionPool | undefined; readonly outbound: SessionPool | undefined };
 }
 
@@ -66,16 +73,31 @@ export function createApp(config: BootstrapConfig, opts: AppOptions): App {
     });
   }
 
+  // Consul: one client for discovery and registration, used only when the config has a consul section.
+  let consulClient: ConsulClient | undefined;
+  let consulResolver: ConsulResolver | undefined;
+  if (config.consul !== undefined) {
+    consulClient = createConsulClient(consulClientOptions(config.consul));
+    consulResolver = createConsulResolver({
+      client: consulClient,
+      waitMs: config.consul.waitMs,
+      watcher: { log: log.child({ component: 'consul' }) },
+    });
+  }
+  let registrar: Registrar | undefined;
+
   let outbound: ProxyListener | undefined;
   let outboundPool: SessionPool | undefined;
   let backends: Backends | undefined;
   if (config.outbound !== undefined) {
     const pool = new SessionPool(poolOptions, poolEvents(log, 'outbound'));
     outboundPool = pool;
-    const resolver = opts.resolver ?? createStaticResolver(config.upstreams);
+    const routing = createRoutingResolver(createStaticResolver(config.upstreams), consulResolver);
+    const resolver = opts.resolver ?? routing;
     backends = new Backends({
       resolver,
-      isKnown: (name) => opts.resolver !== undefined || Object.hasOwn(config.upstreams, name),
+      isKnown: (name) => opts.resolver !== undefined || routing.has(name),
+      idleTimeoutMs: config.consul?.idleWatchTimeoutMs,
       balancingFor: (name) => balancingFor(config, name),
       env: systemPickerEnv,
       log: log.child({ component: 'discovery' }),
@@ -111,6 +133,9 @@ export function createApp(config: BootstrapConfig, opts: AppOptions): App {
   return {
     addresses,
     backends,
+    get consul() {
+      return consulResolver === undefined ? undefined : { resolver: consulResolver, registrar };
+    },
     pools: { inbound: inboundPool, outbound: outboundPool },
     async start() {
       addresses.admin = await admin.start();
@@ -119,6 +144,20 @@ export function createApp(config: BootstrapConfig, opts: AppOptions): App {
       // Declared upstreams are watched from the start, so the first call does not wait for discovery.
       for (const name of Object.keys(config.upstreams)) backends?.get(name);
       listening = true;
+      if (config.consul?.register === true && consulClient !== undefined && addresses.inbound !== undefined) {
+        const address = config.service.address ?? defaultServiceAddress();
+        if (address === undefined) throw new Error('consul registration needs service.address: this host has no non-internal IPv4 address');
+        const registration = buildServiceRegistration({
+          service: config.service,
+          address,
+          port: addresses.inbound.port,
+          check: config.consul.check,
+        });
+        registrar = createRegistrar(createConsulRegistration(consulClient, registration), { log: log.child({ component: 'consul' }) });
+        // The first attempt is awaited so a working agent has us registered when start() returns; a failing one
+        // is retried in the background while the sidecar serves.
+        await registrar.start();
+      }
       log.info(
         {
           service: config.service.name,
@@ -133,6 +172,8 @@ export function createApp(config: BootstrapConfig, opts: AppOptions): App {
     },
     async drain(timeoutMs = config.shutdown.drainTimeoutMs) {
       draining = true;
+      // Deregister first, so peers' discovery drops this instance while it still answers calls in flight.
+      await registrar?.stop();
       log.info({ timeoutMs }, 'draining: GOAWAY sent, waiting for in-flight calls');
       const cuts = await Promise.all([inbound?.drain(timeoutMs) ?? 0, outbound?.drain(timeoutMs) ?? 0]);
       const cut = cuts[0] + cuts[1];
@@ -140,6 +181,8 @@ export function createApp(config: BootstrapConfig, opts: AppOptions): App {
       inboundPool?.destroy();
       outboundPool?.destroy();
       backends?.close();
+      consulResolver?.close();
+      consulClient?.close();
       await admin.close();
       log.info({ cut }, 'drained');
       return { cut };

@@ -93,7 +93,12 @@ function num(md: grpc.Metadata, key: string, def: number): number {
   return v === undefined ? def : Number(v);
 }
 
-export async function startEcho(options: grpc.ServerOptions = {}): Promise<EchoServer> {
+export interface EchoBehaviour {
+  /** Every unary call waits this long before answering (a slow endpoint); default 0. */
+  readonly delayMs?: number;
+}
+
+export async function startEcho(options: grpc.ServerOptions = {}, behaviour: EchoBehaviour = {}): Promise<EchoServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
@@ -112,7 +117,7 @@ export async function startEcho(options: grpc.ServerOptions = {}): Promise<EchoS
 
   const delayThen = (md: grpc.Metadata, f: () => void) => {
     if (md.get('never-respond').length > 0) return;
-    const delay = num(md, 'delay-ms', 0);
+    const delay = num(md, 'delay-ms', behaviour.delayMs ?? 0);
     if (delay > 0) setTimeout(f, delay);
     else f();
   };

@@ -3,6 +3,7 @@
 // peer's MAX_CONCURRENT_STREAMS is reached, GOAWAY-aware, keepalive PINGs and idle close. Used by forward.ts.
 
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import net from 'node:net';
 import { ProxyError } from '../../errors.js';
 
 export interface SessionPoolOptions {
@@ -124,6 +125,12 @@ export class PooledSession {
   }
 }
 
+function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(address.slice(i + 1)) };
+}
+
 function reserve(s: PooledSession): PooledSession {
   s.reserved++;
   return s;
@@ -184,9 +191,13 @@ export class SessionPool {
     }
     const promise = new Promise<PooledSession>((resolve, reject) => {
       const streamWindow = this.opts.streamWindowBytes ?? 1 << 20;
+      const { host, port } = splitAddress(address);
       const session = http2.connect(`http://${address}`, {
         settings: { enablePush: false, initialWindowSize: streamWindow },
         maxSessionMemory: 64,
+        // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
+        // (The session's socket proxy forbids setNoDelay later, so it is set when the socket is made.)
+        createConnection: () => net.connect({ host, port, noDelay: true }),
       });
       const pooled = new PooledSession(address, session, performance.now());
       let settled = false;
@@ -207,8 +218,6 @@ export class SessionPool {
         );
       }, this.opts.connectTimeoutMs);
       session.once('connect', () => {
-        // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
-        session.socket.setNoDelay(true);
         try {
           session.setLocalWindowSize(this.opts.connectionWindowBytes ?? 16 << 20);
         } catch {

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: Apache-2.0
+// The only module that touches the untyped `consul` npm package (2.0.1): a small typed client for the four agent
+// calls meshlet makes (health/service blocking query, service register/deregister, agent services), with
+// cancellation and the agent's error text surfaced. The watcher, resolver and registration build on it.
+
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import Consul from 'consul';
+import type { ConsulConfig } from '../../config/schema.js';
+
+/** Options of {@link createConsulClient}. */
+export interface ConsulClientOptions {
+  /** The local agent, `http(s)://host:port[/prefix]`. Required (config default `http://127.0.0.1:8500`). */
+  readonly address: string;
+  /** ACL token sent as `X-Consul-Token` on every call. Default none (anonymous). */
+  readonly token?: string;
+  /** Datacenter for health queries (`?dc=`). Default the agent's own. Agent endpoints are local and never get it. */
+  readonly datacenter?: string;
+  /** Consul Enterprise namespace, sent as `?ns=` on every call. Default none (the token's / `default`). */
+  readonly namespace?: string;
+  /** PEM CA bundle that verifies an https agent. Default the Node.js trust store. Overrides `caFile`. */
+  readonly ca?: string | Buffer;
+  /** Path of a PEM CA bundle, read once at creation (errors then name the file). Default none. */
+  readonly caFile?: string;
+  /**
+   * Budget of a non-blocking call, ms; a blocking query gets `wait + wait/16` (the agent's jitter) on top.
+   * Default 10_000; range 100-600_000.
+   */
+  readonly requestTimeoutMs?: number;
+}
+
+/** Maps the bootstrap `consul` section to client options (env overrides are applied by the config loader). */
+export function consulClientOptions(config: ConsulConfig): ConsulClientOptions {
+  return {
+    address: config.address,
+    ...(config.token !== undefined && { token: config.token }),
+    ...(config.datacenter !== undefined && { datacenter: config.datacenter }),
+    ...(config.namespace !== undefined && { namespace: config.namespace }),
+    ...(config.caFile !== undefined && { caFile: config.caFile }),
+  };
+}
+
+/**
+ * A failed Consul call. `message` carries the agent's own explanation (the response body, e.g.
+ * `Invalid check: Interval must be > 0 ...` or `Permission denied: ...`), which the package leaves in
+ * `err.response.body` and replaces by a bare `forbidden` in its message once the body is 80 bytes or more.
+ */
+export class ConsulError extends Error {
+  /** The call, e.g. `health.service`, `agent.service.register`. */
+  readonly operation: string;
+  /** HTTP status when the agent answered; undefined for transport failures (refused, reset, timeout). */
+  readonly statusCode: number | undefined;
+  /** True when the call was cancelled by its AbortSignal (not a failure of Consul). */
+  readonly aborted: boolean;
+
+  constructor(
+    operation: string,
+    message: string,
+    options: { statusCode?: number; aborted?: boolean; cause?: unknown } = {},
+  ) {
+    super(`consul ${operation}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConsulError';
+    this.operation = operation;
+    this.statusCode = options.statusCode;
+    this.aborted = options.aborted ?? false;
+  }
+}
+
+/** One instance from `GET /v1/health/service/:name`, reduced to the fields meshlet reads (Consul's names). */
+export interface HealthServiceEntry {
+  readonly Node: { readonly Node: string; readonly Address: string };
+  readonly Service: {
+    readonly ID: string;
+    readonly Service: string;
+    /** May be "": the instance uses its node's address. */
+    readonly Address: string;
+    readonly Port: number;
+    readonly Tags: readonly string[];
+    readonly Meta: Readonly<Record<string, string>>;
+    /** Consul fills `{Passing: 1, Warning: 1}` when the registration had none. */
+    readonly Weights: { readonly Passing: number; readonly Warning: number };
+  };
+  readonly Checks: readonly { readonly CheckID: string; readonly Status: string; readonly ServiceID: string }[];
+}
+
+/** A blocking health query. */
+export interface HealthServiceQuery {
+  readonly service: string;
+  /** Only instances whose checks all pass (`?passing`). Default true. */
+  readonly passing?: boolean;
+  /** `X-Consul-Index` to block on. Omitted or 0: a non-blocking read (no `index`/`wait` sent). */
+  readonly index?: bigint;
+  /** `wait` of a blocking read, ms. Default 30_000; Consul caps it at 10 min. */
+  readonly waitMs?: number;
+  /** Aborts the request; the promise then rejects with a ConsulError whose `aborted` is true. */
+  readonly signal?: AbortSignal;
+}
+
+export interface HealthServiceResult {
+  /** `X-Consul-Index` of the response (may be 0 or lower than the request's: the caller must sanity-check it). */
+  readonly index: bigint;
+  readonly entries: readonly HealthServiceEntry[];
+}
+
+/** A health check as `PUT /v1/agent/service/register` takes it (Consul's names; durations as Go strings). */
+export interface AgentServiceCheck {
+  readonly CheckID?: string;
+  readonly Name: string;
+  readonly GRPC?: string;
+  readonly GRPCUseTLS?: boolean;
+  readonly TLSServerName?: string;
+  readonly TLSSkipVerify?: boolean;
+  readonly Interval: string;
+  readonly Timeout: string;
+  readonly DeregisterCriticalServiceAfter?: string;
+}
+
+/** The body of `PUT /v1/agent/service/register`, sent as is (the package's own register() drops Weights). */
+export interface AgentServiceRegistration {
+  readonly ID: string;
+  readonly Name: string;
+  readonly Tags: readonly string[];
+  readonly Address: string;
+  readonly Port: number;
+  readonly Meta: Readonly<Record<string, string>>;
+  readonly Weights: { readonly Passing: number; readonly Warning: number };
+  readonly EnableTagOverride: boolean;
+  readonly Checks: readonly AgentServiceCheck[];
+}
+
+/** One entry of `GET /v1/agent/services` (the fields meshlet reads). */
+export interface AgentServiceInfo {
+  readonly ID: string;
+  readonly Service: string;
+  readonly Address: string;
+  readonly Port: number;
+  readonly Tags: readonly string[];
+  readonly Meta: Readonly<Record<string, string>>;
+  readonly Weights: { readonly Passing: number; readonly Warning: number };
+}
+
+/** The calls meshlet makes to its local agent. Every failure rejects with a {@link ConsulError}. */
+export interface ConsulClient {
+  /** `GET /v1/health/service/:service?passing[&index=&wait=][&dc=]`. */
+  healthService(query: HealthServiceQuery): Promise<HealthServiceResult>;
+  /** `PUT /v1/agent/service/register[?replace-existing-checks=true]` with `registration` as the JSON body. */
+  registerService(
+    registration: AgentServiceRegistration,
+    options?: { readonly replaceExistingChecks?: boolean; readonly signal?: AbortSignal },
+  ): Promise<void>;
+  /** `PUT /v1/agent/service/deregister/:id`. */
+  deregisterService(id: string, options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** `GET /v1/agent/services`: the services registered on this agent, by ID. */
+  listServices(options?: { readonly signal?: AbortSignal }): Promise<Readonly<Record<string, AgentServiceInfo>>>;
+  /** Destroys the keep-alive agent's sockets. Calls in flight are not aborted (use their signals). Idempotent. */
+  close(): void;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The package, as much of it as this module uses. Its bundled types reject `index`/`wait`/`ctx`/`ca` and type
+// every result as `any`, so it is described here once and nothing outside this file sees it.
+
+type RawOptions = Record<string, unknown>;
+interface RawRequest {
+  readonly name: string;
+  readonly path: string;
+  readonly type?: 'json';
+  readonly body?: unknown;
+  readonly query?: Record<string, string>;
+  readonly headers?: Record<string, string>;
+  readonly ctx?: EventEmitter;
+  readonly timeout?: number;
+}
+/** papi's request record as its `onCreate` extensions see it (`opts.query` is always an object there). */
+interface RawPipelineRequest {
+  readonly opts: { query: Record<string, string> };
+}
+interface RawConsul {
+  readonly health: { service(opts: RawOptions): Promise<unknown> };
+  readonly agent: {
+    readonly service: { list(opts: RawOptions): Promise<unknown>; deregister(opts: RawOptions): Promise<unknown> };
+  };
+  /** papi's raw PUT; with no middleware it resolves with the response (body decoded) or rejects. */
+  _put(req: RawRequest): Promise<unknown>;
+  /** papi's extension hook (papi README "Extensions"), run for every request before the URL is built. */
+  _ext(event: 'onCreate', fn: (request: RawPipelineRequest, next: () => void) => void): void;
+  destroy(): void;
+}
+interface RawResponse {
+  readonly statusCode?: number;
+  readonly headers?: Record<string, string | string[] | undefined>;
+  readonly body?: unknown;
+}
+const RawConsulCtor = Consul as unknown as new (options: RawOptions) => RawConsul;
+
+/**
+ * Creates a client. Reads `caFile` synchronously (startup only) and throws if it cannot. Makes no request.
+ */
+export function createConsulClient(options: ConsulClientOptions): ConsulClient {
+  const url = new URL(options.address);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`consul address "${options.address}": expected http(s)://host:port`);
+  }
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const ca = options.ca ?? (options.caFile !== undefined ? readCaFile(options.caFile) : undefined);
+  const prefix = url.pathname.replace(/\/+$/, '');
+  const raw = new RawConsulCtor({
+    baseUrl: `${url.protocol}//${url.host}${prefix}/v1`,
+    ...(options.token !== undefined && { defaults: { token: options.token } }),
+    // papi passes `ca` to https.request (its CLIENT_OPTIONS), so the keep-alive agent verifies with it.
+    ...(ca !== undefined && { ca }),
+  });
+  if (options.namespace !== undefined) {
+    // The package has no `ns` option on any call; the agent takes `?ns=` on all of the endpoints used here.
+    const ns = options.namespace;
+    raw._ext('onCreate', (request, next) => {
+      request.opts.query.ns = ns;
+      next();
+    });
+  }
+  const tokenHeader: Record<string, string> = options.token !== undefined ? { 'x-consul-token': options.token } : {};
+  let closed = false;
+
+  return {
+    async healthService(query) {
+      const op = 'health.service';
+      const waitMs = query.waitMs ?? 30_000;
+      const blocking = query.index !== undefined && query.index > 0n;
+      const res = await call(op, query.signal, (ctx) =>
+        raw.health.service({
+          service: query.service,
+          passing: query.passing ?? true,
+          ...(blocking && { index: String(query.index), wait: `${waitMs}ms` }),
+          ...(options.datacenter !== undefined && { dc: options.datacenter }),
+          ctx,
+          // The agent may hold a blocking read for wait + wait/16 before answering.
+          timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
+        }),
+      );
+      const header = res.headers?.['x-consul-index'];
+      const index = parseIndex(typeof header === 'string' ? header : undefined);
+      if (index === undefined) {
+        throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`);
+      }
+      return { index, entries: parseHealthEntries(op, res.body) };
+    },
+
+    async registerService(registration, opts = {}) {
+      // The package's agent.service.register() rebuilds the body and silently drops Weights and
+      // EnableTagOverride; the raw PUT sends ours unchanged.
+      await call('agent.service.register', opts.signal, (ctx) =>
+        raw._put({
+          name: 'agent.service.register',
+          path: '/agent/service/register',
+          type: 'json',
+          body: registration,
+          query: opts.replaceExistingChecks ? { 'replace-existing-checks': 'true' } : {},
+          headers: { ...tokenHeader },
+          ctx,
+          timeout: requestTimeoutMs,
+        }),
+      );
+    },
+
+    async deregisterService(id, opts = {}) {
+      await call('agent.service.deregister', opts.signal, (ctx) =>
+        raw.agent.service.deregister({ id, ctx, timeout: requestTimeoutMs }),
+      );
+    },
+
+    async listServices(opts = {}) {
+      const op = 'agent.services';
+      const res = await call(op, opts.signal, (ctx) => raw.agent.service.list({ ctx, timeout: requestTimeoutMs }));
+      if (!isRecord(res.body)) throw new ConsulError(op, 'unexpected response: not a JSON object');
+      return res.body as Readonly<Record<string, AgentServiceInfo>>;
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      raw.destroy();
+    },
+  };
+}
+
+/**
+ * Runs one package call with a fresh papi context: `includeResponse` makes results `[res, body]` (the only way to
+ * read `X-Consul-Index`), and emitting `cancel` on it aborts the HTTP request. Normalizes every outcome.
+ */
+async function call(
+  operation: string,
+  signal: AbortSignal | undefined,
+  run: (ctx: EventEmitter) => Promise<unknown>,
+): Promise<RawResponse> {
+  if (signal?.aborted) throw new ConsulError(operation, 'aborted', { aborted: true });
+  const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
+  const onAbort = (): void => {
+    ctx.emit('cancel');
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const result = await run(ctx);
+    // With includeResponse the package resolves [res, body?]; the raw _put resolves the response itself.
+    if (Array.isArray(result)) {
+      const res = (result[0] ?? {}) as RawResponse;
+      return result.length > 1 ? { ...pickResponse(res), body: result[1] } : pickResponse(res);
+    }
+    return pickResponse((result ?? {}) as RawResponse);
+  } catch (err) {
+    throw toConsulError(operation, err, signal?.aborted === true);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function pickResponse(res: RawResponse): RawResponse {
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+}
+
+function toConsulError(operation: string, err: unknown, aborted: boolean): ConsulError {
+  if (err instanceof ConsulError) return err;
+  if (aborted) return new ConsulError(operation, 'aborted', { aborted: true, cause: err });
+  const e = (isRecord(err) ? err : {}) as { message?: unknown; response?: RawResponse; isAbort?: unknown };
+  const status = e.response?.statusCode;
+  if (typeof status === 'number') {
+    const text = bodyText(e.response?.body) || (STATUS_CODES[status] ?? 'error');
+    return new ConsulError(operation, `HTTP ${status}: ${text}`, { statusCode: status, cause: err });
+  }
+  // Transport errors: papi prefixes "consul: <call>: "; ours already names the call.
+  const message = (typeof e.message === 'string' ? e.message : String(err)).replace(/^consul: [\w.]+: /, '');
+  return new ConsulError(operation, message, { aborted: e.isAbort === true, cause: err });
+}
+
+const MAX_BODY_TEXT = 1024;
+
+function bodyText(body: unknown): string {
+  let text: string;
+  if (body === undefined || body === null) text = '';
+  else if (typeof body === 'string') text = body;
+  else if (Buffer.isBuffer(body)) text = body.toString('utf8');
+  else text = JSON.stringify(body);
+  text = text.trim();
+  return text.length > MAX_BODY_TEXT ? `${text.slice(0, MAX_BODY_TEXT)}...` : text;
+}
+
+function parseIndex(header: string | undefined): bigint | undefined {
+  if (header === undefined || !/^\d{1,20}$/.test(header)) return undefined;
+  return BigInt(header);
+}
+
+function readCaFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`consul caFile "${path}": ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const str = (v: unknown): v is string => typeof v === 'string';
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isRecord(v)) for (const [k, val] of Object.entries(v)) if (str(val)) out[k] = val;
+  return out;
+}
+
+/** Validates the health/service body (untrusted JSON) into typed entries; throws on a wrong shape. */
+function parseHealthEntries(operation: string, body: unknown): HealthServiceEntry[] {
+  if (!Array.isArray(body)) throw new ConsulError(operation, 'unexpected response: not a JSON array');
+  return body.map((item, i): HealthServiceEntry => {
+    const bad = (what: string): never => {
+      throw new ConsulError(operation, `unexpected response: entry ${i}: ${what}`);
+    };
+    if (!isRecord(item)) return bad('not an object');
+    const node = item.Node;
+    const svc = item.Service;
+    if (!isRecord(node) || !str(node.Address)) return bad('Node.Address missing');
+    if (!isRecord(svc) || !str(svc.ID) || !str(svc.Service)) return bad('Service.ID/Service missing');
+    if (typeof svc.Port !== 'number' || !Number.isInteger(svc.Port)) return bad('Service.Port missing');
+    const weights = isRecord(svc.Weights) ? svc.Weights : {};
+    const checks = Array.isArray(item.Checks) ? item.Checks.filter(isRecord) : [];
+    return {
+      Node: { Node: str(node.Node) ? node.Node : '', Address: node.Address },
+      Service: {
+        ID: svc.ID,
+        Service: svc.Service,
+        Address: str(svc.Address) ? svc.Address : '',
+        Port: svc.Port,
+        Tags: Array.isArray(svc.Tags) ? svc.Tags.filter(str) : [],
+        Meta: stringRecord(svc.Meta),
+        Weights: {
+          Passing: typeof weights.Passing === 'number' ? weights.Passing : 1,
+          Warning: typeof weights.Warning === 'number' ? weights.Warning : 1,
+        },
+      },
+      Checks: checks.map((c) => ({
+        CheckID: str(c.CheckID) ? c.CheckID : '',
+        Status: str(c.Status) ? c.Status : '',
+        ServiceID: str(c.ServiceID) ? c.ServiceID : '',
+      })),
+    };
+  });
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+// The blocking-query loop against the Consul double, its timers on a manual clock: changes within one blocking
+// round, unchanged reads skipped, index reset and index >= 1, the token bucket under churn, backoff through an
+// outage and recovery, address/weight/meta mapping, and a close() that leaves nothing behind.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createConsulClient, type ConsulClient } from '../../../../src/discovery/consul/client.js';
+import {
+  createConsulWatcher,
+  entriesToEndpoints,
+  type ConsulWatcher,
+  type ConsulWatcherOptions,
+} from '../../../../src/discovery/consul/watcher.js';
+import { startConsulDouble, type ConsulDouble } from '../../../doubles/consul.js';
+import { ManualClock, ResultLog, waitUntil } from './helpers.js';
+
+const SVC = '/v1/health/service/orders';
+/** A bucket that never limits, for tests about something else. */
+const UNLIMITED = { burst: 1000, refillIntervalMs: 1 };
+
+let double: ConsulDouble | undefined;
+let client: ConsulClient | undefined;
+let watcher: ConsulWatcher | undefined;
+
+afterEach(async () => {
+  watcher?.close();
+  watcher = undefined;
+  client?.close();
+  client = undefined;
+  await double?.close();
+  double = undefined;
+});
+
+async function setup(overrides: Partial<ConsulWatcherOptions> = {}) {
+  const d = await startConsulDouble();
+  double = d;
+  const c = createConsulClient({ address: d.address });
+  client = c;
+  const clock = new ManualClock();
+  const log = new ResultLog();
+  const w = createConsulWatcher({
+    client: c,
+    service: 'orders',
+    onResult: log.push,
+    clock,
+    random: () => 0.5,
+    rateLimit: UNLIMITED,
+    ...overrides,
+  });
+  watcher = w;
+  const sources = [d, clock, log];
+  const until = (pred: () => boolean, label: string) => waitUntil(pred, sources, label);
+  const reads = () => d.requestsTo(SVC);
+  /** The loop is idle: parked in a blocking read, or waiting on a timer. */
+  const settled = (label: string) => until(() => d.blockedCount() === 1 || clock.pending() > 0, label);
+  return { d, c, clock, log, w, until, reads, settled };
+}
+
+describe('createConsulWatcher', () => {
+  it('starts asynchronously, emits the first set, then each change within the one blocking read in flight', async () => {
+    const { d, clock, log, until, reads } = await setup();
+    d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
+    expect(reads()).toHaveLength(0); // nothing before the first timer tick
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set and a parked read');
+    expect(log.lastAddresses()).toEqual(['10.0.0.1:9000']);
+
+    d.addInstance({ service: 'orders', port: 9001, nodeAddress: '10.0.0.2' });
+    await until(() => log.results.length === 2, 'the change');
+    expect(log.lastAddresses()).toEqual(['10.0.0.1:9000', '10.0.0.2:9001']);
+    expect(reads()).toHaveLength(2 + 0); // the change came back on read #2, the one that was blocked
+    await until(() => d.blockedCount() === 1, 'the next blocking read');
+    expect(reads()[2]?.query.index).toBe(String(d.indexOf('orders')));
+  });
+
+  it('drops an instance whose checks stop passing and restores it when they pass again', async () => {
+    const { d, clock, log, until } = await setup();
+    const a = d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
+    d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.2' });
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+    d.setHealth(a, 'critical');
+    await until(() => log.results.length === 2, 'the instance to go');
+    expect(log.lastAddresses()).toEqual(['10.0.0.2:9000']);
+    d.setHealth(a, 'warning');
+    await until(() => d.blockedCount() === 1 && d.requestsTo(SVC).length === 4, 'a read that sees warning');
+    expect(log.results).toHaveLength(2); // warning is not passing: still gone
+    d.setHealth(a, 'passing');
+    await until(() => log.results.length === 3, 'the instance to come back');
+    expect(log.lastAddresses()).toEqual(['10.0.0.1:9000', '10.0.0.2:9000']);
+  });
+
+  it('emits nothing when a blocking read returns an unchanged set', async () => {
+    const { d, clock, log, until, reads } = await setup();
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+    d.touch('orders');
+    await until(() => reads().length === 3 && d.blockedCount() === 1, 'the re-read to park');
+    expect(log.results).toHaveLength(1);
+    expect(watcher?.status().updates).toBe(1);
+  });
+
+  it('starts over from a non-blocking read when the index goes backwards, and still sees later changes', async () => {
+    const { d, clock, log, until, reads } = await setup();
+    d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+    const before = d.indexOf('orders');
+    expect(before).toBeGreaterThan(5);
+
+    d.resetIndex(3); // snapshot restore: every blocked read returns with index 3
+    await until(() => reads().length === 4 && d.blockedCount() === 1, 'reset, re-read, park');
+    expect(reads().map((r) => r.query.index)).toEqual([undefined, String(before), undefined, '3']);
+    expect(watcher?.status()).toMatchObject({ indexResets: 1, lastIndex: 3 });
+
+    // With the old index (> 3) kept, this change would go unseen until the index caught up.
+    d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.2' });
+    await until(() => log.results.length === 2, 'the change after the reset');
+    expect(log.lastAddresses()).toEqual(['10.0.0.1:9000', '10.0.0.2:9000']);
+  });
+
+  it('never blocks on index 0 after a response: an agent answering X-Consul-Index 0 gets index=1', async () => {
+    const { d, clock, log, until, reads } = await setup();
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+    d.resetIndex(0); // the Consul bug blocking.mdx warns about
+    await until(() => reads().length === 4 && d.blockedCount() === 1, 'the loop to park again');
+    const indexes = reads().map((r) => r.query.index);
+    expect(indexes[3]).toBe('1');
+    expect(indexes.slice(1).filter((i) => i !== undefined).every((i) => Number(i) >= 1)).toBe(true);
+    expect(indexes).not.toContain('0');
+    // It really blocks: no busy loop while nothing changes.
+    expect(reads()).toHaveLength(4);
+    expect(watcher?.status().lastIndex).toBe(1);
+  });
+
+  it('degrades to one read per refill interval under constant churn (token bucket, burst 2)', async () => {
+    const { d, clock, log, until, reads } = await setup({ rateLimit: { burst: 2, refillIntervalMs: 15_000 } });
+    d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
+    const start = clock.now();
+    clock.runNext();
+    const sentAt: number[] = [];
+    let churn = 0;
+    // Every time the loop parks, the service changes at once: a blocking loop without a limiter would spin.
+    while (clock.now() - start <= 60_000) {
+      await until(() => d.blockedCount() === 1 || clock.pending() > 0, 'the loop to park or wait for a token');
+      while (sentAt.length < reads().length) sentAt.push(clock.now() - start);
+      if (d.blockedCount() === 1) {
+        churn += 1;
+        d.addInstance({ service: 'orders', port: 9000 + churn, nodeAddress: '10.0.0.1' });
+        await until(() => d.blockedCount() === 0 && (clock.pending() > 0 || reads().length > sentAt.length), 'the loop to react');
+      } else {
+        clock.runNext();
+      }
+    }
+    // Two reads back to back (the burst), then one per 15 s.
+    expect(sentAt).toEqual([0, 0, 15_000, 30_000, 45_000, 60_000]);
+    expect(churn).toBe(5); // 5 changes pushed at the parked read...
+    expect(log.results.length).toBe(6); // ...each delivered (plus the first set), none lost, none coalesced away
+    expect(log.results.every((r) => r.ok)).toBe(true);
+  });
+
+  it('backs off with full jitter during an outage and resumes with a fresh non-blocking read when back', async () => {
+    const { d, clock, log, until, reads, w } = await setup({ backoff: { baseMs: 250, maxMs: 1000 } });
+    d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+
+    await d.outage(true, 'refuse');
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await until(() => clock.pending() > 0, `error ${i + 1} to schedule a retry`);
+      delays.push(clock.nextDelay() as number);
+      clock.runNext();
+    }
+    await until(() => clock.pending() > 0, 'error 6');
+    // random() = 0.5: half of min(1000, 250 * 2^n).
+    expect(delays).toEqual([125, 250, 500, 500, 500]);
+    expect(log.results.slice(1).every((r) => !r.ok)).toBe(true);
+    expect(log.results.filter((r) => r.ok)).toHaveLength(1);
+    expect(w.status()).toMatchObject({ consecutiveErrors: 6, endpoints: 1 });
+    expect(w.status().lastError).toMatch(/ECONNREFUSED|ECONNRESET|socket hang up/);
+
+    await d.outage(false);
+    const before = reads().length;
+    clock.runNext();
+    await until(() => log.last?.ok === true, 'recovery');
+    expect(log.lastAddresses()).toEqual(['10.0.0.1:9000']); // same set, re-emitted because the last result was an error
+    expect(reads()[before]?.query.index).toBeUndefined(); // the re-sync read does not block
+    await until(() => d.blockedCount() === 1, 'blocking again');
+    expect(w.status()).toMatchObject({ consecutiveErrors: 0, lastError: undefined });
+    expect(w.status().lastSuccessAt).toBe(clock.now());
+  });
+
+  it('reports 500s from the agent as error results with the agent text', async () => {
+    const { d, clock, log, until } = await setup();
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+    await d.outage(true, 'error');
+    await until(() => log.results.length === 2, 'the error result');
+    const last = log.last;
+    expect(last?.ok).toBe(false);
+    if (last?.ok === false) expect(last.error.message).toContain('HTTP 500: rpc error making call: No cluster leader');
+  });
+
+  it('close() aborts the parked read, clears its timers and delivers nothing more', async () => {
+    const { d, clock, log, until, w } = await setup();
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+    w.close();
+    w.close(); // idempotent
+    await d.waitFor(() => d.activeCount() === 0 && d.blockedCount() === 0, 'the read to be aborted');
+    expect(clock.pending()).toBe(0);
+    d.addInstance({ service: 'orders', port: 9001 });
+    expect(log.results).toHaveLength(1);
+    expect(w.status().running).toBe(false);
+  });
+
+  it('close() while waiting for a backoff timer cancels it', async () => {
+    const { d, clock, until, w } = await setup();
+    await d.outage(true, 'refuse');
+    clock.runNext();
+    await until(() => clock.pending() > 0, 'the retry timer');
+    w.close();
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('close() before the first read sends nothing', async () => {
+    const { d, clock, w } = await setup();
+    w.close();
+    expect(clock.pending()).toBe(0);
+    expect(d.requests).toHaveLength(0);
+  });
+
+  it('uses Service.Address, falls back to Node.Address, and takes Weights.Passing and Service.Meta', async () => {
+    const { d, clock, log, until } = await setup();
+    d.addInstance({ service: 'orders', port: 9000, address: '192.168.1.7', nodeAddress: '10.0.0.1' });
+    d.addInstance({ service: 'orders', port: 9001, address: '', nodeAddress: '10.0.0.2', weights: { Passing: 5, Warning: 1 }, meta: { zone: 'b' } });
+    clock.runNext();
+    await until(() => log.results.length === 1, 'first set');
+    const r = log.last;
+    expect(r?.ok).toBe(true);
+    if (r?.ok) {
+      expect(r.endpoints.map((e) => [e.address, e.weight, e.meta])).toEqual([
+        ['10.0.0.2:9001', 5, { zone: 'b' }],
+        ['192.168.1.7:9000', 1, {}],
+      ]);
+    }
+  });
+});
+
+describe('entriesToEndpoints', () => {
+  const entry = (address: string, nodeAddress: string, port: number, passing = 1) => ({
+    Node: { Node: 'n', Address: nodeAddress },
+    Service: { ID: `${address}:${port}`, Service: 'orders', Address: address, Port: port, Tags: [], Meta: {}, Weights: { Passing: passing, Warning: 1 } },
+    Checks: [],
+  });
+
+  it('brackets IPv6 hosts, floors weights at 1, merges duplicates and sorts by address', () => {
+    const eps = entriesToEndpoints([
+      entry('::1', '10.0.0.1', 9000),
+      entry('', '10.0.0.3', 9000, 0),
+      entry('10.0.0.3', '10.0.0.9', 9000, 4),
+    ]);
+    expect(eps.map((e) => [e.address, e.host, e.weight])).toEqual([
+      ['10.0.0.3:9000', '10.0.0.3', 1],
+      ['[::1]:9000', '::1', 1],
+    ]);
+  });
+
+  it('skips and reports an instance that cannot be dialled (port 0)', () => {
+    const bad: string[] = [];
+    const eps = entriesToEndpoints([entry('10.0.0.1', 'n', 0), entry('10.0.0.2', 'n', 80)], (a) => bad.push(a));
+    expect(eps.map((e) => e.address)).toEqual(['10.0.0.2:80']);
+    expect(bad).toEqual(['10.0.0.1:0']);
+  });
+});
