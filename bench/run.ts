@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: Apache-2.0
+// `npm run bench`: measures direct, meshlet and nginx paths to the same minimal gRPC upstream in one run with h2load,
+// and prints CPU per call, peak req/s and latency, with ratios and the issue #2 targets. Method: docs/performance.md.
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BenchOptions, type PathName, parseBenchArgs, USAGE } from './args.js';
+import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
+import { grpcRequestFrame, preflightCall, type UpstreamMessage, type UpstreamRequest } from './grpc-wire.js';
+import { type LoadSpec, runH2load } from './h2load.js';
+import { startMeshlet, stopMeshletAndCollectProfiles } from './meshlet.js';
+import { nginxVersion, startNginx } from './nginx.js';
+import { installExitHandlers, freePort, logTail, spawnTracked, stopAll, type Tracked } from './processes.js';
+import { evaluateTargets, formatReport, formatSampleLine, type Sample, type Scenario, summarise } from './report.js';
+import { findTool, missingToolsMessage, type ToolName } from './tools.js';
+
+const UPSTREAM_JS = fileURLToPath(new URL('./upstream.js', import.meta.url));
+
+/** A path under test: the port h2load targets and the proxy process whose CPU is charged to it. */
+interface Target {
+  path: PathName;
+  port: number;
+  proxy: Tracked | undefined;
+}
+
+/** The upstream app process, plus a way to ask how many calls it has completed. */
+interface Upstream {
+  process: Tracked;
+  port: number;
+  calls(): Promise<number>;
+}
+
+async function startUpstream(workDir: string, options: BenchOptions): Promise<Upstream> {
+  const upstream = spawnTracked('upstream', process.execPath, [UPSTREAM_JS, options.app], {
+    logPath: path.join(workDir, 'upstream.log'),
+    ipc: true,
+  });
+  const child = upstream.child;
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('upstream did not report ready within 10 s')), 10_000);
+    child.on('message', (m: UpstreamMessage) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve(m.port);
+      }
+    });
+    void upstream.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`upstream exited (${code}):\n${logTail(upstream.logPath)}`));
+    });
+  });
+  const calls = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`upstream did not answer stats:\n${logTail(upstream.logPath)}`)), 5000);
+      const onMessage = (m: UpstreamMessage): void => {
+        if (m.type !== 'stats') return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(m.calls);
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'stats' } satisfies UpstreamRequest);
+    });
+  return { process: upstream, port, calls };
+}
+
+function toolVersion(bin: string, args: string[]): string {
+  const r = spawnSync(bin, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '?';
+}
+
+/** Planned wall time of the measurements in seconds, for the watchdog and the banner. */
+function plannedSeconds(options: BenchOptions): number {
+  const perRun = options.rateSeconds + options.peakSeconds + (options.large ? options.largeSeconds : 0);
+  return options.paths.length * (options.warmupSeconds + options.runs * perRun);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed: BenchOptions | 'help';
+  try {
+    parsed = parseBenchArgs(argv);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const options = parsed;
+
+  const needed: ToolName[] = ['h2load', ...(options.paths.includes('nginx') ? (['nginx'] as const) : [])];
+  const bins = new Map(needed.map((t) => [t, findTool(t)]));
+  const missing = needed.filter((t) => bins.get(t) === undefined);
+  if (missing.length > 0) {
+    console.error(missingToolsMessage(missing));
+    return 2;
+  }
+  const h2loadBin = bins.get('h2load') as string;
+  const nginxBin = bins.get('nginx');
+
+  installExitHandlers();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'meshlet-bench-'));
+  const profileDir = options.profile ? path.join(os.tmpdir(), `meshlet-bench-profile-${Date.now()}`) : undefined;
+  let succeeded = false;
+  // Watchdog: the planned time plus generous start/stop slack; a hung path must not hold the machine.
+  const limitSeconds = plannedSeconds(options) * 1.5 + 120;
+  const watchdog = setTimeout(() => {
+    console.error(`bench: exceeded ${Math.round(limitSeconds)} s, aborting (work dir kept: ${workDir})`);
+    void stopAll(1000).finally(() => process.exit(1));
+  }, limitSeconds * 1000);
+  watchdog.unref();
+
+  try {
+    const unaryBody = grpcRequestFrame(options.payloadBytes);
+    const largeBody = grpcRequestFrame(options.largeBytes);
+    const unaryBodyPath = path.join(workDir, 'unary.bin');
+    const largeBodyPath = path.join(workDir, 'large.bin');
+    writeFileSync(unaryBodyPath, unaryBody);
+    writeFileSync(largeBodyPath, largeBody);
+    const cpus = os.cpus();
+    const load = os.loadavg();
+    console.log(
+      [
+        `meshlet bench — ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${os.platform()} ${os.release()}`,
+        `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}; ${nginxBin ? (toolVersion(nginxBin, ['-v']) || 'nginx') : 'nginx not used'}`,
+        `paths ${options.paths.join(', ')}; app ${options.app}; h2load -c ${options.clients} -m ${options.streams}; ` +
+          `${options.runs} run(s); about ${Math.round(plannedSeconds(options))} s of load`,
+        `load average ${load.map((l) => l.toFixed(2)).join(' ')}${load[0] !== undefined && load[0] > 0.5 ? '  (machine busy: numbers will be noisy)' : ''}`,
+        `work dir ${workDir}`,
+        '',
+      ].join('\n'),
+    );
+
+    const upstream = await startUpstream(workDir, options);
+    await preflightCall(upstream.port, unaryBody).catch((err: Error) => {
+      throw new Error(`upstream does not answer the bench call: ${err.message}`);
+    });
+
+    const targets: Target[] = [];
+    let meshlet: Tracked | undefined;
+    for (const p of options.paths) {
+      if (p === 'direct') targets.push({ path: p, port: upstream.port, proxy: undefined });
+      if (p === 'nginx' && nginxBin) {
+        const port = await freePort();
+        const keepalive = options.clients * options.streams;
+        const nginx = await startNginx(nginxBin, workDir, port, upstream.port, keepalive, unaryBody);
+        console.log(`nginx ${nginxVersion(nginxBin)?.join('.') ?? '?'} serving on 127.0.0.1:${port}`);
+        targets.push({ path: p, port, proxy: nginx });
+      }
+      if (p === 'meshlet') {
+        const port = await freePort();
+        const started = await startMeshlet({
+          workDir,
+          listenPort: port,
+          upstreamPort: upstream.port,
+          body: unaryBody,
+          profileDir,
+          extraArgs: options.meshletArgs,
+        });
+        if (started.ok) {
+          meshlet = started.meshlet;
+          console.log(`meshlet serving on 127.0.0.1:${port}: ${started.commandLine}`);
+          targets.push({ path: p, port, proxy: meshlet });
+        } else {
+          console.log(`SKIPPED meshlet: ${started.reason}`);
+        }
+      }
+    }
+    // Large messages must pass too before they are measured; a path that fails them is left out of that scenario.
+    const largeOk = new Set<PathName>();
+    if (options.large) {
+      for (const t of targets) {
+        try {
+          await preflightCall(t.port, largeBody, 5000);
+          largeOk.add(t.path);
+        } catch (err) {
+          console.log(`large-message scenario: ${t.path} fails a ${largeBody.length} B echo (${(err as Error).message}); skipped there`);
+        }
+      }
+    }
+
+    const ticksPerSecond = clockTicksPerSecond();
+    const ticksToUs = (ticks: number): number => (ticks * 1e6) / ticksPerSecond;
+    const h2loadDir = path.join(workDir, 'h2load');
+    mkdirSync(h2loadDir);
+    let seq = 0;
+    const spec = (t: Target, scenario: Scenario | 'warmup'): LoadSpec => {
+      const large = scenario === 'large-peak';
+      return {
+        bin: h2loadBin,
+        port: t.port,
+        bodyPath: large ? largeBodyPath : unaryBodyPath,
+        clients: options.clients,
+        streams: options.streams,
+        seconds:
+          scenario === 'unary-rate' ? options.rateSeconds
+          : scenario === 'unary-peak' ? options.peakSeconds
+          : scenario === 'large-peak' ? options.largeSeconds
+          : options.warmupSeconds,
+        rpsPerClient: scenario === 'unary-rate' ? Math.max(1, Math.round(options.rate / options.clients)) : undefined,
+        logPath: path.join(h2loadDir, `${++seq}-${t.path}-${scenario}.tsv`),
+      };
+    };
+
+    console.log(`\nwarm-up: ${options.warmupSeconds} s unlimited per path (not measured)`);
+    for (const t of targets) {
+      const s = spec(t, 'warmup');
+      await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
+    }
+
+    const samples: Sample[] = [];
+    const scenarios: Scenario[] = ['unary-rate', 'unary-peak', ...(options.large ? (['large-peak'] as const) : [])];
+    for (let run = 1; run <= options.runs; run++) {
+      for (const scenario of scenarios) {
+        // Paths interleave inside each run, so slow drift on the machine hits every path alike.
+        for (const t of targets) {
+          if (scenario === 'large-peak' && !largeOk.has(t.path)) continue;
+          const s = spec(t, scenario);
+          const proxyBefore = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
+          const appBefore = treeCpuTicks(upstream.process.pid);
+          const callsBefore = await upstream.calls();
+          const result = await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
+          const callsAfter = await upstream.calls();
+          const appAfter = treeCpuTicks(upstream.process.pid);
+          const proxyAfter = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
+          const sample: Sample = {
+            scenario,
+            path: t.path,
+            run,
+            load: result,
+            appCalls: callsAfter - callsBefore,
+            proxyCpuUs: t.proxy ? ticksToUs(proxyAfter - proxyBefore) : undefined,
+            appCpuUs: ticksToUs(appAfter - appBefore),
+          };
+          samples.push(sample);
+          console.log(formatSampleLine(sample, options.runs));
+          if (scenario === 'unary-rate' && result.reqPerSec < options.rate * 0.95) {
+            console.log(`  note: ${t.path} did not sustain the offered ${options.rate} req/s`);
+          }
+        }
+      }
+    }
+
+    const summaries = summarise(samples);
+    const describe: Record<Scenario, string> = {
+      'unary-rate': `${options.rate} req/s offered for ${options.rateSeconds} s, ${unaryBody.length} B request`,
+      'unary-peak': `c=${options.clients} m=${options.streams} for ${options.peakSeconds} s, ${unaryBody.length} B request`,
+      'large-peak': `c=${options.clients} m=${options.streams} for ${options.largeSeconds} s, ${largeBody.length} B each way`,
+    };
+    console.log(`\n${formatReport(summaries, describe)}`);
+    console.log('\nCPU = utime+stime from /proc/<pid>/stat (whole process tree) per call that reached the app.');
+    if (!targets.some((t) => t.path === 'meshlet')) console.log('meshlet was not measured: targets are n/a.');
+    if (profileDir) console.log('meshlet ran under --cpu-prof: its CPU and req/s include the profiler overhead.');
+
+    if (options.json) {
+      writeFileSync(options.json, JSON.stringify({ options, ticksPerSecond, samples, summaries }, null, 2));
+      console.log(`results written to ${options.json}`);
+    }
+    if (meshlet && profileDir) {
+      const profiles = await stopMeshletAndCollectProfiles(meshlet, profileDir);
+      console.log(
+        profiles.length > 0
+          ? `meshlet CPU profile(s): ${profiles.join(', ')} (open in Chrome DevTools > Performance, or speedscope)`
+          : `no .cpuprofile in ${profileDir}: meshlet did not exit cleanly on SIGTERM, so node could not write it`,
+      );
+    }
+    succeeded = true;
+    return evaluateTargets(summaries).some((t) => t.verdict === 'FAIL') ? 1 : 0;
+  } finally {
+    clearTimeout(watchdog);
+    await stopAll();
+    if (succeeded && !options.keep) rmSync(workDir, { recursive: true, force: true });
+    else console.error(`work dir kept: ${workDir}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);
