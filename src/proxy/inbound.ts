@@ -23,7 +23,7 @@ export function inboundLayers(deps: InboundDeps): Layer[] {
     // rescue is outermost: every failure below becomes a Trailers-Only status.
     rescueLayer({ log: deps.log }),
     // access-log sees the final status of the call, including meshlet-made errors (it rethrows them to rescue).
-    ...(deps.accessLog ? [accessLogLayer({ log: deps.log.child({ component: 'access', direction: 'inbound' }) })] : []),
+    ...(deps.accessLog ? [accessLogLayer({ log: deps.log.child({ component: 'access' }) })] : []),
     // deadline starts before anything that can wait (connecting to the app), so waiting counts against the budget.
     deadlineLayer(),
     // Later: authz and rate limits go here, after the deadline and before the app.

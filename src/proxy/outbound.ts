@@ -24,7 +24,7 @@ export function outboundLayers(deps: OutboundDeps): Layer[] {
     // rescue is outermost: every failure below becomes a Trailers-Only status.
     rescueLayer({ log: deps.log }),
     // access-log sees the final status, including meshlet-made errors, and the endpoint of the last attempt.
-    ...(deps.accessLog ? [accessLogLayer({ log: deps.log.child({ component: 'access', direction: 'outbound' }) })] : []),
+    ...(deps.accessLog ? [accessLogLayer({ log: deps.log.child({ component: 'access' }) })] : []),
     // deadline first, so discovery waits and connects count against the client's budget.
     deadlineLayer(),
     // route names the backend from :authority; balance picks an endpoint per request and re-sends attempts that

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+// The local demo mesh (`npm start`): user-service and order-service, each behind its own meshlet sidecar, and an
+// external caller hitting order-service's sidecar inbound port every second. Ctrl-C / SIGTERM stops it all.
+//
+//   caller ──▶ :7243 order sidecar ──▶ :7201 order-service ──▶ :7240 order sidecar (outbound, :authority
+//   user-service) ──▶ :7143 user sidecar (inbound) ──▶ :7101 user-service
+//
+// Flags: --calls N (stop after N rounds; exit 1 unless every call got its expected status).
+// Env: MESHLET_BIN (sidecar command line; default `node dist/src/main.js`), CONSUL_HTTP_ADDR (use the Consul configs),
+// DEMO_READY_TIMEOUT_MS (default 30000; 60000 with Consul), DEMO_INTERVAL_MS (default 1000).
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+
+import { fromRoot, projectRoot } from '../services/shared/project-root.js';
+import { createDemoCaller, formatOutcome } from './caller.js';
+import { describeExit, logTail, startChild, type Child } from './children.js';
+import { demoConfigs, demoMode } from './configs.js';
+import { demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from './plan.js';
+import { takenPorts } from './ports.js';
+import { grpcServing, httpOk, NotReadyError, waitFor } from './readiness.js';
+
+const log = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+const fail = (message: string): never => {
+  process.stderr.write(`demo: ${message}\n`);
+  process.exit(1);
+};
+
+const positiveInt = (raw: string | undefined, name: string, fallback: number): number => {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) fail(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+};
+
+const { values: flags } = parseArgs({ options: { calls: { type: 'string' } }, strict: true });
+const rounds = flags.calls === undefined ? undefined : positiveInt(flags.calls, '--calls', 1);
+const mode = demoMode(process.env);
+const readyTimeoutMs = positiveInt(process.env.DEMO_READY_TIMEOUT_MS, 'DEMO_READY_TIMEOUT_MS', mode === 'consul' ? 60_000 : 30_000);
+const intervalMs = positiveInt(process.env.DEMO_INTERVAL_MS, 'DEMO_INTERVAL_MS', 1000);
+
+// 1. Preconditions: build outputs and free ports, each with an error that says what to do.
+const root = projectRoot();
+const meshlet = meshletCommand(process.env, root);
+const entries = serviceEntries();
+const missing = missingBuildOutputs([
+  entries.userService,
+  entries.orderService,
+  ...(process.env.MESHLET_BIN ? [] : [meshlet.args[0]!]),
+]);
+if (missing.length > 0) {
+  fail(`missing build output: ${missing.map((p) => relative(root, p)).join(', ')}\n` +
+    '      run `npm run build` (npm start does), or set MESHLET_BIN to the meshlet command');
+}
+const taken = await takenPorts();
+if (taken.length > 0) {
+  fail(`demo port(s) already in use: ${taken.map(([role, port]) => `${port} (${role})`).join(', ')}\n` +
+    '      stop what holds them (`ss -ltnp` shows it), e.g. an earlier demo still running');
+}
+
+// 2. Start the children. Ctrl-C and SIGTERM abort `stop`; a child exiting on its own aborts `died`.
+const logDir = mkdtempSync(join(tmpdir(), 'meshlet-demo-'));
+const plan = demoPlan({ configs: demoConfigs(mode), meshlet, nodePath: process.execPath, entries, logDir });
+const stop = new AbortController();
+const died = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stop.signal.aborted) return; // already stopping; the children get a bounded wait, then SIGKILL
+    log(`\n${signal}: stopping`);
+    stop.abort(new Error(signal));
+  });
+}
+
+log(`meshlet demo (${mode} discovery${mode === 'consul' ? ` via ${process.env.CONSUL_HTTP_ADDR}` : ''})`);
+log(`  sidecar command: ${[meshlet.command, ...meshlet.args].join(' ')}`);
+log(`  configs: ${relative(root, fromRoot('examples', 'demo', 'config', mode))}/`);
+log(`  logs:    ${logDir}/*.log  (tail -f to follow)`);
+const children: Child[] = plan.children.map(startChild);
+for (const child of children) {
+  void child.exited.then((exit) => {
+    if (stop.signal.aborted) return;
+    const tail = exit.error ? '' : `; last log lines (${child.logFile}):\n${logTail(child.logFile)}`;
+    died.abort(new Error(`${child.name} ${describeExit(exit)}${tail}`));
+  });
+}
+const running = AbortSignal.any([stop.signal, died.signal]);
+
+/** Stops every child (SIGTERM, bounded wait, SIGKILL) and exits with `code`. */
+async function shutdown(code: number): Promise<never> {
+  if (!stop.signal.aborted) stop.abort(new Error('shutdown'));
+  const exits = await Promise.all(children.map((c) => c.stop(10_000)));
+  exits.forEach((exit, i) => log(`  ${children[i]!.name}: ${describeExit(exit)}`));
+  process.exit(code);
+}
+
+// 3. Ready when every app answers its health Check and every sidecar's /ready is 200. No fixed sleeps: poll.
+const startedAt = Date.now();
+try {
+  await Promise.all(
+    plan.readiness.map((t) =>
+      waitFor(t.name, t.kind === 'sidecar-admin' ? () => httpOk(t.target) : () => grpcServing(t.target), {
+        deadlineMs: startedAt + readyTimeoutMs,
+        signal: running,
+      }),
+    ),
+  );
+} catch (err) {
+  if (died.signal.aborted) {
+    process.stderr.write(`demo: ${(died.signal.reason as Error).message}\n`);
+  } else if (!stop.signal.aborted) {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    const laggard = err instanceof NotReadyError ? children.find((c) => c.name === err.what) : undefined;
+    if (laggard) process.stderr.write(`      last log lines (${laggard.logFile}):\n${logTail(laggard.logFile)}\n`);
+    else process.stderr.write(`      see the logs in ${logDir}\n`);
+  }
+  await shutdown(stop.signal.aborted && !died.signal.aborted ? 0 : 1);
+}
+
+log(`ready in ${Date.now() - startedAt} ms`);
+for (const { name, ready, config } of plan.adminUrls) log(`  ${name.padEnd(22)} ${ready}  ${config}`);
+log(`calling order-service through its sidecar inbound ${plan.callerAddress} every ${intervalMs} ms; Ctrl-C to stop\n`);
+
+// 4. The caller loop.
+const caller = createDemoCaller({ address: plan.callerAddress });
+let unexpected = 0;
+for (let n = 0; !running.aborted && (rounds === undefined || n < rounds); n++) {
+  for (const outcome of await caller.round(n)) {
+    if (outcome.code !== outcome.expected) unexpected++;
+    log(formatOutcome(outcome, new Date()));
+  }
+  if (rounds !== undefined && n + 1 >= rounds) break;
+  await delay(intervalMs, undefined, { signal: running }).catch(() => {});
+}
+caller.close();
+
+if (died.signal.aborted) {
+  process.stderr.write(`demo: ${(died.signal.reason as Error).message}\n`);
+  await shutdown(1);
+}
+if (rounds !== undefined) log(`${rounds} round(s) done, ${unexpected} unexpected result(s)`);
+await shutdown(rounds !== undefined && unexpected > 0 ? 1 : 0);

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the demo starts, as data: the four child processes (two apps, two sidecars) with their commands, env and log
+// files, and the endpoints to probe for readiness. Pure, so a test can check it against the configs and ports.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { ChildSpec } from './children.js';
+import type { DemoConfigs } from './configs.js';
+import { DEMO_HOST, DEMO_PORTS } from './ports.js';
+
+/** A command line split into executable and arguments. */
+export interface Command {
+  command: string;
+  args: string[];
+}
+
+/**
+ * The meshlet CLI: `MESHLET_BIN` when set (a command line split on whitespace, e.g. `node --enable-source-maps
+ * /x/dist/src/main.js` or an installed `meshlet`), else `node <root>/dist/src/main.js`.
+ */
+export function meshletCommand(env: NodeJS.ProcessEnv, root: string, nodePath: string = process.execPath): Command {
+  const custom = env.MESHLET_BIN?.trim();
+  if (custom) {
+    const [command, ...args] = custom.split(/\s+/);
+    return { command: command!, args };
+  }
+  return { command: nodePath, args: [join(root, 'dist', 'src', 'main.js')] };
+}
+
+/** Files the default plan needs that `npm run build` makes; returns the missing ones. */
+export function missingBuildOutputs(paths: readonly string[]): string[] {
+  return paths.filter((p) => !existsSync(p));
+}
+
+/** The compiled service entries, found next to the compiled demo (dist/examples/demo → dist/examples/services). */
+export function serviceEntries(demoUrl: string = import.meta.url): { userService: string; orderService: string } {
+  const at = (rel: string) => fileURLToPath(new URL(rel, demoUrl));
+  return { userService: at('../services/user-service/main.js'), orderService: at('../services/order-service/main.js') };
+}
+
+/** Readiness targets. */
+export interface ReadinessTarget {
+  name: string;
+  kind: 'sidecar-admin' | 'app-health';
+  /** `http://…/ready` for a sidecar, `host:port` for an app. */
+  target: string;
+}
+
+/** Everything the demo starts and checks. */
+export interface DemoPlan {
+  children: ChildSpec[];
+  readiness: ReadinessTarget[];
+  /** Where the demo client calls: order-service's sidecar inbound. */
+  callerAddress: string;
+  /** Admin URLs to print. */
+  adminUrls: Array<{ name: string; ready: string; config: string }>;
+}
+
+/** Inputs of demoPlan. */
+export interface PlanInputs {
+  configs: DemoConfigs;
+  meshlet: Command;
+  nodePath: string;
+  entries: { userService: string; orderService: string };
+  logDir: string;
+  ports?: typeof DEMO_PORTS;
+}
+
+/** Builds the plan. Children are listed in start order: user-service, its sidecar, order-service, its sidecar. */
+export function demoPlan({ configs, meshlet, nodePath, entries, logDir, ports = DEMO_PORTS }: PlanInputs): DemoPlan {
+  const addr = (port: number) => `${DEMO_HOST}:${port}`;
+  const admin = (port: number) => `http://${DEMO_HOST}:${port}`;
+  const sidecar = (name: string, config: string): ChildSpec => ({
+    name: `${name} sidecar`,
+    command: meshlet.command,
+    args: [...meshlet.args, 'run', '--config', config],
+    logFile: join(logDir, `${name}-sidecar.log`),
+  });
+  return {
+    children: [
+      {
+        name: 'user-service',
+        command: nodePath,
+        args: [entries.userService, '--port', String(ports.userApp), '--host', DEMO_HOST],
+        logFile: join(logDir, 'user-service.log'),
+      },
+      sidecar('user-service', configs.userSidecar),
+      {
+        name: 'order-service',
+        command: nodePath,
+        args: [entries.orderService, '--port', String(ports.orderApp), '--host', DEMO_HOST],
+        // order-service calls user-service through ITS OWN sidecar's outbound listener, by authority.
+        env: { USER_SERVICE_ADDR: addr(ports.orderOutbound), USER_SERVICE_AUTHORITY: 'user-service' },
+        logFile: join(logDir, 'order-service.log'),
+      },
+      sidecar('order-service', configs.orderSidecar),
+    ],
+    readiness: [
+      { name: 'user-service', kind: 'app-health', target: addr(ports.userApp) },
+      { name: 'user-service sidecar', kind: 'sidecar-admin', target: `${admin(ports.userAdmin)}/ready` },
+      { name: 'order-service', kind: 'app-health', target: addr(ports.orderApp) },
+      { name: 'order-service sidecar', kind: 'sidecar-admin', target: `${admin(ports.orderAdmin)}/ready` },
+    ],
+    callerAddress: addr(ports.orderInbound),
+    adminUrls: [
+      { name: 'user-service sidecar', ready: `${admin(ports.userAdmin)}/ready`, config: `${admin(ports.userAdmin)}/config` },
+      { name: 'order-service sidecar', ready: `${admin(ports.orderAdmin)}/ready`, config: `${admin(ports.orderAdmin)}/config` },
+    ],
+  };
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// Readiness probes for the demo: a sidecar is ready when its admin /ready answers 200, an app when its gRPC health
+// Check says SERVING. waitFor() polls a probe until it passes, a bounded deadline passes, or it is aborted.
+
+import { request } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import * as grpc from '@grpc/grpc-js';
+
+import { unaryCall } from '../services/shared/grpc-client.js';
+import { healthServiceDefinition, type HealthCheckRequest, type HealthCheckResponse } from '../services/shared/health.js';
+import { methodOf } from '../services/shared/proto.js';
+
+/** `what` did not pass its probe before the deadline. */
+export class NotReadyError extends Error {
+  constructor(
+    readonly what: string,
+    readonly waitedMs: number,
+  ) {
+    super(`${what} not ready within ${(waitedMs / 1000).toFixed(1)} s`);
+    this.name = 'NotReadyError';
+  }
+}
+
+/** A check that resolves true when the thing is ready; false (or a rejection) means "not yet". */
+export type Probe = () => Promise<boolean>;
+
+/** Options of waitFor. */
+export interface WaitOptions {
+  /** Absolute deadline, epoch ms (Date.now() clock). */
+  deadlineMs: number;
+  /** Pause between probes. Default 100 ms; range 10-5000. */
+  intervalMs?: number;
+  /** Stops waiting early (the demo was told to stop, or a child died). */
+  signal?: AbortSignal;
+  /** Clock, epoch ms. Default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * Runs `probe` until it returns true. Rejects with a NotReadyError at the deadline, or with the abort reason when
+ * `signal` aborts.
+ */
+export async function waitFor(what: string, probe: Probe, options: WaitOptions): Promise<void> {
+  const { deadlineMs, intervalMs = 100, signal, now = Date.now } = options;
+  const started = now();
+  for (;;) {
+    signal?.throwIfAborted();
+    if (await probe().catch(() => false)) return;
+    if (now() >= deadlineMs) throw new NotReadyError(what, deadlineMs - started);
+    await delay(intervalMs, undefined, signal ? { signal } : {}).catch((err: unknown) => {
+      signal?.throwIfAborted(); // the caller's reason, not the timer's AbortError
+      throw err;
+    });
+  }
+}
+
+/** True when GET `url` answers HTTP 200 within `timeoutMs` (default 1000). */
+export function httpOk(url: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/**
+ * True when grpc.health.v1.Health/Check on `address` says SERVING for `service` ('' = the whole server) within
+ * `timeoutMs` (default 1000).
+ */
+export async function grpcServing(address: string, service = '', timeoutMs = 1000): Promise<boolean> {
+  const check = methodOf<HealthCheckRequest, HealthCheckResponse>(healthServiceDefinition(), 'Check');
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  try {
+    const reply = await unaryCall(client, check, { service }, { deadline: Date.now() + timeoutMs });
+    return reply.status === 'SERVING';
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}

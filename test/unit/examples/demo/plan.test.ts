@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the demo starts: the sidecar command (MESHLET_BIN or the built CLI), the four children and how they are
+// wired, and the readiness targets.
+
+import { describe, expect, it } from 'vitest';
+
+import { demoConfigs } from '../../../../examples/demo/configs.js';
+import { demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from '../../../../examples/demo/plan.js';
+import { DEMO_PORTS } from '../../../../examples/demo/ports.js';
+
+describe('meshletCommand', () => {
+  it('defaults to node running the built CLI under the repository root', () => {
+    expect(meshletCommand({}, '/repo', '/usr/bin/node')).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/src/main.js'] });
+  });
+
+  it('splits MESHLET_BIN into a command and its arguments', () => {
+    expect(meshletCommand({ MESHLET_BIN: '  node --enable-source-maps /x/main.js ' }, '/repo')).toEqual({
+      command: 'node',
+      args: ['--enable-source-maps', '/x/main.js'],
+    });
+    expect(meshletCommand({ MESHLET_BIN: 'meshlet' }, '/repo')).toEqual({ command: 'meshlet', args: [] });
+  });
+
+  it('ignores an empty MESHLET_BIN', () => {
+    expect(meshletCommand({ MESHLET_BIN: ' ' }, '/repo', 'node').args).toEqual(['/repo/dist/src/main.js']);
+  });
+});
+
+describe('serviceEntries', () => {
+  it('finds the compiled services next to the compiled demo', () => {
+    expect(serviceEntries('file:///r/dist/examples/demo/main.js')).toEqual({
+      userService: '/r/dist/examples/services/user-service/main.js',
+      orderService: '/r/dist/examples/services/order-service/main.js',
+    });
+  });
+});
+
+describe('missingBuildOutputs', () => {
+  it('lists only the paths that do not exist', () => {
+    expect(missingBuildOutputs([import.meta.filename, '/no/such/file.js'])).toEqual(['/no/such/file.js']);
+  });
+});
+
+describe('demoPlan', () => {
+  const plan = demoPlan({
+    configs: demoConfigs('static'),
+    meshlet: { command: 'meshlet', args: ['--x'] },
+    nodePath: 'node',
+    entries: { userService: '/d/user.js', orderService: '/d/order.js' },
+    logDir: '/logs',
+  });
+
+  it('starts each app on its port and each sidecar with `run --config <its config>`', () => {
+    expect(plan.children.map((c) => [c.name, c.command, c.args.join(' ')])).toEqual([
+      ['user-service', 'node', `/d/user.js --port ${DEMO_PORTS.userApp} --host 127.0.0.1`],
+      ['user-service sidecar', 'meshlet', `--x run --config ${demoConfigs('static').userSidecar}`],
+      ['order-service', 'node', `/d/order.js --port ${DEMO_PORTS.orderApp} --host 127.0.0.1`],
+      ['order-service sidecar', 'meshlet', `--x run --config ${demoConfigs('static').orderSidecar}`],
+    ]);
+    expect(new Set(plan.children.map((c) => c.logFile)).size).toBe(4);
+    expect(plan.children.every((c) => c.logFile.startsWith('/logs/'))).toBe(true);
+  });
+
+  it("points order-service at its own sidecar's outbound listener with authority user-service", () => {
+    expect(plan.children[2]!.env).toEqual({
+      USER_SERVICE_ADDR: `127.0.0.1:${DEMO_PORTS.orderOutbound}`,
+      USER_SERVICE_AUTHORITY: 'user-service',
+    });
+  });
+
+  it("calls order-service through its sidecar's inbound listener", () => {
+    expect(plan.callerAddress).toBe(`127.0.0.1:${DEMO_PORTS.orderInbound}`);
+  });
+
+  it("waits for both apps' health and both sidecars' /ready", () => {
+    expect(plan.readiness).toEqual([
+      { name: 'user-service', kind: 'app-health', target: `127.0.0.1:${DEMO_PORTS.userApp}` },
+      { name: 'user-service sidecar', kind: 'sidecar-admin', target: `http://127.0.0.1:${DEMO_PORTS.userAdmin}/ready` },
+      { name: 'order-service', kind: 'app-health', target: `127.0.0.1:${DEMO_PORTS.orderApp}` },
+      { name: 'order-service sidecar', kind: 'sidecar-admin', target: `http://127.0.0.1:${DEMO_PORTS.orderAdmin}/ready` },
+    ]);
+    expect(plan.adminUrls.map((a) => a.config)).toEqual([
+      `http://127.0.0.1:${DEMO_PORTS.userAdmin}/config`,
+      `http://127.0.0.1:${DEMO_PORTS.orderAdmin}/config`,
+    ]);
+  });
+});
