@@ -4,20 +4,6 @@
 
 import type { Readable, Writable } from 'node:stream';
 
-const kBody = Symbol('meshlet.requestBody');
-type Tagged<T> = T & { [kBody]?: RequestBody };
-
-// Listeners are module-level (`this` is the emitter, tagged with its RequestBody): no closures per call.
-function onSourceData(this: Tagged<Readable>, chunk: Buffer): void {
-  this[kBody]?.data(chunk);
-}
-function onSourceEnd(this: Tagged<Readable>): void {
-  this[kBody]?.end();
-}
-function onSinkDrain(this: Tagged<Writable>): void {
-  this[kBody]?.drain();
-}
-
 /** Default replay buffer: Linkerd does not retry bodies over 64 KiB, nor do we. */
 export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
 
@@ -75,9 +61,9 @@ export class RequestBody {
     }
     if (!this.started) {
       this.started = true;
-      (this.source as Tagged<Readable>)[kBody] = this;
-      this.source.on('data', onSourceData);
-      this.source.on('end', onSourceEnd);
+      // Closures rather than properties on node's stream objects (see forward.ts).
+      this.source.on('data', this.onData);
+      this.source.on('end', () => this.end());
     } else if (this.source.isPaused()) {
       this.waitingDrain = undefined;
       this.source.resume();
@@ -90,7 +76,7 @@ export class RequestBody {
     if (sink === undefined) return;
     this.sink = undefined;
     if (this.waitingDrain !== undefined) {
-      this.waitingDrain.removeListener('drain', onSinkDrain);
+      this.waitingDrain.removeListener('drain', this.onDrain);
       this.waitingDrain = undefined;
     }
     // Without a sink the body is only buffered; stop reading once replay is impossible anyway.
@@ -103,8 +89,7 @@ export class RequestBody {
     this.bufferedBytes = 0;
   }
 
-  /** @internal listener body */
-  data(chunk: Buffer): void {
+  private readonly onData = (chunk: Buffer): void => {
     this.bytes += chunk.length;
     const buffer = this.buffer;
     if (buffer !== undefined) {
@@ -124,19 +109,16 @@ export class RequestBody {
     if (!sink.write(chunk) && this.waitingDrain === undefined) {
       this.source.pause();
       this.waitingDrain = sink;
-      (sink as Tagged<Writable>)[kBody] = this;
-      sink.once('drain', onSinkDrain);
+      sink.once('drain', this.onDrain);
     }
-  }
+  };
 
-  /** @internal listener body */
-  drain(): void {
+  private readonly onDrain = (): void => {
     this.waitingDrain = undefined;
     if (this.sink !== undefined) this.source.resume();
-  }
+  };
 
-  /** @internal listener body */
-  end(): void {
+  private end(): void {
     this.ended = true;
     this.sink?.end();
   }

@@ -43,23 +43,6 @@ export function writeReply(call: ProxyCall, down: ServerHttp2Stream, reply: Prox
   new ResponseRelay(call, down, body, reply);
 }
 
-const kRelay = Symbol('meshlet.relay');
-type Tagged<T> = T & { [kRelay]?: ResponseRelay };
-
-// Listeners are module-level (`this` is the emitter, tagged with its relay): no closures per call.
-function onBodyData(this: Tagged<Readable>, chunk: Buffer): void {
-  this[kRelay]?.data(chunk);
-}
-function onBodyEnd(this: Tagged<Readable>): void {
-  this[kRelay]?.endDownstream();
-}
-function onDownDrain(this: Tagged<ServerHttp2Stream>): void {
-  this[kRelay]?.body.resume();
-}
-function onWantTrailers(this: Tagged<ServerHttp2Stream>): void {
-  this[kRelay]?.wantTrailers();
-}
-
 /** Relays the response body and then the trailers. */
 class ResponseRelay {
   private ended = false;
@@ -70,27 +53,26 @@ class ResponseRelay {
     readonly body: Readable,
     private readonly reply: ProxyReply,
   ) {
-    (down as Tagged<ServerHttp2Stream>)[kRelay] = this;
-    (body as Tagged<Readable>)[kRelay] = this;
-    down.on('wantTrailers', onWantTrailers);
-    body.on('data', onBodyData);
-    body.on('end', onBodyEnd);
+    // Closures rather than properties on node's stream objects (see forward.ts).
+    down.on('wantTrailers', () => this.wantTrailers());
+    body.on('data', this.onData);
+    body.on('end', () => this.endDownstream());
     // An error end (upstream lost, deadline, cancel) cuts the body short; a normal end waits for the body's 'end'.
     reply.onEnd((end) => {
       if (end.error !== undefined) {
-        body.removeListener('data', onBodyData);
+        body.removeListener('data', this.onData);
         this.endDownstream();
       }
     });
   }
 
-  data(chunk: Buffer): void {
+  private readonly onData = (chunk: Buffer): void => {
     this.call.responseBytes += chunk.length;
     if (!this.down.write(chunk)) {
       this.body.pause();
-      this.down.once('drain', onDownDrain);
+      this.down.once('drain', () => this.body.resume());
     }
-  }
+  };
 
   endDownstream(): void {
     if (this.ended) return;
