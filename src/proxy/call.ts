@@ -30,7 +30,7 @@ export function contextKey<T>(name: string): ContextKey<T> {
 export interface CallEnd {
   /** The gRPC status code sent downstream. */
   readonly status: number;
-  /** The (percent-encoded, as on the wire) grpc-message, when there was one. */
+  /** The grpc-message, decoded (human-readable), when there was one. */
   readonly message: string | undefined;
   /** Set when meshlet itself produced the status. */
   readonly error: ProxyError | undefined;

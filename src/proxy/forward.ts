@@ -7,7 +7,7 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import { ProxyError } from '../errors.js';
 import type { CancelTarget, ProxyCall } from './call.js';
 import { ProxyReply } from './call.js';
-import { H2_CODE, Status, statusForHttpStatus, statusForRstCode } from './grpc/status.js';
+import { decodeGrpcMessage, H2_CODE, Status, statusForHttpStatus, statusForRstCode } from './grpc/status.js';
 import { formatGrpcTimeout } from './grpc/timeout.js';
 import type { PooledSession, SessionPool } from './http2/session-pool.js';
 import type { Handler } from './layer.js';
@@ -154,7 +154,7 @@ function finishFrom(reply: ProxyReply, trailers: IncomingHttpHeaders): void {
     if (!Number.isInteger(status) || status < 0 || status > 16) status = Status.UNKNOWN;
   }
   const message = trailers['grpc-message'];
-  reply.finish({ status, message: typeof message === 'string' ? message : undefined, error: undefined });
+  reply.finish({ status, message: typeof message === 'string' ? decodeGrpcMessage(message) : undefined, error: undefined });
 }
 
 function noop(): void {}
