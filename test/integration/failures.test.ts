@@ -191,6 +191,24 @@ describe('sessions, GOAWAY and drain', () => {
     expect(results).toHaveLength(250);
   });
 
+  it('an app that recycles its connections (GOAWAY every 50 ms) loses no call behind the inbound sidecar', async () => {
+    const e = await startEcho({ 'grpc.max_connection_age_ms': 50, 'grpc.max_connection_age_grace_ms': 5000 });
+    cleanups.push(() => e.close());
+    const s = await sidecar({ service: { name: 'x' }, inbound: { listen: '127.0.0.1:0', app: e.address } });
+    const c = client(s.inbound as string);
+    const md = new grpc.Metadata();
+    md.set('delay-ms', '5');
+    const errors: string[] = [];
+    const worker = async () => {
+      for (let i = 0; i < 40; i++) {
+        const r = await unary(c, Buffer.from('x'), md);
+        if (r.err) errors.push(`${r.err.code} ${r.err.details}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 10 }, worker));
+    expect(errors).toEqual([]);
+  });
+
   it('draining a sidecar under load loses no call when a replacement is ready', async () => {
     const e = await echo();
     const b1 = await startSidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: e.address } });
