@@ -94,7 +94,7 @@ class UpstreamAttempt implements CancelTarget {
   /** The call was cancelled (client reset, deadline): reset the upstream stream and end the call with the reason. */
   handleCancel(reason: ProxyError): void {
     this.cancelledBy = reason;
-    this.call.body.detach();
+    this.call.body.detach(this.stream);
     if (!this.stream.closed) this.stream.close(H2_CODE.CANCEL);
     if (this.reply === undefined) this.reject(reason);
     else this.failReply(this.reply, reason);
@@ -102,7 +102,7 @@ class UpstreamAttempt implements CancelTarget {
 
   closed(): void {
     this.call.removeCancelTarget(this);
-    this.call.body.detach();
+    this.call.body.detach(this.stream);
     const reply = this.reply;
     if (reply === undefined) {
       if (this.cancelledBy === undefined) this.reject(this.closeError());

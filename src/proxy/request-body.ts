@@ -15,7 +15,7 @@ export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
  * 2. `pipeTo(sink)`: replays buffered chunks into the sink, then relays live chunks; when the sink's buffer is full
  *    the source is paused until the sink drains. Each chunk is also kept while the buffered total stays within
  *    `maxReplayBytes`; past it the buffer is dropped and the body is no longer replayable.
- * 3. `detach()`: the current attempt is abandoned; chunks keep being buffered (not relayed) until the next pipeTo.
+ * 3. `detach(owner?)`: the current attempt is abandoned (only if `owner` is the current sink, when given); chunks keep being buffered (not relayed) until the next pipeTo.
  * 4. `commit()`: no more attempts will be made (response headers went downstream): the buffer is released.
  * The source's end is relayed as `sink.end()`.
  */
@@ -70,10 +70,14 @@ export class RequestBody {
     }
   }
 
-  /** Stops relaying to the current sink (its attempt failed or was cancelled). Buffering continues. */
-  detach(): void {
+  /**
+   * Stops relaying to the current sink (its attempt failed or was cancelled). Buffering continues. With `owner`,
+   * only detaches when `owner` is still the current sink: an old attempt whose stream closes late must not cut
+   * off the body of the attempt that replaced it.
+   */
+  detach(owner?: Writable): void {
     const sink = this.sink;
-    if (sink === undefined) return;
+    if (sink === undefined || (owner !== undefined && owner !== sink)) return;
     this.sink = undefined;
     if (this.waitingDrain !== undefined) {
       this.waitingDrain.removeListener('drain', this.onDrain);

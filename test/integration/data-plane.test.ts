@@ -234,10 +234,12 @@ describe('deadlines, cancellation and compression', () => {
       const r = await unary(c, Buffer.from('slow'), md, { deadline });
       expect(r.err?.code, p).toBe(grpc.status.DEADLINE_EXCEEDED);
       await cancelled; // the upstream's call was cancelled, not left hanging
-      // The upstream got the remaining time: a deadline no later than the client's (ms rounding aside).
+      // The upstream got a deadline close to the client's. A relative grpc-timeout is measured from when each hop
+      // receives the call, so every hop may add its receive latency (a loaded CI machine: tens of ms); what this
+      // rules out is a missing or unrelated deadline.
       const seen = Number(echo.calls[before]?.deadline);
       expect(seen, p).toBeGreaterThan(deadline - 300);
-      expect(seen, p).toBeLessThanOrEqual(deadline + 5);
+      expect(seen, p).toBeLessThanOrEqual(deadline + 100);
     }
   });
 

@@ -93,4 +93,21 @@ describe('RequestBody', () => {
     await flush();
     expect(src.isPaused()).toBe(false);
   });
+
+  it('detach(owner) from a stale attempt leaves the current attempt attached', async () => {
+    const src = new PassThrough();
+    const body = new RequestBody(src);
+    const first = sink();
+    body.pipeTo(first.w);
+    src.write(Buffer.from('a'));
+    await flush();
+    body.detach(first.w);
+    const second = sink();
+    body.pipeTo(second.w);
+    body.detach(first.w); // the first attempt's stream closes late
+    src.end(Buffer.from('b'));
+    await flush();
+    expect(Buffer.concat(second.chunks).toString()).toBe('ab');
+    expect(second.ended).toBe(true);
+  });
 });
