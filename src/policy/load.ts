@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// The policy load pipeline: read → parse YAML (positions kept) → validate the schema → check what spans fields
+// (duplicate routes, bounds that depend on each other across layers) → deep-freeze. Shares the bootstrap's
+// pipeline (config/load.ts, yaml-document.ts), so every problem is reported as file:line:column: path: message.
+// Never throws for a bad policy.
+
+import { compareIssues, formatPath, type ConfigIssue } from '../config/errors.js';
+import { readText, validateParsed, type LoadResult } from '../config/load.js';
+import type { ConfigSource } from '../config/source.js';
+import { parseYaml, positionOf, type ParsedYaml } from '../config/yaml-document.js';
+import { merge, parseMethodPattern, routeLabel } from './match.js';
+import { POLICY_DEFAULTS, policySchema, type Policy } from './schema.js';
+
+/**
+ * Loads and validates a policy document. Reports every issue at once, sorted by position: YAML syntax errors
+ * alone, else duplicate keys and schema issues together, then (once the schema holds) the cross-field checks.
+ * An empty document is an error, so a file truncated mid-write is never taken for "no policy": write `routes: []`.
+ */
+export async function loadPolicy(source: ConfigSource): Promise<LoadResult<Policy>> {
+  const text = await readText(source);
+  if (typeof text !== 'string') return { ok: false, errors: [text] };
+  return parsePolicy(source.name, text);
+}
+
+/** The same as `loadPolicy` for text already read. */
+export function parsePolicy(name: string, text: string): LoadResult<Policy> {
+  const parse = parseYaml(name, text);
+  if (!parse.ok) return { ok: false, errors: parse.issues };
+  if (parse.parsed.data === null || parse.parsed.data === undefined) {
+    return {
+      ok: false,
+      errors: [{ file: name, line: 1, column: 1, path: '', message: 'the policy document is empty; write `routes: []` for a policy with only built-in defaults' }],
+    };
+  }
+  const result = validateParsed(policySchema, parse.parsed, parse.parsed.data, { issues: parse.issues, fromEnv: [] });
+  if (!result.ok) return result;
+  const issues = crossFieldIssues(result.config).map((i) => place(parse.parsed, i));
+  if (issues.length > 0) return { ok: false, errors: issues.sort(compareIssues) };
+  return result;
+}
+
+interface Draft {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+function place(parsed: ParsedYaml, d: Draft): ConfigIssue {
+  const { line, column } = positionOf(parsed, d.path);
+  return { file: parsed.name, line, column, path: formatPath(d.path), message: d.message };
+}
+
+type Obj = Record<string, unknown>;
+
+/** One place settings are written: `defaults`, `backends.<name>` or `routes[i]`, with its path in the document. */
+interface Scope {
+  readonly path: readonly PropertyKey[];
+  readonly values: Obj;
+}
+
+/**
+ * Rules zod cannot see field by field:
+ * - two routes with the same backend and method (the second could never apply), or the same name;
+ * - a route that sets nothing;
+ * - bounds that must hold on the *effective* values, where one end may come from another layer
+ *   (defaults.retry.backoff.maxMs 100 under a route's baseMs 200): backoff, ejection penalty, open period,
+ *   breaker window, and a per-try timeout that leaves no time for a retry within the route timeout.
+ * An effective violation is reported at the most specific place that sets one of the two fields.
+ */
+export function crossFieldIssues(policy: Policy): Draft[] {
+  const out: Draft[] = [];
+  const routes = policy.routes ?? [];
+  const seenMatch = new Map<string, number>();
+  const seenName = new Map<string, number>();
+  routes.forEach((r, i) => {
+    const method = parseMethodPattern(r.match.method);
+    const key = `${r.match.backend ?? '*'} ${method.kind === 'any' ? '*' : r.match.method}`;
+    const first = seenMatch.get(key);
+    if (first !== undefined) {
+      out.push({ path: ['routes', i, 'match'], message: `same match as ${routeLabel(routes[first]!, first)}; only the first could ever apply` });
+    } else seenMatch.set(key, i);
+    if (r.name !== undefined) {
+      const firstName = seenName.get(r.name);
+      if (firstName !== undefined) out.push({ path: ['routes', i, 'name'], message: `name "${r.name}" is already used by routes[${firstName}]` });
+      else seenName.set(r.name, i);
+    }
+    if (r.timeoutMs === undefined && r.retry === undefined) {
+      out.push({ path: ['routes', i], message: 'the route sets nothing: give it timeoutMs or retry' });
+    }
+  });
+
+  // Every chain of layers a call can see, most specific scope last.
+  const chains: Scope[][] = [];
+  const defaults: Scope | undefined = policy.defaults === undefined ? undefined : { path: ['defaults'], values: policy.defaults as Obj };
+  const base = defaults === undefined ? [] : [defaults];
+  chains.push(base);
+  const backendScopes = Object.entries(policy.backends ?? {}).map(([name, v]): Scope => ({ path: ['backends', name], values: v as Obj }));
+  for (const b of backendScopes) chains.push([...base, b]);
+  routes.forEach((r, i) => {
+    const route: Scope = { path: ['routes', i], values: r as Obj };
+    const under = r.match.backend === undefined ? [undefined, ...backendScopes] : [backendScopes.find((b) => b.path[1] === r.match.backend)];
+    for (const b of under) chains.push([...base, ...(b === undefined ? [] : [b]), route]);
+  });
+
+  const reported = new Set<string>();
+  const report = (chain: Scope[], a: string[], b: string[], message: (x: number, y: number) => string, ok: (x: number, y: number) => boolean) => {
+    const value = merge(POLICY_DEFAULTS as Obj, chain.map((s) => ({ source: '', values: s.values }))).value;
+    const x = get(value, a) as number;
+    const y = get(value, b) as number;
+    if (ok(x, y)) return;
+    // The most specific scope that sets either field is the one to fix.
+    const at = [...chain].reverse().find((s) => get(s.values, b) !== undefined || get(s.values, a) !== undefined);
+    if (at === undefined) return;
+    const field = get(at.values, b) !== undefined ? b : a;
+    const path = [...at.path, ...field];
+    const key = formatPath(path);
+    if (reported.has(key)) return;
+    reported.add(key);
+    out.push({ path, message: message(x, y) });
+  };
+  for (const chain of chains) {
+    report(chain, ['retry', 'backoff', 'baseMs'], ['retry', 'backoff', 'maxMs'], (x, y) => `backoff maxMs ${y} is below baseMs ${x}`, (x, y) => y >= x);
+    report(chain, ['outlierDetection', 'baseEjectionMs'], ['outlierDetection', 'maxEjectionMs'], (x, y) => `maxEjectionMs ${y} is below baseEjectionMs ${x}`, (x, y) => y >= x);
+    report(chain, ['circuitBreaker', 'openMs'], ['circuitBreaker', 'maxOpenMs'], (x, y) => `maxOpenMs ${y} is below openMs ${x}`, (x, y) => y >= x);
+    report(chain, ['circuitBreaker', 'windowCalls'], ['circuitBreaker', 'minimumCalls'], (x, y) => `minimumCalls ${y} exceeds windowCalls ${x}`, (x, y) => y <= x);
+    report(
+      chain,
+      ['timeoutMs'],
+      ['retry', 'perTryTimeoutMs'],
+      (x, y) => `perTryTimeoutMs ${y} is not below the route timeout ${x}: no retry could ever start`,
+      (x, y) => x === 0 || y === 0 || y < x,
+    );
+  }
+  return out;
+}
+
+function get(obj: Obj, path: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Obj)[k];
+  }
+  return cur;
+}
