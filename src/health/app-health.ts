@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+// Watches the local app's health for the sidecar's grpc.health.v1 answers: a Check on the app's own health
+// service (mode grpc), a TCP connect (mode tcp), or nothing (mode none: always serving). On demand: checking starts
+// with the first health request the sidecar gets (Consul, a kubelet, a Watch) and then repeats every `intervalMs`,
+// so a sidecar nobody probes sends its app no extra calls.
+
+import net from 'node:net';
+import type { Logger } from '../telemetry/logger.js';
+import type { HealthCheckResult } from './grpc-check.js';
+
+/** How the app's health is checked (config `health.appCheck`). */
+export type AppCheckMode = 'grpc' | 'tcp' | 'none';
+
+/** The app's health as last observed: UNKNOWN until the first check has finished. */
+export type AppHealthStatus = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
+
+export interface AppHealthOptions {
+  readonly mode: AppCheckMode;
+  /** The app's `host:port` (config `inbound.app`). */
+  readonly address: string;
+  /** Mode grpc: one Check call (see grpc-check.ts, bound to the inbound pool by app.ts). */
+  readonly grpcCheck: (timeoutMs: number) => Promise<HealthCheckResult>;
+  /** Between the end of one check and the start of the next, ms; default 5000 (config), range 100-600000. */
+  readonly intervalMs: number;
+  /** One check's timeout, ms; default 1000 (config), range 10-60000. */
+  readonly timeoutMs: number;
+  readonly log: Logger;
+  /** Called after each check with its result (metrics, re-evaluating Watch streams), and with the new status when it changed. */
+  readonly onCheck?: (result: 'serving' | 'not_serving' | 'error') => void;
+  readonly onChange?: (status: AppHealthStatus) => void;
+}
+
+export interface AppHealth {
+  status(): AppHealthStatus;
+  /** Why the last check failed, if it did. */
+  readonly lastError: string | undefined;
+  /**
+   * Someone asked for the health: starts the periodic checks on first use, and resolves once the status is at most
+   * `intervalMs` old (waiting for a check, bounded by `timeoutMs`, when it is not).
+   */
+  demand(): Promise<void>;
+  /** Runs one check now (outside the schedule) and resolves with the status after it. */
+  checkNow(): Promise<AppHealthStatus>;
+  /** Stops checking. Idempotent. */
+  stop(): void;
+}
+
+/** TCP mode: the app accepts a connection within `timeoutMs`. */
+export function tcpCheck(address: string, timeoutMs: number): Promise<string | undefined> {
+  const i = address.lastIndexOf(':');
+  let host = address.slice(0, i);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  const port = Number(address.slice(i + 1));
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (err: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(err);
+    };
+    const timer = setTimeout(() => done(`connect to ${address} timed out after ${timeoutMs} ms`), timeoutMs);
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(`connect to ${address} failed: ${err.code ?? err.message}`));
+  });
+}
+
+/**
+ * Creates the monitor. Mode grpc, by the answer to `Check("")` (or the configured service):
+ * 1. SERVING → SERVING; NOT_SERVING, UNKNOWN or SERVICE_UNKNOWN → NOT_SERVING.
+ * 2. UNIMPLEMENTED: the app is up and speaks gRPC but has no health service → SERVING, with one warning that
+ *    suggests `health.appCheck: tcp` (so a sidecar in front of such an app does not fail every probe forever).
+ * 3. Any other failure (connect refused, timeout, other status) → NOT_SERVING.
+ */
+export function createAppHealth(options: AppHealthOptions): AppHealth {
+  let status: AppHealthStatus = options.mode === 'none' ? 'SERVING' : 'UNKNOWN';
+  let lastError: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let warnedUnimplemented = false;
+  let running: Promise<AppHealthStatus> | undefined;
+  let started = false;
+  let lastCheckMs = -Infinity;
+
+  const set = (next: AppHealthStatus, result: 'serving' | 'not_serving' | 'error', error: string | undefined) => {
+    lastError = error;
+    const previous = status;
+    status = next;
+    if (next !== previous) {
+      if (next === 'SERVING') options.log.info({ app: options.address, previous }, 'app health: serving');
+      else options.log.warn({ app: options.address, previous, err: error }, 'app health: not serving');
+    }
+    // After the status is updated, so listeners read the new one.
+    options.onCheck?.(result);
+    if (next !== previous) options.onChange?.(next);
+  };
+
+  const runOnce = async (): Promise<AppHealthStatus> => {
+    if (options.mode === 'none') return status;
+    lastCheckMs = performance.now();
+    if (options.mode === 'tcp') {
+      const err = await tcpCheck(options.address, options.timeoutMs);
+      if (!stopped) set(err === undefined ? 'SERVING' : 'NOT_SERVING', err === undefined ? 'serving' : 'error', err);
+      return status;
+    }
+    const r = await options.grpcCheck(options.timeoutMs);
+    if (stopped) return status;
+    if (r.ok) {
+      if (r.status === 'SERVING') set('SERVING', 'serving', undefined);
+      else set('NOT_SERVING', 'not_serving', `app reports ${r.status}`);
+    } else if (r.grpcStatus === 12) {
+      if (!warnedUnimplemented) {
+        warnedUnimplemented = true;
+        options.log.warn(
+          { app: options.address },
+          'app has no grpc.health.v1 service (UNIMPLEMENTED): treating it as serving; set health.appCheck: tcp to silence this',
+        );
+      }
+      set('SERVING', 'serving', undefined);
+    } else {
+      set('NOT_SERVING', 'error', r.error);
+    }
+    return status;
+  };
+
+  const check = (): Promise<AppHealthStatus> => {
+    // One check at a time: a scheduled tick and checkNow() share the one in flight.
+    running ??= runOnce().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const schedule = () => {
+    if (stopped || options.mode === 'none') return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void check().then(schedule);
+    }, options.intervalMs);
+    timer.unref();
+  };
+
+  return {
+    status: () => status,
+    get lastError() {
+      return lastError;
+    },
+    async demand() {
+      if (options.mode === 'none' || stopped) return;
+      if (!started) {
+        started = true;
+        await check();
+        schedule();
+        return;
+      }
+      if (performance.now() - lastCheckMs > options.intervalMs) await check();
+    },
+    checkNow: check,
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

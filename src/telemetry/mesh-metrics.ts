@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+// Mesh-state metrics computed at scrape time from live state (no bookkeeping on any hot path): endpoints per
+// upstream and their readiness/health, discovery status, upstream HTTP/2 sessions, Consul watch status and errors,
+// calls in flight, and the served health status. Registered in the sidecar's registry by app.ts.
+
+import type { Backends } from '../balance/backends.js';
+import type { ConsulBackendStats } from '../discovery/consul/resolver.js';
+import type { SessionPool } from '../proxy/http2/session-pool.js';
+import { type Metrics, PREFIX } from './metrics.js';
+
+/** Where the values come from; every part is optional. */
+export interface MeshStateSources {
+  readonly backends?: Backends;
+  readonly pools?: { readonly inbound?: SessionPool; readonly outbound?: SessionPool };
+  readonly consul?: () => ConsulBackendStats[];
+  /** The Consul registration state of the local service (undefined before the first attempt). */
+  readonly registration?: () => string | undefined;
+  /** Calls in flight per listener. */
+  readonly inflight?: { readonly inbound?: () => number; readonly outbound?: () => number };
+  /** The status the sidecar serves on grpc.health.v1 (inbound side). */
+  readonly served?: () => 'SERVING' | 'NOT_SERVING';
+  /** The app's own health as last checked. */
+  readonly app?: () => 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
+}
+
+type Sample = { labels: Record<string, string | number>; value: number };
+
+/** Registers the mesh-state families. Call once per registry. */
+export function addMeshStateMetrics(metrics: Metrics, src: MeshStateSources): void {
+  const { backends, pools, consul } = src;
+  if (backends !== undefined) {
+    metrics.collected(
+      `${PREFIX}upstream_endpoints`,
+      'Endpoints per upstream, by state: ready (pickable) or not_ready (ejected, breaker open or failing health checks).',
+      'gauge',
+      () => {
+        const out: Sample[] = [];
+        for (const b of backends.list()) {
+          let ready = 0;
+          for (const e of b.endpoints) if (e.ready) ready++;
+          out.push({ labels: { upstream: b.name, state: 'ready' }, value: ready });
+          out.push({ labels: { upstream: b.name, state: 'not_ready' }, value: b.endpoints.length - ready });
+        }
+        return out;
+      },
+    );
+    metrics.collected(
+      `${PREFIX}upstream_endpoints_unhealthy`,
+      'Endpoints per upstream failing active gRPC health checks (0 when checks are off).',
+      'gauge',
+      () => backends.list().map((b) => ({ labels: { upstream: b.name }, value: b.endpoints.filter((e) => !e.healthy).length })),
+    );
+    metrics.collected(
+      `${PREFIX}upstream_discovery_ok`,
+      '1 when the last discovery result for the upstream was good, 0 while it fails (the last good endpoints stay in use).',
+      'gauge',
+      () =>
+        backends
+          .list()
+          .filter((b) => b.resolved)
+          .map((b) => ({ labels: { upstream: b.name }, value: b.lastError === undefined ? 1 : 0 })),
+    );
+  }
+  if (pools !== undefined) {
+    const sessions = (f: (s: { sessions: number; active: number }) => number) => (): Sample[] => {
+      const out: Sample[] = [];
+      for (const direction of ['inbound', 'outbound'] as const) {
+        const pool = pools[direction];
+        if (pool === undefined) continue;
+        let n = 0;
+        for (const s of Object.values(pool.stats())) n += f(s);
+        out.push({ labels: { direction }, value: n });
+      }
+      return out;
+    };
+    metrics.collected(
+      `${PREFIX}upstream_sessions`,
+      'Open HTTP/2 sessions to upstream endpoints (inbound: to the local app).',
+      'gauge',
+      sessions((s) => s.sessions),
+    );
+    metrics.collected(`${PREFIX}upstream_streams_active`, 'Streams in flight on upstream sessions.', 'gauge', sessions((s) => s.active));
+  }
+  if (src.inflight !== undefined) {
+    const inflight = src.inflight;
+    metrics.collected(
+      `${PREFIX}calls_in_flight`,
+      'Calls in flight on the listeners (what a drain waits for).',
+      'gauge',
+      () => {
+        const out: Sample[] = [];
+        if (inflight.inbound !== undefined) out.push({ labels: { direction: 'inbound' }, value: inflight.inbound() });
+        if (inflight.outbound !== undefined) out.push({ labels: { direction: 'outbound' }, value: inflight.outbound() });
+        return out;
+      },
+    );
+  }
+  if (consul !== undefined) {
+    const per = (f: (s: ConsulBackendStats) => number | undefined) => (): Sample[] => {
+      const out: Sample[] = [];
+      for (const s of consul()) {
+        const v = f(s);
+        if (v !== undefined) out.push({ labels: { upstream: s.service }, value: v });
+      }
+      return out;
+    };
+    metrics.collected(
+      `${PREFIX}consul_watch_up`,
+      '1 while the Consul watch of the upstream answers (no error since the last success), else 0.',
+      'gauge',
+      per((s) => (s.running && s.consecutiveErrors === 0 && s.lastSuccessAt !== undefined ? 1 : 0)),
+    );
+    metrics.collected(
+      `${PREFIX}consul_watch_requests_total`,
+      'Consul blocking queries sent for the upstream (since its watch started).',
+      'counter',
+      per((s) => s.requests),
+    );
+    metrics.collected(
+      `${PREFIX}consul_watch_errors_total`,
+      'Failed Consul queries for the upstream (since its watch started).',
+      'counter',
+      per((s) => s.errors),
+    );
+    metrics.collected(
+      `${PREFIX}consul_watch_index_resets_total`,
+      'Consul index went backwards (snapshot restore, agent restart) and the watch started over.',
+      'counter',
+      per((s) => s.indexResets),
+    );
+    metrics.collected(
+      `${PREFIX}consul_watch_last_success_timestamp_seconds`,
+      'Unix time of the last successful Consul answer for the upstream.',
+      'gauge',
+      per((s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000)),
+    );
+  }
+  if (src.registration !== undefined) {
+    const state = src.registration;
+    metrics.collected(
+      `${PREFIX}consul_registered`,
+      '1 while the local service is registered with the Consul agent, else 0 (pending, failing, deregistered).',
+      'gauge',
+      () => [{ labels: {}, value: state() === 'registered' ? 1 : 0 }],
+    );
+  }
+  if (src.served !== undefined) {
+    const served = src.served;
+    metrics.collected(
+      `${PREFIX}health_serving`,
+      '1 while the sidecar answers SERVING on grpc.health.v1 (app healthy and sidecar ready), else 0.',
+      'gauge',
+      () => [{ labels: {}, value: served() === 'SERVING' ? 1 : 0 }],
+    );
+  }
+  if (src.app !== undefined) {
+    const app = src.app;
+    metrics.collected(
+      `${PREFIX}health_app_serving`,
+      "1 while the local app's last health check passed, else 0.",
+      'gauge',
+      () => [{ labels: {}, value: app() === 'SERVING' ? 1 : 0 }],
+    );
+  }
+}
+
+/** Pool events (src/proxy/http2/session-pool.ts) with connect failures and closes also counted. */
+export function countPoolEvents<E extends { onConnectError?(address: string, err: Error): void; onClose?(address: string, reason: string): void }>(
+  events: E,
+  metrics: Metrics,
+  direction: 'inbound' | 'outbound',
+): E {
+  const connectErrors = metrics.sessions.connectErrors.labels({ direction });
+  return {
+    ...events,
+    onConnectError(address: string, err: Error) {
+      connectErrors.inc();
+      events.onConnectError?.(address, err);
+    },
+    onClose(address: string, reason: string) {
+      metrics.sessions.closed.inc({ direction, reason });
+      events.onClose?.(address, reason);
+    },
+  };
+}
+
+/** A listener's `onConnection` callback that keeps the connection gauges. */
+export function countConnections(metrics: Metrics, direction: 'inbound' | 'outbound'): (open: boolean) => void {
+  const open = metrics.connections.open.labels({ direction });
+  const accepted = metrics.connections.accepted.labels({ direction });
+  open.set(0);
+  return (isOpen) => {
+    if (isOpen) {
+      open.inc();
+      accepted.inc();
+    } else {
+      open.dec();
+    }
+  };
+}
