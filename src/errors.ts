@@ -32,6 +32,15 @@ export const ERRORS = {
   ERR_BAD_REQUEST: Status.INTERNAL,
   /** The sidecar is draining for shutdown and takes no new calls on this connection. */
   ERR_DRAINING: Status.UNAVAILABLE,
+  // Resilience policy (issue 4): local decisions; never retried by meshlet.
+  /** The backend's failure-rate breaker is open (policy `circuitBreaker`). */
+  ERR_CIRCUIT_OPEN: Status.UNAVAILABLE,
+  /** The backend's `limits.maxConcurrentRequests` was reached and no pending slot is allowed. */
+  ERR_LIMIT_MAX_REQUESTS: Status.UNAVAILABLE,
+  /** The backend's `limits.maxConcurrentRequests` was reached and `limits.maxPendingRequests` are already waiting. */
+  ERR_LIMIT_MAX_PENDING: Status.UNAVAILABLE,
+  /** An attempt got no response headers within `retry.perTryTimeoutMs` and no retry was left. */
+  ERR_RETRY_PER_TRY_TIMEOUT: Status.DEADLINE_EXCEEDED,
   /** A bug: an invariant did not hold. Logged with its stack. */
   ERR_INTERNAL: Status.INTERNAL,
 } as const satisfies Record<string, Status>;

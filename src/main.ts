@@ -14,6 +14,13 @@ import { formatIssue } from './config/errors.js';
 import { fileSource, staticSource } from './config/source.js';
 import { validateFiles } from './config/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
+// Resilience policy (issue 4): `explain`, and policy checks before `run` starts anything.
+import { readText } from './config/load.js';
+import type { BootstrapConfig } from './config/schema.js';
+import { detectKind } from './config/validate.js';
+import { explainCall, parseCallName } from './policy/explain.js';
+import { loadPolicy } from './policy/load.js';
+import { EMPTY_POLICY } from './policy/schema.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -21,7 +28,11 @@ Usage:
   meshlet run --config FILE           Run the sidecar (inbound + outbound + admin) from a bootstrap YAML file.
   meshlet proxy --listen HOST:PORT --upstream HOST:PORT [--admin HOST:PORT] [--log-level LEVEL] [--no-access-log]
                                       Quick mode: forward every call on the listener to one upstream, same data path.
-  meshlet validate FILE...            Check config files; prints every error as file:line:column: path: message.
+  meshlet validate FILE...            Check config files (bootstrap or policy); prints every error as
+                                      file:line:column: path: message.
+  meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method
+                                      Print the effective outbound chain for one call (timeout, retries, budget,
+                                      limits, breaker, outlier detection, balancing) and where each value came from.
   meshlet schema                      Print the bootstrap config's JSON Schema.
   meshlet --help | --version
 
@@ -68,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
       for (const line of result.output) (result.ok ? process.stdout : process.stderr).write(`${line}\n`);
       return result.ok ? 0 : 1;
     }
+    case 'explain':
+      return explain(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;
@@ -89,7 +102,69 @@ async function run(args: string[]): Promise<number> {
     process.stderr.write(`meshlet: ${values.config} is invalid; nothing started\n`);
     return 1;
   }
+  const policyFile = loaded.config.policy?.file;
+  if (policyFile !== undefined) {
+    const policy = await loadPolicy(fileSource(policyFile));
+    if (!policy.ok) {
+      for (const issue of policy.errors) process.stderr.write(`${formatIssue(issue)}\n`);
+      process.stderr.write(`meshlet: ${policyFile} is invalid; nothing started\n`);
+      return 1;
+    }
+  }
   return serve(loaded.config);
+}
+
+/** `meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method`. FILE may be a bootstrap or a policy. */
+async function explain(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, policy: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const call = positionals.length === 1 ? parseCallName(positionals[0] as string) : undefined;
+  if (call === undefined || (values.config === undefined && values.policy === undefined)) {
+    process.stderr.write('meshlet explain: usage: meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method\n');
+    return 2;
+  }
+  let bootstrap: BootstrapConfig | undefined;
+  let policyFile = values.policy;
+  if (values.config !== undefined) {
+    const text = await readText(fileSource(values.config));
+    if (typeof text !== 'string') {
+      process.stderr.write(`${formatIssue(text)}\n`);
+      return 1;
+    }
+    if (detectKind(text) === 'policy') policyFile ??= values.config;
+    else {
+      const loaded = await loadBootstrap(staticSource(values.config, text), {});
+      if (!loaded.ok) {
+        for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
+        return 1;
+      }
+      bootstrap = loaded.config;
+      policyFile ??= bootstrap.policy?.file;
+    }
+  }
+  let policy = EMPTY_POLICY;
+  if (policyFile !== undefined) {
+    const loaded = await loadPolicy(fileSource(policyFile));
+    if (!loaded.ok) {
+      for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
+      return 1;
+    }
+    policy = loaded.config;
+  }
+  const lines = explainCall({
+    policy,
+    policyFile,
+    bootstrap,
+    bootstrapFile: bootstrap === undefined ? undefined : values.config,
+    backend: call.backend,
+    method: call.method,
+  });
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
 }
 
 async function proxy(args: string[]): Promise<number> {

@@ -33,7 +33,23 @@ export interface BackendsOptions {
 
 /** A mutable PickerEndpoint: `ready` is flipped by outlier detection without rebuilding the picker. */
 export class BackendEndpoint implements PickerEndpoint {
-  ready = true;
+  // (issue 5) Two independent verdicts make `ready`: outlier detection / breakers (`ready = x` sets that part) and
+  // active gRPC health checks (`healthy`, src/health/upstream-checker.ts), so neither can undo the other.
+  private passiveReady = true;
+  /** False while active health checks of this endpoint fail; always true when they are off. */
+  healthy = true;
+  /** What pickers read: `ready` as last set (outlier detection, breakers) and `healthy`. */
+  get ready(): boolean {
+    return this.passiveReady && this.healthy;
+  }
+  set ready(value: boolean) {
+    this.passiveReady = value;
+  }
+  /** Carries both verdicts over to the replacement of this endpoint (same address, new weight). */
+  carryFrom(old: BackendEndpoint): void {
+    this.passiveReady = old.passiveReady;
+    this.healthy = old.healthy;
+  }
   constructor(
     readonly endpoint: Endpoint,
     readonly load: EndpointLoad,
@@ -138,7 +154,7 @@ export class Backends {
         next.push(old);
       } else {
         const fresh = new BackendEndpoint(ep, old?.load ?? createEndpointLoad({ nowMs: this.opts.env.now() }));
-        if (old !== undefined) fresh.ready = old.ready;
+        if (old !== undefined) fresh.carryFrom(old);
         next.push(fresh);
       }
       previous.delete(ep.address);

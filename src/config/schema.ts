@@ -137,6 +137,147 @@ export const consulSchema = z
   })
   .strict();
 
+// (issue 5) Observability sections: metrics, tracing, health.
+const METHOD_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\/(?:\*|[A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
+
+export const metricsSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Per-call metrics (the metrics and endpoint-metrics layers); default true. Off: no per-call cost.'),
+    maxMethods: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(500)
+      .describe(
+        'Distinct service/method label pairs per direction; later ones count as grpc_service="other", ' +
+          'grpc_method="other", so callers cannot grow /metrics without bound. Default 500; range 1-10000.',
+      ),
+    maxUpstreams: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(100)
+      .describe('Distinct `upstream` label values per direction; later ones count as "other". Default 100; range 1-10000.'),
+    methodTypes: z
+      .record(
+        z.string().regex(METHOD_KEY, 'expected package.Service/Method or package.Service/*'),
+        z.enum(['unary', 'client_stream', 'server_stream', 'bidi_stream']),
+      )
+      .default({})
+      .describe(
+        'The grpc_type label of methods, keyed `package.Service/Method` or `package.Service/*`. meshlet never ' +
+          'decodes protobuf, so without this (or protoFiles) grpc_type is "unknown". Default {}.',
+      ),
+    protoFiles: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('.proto files whose services give grpc_type for their methods (read once at start). Default [].'),
+    countUnknownMessages: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Count messages (meshlet_grpc_msg_*_total) of methods whose type is unknown by parsing their 5-byte ' +
+          'prefixes as they pass; default false (it costs two stream listeners per call, measured ~10 % of a ' +
+          "unary call's proxy CPU). Methods of known type are always counted.",
+      ),
+    process: z.boolean().default(true).describe('Process metrics (CPU, memory, event-loop lag, GC); default true.'),
+  })
+  .strict()
+  .describe('Prometheus metrics, served at /metrics on the admin port.');
+
+export const tracingSchema = z
+  .object({
+    mode: z.enum(['off', 'on']).default('off').describe('off (default: no tracing layer, no per-call cost) or on.'),
+    sampleRatio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.01)
+      .describe(
+        'Probability of tracing a call that arrives without a sampling decision (a root). Parent-based: a ' +
+          'sampled or unsampled parent is followed. Default 0.01; range 0-1.',
+      ),
+    endpoint: z
+      .string()
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http(s) URL')
+      .default('http://127.0.0.1:4318/v1/traces')
+      .describe("OTLP/HTTP (JSON) traces URL; default http://127.0.0.1:4318/v1/traces, Jaeger's OTLP receiver."),
+    propagation: z
+      .array(z.enum(['tracecontext', 'b3', 'b3multi']))
+      .min(1)
+      .default(['tracecontext', 'b3', 'b3multi'])
+      .describe(
+        'Formats read from requests (W3C traceparent wins over b3, which wins over x-b3-*) and written ' +
+          'upstream: each listed format that arrived, plus the first one always. Default all three.',
+      ),
+    serviceName: z.string().min(1).optional().describe('service.name of exported spans; default service.name.'),
+    batchDelayMs: ms(5000, 100, 60_000, 'Export batch interval.'),
+    exportTimeoutMs: ms(10_000, 100, 120_000, 'Timeout of one export request.'),
+    maxQueueSize: z
+      .number()
+      .int()
+      .min(64)
+      .max(1_000_000)
+      .default(2048)
+      .describe('Spans waiting for export before new ones are dropped (and counted); default 2048; range 64-1000000.'),
+  })
+  .strict()
+  .describe('OpenTelemetry tracing, exported over OTLP/HTTP (Jaeger ingests OTLP natively).');
+
+const UPSTREAM_HEALTH_DEFAULTS = {
+  enabled: false,
+  service: '',
+  intervalMs: 10_000,
+  timeoutMs: 1000,
+  unhealthyThreshold: 2,
+  healthyThreshold: 1,
+};
+
+const threshold = (def: number, what: string) =>
+  z.number().int().min(1).max(100).default(def).describe(`${what} Default ${def}; range 1-100.`);
+
+export const healthSchema = z
+  .object({
+    appCheck: z
+      .enum(['grpc', 'tcp', 'none'])
+      .default('grpc')
+      .describe(
+        "How the app's health is checked: grpc (default: grpc.health.v1 Check on the app; an app without a " +
+          'health service, UNIMPLEMENTED, counts as serving), tcp (a TCP connect), none (always serving).',
+      ),
+    appService: z
+      .string()
+      .default('')
+      .describe("The service name asked in the app's health Check; default '' (the app's overall health)."),
+    intervalMs: ms(5000, 100, 600_000, "Time between checks of the app's health."),
+    timeoutMs: ms(1000, 10, 60_000, "Timeout of one check of the app's health."),
+    upstreams: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe('Active grpc.health.v1 checks of every upstream endpoint; failing ones leave the picker. Default false.'),
+        service: z.string().default('').describe("The service name asked; default '' (a peer sidecar answers for its app)."),
+        intervalMs: ms(10_000, 1000, 3_600_000, 'Time between check rounds.'),
+        timeoutMs: ms(1000, 10, 60_000, 'Timeout of one check.'),
+        unhealthyThreshold: threshold(2, 'Consecutive failed checks that take an endpoint out of the picker.'),
+        healthyThreshold: threshold(1, 'Consecutive passed checks that bring it back.'),
+      })
+      .strict()
+      .default(UPSTREAM_HEALTH_DEFAULTS)
+      .describe('Active health checks of upstream endpoints.'),
+  })
+  .strict()
+  .describe(
+    'The grpc.health.v1 service the sidecar answers on its inbound port (Check, Watch): SERVING while the app is ' +
+      'healthy and the sidecar ready. Consul and Kubernetes grpc probes point at it.',
+  );
+
 export const bootstrapSchema = z
   .object({
     service: z
@@ -232,6 +373,14 @@ export const bootstrapSchema = z
             'Admin HTTP server (/metrics /live /ready /config), host:port; default 127.0.0.1:6191 (loopback). ' +
               'Env MESHLET_ADMIN_LISTEN overrides.',
           ),
+        // (issue 5)
+        allowRemoteMutations: z
+          .boolean()
+          .optional()
+          .describe(
+            'Accept PUT /log-level and POST /drain from non-loopback clients; default false. Reads (/metrics, ' +
+              '/ready, /clusters) are served to anyone who can reach `listen`, so opening it for Prometheus is safe.',
+          ),
       })
       .strict()
       .default({ listen: '127.0.0.1:6191' })
@@ -254,6 +403,27 @@ export const bootstrapSchema = z
       .strict()
       .default({ drainTimeoutMs: 30_000 })
       .describe('Graceful shutdown.'),
+    // (issue 4) The resilience policy file, hot-reloaded; its own schema is src/policy/schema.ts (docs/policy.md).
+    policy: z
+      .object({
+        file: z
+          .string()
+          .min(1)
+          .describe(
+            'Path of the policy file (policy.yaml: timeouts, retries, breakers, limits, outlier detection), relative ' +
+              'to the working directory. It must be valid at startup; later changes are applied when valid and ' +
+              'rejected (last good kept) when not. Required.',
+          ),
+        reloadDebounceMs: ms(200, 0, 10_000, 'Quiet time after a change in the file\'s directory before it is re-read.'),
+      })
+      .strict()
+      .optional()
+      .describe('Outbound resilience policy. Omit to use the built-in defaults (see docs/policy.md).'),
+    // (issue 5) Observability: metrics, tracing, gRPC health. Optional sections, like consul and policy: an omitted
+    // one means all of its defaults (`observabilityConfig()`); docs/observability.md lists them.
+    metrics: metricsSchema.optional().describe('Prometheus metrics at /metrics on the admin port. Omit for the defaults (per-call metrics on).'),
+    tracing: tracingSchema.optional().describe('OpenTelemetry tracing. Omit for the defaults (off).'),
+    health: healthSchema.optional().describe("The sidecar's grpc.health.v1 service and health checks. Omit for the defaults."),
   })
   .strict()
   .refine((c) => c.inbound !== undefined || c.outbound !== undefined, {
@@ -273,3 +443,21 @@ export type UpstreamConfig = BootstrapConfig['upstreams'][string];
 export type BalancingConfig = z.output<typeof balancingSchema>;
 export type ConnectionConfig = BootstrapConfig['connection'];
 export type ConsulConfig = z.output<typeof consulSchema>;
+export type MetricsConfig = z.output<typeof metricsSchema>;
+export type TracingConfig = z.output<typeof tracingSchema>;
+export type HealthConfig = z.output<typeof healthSchema>;
+
+/** (issue 5) The observability sections with every default applied, whether or not the config has them. */
+export function observabilityConfig(config: BootstrapConfig): {
+  metrics: MetricsConfig;
+  tracing: TracingConfig;
+  health: HealthConfig;
+  allowRemoteMutations: boolean;
+} {
+  return {
+    metrics: config.metrics ?? metricsSchema.parse({}),
+    tracing: config.tracing ?? tracingSchema.parse({}),
+    health: config.health ?? healthSchema.parse({}),
+    allowRemoteMutations: config.admin.allowRemoteMutations ?? false,
+  };
+}

@@ -4,6 +4,7 @@
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { formatIssue, type ConfigIssue } from './errors.js';
 import { loadBootstrap, readText } from './load.js';
+import { loadPolicy } from '../policy/load.js';
 import { fileSource, staticSource, type ConfigSource } from './source.js';
 
 /** The kinds of config file meshlet reads. */
@@ -21,14 +22,24 @@ export const validators: { readonly [K in ConfigKind]?: Validator } = {
     const result = await loadBootstrap(source, {});
     return result.ok ? [] : result.errors;
   },
-  // TODO(#4): policy: validates policy.yaml once src/policy/schema.ts exists.
+  // Policy files (issue 4): the same pipeline as hot reload, cross-field checks included.
+  policy: async (source) => {
+    const result = await loadPolicy(source);
+    return result.ok ? [] : result.errors;
+  },
 };
 
-/** 'policy' when the document has a top-level `routes` key, else 'bootstrap' (which also reports bad YAML). */
+/** Top-level keys only a policy document has (policy/schema.ts); none of them is a bootstrap key. */
+const POLICY_KEYS: ReadonlySet<unknown> = new Set(['routes', 'backends', 'defaults']);
+
+/**
+ * 'policy' when the document has a top-level `routes`, `backends` or `defaults` key, else 'bootstrap' (which also
+ * reports bad YAML).
+ */
 export function detectKind(text: string): ConfigKind {
   const doc = parseDocument(text);
   const root = doc.contents;
-  if (isMap(root) && root.items.some((p) => isScalar(p.key) && p.key.value === 'routes')) return 'policy';
+  if (isMap(root) && root.items.some((p) => isScalar(p.key) && POLICY_KEYS.has(p.key.value))) return 'policy';
   return 'bootstrap';
 }
 

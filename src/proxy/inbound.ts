@@ -9,6 +9,13 @@ import { deadlineLayer } from './layers/deadline.js';
 import { localAppLayer } from './layers/local-app.js';
 import { rescueLayer } from './layers/rescue.js';
 import type { Logger } from '../telemetry/logger.js';
+// Observability (issue 5).
+import type { HealthService } from '../health/service.js';
+import type { CallMetricsTable } from '../telemetry/metrics.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { healthLayer } from './layers/health.js';
+import { metricsLayer } from './layers/metrics.js';
+import { tracingLayer } from './layers/tracing.js';
 
 export interface InboundDeps {
   readonly service: string;
@@ -16,6 +23,13 @@ export interface InboundDeps {
   readonly pool: SessionPool;
   readonly log: Logger;
   readonly accessLog: boolean;
+  // (issue 5) Each is optional: absent means its layer is not in the chain (no per-call cost).
+  /** Per-call metrics of the inbound direction. */
+  readonly metrics?: CallMetricsTable;
+  /** Tracing, when `tracing.mode` is on. */
+  readonly tracing?: Tracing;
+  /** The sidecar's grpc.health.v1 service, answered on this listener. */
+  readonly health?: HealthService;
 }
 
 export function inboundLayers(deps: InboundDeps): Layer[] {
@@ -24,8 +38,14 @@ export function inboundLayers(deps: InboundDeps): Layer[] {
     rescueLayer({ log: deps.log }),
     // access-log sees the final status of the call, including meshlet-made errors (it rethrows them to rescue).
     ...(deps.accessLog ? [accessLogLayer({ log: deps.log.child({ component: 'access' }) })] : []),
+    // tracing below access-log (which logs the trace IDs it sets) and above metrics; one SERVER span per call.
+    ...(deps.tracing !== undefined ? [tracingLayer({ tracing: deps.tracing })] : []),
+    // metrics counts every call once, meshlet-made errors included (it sees the rejections rescue turns into replies).
+    ...(deps.metrics !== undefined ? [metricsLayer({ table: deps.metrics })] : []),
     // deadline starts before anything that can wait (connecting to the app), so waiting counts against the budget.
     deadlineLayer(),
+    // health answers grpc.health.v1 itself (app health + sidecar readiness), so it never reaches the app.
+    ...(deps.health !== undefined ? [healthLayer({ health: deps.health })] : []),
     // Later: authz and rate limits go here, after the deadline and before the app.
     localAppLayer({ service: deps.service, appAddress: deps.appAddress }),
   ];

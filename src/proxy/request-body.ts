@@ -36,6 +36,14 @@ export class RequestBody {
     this.maxReplayBytes = maxReplayBytes;
   }
 
+  /**
+   * The downstream request stream, for observers that count what passes (message metrics). Observers must not
+   * consume it (no pause/resume/read); attaching a 'data' listener before `pipeTo` would start it flowing early.
+   */
+  get stream(): Readable {
+    return this.source;
+  }
+
   /** True while every byte read so far is still buffered, so a new attempt can be sent the whole body. */
   get replayable(): boolean {
     return this.buffer !== undefined;

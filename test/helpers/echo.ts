@@ -88,6 +88,11 @@ function scriptedError(md: grpc.Metadata): grpc.ServiceError | undefined {
   }) as grpc.ServiceError;
 }
 
+function behaviourError(b: EchoBehaviour): grpc.ServiceError | undefined {
+  if (b.failStatus === undefined) return undefined;
+  return Object.assign(new Error('sick endpoint'), { code: b.failStatus, details: 'sick endpoint', metadata: new grpc.Metadata() }) as grpc.ServiceError;
+}
+
 function num(md: grpc.Metadata, key: string, def: number): number {
   const v = md.get(key)[0];
   return v === undefined ? def : Number(v);
@@ -96,6 +101,11 @@ function num(md: grpc.Metadata, key: string, def: number): number {
 export interface EchoBehaviour {
   /** Every unary call waits this long before answering (a slow endpoint); default 0. */
   readonly delayMs?: number;
+  /**
+   * While set, every unary call fails with this status (a sick endpoint). Read per call: set or clear it on the
+   * object passed to startEcho to make the endpoint fail or recover (issue 4).
+   */
+  failStatus?: number;
 }
 
 export async function startEcho(options: grpc.ServerOptions = {}, behaviour: EchoBehaviour = {}): Promise<EchoServer> {
@@ -139,7 +149,7 @@ export async function startEcho(options: grpc.ServerOptions = {}, behaviour: Ech
       delayThen(md, () => {
         const headers = echoed(md);
         if (headers.getMap() && Object.keys(headers.getMap()).length > 0) call.sendMetadata(headers);
-        const err = failUntil(md) ?? scriptedError(md);
+        const err = failUntil(md) ?? scriptedError(md) ?? behaviourError(behaviour);
         if (err) cb(err);
         else cb(null, call.request, echoed(md));
       });

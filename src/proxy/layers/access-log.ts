@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // access-log: one JSON line per call when it ends (direction, service/method, status, duration, bytes, upstream
-// endpoint, attempts, meshlet error code). Field names are flat snake_case so ELK/Loki need no parsing rules.
+// endpoint, attempts and retries, trace_id/span_id when tracing is on, meshlet error code). Field names are flat
+// snake_case so ELK/Loki need no parsing rules.
 // Costs nothing but a level check when info is off.
 
 import { toProxyError } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
+import { traceKey } from '../../telemetry/propagation.js';
 import type { CallEnd, ProxyCall, ProxyReply } from '../call.js';
 import { STATUS_NAMES } from '../grpc/status.js';
 import type { Layer } from '../layer.js';
@@ -28,6 +30,8 @@ export function accessLogLayer(deps: { readonly log: Logger }): Layer {
 }
 
 function write(log: Logger, call: ProxyCall, end: CallEnd): void {
+  // (issue 5) Set by the tracing layer; undefined (and the fields left out) when tracing is off.
+  const trace = call.get(traceKey);
   log.info(
     {
       access: true,
@@ -44,6 +48,9 @@ function write(log: Logger, call: ProxyCall, end: CallEnd): void {
       response_bytes: call.responseBytes,
       upstream: call.endpoint,
       attempts: call.attempts,
+      retries: call.attempts > 1 ? call.attempts - 1 : 0,
+      trace_id: trace?.traceId,
+      span_id: trace?.spanId,
       peer: call.peer.address,
       peer_identity: call.peer.identity,
     },

@@ -2,12 +2,19 @@
 // balance (outbound): picks an endpoint of the call's backend per request from the current Picker snapshot, and
 // records the attempt's load (in-flight, latency) for least_request. An attempt that certainly never reached the
 // app (connect refused, REFUSED_STREAM, GOAWAY race) is sent again to another endpoint while the body is still
-// replayable: that is always safe, and it is what makes a draining peer invisible to clients.
+// replayable: that is always safe, and it is what makes a draining peer invisible to clients. The outbound chain
+// passes maxSafeRetries 0: its retry layer makes those re-sends within the retry policy and budget (issue 4).
 
 import type { Backends } from '../../balance/backends.js';
 import { ProxyError, toProxyError } from '../../errors.js';
-import type { ProxyCall, ProxyReply } from '../call.js';
+import { contextKey, type ProxyCall, type ProxyReply } from '../call.js';
 import type { Handler, Layer } from '../layer.js';
+
+/**
+ * Endpoints this call's next pick should avoid when another ready one exists. The retry layer above (issue 4)
+ * adds the endpoint of each failed attempt, so a retry goes to a different endpoint.
+ */
+export const AVOID_ENDPOINTS = contextKey<Set<string>>('balance.avoid');
 
 export interface BalanceDeps {
   readonly backends: Backends;
@@ -32,7 +39,7 @@ export function balanceLayer(deps: BalanceDeps): Layer {
       if (!backend.resolved) await waitResolved(call, backend.whenResolved(), firstResultTimeoutMs, name);
       const hashHeader = backend.balancing.hashHeader;
       const hashKey = hashHeader === undefined ? undefined : headerString(call.headers[hashHeader]);
-      let avoid: Set<string> | undefined;
+      let avoid: Set<string> | undefined = call.get(AVOID_ENDPOINTS);
       for (let safeRetries = 0; ; safeRetries++) {
         const picked = backend.picker?.pick({ hashKey, avoid });
         if (picked === undefined) {

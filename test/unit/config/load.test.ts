@@ -29,8 +29,8 @@ const invalid: { name: string; doc: string; issues: Expect[] }[] = [
   },
   {
     name: 'unknown top-level key without a close match lists the allowed keys',
-    doc: yaml('service:', '  name: user-service', 'outbound: {}', 'tracing: true'),
-    issues: [['tracing', '4:1', 'unknown key "tracing"; allowed here: service, inbound, outbound, upstreams, consul']],
+    doc: yaml('service:', '  name: user-service', 'outbound: {}', 'telemetry: true'),
+    issues: [['telemetry', '4:1', 'unknown key "telemetry"; allowed here: service, inbound, outbound, upstreams, consul']],
   },
   {
     name: 'unknown nested key',

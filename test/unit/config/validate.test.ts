@@ -32,7 +32,7 @@ describe('validateFiles', () => {
     expect(result.output).toEqual([
       `${file('good.yaml')}: ok`,
       `${file('bad.yaml')}:4:8: inbound.app: expected host:port, e.g. 127.0.0.1:6140`,
-      `${file('bad.yaml')}:5:1: listn: unknown key "listn"; allowed here: service, inbound, outbound, upstreams, consul, connection, admin, log, shutdown`,
+      `${file('bad.yaml')}:5:1: listn: unknown key "listn"; allowed here: service, inbound, outbound, upstreams, consul, connection, admin, log, shutdown, policy, metrics, tracing, health`,
       expect.stringContaining(`${file('missing.yaml')}: cannot read: ENOENT`),
     ]);
   });
@@ -46,11 +46,8 @@ describe('validateFiles', () => {
     }
   });
 
-  it('reports policy files as not validatable yet rather than as bad bootstraps', async () => {
-    expect(await validateFiles([file('policy.yaml')])).toEqual({
-      ok: false,
-      output: [`${file('policy.yaml')}: policy files cannot be validated yet`],
-    });
+  it('validates policy files with the policy schema rather than as bad bootstraps (issue 4)', async () => {
+    expect(await validateFiles([file('policy.yaml')])).toEqual({ ok: true, output: [`${file('policy.yaml')}: ok`] });
   });
 
   it('fails when given no files', async () => {
