@@ -137,6 +137,7 @@ export function createApp(config: BootstrapConfig, opts: AppOptions): App {
     appHealth = createAppHealth({
       mode: obs.health.appCheck,
       address: appAddress,
+      http: { address: obs.health.appHttp.address ?? appAddress, path: obs.health.appHttp.path },
       grpcCheck: (timeoutMs) => checkGrpcHealth(appPool, appAddress, obs.health.appService, timeoutMs),
       intervalMs: obs.health.intervalMs,
       timeoutMs: obs.health.timeoutMs,

@@ -244,12 +244,27 @@ const threshold = (def: number, what: string) =>
 export const healthSchema = z
   .object({
     appCheck: z
-      .enum(['grpc', 'tcp', 'none'])
+      .enum(['grpc', 'http', 'tcp', 'none'])
       .default('grpc')
       .describe(
         "How the app's health is checked: grpc (default: grpc.health.v1 Check on the app; an app without a " +
-          'health service, UNIMPLEMENTED, counts as serving), tcp (a TCP connect), none (always serving).',
+          'health service, UNIMPLEMENTED, counts as serving), http (an HTTP/1.1 GET of `appHttp.path`; 2xx is ' +
+          'serving), tcp (a TCP connect), none (always serving).',
       ),
+    appHttp: z
+      .object({
+        address: endpointAddress
+          .optional()
+          .describe("host:port of the app's HTTP health endpoint; default the app's own address (inbound.app)."),
+        path: z
+          .string()
+          .regex(/^\/\S*$/, 'an absolute path such as /healthz')
+          .default('/healthz')
+          .describe('The path requested; default /healthz.'),
+      })
+      .strict()
+      .default({ path: '/healthz' })
+      .describe('appCheck http only: where the app answers health over HTTP/1.1.'),
     appService: z
       .string()
       .default('')

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // Watches the local app's health for the sidecar's grpc.health.v1 answers: a Check on the app's own health
-// service (mode grpc), a TCP connect (mode tcp), or nothing (mode none: always serving). On demand: checking starts
+// service (mode grpc), an HTTP/1.1 GET (mode http), a TCP connect (mode tcp), or nothing (mode none: always
+// serving). On demand: checking starts
 // with the first health request the sidecar gets (Consul, a kubelet, a Watch) and then repeats every `intervalMs`,
 // so a sidecar nobody probes sends its app no extra calls.
 
+import http from 'node:http';
 import net from 'node:net';
 import type { Logger } from '../telemetry/logger.js';
 import type { HealthCheckResult } from './grpc-check.js';
 
 /** How the app's health is checked (config `health.appCheck`). */
-export type AppCheckMode = 'grpc' | 'tcp' | 'none';
+export type AppCheckMode = 'grpc' | 'http' | 'tcp' | 'none';
 
 /** The app's health as last observed: UNKNOWN until the first check has finished. */
 export type AppHealthStatus = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
@@ -18,6 +20,8 @@ export interface AppHealthOptions {
   readonly mode: AppCheckMode;
   /** The app's `host:port` (config `inbound.app`). */
   readonly address: string;
+  /** Mode http: where to GET (`host:port` and path); default the app's address and /healthz. */
+  readonly http?: { readonly address: string; readonly path: string };
   /** Mode grpc: one Check call (see grpc-check.ts, bound to the inbound pool by app.ts). */
   readonly grpcCheck: (timeoutMs: number) => Promise<HealthCheckResult>;
   /** Between the end of one check and the start of the next, ms; default 5000 (config), range 100-600000. */
@@ -64,6 +68,31 @@ export function tcpCheck(address: string, timeoutMs: number): Promise<string | u
   });
 }
 
+/** HTTP mode: `GET http://address/path` answers 2xx within `timeoutMs` (Kubernetes httpGet probe semantics). */
+export function httpCheck(address: string, path: string, timeoutMs: number): Promise<string | undefined> {
+  const i = address.lastIndexOf(':');
+  let host = address.slice(0, i);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  const port = Number(address.slice(i + 1));
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (err: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(err);
+    };
+    const req = http.get({ host, port, path, agent: false, headers: { 'user-agent': 'meshlet-health' } }, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      done(code >= 200 && code < 300 ? undefined : `GET ${path} on ${address} answered HTTP ${code}`);
+    });
+    const timer = setTimeout(() => done(`GET ${path} on ${address} timed out after ${timeoutMs} ms`), timeoutMs);
+    req.once('error', (err: NodeJS.ErrnoException) => done(`GET ${path} on ${address} failed: ${err.code ?? err.message}`));
+  });
+}
+
 /**
  * Creates the monitor. Mode grpc, by the answer to `Check("")` (or the configured service):
  * 1. SERVING → SERVING; NOT_SERVING, UNKNOWN or SERVICE_UNKNOWN → NOT_SERVING.
@@ -97,8 +126,11 @@ export function createAppHealth(options: AppHealthOptions): AppHealth {
   const runOnce = async (): Promise<AppHealthStatus> => {
     if (options.mode === 'none') return status;
     lastCheckMs = performance.now();
-    if (options.mode === 'tcp') {
-      const err = await tcpCheck(options.address, options.timeoutMs);
+    if (options.mode === 'tcp' || options.mode === 'http') {
+      const err =
+        options.mode === 'tcp'
+          ? await tcpCheck(options.address, options.timeoutMs)
+          : await httpCheck(options.http?.address ?? options.address, options.http?.path ?? '/healthz', options.timeoutMs);
       if (!stopped) set(err === undefined ? 'SERVING' : 'NOT_SERVING', err === undefined ? 'serving' : 'error', err);
       return status;
     }

@@ -22,6 +22,7 @@ describe('observability config', () => {
       },
       health: {
         appCheck: 'grpc',
+        appHttp: { path: '/healthz' },
         appService: '',
         intervalMs: 5000,
         timeoutMs: 1000,
@@ -46,7 +47,8 @@ describe('observability config', () => {
     [{ metrics: { methodTypes: { 'no-slash': 'unary' } } }, ['metrics', 'methodTypes', 'no-slash']],
     [{ metrics: { methodTypes: { 'a.S/M': 'stream' } } }, ['metrics', 'methodTypes', 'a.S/M']],
     [{ metrics: { maxMethods: 0 } }, ['metrics', 'maxMethods']],
-    [{ health: { appCheck: 'http' } }, ['health', 'appCheck']],
+    [{ health: { appCheck: 'smtp' } }, ['health', 'appCheck']],
+    [{ health: { appCheck: 'http', appHttp: { path: 'healthz' } } }, ['health', 'appHttp', 'path']],
     [{ health: { upstreams: { intervalMs: 10 } } }, ['health', 'upstreams', 'intervalMs']],
     [{ health: { extra: true } }, ['health']],
   ])('rejects %j at its path', (extra, path) => {
