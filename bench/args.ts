@@ -3,18 +3,36 @@
 
 import { parseArgs } from 'node:util';
 
-/** The three ways to reach the same upstream. */
-export const PATH_NAMES = ['direct', 'meshlet', 'nginx'] as const;
+/**
+ * Every way the bench can reach the same upstream, in the order they take turns within a run:
+ * - `direct`: h2load straight to the app;
+ * - `node-floor`: bench/node-floor.ts, the smallest correct node:http2 gRPC relay (the floor any node:http2 data
+ *   plane pays);
+ * - `meshlet`: `meshlet proxy --no-access-log`, like nginx's `access_log off`;
+ * - `meshlet+log`: the same with the access log on, written to a file (informational, `--log`);
+ * - `meshlet-b`: a second meshlet, another build and/or other node flags, for A/B in one run (`--meshlet-b*`);
+ * - `nginx`: nginx `grpc_pass`, the reference.
+ */
+export const PATH_NAMES = ['direct', 'node-floor', 'meshlet', 'meshlet+log', 'meshlet-b', 'nginx'] as const;
 export type PathName = (typeof PATH_NAMES)[number];
+
+/** Paths measured when `--only` is not given (meshlet+log with `--log`, meshlet-b with `--meshlet-b*`). */
+export const DEFAULT_PATHS: readonly PathName[] = ['direct', 'node-floor', 'meshlet', 'nginx'];
+
+/** unary-rate: fixed offered load (CPU per call); unary-peak: unlimited (req/s); large-peak: big messages. */
+export const SCENARIO_NAMES = ['unary-rate', 'unary-peak', 'large-peak'] as const;
+export type Scenario = (typeof SCENARIO_NAMES)[number];
 
 /** Which upstream app implementation bench/upstream.ts runs. */
 export type AppKind = 'node-http2' | 'grpc-js';
 
 /** Everything one bench invocation does. Durations are whole seconds (h2load's `-D` unit). */
 export interface BenchOptions {
-  /** Paths to measure, in this order within each run. Default all three. */
+  /** Paths to measure, in PATH_NAMES order within each run. Default DEFAULT_PATHS. */
   paths: readonly PathName[];
-  /** Repetitions; every reported number is the median over runs. Default 3 (`--quick`: 1). Range 1-9. */
+  /** Scenarios to measure. Default all three (`--no-large`: without large-peak). */
+  scenarios: readonly Scenario[];
+  /** Repetitions; every reported number is the median over runs. Default 3 (`--quick`: 1). Range 1-15. */
   runs: number;
   /** h2load connections (`-c`). Default 10. */
   clients: number;
@@ -30,15 +48,23 @@ export interface BenchOptions {
   warmupSeconds: number;
   /** Protobuf payload of the unary request in bytes. Default 16. */
   payloadBytes: number;
-  /** Also run the large-message scenario (peak mode, informational). Default true. */
-  large: boolean;
   /** Payload of the large-message scenario in bytes. Default 65536. */
   largeBytes: number;
   /** Large-message measurement length. Default 4 s (`--quick`: 2 s). */
   largeSeconds: number;
-  /** Extra arguments appended to `meshlet proxy ...` (repeatable `--meshlet-arg`). Default none. */
+  /** Extra arguments appended to `meshlet proxy ...` for meshlet and meshlet+log (`--meshlet-arg`). Default none. */
   meshletArgs: readonly string[];
-  /** Run meshlet under `node --cpu-prof`. Default false. */
+  /** dist/src/main.js of the build that meshlet and meshlet+log run (`--meshlet-main`). Default: this tree's dist. */
+  meshletMain: string | undefined;
+  /** dist/src/main.js of the build that meshlet-b runs (`--meshlet-b`). Default: the same build as meshlet. */
+  meshletBMain: string | undefined;
+  /** meshlet-b runs with its access log on, to compare with meshlet+log (`--meshlet-b-log`). Default false. */
+  meshletBLog: boolean;
+  /** node flags for meshlet-b (`--meshlet-b-node-arg`), e.g. `--single-threaded-gc`. Default none. */
+  meshletBNodeArgs: readonly string[];
+  /** Extra arguments for node-floor (`--floor-arg`), e.g. `--max-frame-size=65536`. Default none. */
+  floorArgs: readonly string[];
+  /** Run the node processes (meshlet*, node-floor) under `node --cpu-prof`. Default false. */
   profile: boolean;
   app: AppKind;
   /** Write all samples and medians as JSON here. Default: none. */
@@ -48,16 +74,25 @@ export interface BenchOptions {
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
-  --quick              1 run, short durations (~30 s)
-  --only LIST          comma-separated paths: direct,meshlet,nginx (default all)
-  --profile            run meshlet under node --cpu-prof and print where the profile is
+  --quick              1 run, short durations (~1 min)
+  --only LIST          comma-separated paths: ${PATH_NAMES.join(',')}
+                       (default ${DEFAULT_PATHS.join(',')})
+  --log                also measure meshlet+log: meshlet with its access log on, written to a file
+  --meshlet-main FILE  the build meshlet and meshlet+log run (default: this tree's dist/src/main.js)
+  --meshlet-b FILE     also measure meshlet-b, running FILE (another build's dist/src/main.js), for A/B in one run
+  --meshlet-b-node-arg=ARG  node flag for meshlet-b (repeatable; also adds meshlet-b),
+                       e.g. --meshlet-b-node-arg=--single-threaded-gc
+  --meshlet-b-log      meshlet-b runs with its access log on (compare it with meshlet+log)
+  --floor-arg=ARG      extra argument for node-floor (repeatable), e.g. --floor-arg=--max-frame-size=65536
+  --scenarios LIST     comma-separated: ${SCENARIO_NAMES.join(',')} (default all)
+  --no-large           skip the large-message scenario
+  --profile            run the node processes under node --cpu-prof and print where the profiles are
   --runs N             repetitions, medians reported (default 3)
   --rate N             total req/s in fixed-rate mode (default 4000)
   --clients N          h2load -c (default 10)
   --streams N          h2load -m (default 10)
   --app KIND           upstream app: node-http2 (default) or grpc-js
-  --meshlet-arg ARG    extra argument for 'meshlet proxy' (repeatable), e.g. --meshlet-arg=--log-level=warn
-  --no-large           skip the large-message scenario
+  --meshlet-arg=ARG    extra argument for 'meshlet proxy' (repeatable), e.g. --meshlet-arg=--log-level=warn
   --json FILE          write samples and medians as JSON
   --keep               keep the temp work dir
   --help`;
@@ -69,6 +104,17 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   return n;
 }
 
+/** Splits a comma-separated flag value and checks every entry against `allowed`; keeps `allowed`'s order. */
+function pickList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const wanted = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const w of wanted) {
+    if (!(allowed as readonly string[]).includes(w)) throw new Error(`--${flag}: unknown name '${w}' (${allowed.join(', ')})`);
+  }
+  const picked = allowed.filter((a) => wanted.includes(a));
+  if (picked.length === 0) throw new Error(`--${flag}: nothing given`);
+  return picked;
+}
+
 /** Parses argv (without node and script). Returns 'help' for --help; throws with a message on bad flags. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   const { values } = parseArgs({
@@ -78,6 +124,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     options: {
       quick: { type: 'boolean' },
       only: { type: 'string' },
+      log: { type: 'boolean' },
+      'meshlet-main': { type: 'string' },
+      'meshlet-b': { type: 'string' },
+      'meshlet-b-node-arg': { type: 'string', multiple: true },
+      'meshlet-b-log': { type: 'boolean' },
+      'floor-arg': { type: 'string', multiple: true },
+      scenarios: { type: 'string' },
       profile: { type: 'boolean' },
       runs: { type: 'string' },
       rate: { type: 'string' },
@@ -93,15 +146,21 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   });
   if (values.help) return 'help';
   const quick = values.quick === true;
-  let paths: PathName[] = [...PATH_NAMES];
+  const meshletBNodeArgs = values['meshlet-b-node-arg'] ?? [];
+  const wantB = values['meshlet-b'] !== undefined || meshletBNodeArgs.length > 0;
+  let paths: PathName[];
   if (values.only !== undefined) {
-    const wanted = values.only.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const p of wanted) {
-      if (!(PATH_NAMES as readonly string[]).includes(p)) throw new Error(`--only: unknown path '${p}' (${PATH_NAMES.join(', ')})`);
+    paths = pickList('only', values.only, PATH_NAMES);
+    if (paths.includes('meshlet-b') && !wantB) {
+      throw new Error('--only meshlet-b needs --meshlet-b FILE or --meshlet-b-node-arg ARG (what makes it a B)');
     }
-    paths = PATH_NAMES.filter((p) => wanted.includes(p));
-    if (paths.length === 0) throw new Error('--only: no paths given');
+  } else {
+    const extra = new Set<PathName>([...(values.log ? (['meshlet+log'] as const) : []), ...(wantB ? (['meshlet-b'] as const) : [])]);
+    paths = PATH_NAMES.filter((p) => DEFAULT_PATHS.includes(p) || extra.has(p));
   }
+  let scenarios: Scenario[] = values.scenarios !== undefined ? pickList('scenarios', values.scenarios, SCENARIO_NAMES) : [...SCENARIO_NAMES];
+  if (values['no-large'] === true) scenarios = scenarios.filter((s) => s !== 'large-peak');
+  if (scenarios.length === 0) throw new Error('--no-large left no scenario to run');
   const app = values.app ?? 'node-http2';
   if (app !== 'node-http2' && app !== 'grpc-js') throw new Error(`--app must be node-http2 or grpc-js, not '${app}'`);
   const clients = positiveInt('clients', values.clients, 10, 1000);
@@ -109,7 +168,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   if (rate < clients) throw new Error('--rate must be at least --clients (h2load --rps is per connection)');
   return {
     paths,
-    runs: positiveInt('runs', values.runs, quick ? 1 : 3, 9),
+    scenarios,
+    runs: positiveInt('runs', values.runs, quick ? 1 : 3, 15),
     clients,
     streams: positiveInt('streams', values.streams, 10, 1000),
     rate,
@@ -117,10 +177,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     peakSeconds: quick ? 3 : 6,
     warmupSeconds: quick ? 1 : 2,
     payloadBytes: 16,
-    large: values['no-large'] !== true,
     largeBytes: 65_536,
     largeSeconds: quick ? 2 : 4,
     meshletArgs: values['meshlet-arg'] ?? [],
+    meshletMain: values['meshlet-main'],
+    meshletBMain: values['meshlet-b'],
+    meshletBNodeArgs,
+    meshletBLog: values['meshlet-b-log'] === true,
+    floorArgs: values['floor-arg'] ?? [],
     profile: values.profile === true,
     app,
     json: values.json,

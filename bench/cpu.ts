@@ -15,7 +15,8 @@ export function clockTicksPerSecond(): number {
   return 100;
 }
 
-interface ProcStat {
+/** The two fields of /proc/<pid>/stat the bench uses. */
+export interface ProcStat {
   ppid: number;
   /** utime + stime, in clock ticks. Includes every thread of the process (GC, libuv pool, nginx thread pool). */
   ticks: number;
@@ -51,6 +52,11 @@ export function treeCpuTicks(rootPid: number): number {
     const stat = readStat(pid);
     if (stat) stats.set(pid, stat);
   }
+  return sumTreeTicks(stats, rootPid);
+}
+
+/** Ticks of `rootPid` plus all its descendants in a pid → stat snapshot; 0 when the root is not in it. Pure. */
+export function sumTreeTicks(stats: ReadonlyMap<number, ProcStat>, rootPid: number): number {
   let total = 0;
   const pending = [rootPid];
   const seen = new Set<number>();

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Turns benchmark samples into medians, ratios against nginx and direct from the same run, the issue's targets
-// with pass/fail, and the printed tables. Pure: no I/O.
+// Turns benchmark samples into medians, ratios against nginx, node-floor and direct from the same run, A/B
+// comparisons (meshlet+log, meshlet-b), the issue's targets with pass/fail, and the printed tables. Pure: no I/O.
 
-import type { PathName } from './args.js';
+import type { PathName, Scenario } from './args.js';
 import type { LoadResult } from './h2load.js';
 
-/** unary-rate: fixed offered load (CPU per call); unary-peak: unlimited (req/s); large-peak: big messages. */
-export type Scenario = 'unary-rate' | 'unary-peak' | 'large-peak';
+export type { Scenario };
 
 /** One h2load run against one path, with the CPU the processes on that path burnt during it. */
 export interface Sample {
@@ -42,12 +41,16 @@ export type Verdict = 'PASS' | 'FAIL' | 'n/a';
 /** One target from the issue, evaluated on medians of the same run. */
 export interface TargetResult {
   name: string;
-  /** meshlet / reference, e.g. 1.12 for "1.12× nginx". NaN when a side was not measured. */
+  /** subject / reference, e.g. 1.12 for "1.12× nginx". NaN when a side was not measured. */
   ratio: number;
   limit: string;
   verdict: Verdict;
 }
 
+/** Proxy paths in the order they are shown (direct has no proxy). */
+const PROXY_PATHS: readonly PathName[] = ['node-floor', 'meshlet', 'meshlet+log', 'meshlet-b', 'nginx'];
+
+/** Median of the values that are not NaN; NaN when none are. Mean of the two middle values for an even count. */
 export function median(values: readonly number[]): number {
   const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
@@ -59,6 +62,11 @@ function cpuPerCall(cpuUs: number, calls: number): number {
   return calls > 0 ? cpuUs / calls : NaN;
 }
 
+/** Proxy CPU µs per call of one sample; NaN on the direct path or without calls. */
+export function proxyCpuPerCall(s: Sample): number {
+  return s.proxyCpuUs === undefined ? NaN : cpuPerCall(s.proxyCpuUs, s.appCalls);
+}
+
 /** Medians per (scenario, path), in the order the samples first appear. */
 export function summarise(samples: readonly Sample[]): Summary[] {
   const groups = new Map<string, Sample[]>();
@@ -68,7 +76,6 @@ export function summarise(samples: readonly Sample[]): Summary[] {
   }
   return [...groups.values()].map((group) => {
     const first = group[0] as Sample;
-    const proxy = group.map((s) => (s.proxyCpuUs === undefined ? NaN : cpuPerCall(s.proxyCpuUs, s.appCalls)));
     return {
       scenario: first.scenario,
       path: first.path,
@@ -76,7 +83,7 @@ export function summarise(samples: readonly Sample[]): Summary[] {
       reqPerSec: median(group.map((s) => s.load.reqPerSec)),
       p50Us: median(group.map((s) => s.load.p50Us)),
       p99Us: median(group.map((s) => s.load.p99Us)),
-      proxyCpuUsPerCall: first.proxyCpuUs === undefined ? undefined : median(proxy),
+      proxyCpuUsPerCall: first.proxyCpuUs === undefined ? undefined : median(group.map(proxyCpuPerCall)),
       appCpuUsPerCall: median(group.map((s) => cpuPerCall(s.appCpuUs, s.appCalls))),
       totalCpuUsPerCall: median(group.map((s) => cpuPerCall((s.proxyCpuUs ?? 0) + s.appCpuUs, s.appCalls))),
       problems: group.reduce((n, s) => n + problemsOf(s), 0),
@@ -99,7 +106,7 @@ export function formatSampleLine(sample: Sample, runs: number): string {
   const { load } = sample;
   const problems = problemsOf(sample);
   return (
-    `run ${sample.run}/${runs} ${sample.scenario.padEnd(10)} ${sample.path.padEnd(7)} ` +
+    `run ${sample.run}/${runs} ${sample.scenario.padEnd(10)} ${sample.path.padEnd(11)} ` +
     `${load.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${fmt(load.p50Us / 1000, 2)} ms  p99 ${fmt(load.p99Us / 1000, 2)} ms  ` +
     `proxy ${perCall(sample.proxyCpuUs)} µs/call  app ${perCall(sample.appCpuUs)} µs/call` +
     (problems > 0 ? `  WARNING: ${load.done} done, ${load.succeeded} ok, ${sample.appCalls} reached the app` : '')
@@ -115,11 +122,14 @@ function target(name: string, ratio: number, limit: number, atMost: boolean): Ta
   return { name, ratio, limit: `${atMost ? '≤' : '≥'} ${limit.toFixed(2)}×`, verdict };
 }
 
-/** The issue's three targets for meshlet against nginx, from unary medians. */
-export function evaluateTargets(summaries: readonly Summary[]): TargetResult[] {
-  const mRate = find(summaries, 'unary-rate', 'meshlet');
+/**
+ * The issue's three targets for `subject` (default meshlet) against nginx, from unary medians. Evaluated for
+ * node-floor too: where the floor fails a target, no proxy-side code on node:http2 can pass it.
+ */
+export function evaluateTargets(summaries: readonly Summary[], subject: PathName = 'meshlet'): TargetResult[] {
+  const mRate = find(summaries, 'unary-rate', subject);
   const nRate = find(summaries, 'unary-rate', 'nginx');
-  const mPeak = find(summaries, 'unary-peak', 'meshlet');
+  const mPeak = find(summaries, 'unary-peak', subject);
   const nPeak = find(summaries, 'unary-peak', 'nginx');
   return [
     target('(proxy + app) CPU/call vs nginx + app', ratio(mRate?.totalCpuUsPerCall, nRate?.totalCpuUsPerCall), 1, true),
@@ -128,9 +138,43 @@ export function evaluateTargets(summaries: readonly Summary[]): TargetResult[] {
   ];
 }
 
-function ratio(a: number | undefined, b: number | undefined): number {
+/** One note per target that node-floor itself fails: the target is out of reach of proxy code on node:http2. */
+export function floorNotes(summaries: readonly Summary[]): string[] {
+  return evaluateTargets(summaries, 'node-floor')
+    .filter((t) => t.verdict === 'FAIL')
+    .map(
+      (t) =>
+        `note: node-floor itself misses "${t.name}" (${t.ratio.toFixed(2)}×, limit ${t.limit}): ` +
+        'not reachable on node:http2 by proxy-side code alone.',
+    );
+}
+
+/** a / b, or NaN when either is missing or b is 0. */
+export function ratio(a: number | undefined, b: number | undefined): number {
   return a === undefined || b === undefined || b === 0 ? NaN : a / b;
 }
+
+/** Per-run values of `metric(a) op metric(b)` for runs where both paths have a sample of `scenario`. */
+export function perRun(
+  samples: readonly Sample[],
+  scenario: Scenario,
+  a: PathName,
+  b: PathName,
+  metric: (s: Sample) => number,
+  op: (x: number, y: number) => number,
+): number[] {
+  const out: number[] = [];
+  for (const sa of samples) {
+    if (sa.scenario !== scenario || sa.path !== a) continue;
+    const sb = samples.find((s) => s.scenario === scenario && s.path === b && s.run === sa.run);
+    if (sb !== undefined) out.push(op(metric(sa), metric(sb)));
+  }
+  return out;
+}
+
+const divide = (x: number, y: number): number => ratio(x, y);
+const subtract = (x: number, y: number): number => x - y;
+const reqPerSec = (s: Sample): number => s.load.reqPerSec;
 
 function fmt(n: number | undefined, digits = 1): string {
   return n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
@@ -149,8 +193,52 @@ const TITLES: Record<Scenario, string> = {
   'large-peak': 'Large messages, unlimited (informational)',
 };
 
-/** The printed tables: one per scenario with absolute medians, then ratios, latency added and the targets. */
-export function formatReport(summaries: readonly Summary[], describe: Record<Scenario, string>): string {
+/** "0.93× (0.91 0.95 0.93)": the median of per-run values and the values themselves, to judge the noise. */
+function pairedText(values: readonly number[], unit: string, digits: number): string {
+  if (values.length === 0) return '-';
+  const m = median(values);
+  return `${m >= 0 && unit === ' µs' ? '+' : ''}${fmt(m, digits)}${unit} (runs: ${values.map((v) => fmt(v, digits)).join(' ')})`;
+}
+
+/**
+ * A/B lines from per-run pairs of the same run: meshlet+log against meshlet, and meshlet-b against `bReference`
+ * (meshlet, or meshlet+log when meshlet-b runs with its access log on).
+ */
+export function formatComparisons(samples: readonly Sample[], bReference: PathName = 'meshlet'): string[] {
+  const out: string[] = [];
+  const scenarios = [...new Set(samples.map((s) => s.scenario))];
+  const has = (p: PathName): boolean => samples.some((s) => s.path === p);
+  if (has('meshlet+log') && has('meshlet')) {
+    out.push('Access log cost (meshlet+log against meshlet, median of per-run pairs)');
+    for (const sc of scenarios) {
+      const cpu = perRun(samples, sc, 'meshlet+log', 'meshlet', proxyCpuPerCall, subtract);
+      const rps = perRun(samples, sc, 'meshlet+log', 'meshlet', reqPerSec, divide);
+      if (cpu.length > 0) out.push(`  ${sc.padEnd(10)}  proxy CPU/call ${pairedText(cpu, ' µs', 1)};  req/s ${pairedText(rps, '×', 2)}`);
+    }
+    out.push('');
+  }
+  if (has('meshlet-b') && has(bReference)) {
+    out.push(`A/B: meshlet-b against ${bReference} (median of per-run ratios; < 1 CPU or > 1 req/s means B is better)`);
+    for (const sc of scenarios) {
+      const cpu = perRun(samples, sc, 'meshlet-b', bReference, proxyCpuPerCall, divide);
+      const rps = perRun(samples, sc, 'meshlet-b', bReference, reqPerSec, divide);
+      if (cpu.length > 0) out.push(`  ${sc.padEnd(10)}  proxy CPU/call ${pairedText(cpu, '×', 3)};  req/s ${pairedText(rps, '×', 3)}`);
+    }
+    out.push('');
+  }
+  return out;
+}
+
+/**
+ * The printed report: one table per scenario with absolute medians; ratios against nginx, node-floor and direct;
+ * large-message ratios; A/B comparisons (when `samples` are given); the targets with node-floor's notes.
+ */
+export function formatReport(
+  summaries: readonly Summary[],
+  describe: Record<Scenario, string>,
+  samples: readonly Sample[] = [],
+  bReference: PathName = 'meshlet',
+): string {
   const out: string[] = [];
   for (const scenario of Object.keys(TITLES) as Scenario[]) {
     const rows = summaries.filter((s) => s.scenario === scenario);
@@ -174,42 +262,73 @@ export function formatReport(summaries: readonly Summary[], describe: Record<Sce
     );
   }
 
+  const nRate = find(summaries, 'unary-rate', 'nginx');
+  const nPeak = find(summaries, 'unary-peak', 'nginx');
+  const fRate = find(summaries, 'unary-rate', 'node-floor');
+  const fPeak = find(summaries, 'unary-peak', 'node-floor');
+  const dRate = find(summaries, 'unary-rate', 'direct');
+  const dPeak = find(summaries, 'unary-peak', 'direct');
   const rows: string[][] = [];
-  for (const path of ['meshlet', 'nginx'] as const) {
+  for (const path of PROXY_PATHS) {
     const rate = find(summaries, 'unary-rate', path);
     const peak = find(summaries, 'unary-peak', path);
-    const nRate = find(summaries, 'unary-rate', 'nginx');
-    const nPeak = find(summaries, 'unary-peak', 'nginx');
-    const dRate = find(summaries, 'unary-rate', 'direct');
-    const dPeak = find(summaries, 'unary-peak', 'direct');
-    if ((!rate && !peak) || (!nRate && !nPeak && !dRate && !dPeak)) continue;
+    if (!rate && !peak) continue;
     rows.push([
       path,
       fmt(ratio(rate?.proxyCpuUsPerCall, nRate?.proxyCpuUsPerCall), 2),
+      fmt(ratio(rate?.proxyCpuUsPerCall, fRate?.proxyCpuUsPerCall), 2),
       fmt(ratio(rate?.totalCpuUsPerCall, nRate?.totalCpuUsPerCall), 2),
       fmt(ratio(peak?.reqPerSec, nPeak?.reqPerSec), 2),
+      fmt(ratio(peak?.reqPerSec, fPeak?.reqPerSec), 2),
       fmt(ratio(peak?.reqPerSec, dPeak?.reqPerSec), 2),
       fmt(rate && dRate ? (rate.p50Us - dRate.p50Us) / 1000 : undefined, 2),
       fmt(rate && dRate ? (rate.p99Us - dRate.p99Us) / 1000 : undefined, 2),
     ]);
   }
-  if (rows.length > 0) {
+  if (rows.length > 0 && (nRate || nPeak || fRate || fPeak || dRate || dPeak)) {
     out.push('Ratios (same run; latency added = fixed-rate latency minus direct)');
     out.push(
       table(
-        ['path', 'proxy CPU ×nginx', '(proxy+app) ×(nginx+app)', 'peak ×nginx', 'peak ×direct', '+p50 ms', '+p99 ms'],
+        ['path', 'proxy CPU ×nginx', 'proxy CPU ×floor', '(proxy+app) ×(nginx+app)', 'peak ×nginx', 'peak ×floor', 'peak ×direct', '+p50 ms', '+p99 ms'],
         rows,
       ),
       '',
     );
   }
 
-  out.push('Targets (issue #2): meshlet against nginx');
+  const nLarge = find(summaries, 'large-peak', 'nginx');
+  const fLarge = find(summaries, 'large-peak', 'node-floor');
+  const largeRows = PROXY_PATHS.flatMap((path) => {
+    const l = find(summaries, 'large-peak', path);
+    if (!l) return [];
+    return [[
+      path,
+      fmt(ratio(l.proxyCpuUsPerCall, nLarge?.proxyCpuUsPerCall), 2),
+      fmt(ratio(l.proxyCpuUsPerCall, fLarge?.proxyCpuUsPerCall), 2),
+      fmt(ratio(l.reqPerSec, nLarge?.reqPerSec), 2),
+      fmt(ratio(l.reqPerSec, fLarge?.reqPerSec), 2),
+    ]];
+  });
+  if (largeRows.length > 1 && (nLarge || fLarge)) {
+    out.push('Large-message ratios (same run)');
+    out.push(table(['path', 'proxy CPU ×nginx', 'proxy CPU ×floor', 'req/s ×nginx', 'req/s ×floor'], largeRows), '');
+  }
+
+  out.push(...formatComparisons(samples, bReference));
+
+  const mine = evaluateTargets(summaries);
+  const floor = evaluateTargets(summaries, 'node-floor');
+  out.push('Targets (issue #2): meshlet against nginx; node-floor shows what node:http2 itself allows');
   out.push(
     table(
-      ['target', 'measured', 'limit', 'result'],
-      evaluateTargets(summaries).map((t) => [t.name, Number.isNaN(t.ratio) ? '-' : `${t.ratio.toFixed(2)}×`, t.limit, t.verdict]),
+      ['target', 'meshlet', 'node-floor', 'limit', 'result'],
+      mine.map((t, i) => [t.name, ratioText(t.ratio), ratioText(floor[i]?.ratio ?? NaN), t.limit, t.verdict]),
     ),
   );
+  out.push(...floorNotes(summaries));
   return out.join('\n');
+}
+
+function ratioText(r: number): string {
+  return Number.isNaN(r) ? '-' : `${r.toFixed(2)}×`;
 }

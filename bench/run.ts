@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// `npm run bench`: measures direct, meshlet and nginx paths to the same minimal gRPC upstream in one run with h2load,
-// and prints CPU per call, peak req/s and latency, with ratios and the issue #2 targets. Method: docs/performance.md.
+// `npm run bench`: measures direct, node-floor, meshlet (and optionally meshlet+log, meshlet-b) and nginx paths to the
+// same minimal gRPC upstream in one run with h2load, and prints CPU per call, peak req/s and latency, with ratios and
+// the issue #2 targets. Method: docs/performance.md.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,7 @@ import { type BenchOptions, type PathName, parseBenchArgs, USAGE } from './args.
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall, type UpstreamMessage, type UpstreamRequest } from './grpc-wire.js';
 import { type LoadSpec, runH2load } from './h2load.js';
-import { startMeshlet, stopMeshletAndCollectProfiles } from './meshlet.js';
+import { MESHLET_MAIN, meshletArgs, NODE_FLOOR_MAIN, nodeFloorArgs, startNodeProxy, stopAndCollectProfiles } from './node-proxy.js';
 import { nginxVersion, startNginx } from './nginx.js';
 import { installExitHandlers, freePort, logTail, spawnTracked, stopAll, type Tracked } from './processes.js';
 import { evaluateTargets, formatReport, formatSampleLine, type Sample, type Scenario, summarise } from './report.js';
@@ -74,7 +75,12 @@ function toolVersion(bin: string, args: string[]): string {
 
 /** Planned wall time of the measurements in seconds, for the watchdog and the banner. */
 function plannedSeconds(options: BenchOptions): number {
-  const perRun = options.rateSeconds + options.peakSeconds + (options.large ? options.largeSeconds : 0);
+  const seconds: Record<Scenario, number> = {
+    'unary-rate': options.rateSeconds,
+    'unary-peak': options.peakSeconds,
+    'large-peak': options.largeSeconds,
+  };
+  const perRun = options.scenarios.reduce((n, s) => n + seconds[s], 0);
   return options.paths.length * (options.warmupSeconds + options.runs * perRun);
 }
 
@@ -127,7 +133,7 @@ async function main(argv: readonly string[]): Promise<number> {
       [
         `meshlet bench — ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${os.platform()} ${os.release()}`,
         `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}; ${nginxBin ? (toolVersion(nginxBin, ['-v']) || 'nginx') : 'nginx not used'}`,
-        `paths ${options.paths.join(', ')}; app ${options.app}; h2load -c ${options.clients} -m ${options.streams}; ` +
+        `paths ${options.paths.join(', ')}; scenarios ${options.scenarios.join(', ')}; app ${options.app}; h2load -c ${options.clients} -m ${options.streams}; ` +
           `${options.runs} run(s); about ${Math.round(plannedSeconds(options))} s of load`,
         `load average ${load.map((l) => l.toFixed(2)).join(' ')}${load[0] !== undefined && load[0] > 0.5 ? '  (machine busy: numbers will be noisy)' : ''}`,
         `work dir ${workDir}`,
@@ -141,38 +147,49 @@ async function main(argv: readonly string[]): Promise<number> {
     });
 
     const targets: Target[] = [];
-    let meshlet: Tracked | undefined;
+    const profiled: Array<{ name: string; proxy: Tracked; dir: string }> = [];
     for (const p of options.paths) {
-      if (p === 'direct') targets.push({ path: p, port: upstream.port, proxy: undefined });
-      if (p === 'nginx' && nginxBin) {
-        const port = await freePort();
+      if (p === 'direct') {
+        targets.push({ path: p, port: upstream.port, proxy: undefined });
+        continue;
+      }
+      const port = await freePort();
+      if (p === 'nginx') {
+        if (!nginxBin) continue;
         const keepalive = options.clients * options.streams;
         const nginx = await startNginx(nginxBin, workDir, port, upstream.port, keepalive, unaryBody);
         console.log(`nginx ${nginxVersion(nginxBin)?.join('.') ?? '?'} serving on 127.0.0.1:${port}`);
         targets.push({ path: p, port, proxy: nginx });
+        continue;
       }
-      if (p === 'meshlet') {
-        const port = await freePort();
-        const started = await startMeshlet({
-          workDir,
-          listenPort: port,
-          upstreamPort: upstream.port,
-          body: unaryBody,
-          profileDir,
-          extraArgs: options.meshletArgs,
-        });
-        if (started.ok) {
-          meshlet = started.meshlet;
-          console.log(`meshlet serving on 127.0.0.1:${port}: ${started.commandLine}`);
-          targets.push({ path: p, port, proxy: meshlet });
-        } else {
-          console.log(`SKIPPED meshlet: ${started.reason}`);
-        }
+      const profileSubdir = profileDir ? path.join(profileDir, p.replace('+', '-')) : undefined;
+      const logPath = path.join(workDir, `${p.replace('+', '-')}.log`);
+      const mainA = options.meshletMain ?? MESHLET_MAIN;
+      const main = p === 'meshlet-b' ? (options.meshletBMain ?? mainA) : mainA;
+      const started = await startNodeProxy({
+        name: p,
+        script: p === 'node-floor' ? NODE_FLOOR_MAIN : main,
+        args:
+          p === 'node-floor'
+            ? nodeFloorArgs(port, upstream.port, options.floorArgs)
+            : meshletArgs(main, port, upstream.port, p === 'meshlet+log' || (p === 'meshlet-b' && options.meshletBLog), options.meshletArgs),
+        nodeArgs: p === 'meshlet-b' ? options.meshletBNodeArgs : [],
+        logPath,
+        listenPort: port,
+        body: unaryBody,
+        profileDir: profileSubdir,
+      });
+      if (!started.ok) {
+        console.log(`SKIPPED ${p}: ${started.reason}`);
+        continue;
       }
+      console.log(`${p} serving on 127.0.0.1:${port}: ${started.commandLine}${p === 'meshlet+log' ? ` (access log → ${logPath})` : ''}`);
+      targets.push({ path: p, port, proxy: started.proxy });
+      if (profileSubdir) profiled.push({ name: p, proxy: started.proxy, dir: profileSubdir });
     }
     // Large messages must pass too before they are measured; a path that fails them is left out of that scenario.
     const largeOk = new Set<PathName>();
-    if (options.large) {
+    if (options.scenarios.includes('large-peak')) {
       for (const t of targets) {
         try {
           await preflightCall(t.port, largeBody, 5000);
@@ -213,9 +230,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
 
     const samples: Sample[] = [];
-    const scenarios: Scenario[] = ['unary-rate', 'unary-peak', ...(options.large ? (['large-peak'] as const) : [])];
     for (let run = 1; run <= options.runs; run++) {
-      for (const scenario of scenarios) {
+      for (const scenario of options.scenarios) {
         // Paths interleave inside each run, so slow drift on the machine hits every path alike.
         for (const t of targets) {
           if (scenario === 'large-peak' && !largeOk.has(t.path)) continue;
@@ -251,21 +267,26 @@ async function main(argv: readonly string[]): Promise<number> {
       'unary-peak': `c=${options.clients} m=${options.streams} for ${options.peakSeconds} s, ${unaryBody.length} B request`,
       'large-peak': `c=${options.clients} m=${options.streams} for ${options.largeSeconds} s, ${largeBody.length} B each way`,
     };
-    console.log(`\n${formatReport(summaries, describe)}`);
+    console.log(`\n${formatReport(summaries, describe, samples, options.meshletBLog ? 'meshlet+log' : 'meshlet')}`);
     console.log('\nCPU = utime+stime from /proc/<pid>/stat (whole process tree) per call that reached the app.');
     if (!targets.some((t) => t.path === 'meshlet')) console.log('meshlet was not measured: targets are n/a.');
-    if (profileDir) console.log('meshlet ran under --cpu-prof: its CPU and req/s include the profiler overhead.');
+    const logged = targets.find((t) => t.path === 'meshlet+log');
+    if (logged?.proxy) {
+      const bytes = statSync(logged.proxy.logPath).size;
+      console.log(`meshlet+log wrote ${(bytes / 1e6).toFixed(1)} MB of access log to ${logged.proxy.logPath}.`);
+    }
+    if (profileDir) console.log('The node processes ran under --cpu-prof: their CPU and req/s include the profiler overhead.');
 
     if (options.json) {
       writeFileSync(options.json, JSON.stringify({ options, ticksPerSecond, samples, summaries }, null, 2));
       console.log(`results written to ${options.json}`);
     }
-    if (meshlet && profileDir) {
-      const profiles = await stopMeshletAndCollectProfiles(meshlet, profileDir);
+    for (const { name, proxy, dir } of profiled) {
+      const profiles = await stopAndCollectProfiles(proxy, dir);
       console.log(
         profiles.length > 0
-          ? `meshlet CPU profile(s): ${profiles.join(', ')} (open in Chrome DevTools > Performance, or speedscope)`
-          : `no .cpuprofile in ${profileDir}: meshlet did not exit cleanly on SIGTERM, so node could not write it`,
+          ? `${name} CPU profile(s): ${profiles.join(', ')} (open in Chrome DevTools > Performance, or speedscope)`
+          : `no .cpuprofile in ${dir}: ${name} did not exit cleanly on SIGTERM, so node could not write it`,
       );
     }
     succeeded = true;

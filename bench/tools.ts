@@ -36,7 +36,7 @@ export function missingToolsMessage(missing: readonly ToolName[]): string {
     `bench: missing ${missing.map((t) => `${t} (apt package ${TOOL_PACKAGES[t]})`).join(', ')}.`,
     `Install with: sudo apt-get install -y ${packages.join(' ')}`,
     missing.includes('nginx') && !missing.includes('h2load')
-      ? 'Or run without the nginx reference: npm run bench -- --only direct,meshlet (no ratios against nginx then).'
+      ? 'Or run without the nginx reference: npm run bench -- --only direct,node-floor,meshlet (no ratios against nginx then).'
       : '',
   ]
     .filter(Boolean)

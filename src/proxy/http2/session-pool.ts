@@ -6,6 +6,7 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHt
 import net from 'node:net';
 import { ProxyError } from '../../errors.js';
 
+
 export interface SessionPoolOptions {
   /** TCP connect + first SETTINGS; default 3000 ms, range 10-60000. */
   readonly connectTimeoutMs: number;

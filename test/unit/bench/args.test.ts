@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// bench/args.ts: which paths and scenarios a bench invocation measures, and the flags' validation.
+
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs, type BenchOptions } from '../../../bench/args.js';
+
+function parse(argv: string[]): BenchOptions {
+  const options = parseBenchArgs(argv);
+  if (options === 'help') throw new Error('unexpected help');
+  return options;
+}
+
+describe('parseBenchArgs', () => {
+  it('measures direct, node-floor, meshlet and nginx in all three scenarios by default', () => {
+    const o = parse([]);
+    expect(o.paths).toEqual(['direct', 'node-floor', 'meshlet', 'nginx']);
+    expect(o.scenarios).toEqual(['unary-rate', 'unary-peak', 'large-peak']);
+    expect(o.runs).toBe(3);
+  });
+
+  it('adds meshlet+log with --log and meshlet-b with --meshlet-b, keeping the turn order', () => {
+    expect(parse(['--log', '--meshlet-b', '/tmp/b/main.js']).paths).toEqual([
+      'direct',
+      'node-floor',
+      'meshlet',
+      'meshlet+log',
+      'meshlet-b',
+      'nginx',
+    ]);
+    expect(parse(['--meshlet-b-node-arg=--single-threaded-gc']).meshletBNodeArgs).toEqual(['--single-threaded-gc']);
+  });
+
+  it('accepts the new path names in --only, in any order', () => {
+    expect(parse(['--only', 'nginx,meshlet+log,node-floor']).paths).toEqual(['node-floor', 'meshlet+log', 'nginx']);
+  });
+
+  it('rejects unknown names and a meshlet-b with nothing that makes it a B', () => {
+    expect(() => parse(['--only', 'envoy'])).toThrow(/unknown name 'envoy'/);
+    expect(() => parse(['--only', 'meshlet,meshlet-b'])).toThrow(/--meshlet-b FILE/);
+    expect(() => parse(['--scenarios', 'soak'])).toThrow(/unknown name 'soak'/);
+  });
+
+  it('selects scenarios, and --no-large drops large-peak', () => {
+    expect(parse(['--scenarios', 'large-peak,unary-rate']).scenarios).toEqual(['unary-rate', 'large-peak']);
+    expect(parse(['--no-large']).scenarios).toEqual(['unary-rate', 'unary-peak']);
+    expect(() => parse(['--scenarios', 'large-peak', '--no-large'])).toThrow(/no scenario/);
+  });
+
+  it('shortens everything with --quick and validates numbers', () => {
+    const q = parse(['--quick']);
+    expect([q.runs, q.rateSeconds, q.peakSeconds, q.largeSeconds]).toEqual([1, 3, 3, 2]);
+    expect(() => parse(['--runs', '0'])).toThrow(/--runs/);
+    expect(() => parse(['--rate', '5', '--clients', '10'])).toThrow(/--rate must be at least --clients/);
+  });
+
+  it('returns help for --help', () => {
+    expect(parseBenchArgs(['--help'])).toBe('help');
+  });
+});
