@@ -4,6 +4,7 @@
 // drift from what the loader accepts.
 
 import { toJsonSchema, type JsonSchema } from '../config/json-schema.js';
+import { paragraph, renderSection, schemaSections, type SchemaSection } from '../config/schema-doc.js';
 import { policySchema } from './schema.js';
 
 export const POLICY_JSON_SCHEMA_PATH = 'config/schema/policy.schema.json';
@@ -17,12 +18,6 @@ export function policyJsonSchema(): JsonSchema {
 
 export function policyJsonSchemaText(): string {
   return `${JSON.stringify(policyJsonSchema(), null, 2)}\n`;
-}
-
-interface Section {
-  readonly path: string;
-  readonly schema: JsonSchema;
-  readonly depth: number;
 }
 
 /** The whole of docs/policy.md. Deterministic: same schema, same bytes. */
@@ -65,83 +60,18 @@ export function policyReference(): string {
     'counted (reload result `rejected`).',
   ];
   // A section that appears in several places (`retry` under defaults, backends and routes) is written once.
-  const unique = new Map<string, { section: Section; paths: string[] }>();
-  for (const s of sections({ path: '', schema: root, depth: 0 })) {
+  const unique = new Map<string, { section: SchemaSection; paths: string[] }>();
+  for (const s of schemaSections(root)) {
     const key = JSON.stringify(s.schema);
     const seen = unique.get(key);
     if (seen === undefined || s.path === '') unique.set(key, { section: s, paths: [s.path] });
     else seen.paths.push(s.path);
   }
-  for (const { section, paths } of unique.values()) out.push('', ...renderSection(section, paths));
+  for (const { section, paths } of unique.values()) {
+    // A section used in several places is titled by its last key and says where it applies.
+    const leaf = section.path.split('.').at(-1) ?? '';
+    const shared = paths.length > 1;
+    out.push('', ...renderSection(section, shared ? `\`${leaf}\`` : undefined, shared ? `In ${paths.map((p) => `\`${p}\``).join(', ')}.` : undefined));
+  }
   return `${out.join('\n')}\n`;
-}
-
-function sections(s: Section): Section[] {
-  const found: Section[] = [s];
-  for (const [key, child] of Object.entries(s.schema.properties ?? {})) {
-    const path = s.path === '' ? key : `${s.path}.${key}`;
-    for (const nested of objectForms(path, child as JsonSchema, s.depth + 1)) found.push(...sections(nested));
-  }
-  return found;
-}
-
-function objectForms(path: string, schema: JsonSchema, depth: number): Section[] {
-  if (schema.properties) return [{ path, schema, depth }];
-  if (isSchema(schema.additionalProperties)) return objectForms(`${path}.<name>`, schema.additionalProperties, depth);
-  if (isSchema(schema.items)) return objectForms(`${path}[]`, schema.items, depth);
-  return [];
-}
-
-function renderSection(s: Section, paths: readonly string[]): string[] {
-  const required = new Set(s.schema.required ?? []);
-  const leaf = s.path.split('.').at(-1) ?? '';
-  const title = s.path === '' ? 'Top level' : paths.length === 1 ? `\`${s.path}\`` : `\`${leaf}\``;
-  const lines = [`${s.depth <= 1 ? '##' : '###'} ${title}`, ''];
-  if (paths.length > 1) lines.push(`In ${paths.map((p) => `\`${p}\``).join(', ')}.`, '');
-  if (s.path !== '' && s.schema.description) lines.push(paragraph(s.schema.description), '');
-  lines.push('| Field | Type | Default | Description |', '| --- | --- | --- | --- |');
-  for (const [key, raw] of Object.entries(s.schema.properties ?? {})) {
-    const field = raw as JsonSchema;
-    const def = required.has(key) ? '**required**' : defaultOf(field);
-    lines.push(`| \`${key}\` | ${cell(typeOf(field))} | ${cell(def)} | ${cell(field.description ?? '')} |`);
-  }
-  return lines;
-}
-
-function typeOf(s: JsonSchema): string {
-  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' | ');
-  switch (s.type) {
-    case 'integer':
-    case 'number':
-      if (s.minimum === undefined || s.maximum === undefined) return String(s.type);
-      return `${s.type} ${s.minimum}–${s.maximum}`;
-    case 'array':
-      return `list of ${isSchema(s.items) ? typeOf(s.items) : 'any'}`;
-    case 'object':
-      if (s.properties) return 'object';
-      return `map of name → ${isSchema(s.additionalProperties) ? typeOf(s.additionalProperties) : 'any'}`;
-    default:
-      return s.type === undefined ? 'any' : String(s.type);
-  }
-}
-
-function defaultOf(s: JsonSchema): string {
-  if (s.default === undefined) return '—';
-  return `\`${JSON.stringify(s.default)}\``;
-}
-
-function isSchema(v: unknown): v is JsonSchema {
-  return typeof v === 'object' && v !== null;
-}
-
-function cell(s: string): string {
-  return paragraph(s).replace(/\|/g, '\\|');
-}
-
-function paragraph(s: string | undefined): string {
-  return (s ?? '')
-    .replace(/\n/g, ' ')
-    .split('`')
-    .map((part, i) => (i % 2 === 1 ? part : part.replace(/</g, '&lt;').replace(/>/g, '&gt;')))
-    .join('`');
 }
