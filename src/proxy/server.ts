@@ -2,7 +2,7 @@
 // An HTTP/2 listener (inbound or outbound): turns each downstream stream into a ProxyCall, runs the chain, writes
 // the reply, and turns a downstream reset into a cancellation. Owns graceful drain (GOAWAY, then a deadline).
 
-import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import http2, { type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { ProxyError, toProxyError } from '../errors.js';
 import { type Direction, type PeerInfo, ProxyCall, type ProxyReply } from './call.js';
@@ -25,8 +25,11 @@ export interface ListenerOptions {
   readonly onConnection?: (open: boolean) => void;
 }
 
-const kPeer = Symbol('meshlet.peer');
-type SessionWithPeer = ServerHttp2Session & { [kPeer]?: PeerInfo };
+/**
+ * Peer info per downstream connection, computed once. A WeakMap rather than a property on node's session object:
+ * adding properties to node's http2 objects changes their hidden class and slows node's own code (forward.ts).
+ */
+const peers = new WeakMap<Http2Session, PeerInfo>();
 
 /** One proxy listener. Not re-entrant across start/drain: start once, drain once. */
 export class ProxyListener {
@@ -116,12 +119,12 @@ export class ProxyListener {
   };
 
   private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
-    const session = stream.session as SessionWithPeer | undefined;
-    let peer = session?.[kPeer];
+    const session = stream.session;
+    let peer = session === undefined ? undefined : peers.get(session);
     if (peer === undefined) {
       const socket = session?.socket;
       peer = { address: socket?.remoteAddress ?? '', port: socket?.remotePort ?? 0, identity: undefined };
-      if (session !== undefined) session[kPeer] = peer;
+      if (session !== undefined) peers.set(session, peer);
     }
     const body = new RequestBody(stream, this.opts.maxReplayBytes);
     const call = new ProxyCall(this.direction, headers, body, peer, performance.now());
