@@ -12,7 +12,9 @@ import { STATUS_NAMES } from '../grpc/status.js';
 import type { Layer } from '../layer.js';
 
 export function accessLogLayer(deps: { readonly log: Logger }): Layer {
-  const log = deps.log;
+  // Access lines carry no headers, tokens or keys, so they skip the process logger's redaction, whose wildcard paths
+  // cost ~10 µs per line (measured: 15 µs vs 5 µs per line). The level still follows the root (PUT /log-level).
+  const log = deps.log.child({}, { redact: [] });
   return (next) => (call: ProxyCall) => {
     if (!log.isLevelEnabled('info')) return next(call);
     return next(call).then(
