@@ -20,8 +20,8 @@ import { createDemoCaller, formatOutcome } from './caller.js';
 import { describeExit, logTail, startChild, type Child } from './children.js';
 import { demoConfigs, demoMode } from './configs.js';
 import { demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from './plan.js';
-import { takenPorts } from './ports.js';
-import { grpcServing, httpOk, NotReadyError, waitFor } from './readiness.js';
+import { DEMO_HOST, DEMO_PORTS, takenPorts } from './ports.js';
+import { grpcServing, httpOk, NotReadyError, upstreamReady, waitFor } from './readiness.js';
 
 const log = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -99,16 +99,21 @@ async function shutdown(code: number): Promise<never> {
 }
 
 // 3. Ready when every app answers its health Check and every sidecar's /ready is 200. No fixed sleeps: poll.
+// With Consul, also when order-service's sidecar has a ready user-service endpoint (its /clusters): its /ready
+// does not wait for one, user-service passes only once the agent ran its first health check (up to one check
+// interval after registration: lib.RandomStagger), and the sidecar sees that on its next blocking read (which its
+// token bucket may delay by up to 15 s). Calls made before that would get UNAVAILABLE.
 const startedAt = Date.now();
+const USER_SERVICE_ROUTABLE = 'user-service endpoint at order-service sidecar';
+const orderAdmin = `http://${DEMO_HOST}:${DEMO_PORTS.orderAdmin}`;
 try {
-  await Promise.all(
-    plan.readiness.map((t) =>
-      waitFor(t.name, t.kind === 'sidecar-admin' ? () => httpOk(t.target) : () => grpcServing(t.target), {
-        deadlineMs: startedAt + readyTimeoutMs,
-        signal: running,
-      }),
+  const waitOptions = { deadlineMs: startedAt + readyTimeoutMs, signal: running };
+  await Promise.all([
+    ...plan.readiness.map((t) =>
+      waitFor(t.name, t.kind === 'sidecar-admin' ? () => httpOk(t.target) : () => grpcServing(t.target), waitOptions),
     ),
-  );
+    ...(mode === 'consul' ? [waitFor(USER_SERVICE_ROUTABLE, () => upstreamReady(orderAdmin, 'user-service'), waitOptions)] : []),
+  ]);
 } catch (err) {
   if (died.signal.aborted) {
     process.stderr.write(`demo: ${(died.signal.reason as Error).message}\n`);
@@ -116,6 +121,11 @@ try {
     process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
     const laggard = err instanceof NotReadyError ? children.find((c) => c.name === err.what) : undefined;
     if (laggard) process.stderr.write(`      last log lines (${laggard.logFile}):\n${logTail(laggard.logFile)}\n`);
+    else if (err instanceof NotReadyError && err.what === USER_SERVICE_ROUTABLE) {
+      const inbound = `${DEMO_HOST}:${DEMO_PORTS.userInbound}`;
+      process.stderr.write(`      ${orderAdmin}/clusters shows no ready user-service endpoint: does Consul list user-service as\n` +
+        `      passing (its gRPC check must reach ${inbound})? Sidecar logs: ${logDir}\n`);
+    }
     else process.stderr.write(`      see the logs in ${logDir}\n`);
   }
   await shutdown(stop.signal.aborted && !died.signal.aborted ? 0 : 1);

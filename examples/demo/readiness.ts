@@ -84,3 +84,32 @@ export async function grpcServing(address: string, service = '', timeoutMs = 100
     client.close();
   }
 }
+
+/**
+ * True when the sidecar admin `GET <adminUrl>/clusters` lists `backend` with at least one ready endpoint within
+ * `timeoutMs` (default 1000): the sidecar can route to it now. With Consul discovery that takes the backend's
+ * first passing health check plus the sidecar's next blocking read, while the sidecar's /ready is already 200.
+ */
+export function upstreamReady(adminUrl: string, backend: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(`${adminUrl}/clusters`, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', () => resolve(false));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return resolve(false);
+        try {
+          const doc = JSON.parse(body) as { upstreams?: Array<{ name?: unknown; endpoints?: Array<{ ready?: unknown }> }> };
+          const upstream = doc.upstreams?.find((u) => u.name === backend);
+          resolve(upstream?.endpoints?.some((e) => e.ready === true) ?? false);
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}

@@ -9,6 +9,8 @@
 //   PUT /v1/agent/service/register[?replace-existing-checks]  body validated like Consul (unknown keys, Name,
 //       Address, Weights, checks and durations); the service joins the catalog on the agent's node with its
 //       checks `critical` until setHealth() (Consul's initial status), unless the check carries `Status`.
+//       With `runChecks`, the double also runs each check with a `GRPC` target like the agent does (see
+//       ConsulDoubleOptions.runChecks); every status change bumps the service's index.
 //   PUT /v1/agent/service/deregister/:id   404 `Unknown service ID "x"` when unknown.
 //   GET /v1/agent/services                 map by ID; anonymous callers see nothing when ACLs are on.
 //   GET /v1/health/service/:name?passing&index&wait&dc&ns   [{Node, Service, Checks}], X-Consul-Index; with
@@ -20,6 +22,8 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+
+import { startGrpcCheck, type GrpcCheck } from './consul-grpc-check.js';
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
 
@@ -67,6 +71,29 @@ export interface ConsulDoubleOptions {
   readonly initialIndex?: number;
   /** Serve https with this key and certificate (PEM) instead of http. */
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /**
+   * Run registered gRPC checks like the agent (agent/checks/check.go CheckGRPC): for each check of a registered
+   * service with a `GRPC` target (`host:port` or `host:port/service`), call grpc.health.v1.Health/Check on a
+   * fresh plaintext connection with the check's `Timeout` (default 10 s), first after `checkStagger` × Interval,
+   * then `Interval` after each run ends (Interval clamped to Consul's 1 s minimum). SERVING → passing; any other
+   * status, error or timeout → critical. A change bumps the service's index (blocking reads return) and wakes
+   * waitFor/onChange. Runners stop on deregister and close(), and restart on re-register. `GRPCUseTLS` checks
+   * are not run (they keep their status). setHealth() still works; the next run overrides it. Default false:
+   * checks keep their status until setHealth(), so tests that do not opt in never dial anything.
+   */
+  readonly runChecks?: boolean;
+  /**
+   * With `runChecks`: the wait before a check's first run, as a fraction of its Interval. The agent draws it
+   * uniformly from [0, Interval) (lib.RandomStagger), so a new service stays critical for up to one Interval;
+   * the double is deterministic instead. Default 1 (the worst case); 0 runs the first check at once. Range 0-1.
+   */
+  readonly checkStagger?: number;
+}
+
+/** One check's current state, as a test sees it. */
+export interface CheckState {
+  readonly CheckID: string;
+  readonly Status: CheckStatus;
 }
 
 export type OutageMode = 'refuse' | 'error';
@@ -106,8 +133,12 @@ export interface ConsulDouble {
    * `timeoutMs` (default 5000) with `label`, so a broken test fails with a reason instead of hanging.
    */
   waitFor(predicate: () => boolean, label: string, timeoutMs?: number): Promise<void>;
-  /** Calls `listener` on every request start/end/park; returns the unsubscribe function. */
+  /** Calls `listener` on every request start/end/park (and, with `runChecks`, every check run); returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
+  /** The checks of instance `id` (registered or added) with their current status; [] when there is no such instance. */
+  checksOf(id: string): CheckState[];
+  /** Check runners currently scheduled or running (`runChecks`); 0 after every service is deregistered or close(). */
+  runningChecks(): number;
   close(): Promise<void>;
 }
 
@@ -116,6 +147,11 @@ interface Check {
   Name: string;
   Status: CheckStatus;
   Type: string;
+  /** The definition's `GRPC` target, `GRPCUseTLS`, Interval and Timeout (ms), for `runChecks`. */
+  grpc?: string;
+  grpcUseTls?: boolean;
+  intervalMs?: number;
+  timeoutMs?: number;
 }
 
 interface Instance {
@@ -187,6 +223,8 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
   const registrations: unknown[] = [];
   let seq = 0;
   let outageMode: OutageMode | undefined;
+  /** runChecks: one runner per registered check with a GRPC target, keyed by instance ID. */
+  const runners = new Map<string, GrpcCheck[]>();
 
   const indexOf = (service: string): number => serviceIndex.get(service) ?? 1;
 
@@ -194,6 +232,48 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     raftIndex += 1;
     serviceIndex.set(service, raftIndex);
     for (const b of [...blockers]) if (b.service === service && indexOf(service) > b.minIndex) b.finish();
+  };
+
+  // ---- check runners (runChecks) -----------------------------------------------------------------------------
+
+  const stopChecks = (instanceId: string): void => {
+    for (const r of runners.get(instanceId) ?? []) r.stop();
+    runners.delete(instanceId);
+  };
+
+  /** The agent's UpdateCheck: only a status change is a catalog write (index bump, blocking reads return). */
+  const checkResult = (instanceId: string, checkId: string, status: CheckStatus): void => {
+    const inst = instances.get(instanceId);
+    const check = inst?.checks.find((c) => c.CheckID === checkId);
+    if (inst !== undefined && check !== undefined && check.Status !== status) {
+      check.Status = status;
+      inst.modifyIndex = raftIndex + 1;
+      bump(inst.service);
+    }
+    tick();
+  };
+
+  const startChecks = (inst: Instance): void => {
+    stopChecks(inst.id);
+    if (options.runChecks !== true) return;
+    const stagger = Math.min(1, Math.max(0, options.checkStagger ?? 1));
+    const started: GrpcCheck[] = [];
+    for (const c of inst.checks) {
+      if (c.grpc === undefined || c.grpcUseTls === true) continue;
+      // agent.go: an interval below checks.MinInterval (1 s) is raised to it; CheckGRPC.Start: Timeout 0 → 10 s.
+      const intervalMs = Math.max(1000, c.intervalMs ?? 0);
+      const checkId = c.CheckID;
+      started.push(
+        startGrpcCheck({
+          target: c.grpc,
+          intervalMs,
+          timeoutMs: c.timeoutMs !== undefined && c.timeoutMs > 0 ? c.timeoutMs : 10_000,
+          firstDelayMs: stagger * intervalMs,
+          onResult: (result) => checkResult(inst.id, checkId, result),
+        }),
+      );
+    }
+    if (started.length > 0) runners.set(inst.id, started);
   };
 
   // ---- request handling --------------------------------------------------------------------------------------
@@ -300,6 +380,7 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       const inst = instances.get(id);
       if (inst === undefined || !inst.local) throw new HttpError(404, `Unknown service ID "${id}"`);
       authorize(token, 'service:write', inst.service);
+      stopChecks(id);
       instances.delete(id);
       bump(inst.service);
       send(res, 200, '');
@@ -371,7 +452,7 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     authorize(token, 'service:write', name);
     const prev = instances.get(id);
     const keepChecks = prev !== undefined && !(query.has('replace-existing-checks') && query.get('replace-existing-checks') !== 'false');
-    instances.set(id, {
+    const inst: Instance = {
       id,
       service: name,
       address,
@@ -386,7 +467,10 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       createIndex: prev?.createIndex ?? raftIndex + 1,
       modifyIndex: raftIndex + 1,
       local: true,
-    });
+    };
+    instances.set(id, inst);
+    // The agent stops a re-registered check's runner and starts the new definition's (agent.go addCheck).
+    startChecks(inst);
     if (prev !== undefined && prev.service !== name) bump(prev.service);
     bump(name);
   };
@@ -418,6 +502,7 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     } else if (intervalCheck && alias) error = 'Interval cannot be set for Alias checks';
     else if (!intervalCheck && !alias && ttl <= 0) error = 'TTL must be > 0 for TTL checks';
     if (error !== undefined) throw new HttpError(400, `Invalid check: ${error}`);
+    const grpcTarget = nonEmpty(c.grpc) ? (c.grpc as string) : undefined;
     const status = c.status;
     if (status !== undefined && status !== '' && status !== 'passing' && status !== 'warning' && status !== 'critical') {
       throw new HttpError(400, "Status for checks must 'passing', 'warning', 'critical'");
@@ -436,6 +521,9 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       // A new check is critical until it first passes (Consul's default initial status).
       Status: (typeof status === 'string' && status !== '' ? status : 'critical') as CheckStatus,
       Type: type ?? (ttl > 0 ? 'ttl' : alias ? 'alias' : 'script'),
+      ...(grpcTarget !== undefined
+        ? { grpc: grpcTarget, grpcUseTls: c.grpcusetls === true, intervalMs: interval, timeoutMs: durations.timeout ?? 0 }
+        : {}),
     };
   };
 
@@ -647,6 +735,7 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     removeInstance(id) {
       const inst = instances.get(id);
       if (inst === undefined) throw new Error(`consul double: no instance "${id}"`);
+      stopChecks(id);
       instances.delete(id);
       bump(inst.service);
     },
@@ -696,7 +785,14 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       return () => void events.off('tick', listener);
     },
 
+    checksOf(id) {
+      return (instances.get(id)?.checks ?? []).map((c) => ({ CheckID: c.CheckID, Status: c.Status }));
+    },
+
+    runningChecks: () => [...runners.values()].reduce((n, rs) => n + rs.length, 0),
+
     async close() {
+      for (const id of [...runners.keys()]) stopChecks(id);
       for (const b of [...blockers]) b.fail(503, 'double closing');
       blockers.clear();
       await stopListening();
