@@ -100,7 +100,8 @@ export interface ConsulWatcher {
 /**
  * Starts watching `service`. The loop, per iteration:
  *
- * 1. Take a token from the bucket; if it is empty, wait for the next one (quiet backends never wait here).
+ * 1. Take a token from the bucket (not for the initial fetch); if it is empty, wait for the next one (quiet
+ *    backends never wait here).
  * 2. Send the query. The index sent is the one kept from the last response; 0 (not sent, a non-blocking read) on
  *    the very first request, after an index reset (3) and after an error (5).
  * 3. On a response with index X: if the request blocked on index I and X < I, the index went backwards
@@ -161,13 +162,18 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
 
   const step = (): void => {
     if (closed) return;
-    const waitForToken = bucket.msUntilAvailable();
-    if (waitForToken > 0) {
-      log?.debug({ service, delayMs: waitForToken }, 'consul watch rate-limited');
-      schedule(waitForToken);
-      return;
+    // The initial fetch is not an iteration of the loop the bucket protects, so it is free: the burst then covers
+    // the first two changes (typically registration, then the first passing check), which a new instance's
+    // callers would otherwise see up to one refill interval late.
+    if (requests > 0) {
+      const waitForToken = bucket.msUntilAvailable();
+      if (waitForToken > 0) {
+        log?.debug({ service, delayMs: waitForToken }, 'consul watch rate-limited');
+        schedule(waitForToken);
+        return;
+      }
+      bucket.tryTake();
     }
-    bucket.tryTake();
     const sentIndex = index;
     const controller = new AbortController();
     inflight = controller;

@@ -154,10 +154,10 @@ describe('createConsulWatcher', () => {
         clock.runNext();
       }
     }
-    // Two reads back to back (the burst), then one per 15 s.
-    expect(sentAt).toEqual([0, 0, 15_000, 30_000, 45_000, 60_000]);
-    expect(churn).toBe(5); // 5 changes pushed at the parked read...
-    expect(log.results.length).toBe(6); // ...each delivered (plus the first set), none lost, none coalesced away
+    // The initial fetch (free) and two reads back to back (the burst), then one per 15 s.
+    expect(sentAt).toEqual([0, 0, 0, 15_000, 30_000, 45_000, 60_000]);
+    expect(churn).toBe(6); // 6 changes pushed at the parked read...
+    expect(log.results.length).toBe(7); // ...each delivered (plus the first set), none lost, none coalesced away
     expect(log.results.every((r) => r.ok)).toBe(true);
   });
 
