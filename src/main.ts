@@ -201,6 +201,14 @@ async function proxy(args: string[]): Promise<number> {
 
 async function serve(config: Parameters<typeof createApp>[0]): Promise<number> {
   const log = createLogger({ level: config.log.level });
+  // A bug that escapes every handler must not die as an unstructured stack on stderr: log it as JSON (pino flushes
+  // its buffer on exit) and exit non-zero, so the orchestrator restarts the sidecar. Node would exit anyway.
+  const die = (what: string) => (err: unknown) => {
+    log.fatal({ err }, `${what}: exiting (a meshlet bug; please report it)`);
+    process.exit(70); // EX_SOFTWARE
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
   let app: App;
   try {
     app = createApp(config, { log });
