@@ -175,22 +175,30 @@ export function createTracing(options: TracingOptions): Tracing {
 
   const startTime = (call: ProxyCall): number => performance.timeOrigin + call.startMs;
 
+  /**
+   * Reads the incoming trace context and takes the sampling decision, shared by server and outbound calls. An
+   * unsampled call is finished here (pass-through: the app sees the parent's IDs and decision; a root gets fresh
+   * unsampled IDs) and returned as a TracedCall; a sampled one returns its parent and the formats to inject.
+   */
+  const begin = (call: ProxyCall): TracedCall | { readonly parent: RemoteParent | undefined; readonly mask: number } => {
+    const ex = extract(call.headers, extractMask);
+    const parent = ex.parent;
+    const mask = (ex.present & extractMask) | primaryMask;
+    if (decide(parent, ex.deny)) return { parent, mask };
+    if (parent !== undefined) return new TracedCall(parent.traceId, false, parent, 0);
+    const traced = new TracedCall(newTraceId(), false, undefined, mask);
+    traced.spanId = newSpanId();
+    inject(call.headers, { traceId: traced.traceId, spanId: traced.spanId, sampled: false, parentSpanId: undefined }, mask);
+    return traced;
+  };
+
   return {
     extractMask,
 
     startServer(call) {
-      const ex = extract(call.headers, extractMask);
-      const parent = ex.parent;
-      const sampled = decide(parent, ex.deny);
-      const mask = (ex.present & extractMask) | primaryMask;
-      if (!sampled) {
-        // Pass-through: the app sees the parent's IDs and decision. A root gets fresh unsampled IDs.
-        if (parent !== undefined) return new TracedCall(parent.traceId, false, parent, 0);
-        const traced = new TracedCall(newTraceId(), false, undefined, mask);
-        traced.spanId = newSpanId();
-        inject(call.headers, { traceId: traced.traceId, spanId: traced.spanId, sampled: false, parentSpanId: undefined }, mask);
-        return traced;
-      }
+      const started = begin(call);
+      if (started instanceof TracedCall) return started;
+      const { parent, mask } = started;
       const span = tracer.startSpan(spanName(call), { kind: SpanKind.SERVER, startTime: startTime(call) }, parentContext(parent));
       baseAttributes(call, span);
       span.setAttribute(ATTR.NETWORK_PEER_ADDRESS, call.peer.address);
@@ -204,17 +212,9 @@ export function createTracing(options: TracingOptions): Tracing {
     },
 
     startOutbound(call) {
-      const ex = extract(call.headers, extractMask);
-      const parent = ex.parent;
-      const sampled = decide(parent, ex.deny);
-      const mask = (ex.present & extractMask) | primaryMask;
-      if (!sampled) {
-        if (parent !== undefined) return new TracedCall(parent.traceId, false, parent, 0);
-        const traced = new TracedCall(newTraceId(), false, undefined, mask);
-        traced.spanId = newSpanId();
-        inject(call.headers, { traceId: traced.traceId, spanId: traced.spanId, sampled: false, parentSpanId: undefined }, mask);
-        return traced;
-      }
+      const started = begin(call);
+      if (started instanceof TracedCall) return started;
+      const { parent, mask } = started;
       const span = tracer.startSpan(spanName(call), { kind: SpanKind.INTERNAL, startTime: startTime(call) }, parentContext(parent));
       baseAttributes(call, span);
       const sc = span.spanContext();
