@@ -2,18 +2,16 @@
 // The admin server (/live, /ready, /config) and the access log, as an operator sees them.
 
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { echoClient, startEcho, unary, type EchoServer } from '../helpers/echo.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function echo(): Promise<EchoServer> {
   const e = await startEcho();
-  cleanups.push(() => e.close());
+  defer(() => e.close());
   return e;
 }
 
@@ -31,7 +29,7 @@ describe('admin server', () => {
       outbound: { listen: '127.0.0.1:0' },
       upstreams: { echo: { endpoints: [e.address] } },
     });
-    cleanups.push(() => s.close());
+    defer(() => s.close());
     expect((await get(s, '/live')).status).toBe(200);
     // Static endpoints arrive asynchronously (never inside watch()); readiness follows them.
     const backend = s.app.backends?.get('echo');
@@ -41,7 +39,7 @@ describe('admin server', () => {
     const md = new grpc.Metadata();
     md.set('delay-ms', '300');
     const c = echoClient(s.inbound as string);
-    cleanups.push(() => c.close());
+    defer(() => c.close());
     const inflight = unary(c, Buffer.from('x'), md);
     await new Promise((resolve) => e.events.once('call', resolve));
     const drained = s.app.drain(5000);
@@ -59,7 +57,7 @@ describe('admin server', () => {
       { service: { name: 'caller' }, outbound: { listen: '127.0.0.1:0' }, upstreams: { slow: { endpoints: ['127.0.0.1:1'] } } },
       { resolver: silent },
     );
-    cleanups.push(() => s.close());
+    defer(() => s.close());
     const r = await get(s, '/ready');
     expect(r.status).toBe(503);
     expect(JSON.parse(r.body)).toEqual({ ready: false, reasons: ['waiting for endpoints of slow'] });
@@ -72,7 +70,7 @@ describe('admin server', () => {
       inbound: { listen: '127.0.0.1:0', app: e.address },
       consul: { address: 'http://127.0.0.1:1', token: 'super-secret', register: false },
     });
-    cleanups.push(() => s.close());
+    defer(() => s.close());
     const r = await get(s, '/config');
     expect(r.status).toBe(200);
     expect(r.body).not.toContain('super-secret');
@@ -84,7 +82,7 @@ describe('admin server', () => {
 
   it('answers 404 for unknown paths and 405 for a wrong method', async () => {
     const s = await startSidecar({ service: { name: 'x' }, outbound: { listen: '127.0.0.1:0' } });
-    cleanups.push(() => s.close());
+    defer(() => s.close());
     expect((await get(s, '/nope')).status).toBe(404);
     expect((await get(s, '/ready', 'POST')).status).toBe(405);
   });
@@ -94,9 +92,9 @@ describe('access log', () => {
   it('writes one JSON line per call with direction, method, status, duration, bytes and upstream', async () => {
     const e = await echo();
     const s = await startSidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: e.address } });
-    cleanups.push(() => s.close());
+    defer(() => s.close());
     const c = echoClient(s.inbound as string);
-    cleanups.push(() => c.close());
+    defer(() => c.close());
     expect((await unary(c, Buffer.from('hello'))).err).toBeNull();
     const md = new grpc.Metadata();
     md.set('respond-with-status', '5');
@@ -125,9 +123,9 @@ describe('access log', () => {
 
   it('logs meshlet-made failures with their error code', async () => {
     const s = await startSidecar({ service: { name: 'x' }, inbound: { listen: '127.0.0.1:0', app: '127.0.0.1:1' } });
-    cleanups.push(() => s.close());
+    defer(() => s.close());
     const c = echoClient(s.inbound as string);
-    cleanups.push(() => c.close());
+    defer(() => c.close());
     expect((await unary(c, Buffer.from('x'))).err?.code).toBe(grpc.status.UNAVAILABLE);
     const line = s.logs.find((l) => l.access === true);
     expect(line).toMatchObject({ grpc_code: 'UNAVAILABLE', error_code: 'ERR_UPSTREAM_CONNECT' });

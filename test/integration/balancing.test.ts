@@ -3,22 +3,20 @@
 // upstreams and the Consul double (issue 3 acceptance).
 
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { echoClient, startEcho, unary, type EchoClient, type EchoServer } from '../helpers/echo.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startConsulDouble, type ConsulDouble } from '../doubles/consul.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function echoes(n: number, slowIndex = -1, slowMs = 0): Promise<EchoServer[]> {
   const list: EchoServer[] = [];
   for (let i = 0; i < n; i++) {
     const e = await startEcho({}, i === slowIndex ? { delayMs: slowMs } : { delayMs: slowMs > 0 ? 1 : 0 });
-    cleanups.push(() => e.close());
+    defer(() => e.close());
     list.push(e);
   }
   return list;
@@ -26,13 +24,13 @@ async function echoes(n: number, slowIndex = -1, slowMs = 0): Promise<EchoServer
 
 async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
   const s = await startSidecar(input, { level: 'silent' });
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
 }
 
 function client(s: Sidecar, authority: string): EchoClient {
   const c = echoClient(s.outbound as string, authority);
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 
@@ -99,7 +97,7 @@ describe('per-request balancing (static endpoints)', () => {
 describe('Consul discovery through the sidecar', () => {
   async function consul(): Promise<ConsulDouble> {
     const d = await startConsulDouble();
-    cleanups.push(() => d.close());
+    defer(() => d.close());
     return d;
   }
 

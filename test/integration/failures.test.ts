@@ -5,28 +5,26 @@
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { echoClient, startEcho, unary, type EchoClient, type EchoServer } from '../helpers/echo.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function echo(): Promise<EchoServer> {
   const e = await startEcho();
-  cleanups.push(() => e.close());
+  defer(() => e.close());
   return e;
 }
 async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
   const s = await startSidecar(input);
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
 }
 function client(address: string, authority?: string): EchoClient {
   const c = echoClient(address, authority);
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 
@@ -92,7 +90,7 @@ describe('upstream failures become gRPC statuses', () => {
     const raw = http2.createServer();
     raw.on('stream', (stream) => stream.respond({ ':status': 503, 'content-type': 'text/plain' }, { endStream: true }));
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
-    cleanups.push(() => raw.close());
+    defer(() => raw.close());
     const address = `127.0.0.1:${(raw.address() as net.AddressInfo).port}`;
     const s = await sidecar({ service: { name: 'x' }, inbound: { listen: '127.0.0.1:0', app: address } });
     const direct = await unary(client(address), Buffer.from('x'));
@@ -113,7 +111,7 @@ describe('upstream failures become gRPC statuses', () => {
       stream.close(code);
     });
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
-    cleanups.push(() => raw.close());
+    defer(() => raw.close());
     const address = `127.0.0.1:${(raw.address() as net.AddressInfo).port}`;
     const s = await sidecar({ service: { name: 'x' }, inbound: { listen: '127.0.0.1:0', app: address } });
     const direct = await unary(client(address), Buffer.from('x'));
@@ -144,7 +142,7 @@ describe('upstream failures become gRPC statuses', () => {
 describe('sessions, GOAWAY and drain', () => {
   it('opens another session when the upstream MAX_CONCURRENT_STREAMS is reached', async () => {
     const e = await startEcho({ 'grpc.max_concurrent_streams': 10 });
-    cleanups.push(() => e.close());
+    defer(() => e.close());
     const s = await sidecar({ service: { name: 'x' }, inbound: { listen: '127.0.0.1:0', app: e.address } });
     const c = client(s.inbound as string);
     const md = new grpc.Metadata();
@@ -193,7 +191,7 @@ describe('sessions, GOAWAY and drain', () => {
 
   it('an app that recycles its connections (GOAWAY every 50 ms) loses no call behind the inbound sidecar', async () => {
     const e = await startEcho({ 'grpc.max_connection_age_ms': 50, 'grpc.max_connection_age_grace_ms': 5000 });
-    cleanups.push(() => e.close());
+    defer(() => e.close());
     const s = await sidecar({ service: { name: 'x' }, inbound: { listen: '127.0.0.1:0', app: e.address } });
     const c = client(s.inbound as string);
     const md = new grpc.Metadata();

@@ -2,21 +2,19 @@
 // The admin endpoints of issue 5: /metrics, /clusters, GET/PUT /log-level (runtime level change reaching child
 // loggers), POST /drain, and mutations only by POST/PUT.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { echoClient, startEcho, unary } from '../helpers/echo.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { waitUntil } from '../helpers/wait.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function outboundSidecar(): Promise<{ s: Sidecar; echoAddress: string }> {
   const echo = await startEcho();
-  cleanups.push(() => echo.close());
+  defer(() => echo.close());
   const s = await startSidecar({ service: { name: 'caller' }, outbound: { listen: '127.0.0.1:0' }, upstreams: { echo: { endpoints: [echo.address] } } });
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return { s, echoAddress: echo.address };
 }
 
@@ -27,7 +25,7 @@ describe('admin endpoints', () => {
     const { s } = await outboundSidecar();
     expect(await (await admin(s, '/log-level')).json()).toEqual({ level: 'info' });
     const c = echoClient(s.outbound as string, 'echo');
-    cleanups.push(() => c.close());
+    defer(() => c.close());
     expect((await unary(c, Buffer.from('x'))).err).toBeNull();
     expect(s.logs.some((l) => l.level === 'debug')).toBe(false);
     const res = await admin(s, '/log-level', { method: 'PUT', body: JSON.stringify({ level: 'debug' }) });
@@ -61,7 +59,7 @@ describe('admin endpoints', () => {
   it('shows upstreams, endpoints, load and sessions in /clusters', async () => {
     const { s, echoAddress } = await outboundSidecar();
     const c = echoClient(s.outbound as string, 'echo');
-    cleanups.push(() => c.close());
+    defer(() => c.close());
     expect((await unary(c, Buffer.from('x'))).err).toBeNull();
     const body = (await (await admin(s, '/clusters')).json()) as { upstreams: Array<Record<string, unknown>> };
     expect(body).not.toHaveProperty('inbound');
@@ -87,7 +85,7 @@ describe('admin endpoints', () => {
     expect(await (await admin(s, '/drain', { method: 'POST' })).json()).toEqual({ draining: true, alreadyDraining: true });
     expect((await admin(s, '/ready')).status).toBe(503);
     const c = echoClient(s.outbound as string, 'echo', { 'grpc.initial_reconnect_backoff_ms': 50 });
-    cleanups.push(() => c.close());
+    defer(() => c.close());
     expect((await unary(c, Buffer.from('x'), undefined, { deadline: Date.now() + 500 })).err).not.toBeNull();
   });
 });

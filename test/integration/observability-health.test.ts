@@ -4,20 +4,18 @@
 // it NOT_SERVING; Consul's registered check points at it; active upstream checks take failing endpoints out.
 
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHealthService, healthServiceDefinition, type HealthService } from '../../examples/services/shared/health.js';
 import { startConsulDouble } from '../doubles/consul.js';
 import { echoClient, startEcho, unary } from '../helpers/echo.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
   const s = await startSidecar(input, { level: 'silent' });
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
 }
 
@@ -28,7 +26,7 @@ async function healthApp(initial: 'SERVING' | 'NOT_SERVING' = 'SERVING'): Promis
   server.addService(health.definition, health.implementation);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   const app = { address: `127.0.0.1:${port}`, health, close: () => server.forceShutdown() };
-  cleanups.push(() => app.close());
+  defer(() => app.close());
   return app;
 }
 
@@ -40,7 +38,7 @@ type Client = InstanceType<typeof HealthClient> & {
 
 function healthClient(address: string): Client {
   const c = new HealthClient(address, grpc.credentials.createInsecure()) as Client;
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 
@@ -84,7 +82,7 @@ describe('grpc.health.v1 on the inbound port', () => {
 
   it('treats an app without a health service as serving (grpc mode) and checks by TCP connect in tcp mode', async () => {
     const echo = await startEcho();
-    cleanups.push(() => echo.close());
+    defer(() => echo.close());
     const grpcMode = await sidecar({ service: { name: 'e' }, inbound: { listen: '127.0.0.1:0', app: echo.address } });
     expect(await check(healthClient(grpcMode.inbound as string))).toEqual({ status: 'SERVING' });
     const tcpMode = await sidecar({ service: { name: 'e' }, inbound: { listen: '127.0.0.1:0', app: echo.address }, health: { appCheck: 'tcp', intervalMs: 100 } });
@@ -141,7 +139,7 @@ describe('grpc.health.v1 on the inbound port', () => {
 
   it('is what Consul\'s registered gRPC check reaches: the inbound port, no service name', async () => {
     const consul = await startConsulDouble();
-    cleanups.push(() => consul.close());
+    defer(() => consul.close());
     const app = await healthApp();
     const s = await sidecar({
       service: { name: 'users', address: '127.0.0.1' },
@@ -161,11 +159,11 @@ describe('grpc.health.v1 on the inbound port', () => {
 describe('active upstream health checks', () => {
   it('takes an endpoint whose app is NOT_SERVING out of the picker', async () => {
     const echoGood = await startEcho();
-    cleanups.push(() => echoGood.close());
+    defer(() => echoGood.close());
     // Peer sidecars answer health for their app: one healthy, one not. Both front echo servers for data calls.
     const good = await sidecar({ service: { name: 'svc' }, inbound: { listen: '127.0.0.1:0', app: echoGood.address } });
     const badEcho = await startEcho();
-    cleanups.push(() => badEcho.close());
+    defer(() => badEcho.close());
     const bad = await sidecar({ service: { name: 'svc' }, inbound: { listen: '127.0.0.1:0', app: badEcho.address }, health: { appCheck: 'none' } });
     // Make the "bad" peer NOT_SERVING by draining its health (as during a rollout): its listener stays up for data.
     bad.app.observability.health?.shutdown();
@@ -187,7 +185,7 @@ describe('active upstream health checks', () => {
     expect(eps.find((e) => e.address === bad.inbound)).toMatchObject({ healthy: false, ready: false, healthCheck: { lastStatus: 'NOT_SERVING' } });
     expect(eps.find((e) => e.address === good.inbound)).toMatchObject({ healthy: true, ready: true });
     const c = echoClient(a.outbound as string, 'svc');
-    cleanups.push(() => c.close());
+    defer(() => c.close());
     for (let i = 0; i < 10; i++) expect((await unary(c, Buffer.from('x'))).err).toBeNull();
     expect(echoGood.calls).toHaveLength(10);
     expect(badEcho.calls).toHaveLength(0);

@@ -9,26 +9,24 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { healthServiceDefinition } from '../../examples/services/shared/health.js';
 import { echoClient, startEcho, unary, type EchoClient } from '../helpers/echo.js';
 import { scrape } from '../helpers/prom-text.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
   const s = await startSidecar(input, { level: 'silent' });
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
 }
 
 function client(address: string, authority?: string): EchoClient {
   const c = echoClient(address, authority);
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 
@@ -64,7 +62,7 @@ const TYPES = { 'test.Echo/Unary': 'unary', 'test.Echo/ServerStream': 'server_st
 describe('metrics through two sidecars', () => {
   it('counts a scripted set of calls exactly, on both sides', async () => {
     const echo = await startEcho();
-    cleanups.push(() => echo.close());
+    defer(() => echo.close());
     const b = await sidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: echo.address }, metrics: { methodTypes: TYPES } });
     const a = await sidecar({
       service: { name: 'caller' },
@@ -91,7 +89,7 @@ describe('metrics through two sidecars', () => {
     expect(r.trailers?.get('x-meshlet-error')).toEqual(['ERR_UNKNOWN_BACKEND']);
     // Consul's / kubelet's view: a health Check on B's inbound port, answered by B itself.
     const health = new HealthClient(b.inbound as string, grpc.credentials.createInsecure()) as Health;
-    cleanups.push(() => health.close());
+    defer(() => health.close());
     const status = await new Promise<string | undefined>((resolve, reject) => health.Check({ service: '' }, (err, res) => (err ? reject(err) : resolve(res?.status))));
     expect(status).toBe('SERVING');
 
@@ -156,11 +154,11 @@ describe('metrics through two sidecars', () => {
     const raw = http2.createServer();
     raw.on('stream', (s) => s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' }, { endStream: true }));
     await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => raw.close(resolve)));
+    defer(() => new Promise((resolve) => raw.close(resolve)));
     const rawAddress = `127.0.0.1:${(raw.address() as { port: number }).port}`;
     const b = await sidecar({ service: { name: 'svc' }, inbound: { listen: '127.0.0.1:0', app: rawAddress }, metrics: { maxMethods: 3 }, health: { appCheck: 'none' } });
     const session = http2.connect(`http://${b.inbound}`);
-    cleanups.push(() => session.close());
+    defer(() => session.close());
     const call = (p: string) =>
       new Promise<void>((resolve) => {
         const st = session.request({ ':method': 'POST', ':path': p, 'content-type': 'application/grpc', te: 'trailers' });
@@ -179,7 +177,7 @@ describe('metrics through two sidecars', () => {
 
   it('has no per-call layers when metrics are disabled, but still serves mesh-state metrics', async () => {
     const echo = await startEcho();
-    cleanups.push(() => echo.close());
+    defer(() => echo.close());
     const b = await sidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: echo.address }, metrics: { enabled: false } });
     expect((await unary(client(b.inbound as string), Buffer.from('x'))).err).toBeNull();
     const p = await scrape(b.admin);
@@ -191,7 +189,7 @@ describe('metrics through two sidecars', () => {
 describe('resilience metrics (issue 4 hooks)', () => {
   it('counts retries, an ejection, attempts by result and a rejected policy reload', async () => {
     const good = await startEcho();
-    cleanups.push(() => good.close());
+    defer(() => good.close());
     // An endpoint that answers every call with UNAVAILABLE (Trailers-Only), counting what it saw.
     let badCalls = 0;
     const bad = http2.createServer();
@@ -200,11 +198,11 @@ describe('resilience metrics (issue 4 hooks)', () => {
       s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'down' }, { endStream: true });
     });
     await new Promise<void>((resolve) => bad.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => bad.close(resolve)));
+    defer(() => new Promise((resolve) => bad.close(resolve)));
     const badAddress = `127.0.0.1:${(bad.address() as { port: number }).port}`;
 
     const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-obs-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    defer(() => rm(dir, { recursive: true, force: true }));
     const policyFile = path.join(dir, 'policy.yaml');
     const policy = [
       'backends:',

@@ -8,26 +8,24 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseTraceparent } from '../../src/telemetry/propagation.js';
 import { echoClient, startEcho, unary, type EchoClient, type EchoServer } from '../helpers/echo.js';
 import { type ReceivedSpan, SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
   const s = await startSidecar(input);
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
 }
 
 function client(address: string, authority?: string): EchoClient {
   const c = echoClient(address, authority);
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 
@@ -41,9 +39,9 @@ interface Mesh {
 
 async function mesh(sampleRatio: number, policyFile?: string): Promise<Mesh> {
   const receiver = await startOtlpReceiver();
-  cleanups.push(() => receiver.close());
+  defer(() => receiver.close());
   const echo = await startEcho();
-  cleanups.push(() => echo.close());
+  defer(() => echo.close());
   const tracing = { mode: 'on' as const, sampleRatio, endpoint: receiver.url, batchDelayMs: 100 };
   const b = await sidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: echo.address }, tracing });
   const a = await sidecar({
@@ -117,7 +115,7 @@ describe('tracing through two sidecars', () => {
 
   it('records each retry as a separate client span under the call span', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-trace-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    defer(() => rm(dir, { recursive: true, force: true }));
     const policyFile = path.join(dir, 'policy.yaml');
     await writeFile(policyFile, 'backends:\n  echo:\n    retry: { retryOn: [unavailable], backoff: { baseMs: 1, maxMs: 1 } }\n');
     const m = await mesh(1, policyFile);
@@ -165,7 +163,7 @@ describe('tracing through two sidecars', () => {
 describe('tracing off', () => {
   it('adds no trace headers and no trace fields', async () => {
     const echo = await startEcho();
-    cleanups.push(() => echo.close());
+    defer(() => echo.close());
     const b = await sidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: echo.address } });
     expect((await unary(client(b.inbound as string), Buffer.from('x'))).err).toBeNull();
     expect(echo.calls[0]?.metadata.get('traceparent')).toEqual([]);

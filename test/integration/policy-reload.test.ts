@@ -5,29 +5,27 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { echoClient, startEcho, unary, type EchoClient, type EchoServer } from '../helpers/echo.js';
 import { startPolicySidecar, type PolicySidecar } from '../helpers/resilience.js';
 import { waitUntil } from '../helpers/wait.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function echo(): Promise<EchoServer> {
   const e = await startEcho();
-  cleanups.push(() => e.close());
+  defer(() => e.close());
   return e;
 }
 async function sidecar(opts: Parameters<typeof startPolicySidecar>[0]): Promise<PolicySidecar> {
   const s = await startPolicySidecar(opts);
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
 }
 function client(address: string): EchoClient {
   const c = echoClient(address, 'echo');
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 function slow(ms: number): grpc.Metadata {

@@ -2,28 +2,26 @@
 // Shadow mode (issue 4 acceptance): the scenarios of resilience.test.ts with every protective feature in shadow
 // mode let every call through unchanged and count what enforce mode would have rejected.
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { echoClient, startEcho, unary, type EchoBehaviour, type EchoClient, type EchoServer } from '../helpers/echo.js';
 import { callMany, startPolicySidecar, type PolicySidecar } from '../helpers/resilience.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = useCleanup();
 
 async function echo(behaviour: EchoBehaviour = {}): Promise<EchoServer> {
   const e = await startEcho({}, behaviour);
-  cleanups.push(() => e.close());
+  defer(() => e.close());
   return e;
 }
 async function sidecar(opts: Parameters<typeof startPolicySidecar>[0]): Promise<PolicySidecar> {
   const s = await startPolicySidecar(opts);
-  cleanups.push(() => s.close());
+  defer(() => s.close());
   return s;
 }
 function client(address: string): EchoClient {
   const c = echoClient(address, 'echo');
-  cleanups.push(() => c.close());
+  defer(() => c.close());
   return c;
 }
 
