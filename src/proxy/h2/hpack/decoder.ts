@@ -57,8 +57,10 @@ export class HpackDecoder {
    *   and the connection must fail with COMPRESSION_ERROR.
    * @throws HpackError with `tooLarge = true` when the list exceeds `maxHeaderListSize`; the whole block was still
    *   decoded, so the table stays in sync. `out` then holds only the fields that fit.
+   * @param neverIndexed when given, receives the name of each field sent as "never indexed" (§6.2.3), so a proxy
+   *   can forward it the same way (§7.1.3).
    */
-  decode(block: Buffer, start: number, end: number, out: string[]): void {
+  decode(block: Buffer, start: number, end: number, out: string[], neverIndexed?: string[]): void {
     const limit = this.maxHeaderListSize;
     let listSize = 0;
     let tooLarge = false;
@@ -102,6 +104,8 @@ export class HpackDecoder {
         const index = this.readInt(block, end, 4);
         name = index === 0 ? this.readString(block, end) : this.nameAt(index, at);
         value = this.readString(block, end);
+        // An intermediary must forward a never-indexed field as never-indexed (§7.1.3): report its name.
+        if ((b & 0x10) !== 0 && neverIndexed !== undefined) neverIndexed.push(name);
       }
       fieldSeen = true;
       listSize += name.length + value.length + ENTRY_OVERHEAD;

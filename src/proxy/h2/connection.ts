@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: Apache-2.0
+// One HTTP/2 connection of meshlet's own engine (RFC 9113), server or client role, over any net.Socket (a TLS
+// socket later). It owns the stream map, HPACK state, flow control both ways and the write batching; streams
+// (stream.ts) are thin. Why meshlet speaks HTTP/2 itself rather than through node:http2: docs/decisions.md §12.
+
+import { EventEmitter } from 'node:events';
+import { type IncomingHttpHeaders, type OutgoingHttpHeaders, sensitiveHeaders } from 'node:http2';
+import type { Socket } from 'node:net';
+import {
+  CONNECTION_PREFACE,
+  DEFAULT_SETTINGS,
+  encodeDataHeader,
+  encodeGoaway,
+  encodeHeaders,
+  encodePing,
+  encodeRstStream,
+  encodeSettings,
+  encodeSettingsAck,
+  encodeWindowUpdate,
+  ErrorCode,
+  FrameError,
+  Flags,
+  FrameType,
+  parseSettings,
+  type Settings,
+  SettingId,
+} from './frame.js';
+import { FrameReader, type FrameSink } from './frame-reader.js';
+import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
+import { HpackDecoder } from './hpack/decoder.js';
+import { HpackEncoder } from './hpack/encoder.js';
+import { HpackError } from './hpack/errors.js';
+import { H2Stream } from './stream.js';
+
+export type Role = 'server' | 'client';
+
+export interface H2ConnectionOptions {
+  readonly role: Role;
+  /** SETTINGS_INITIAL_WINDOW_SIZE we advertise: per-stream receive window. Default 1 MiB, range 65535..2^31-1. */
+  readonly streamWindowBytes?: number;
+  /** Connection receive window. Default 16 MiB, range 65535..2^31-1. */
+  readonly connectionWindowBytes?: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce (server). Default: unlimited (not sent). */
+  readonly maxConcurrentStreams?: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce. Default 64 KiB. */
+  readonly maxHeaderListBytes?: number;
+}
+
+const MAX_WINDOW = 0x7fffffff;
+const DEFAULT_WINDOW = 65535;
+/** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
+const STREAM_ID_LIMIT = 2 ** 31 - 1000;
+/** Bytes of DATA one stream may put on the socket per flush, so one large message cannot starve the others. */
+const STREAM_BURST_BYTES = 256 * 1024;
+/** No more DATA is queued while the socket holds this much unsent (TCP back-pressure). */
+const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
+/** Writes up to this size are joined into one buffer (one syscall, no per-buffer write requests). */
+const CONCAT_LIMIT_BYTES = 256 * 1024;
+/** A header block (HEADERS + CONTINUATION) bigger than this ends the connection (CONTINUATION floods). */
+const MAX_HEADER_BLOCK_FACTOR = 2;
+
+/** A connection-level protocol error raised while handling a frame. */
+class ConnectionError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface PendingBlock {
+  streamId: number;
+  endStream: boolean;
+  chunks: Buffer[];
+  size: number;
+}
+
+/**
+ * An HTTP/2 connection.
+ *
+ * Events: 'stream' (server: `(stream, headers, flags)` for each new request), 'remoteSettings' (`(settings)` after
+ * each SETTINGS from the peer), 'goaway' (`(code, lastStreamId)`), 'close' (once, after every stream closed;
+ * `closeError` says why when it was not a clean close).
+ *
+ * Writes are batched: frames are queued and written once per event-loop turn (setImmediate), so every call that a
+ * socket read produced shares one write syscall.
+ */
+export class H2Connection extends EventEmitter implements FrameSink {
+  readonly role: Role;
+  readonly socket: Socket;
+  /** The peer's settings (RFC defaults until its SETTINGS arrive). */
+  readonly remoteSettings: Settings = { ...DEFAULT_SETTINGS };
+  /** True once the peer's first SETTINGS arrived. */
+  settingsReceived = false;
+  /** Destroyed, or closed after a graceful close: no stream is left and the socket is gone or going. */
+  destroyed = false;
+  /** close() was called: no new streams. */
+  closing = false;
+  /** A GOAWAY arrived: no new streams. */
+  goawayReceived = false;
+  /** Why the connection ended, when it was not a clean close. */
+  closeError: Error | undefined;
+  /** Client: the id the next request gets. */
+  nextStreamId: number;
+
+  private readonly streams = new Map<number, H2Stream>();
+  private readonly reader: FrameReader;
+  private readonly decoder: HpackDecoder;
+  private readonly encoder = new HpackEncoder();
+  private readonly headerList: string[] = [];
+  /** Names the peer sent as HPACK never-indexed in the block being handled. */
+  private readonly neverIndexed: string[] = [];
+  private readonly streamWindow: number;
+  private readonly connectionWindow: number;
+  private readonly maxStreams: number;
+  private readonly maxHeaderListBytes: number;
+  /** Highest stream id the peer opened (server) — the GOAWAY last-stream-id. */
+  private lastPeerStreamId = 0;
+  private connSendWindow = DEFAULT_WINDOW;
+  private connRecvWindow = DEFAULT_WINDOW;
+  private connUnacked = 0;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  /** Inside flush(): frames queued now are written by that flush, no new one is scheduled. */
+  private flushing = false;
+  private sendQueue: H2Stream[] = [];
+  /** Streams with data waiting for the connection window or the socket to drain. */
+  private blocked: H2Stream[] = [];
+  private block: PendingBlock | undefined;
+  private pings: Array<(err: Error | null) => void> = [];
+  private closeEmitted = false;
+
+  constructor(socket: Socket, opts: H2ConnectionOptions) {
+    super();
+    this.role = opts.role;
+    this.socket = socket;
+    this.streamWindow = opts.streamWindowBytes ?? 1 << 20;
+    this.connectionWindow = opts.connectionWindowBytes ?? 16 << 20;
+    this.maxStreams = opts.maxConcurrentStreams ?? Infinity;
+    this.maxHeaderListBytes = opts.maxHeaderListBytes ?? 64 * 1024;
+    this.nextStreamId = opts.role === 'client' ? 1 : 2;
+    this.decoder = new HpackDecoder(4096, this.maxHeaderListBytes);
+    this.reader = new FrameReader(this);
+    if (this.role === 'server') this.reader.expectPreface();
+    else this.queue(CONNECTION_PREFACE);
+    const settings: Array<[number, number]> = [
+      [SettingId.ENABLE_PUSH, 0],
+      [SettingId.INITIAL_WINDOW_SIZE, this.streamWindow],
+      [SettingId.MAX_HEADER_LIST_SIZE, this.maxHeaderListBytes],
+    ];
+    if (this.maxStreams !== Infinity) settings.push([SettingId.MAX_CONCURRENT_STREAMS, this.maxStreams]);
+    this.queue(encodeSettings(settings));
+    if (this.connectionWindow > DEFAULT_WINDOW) {
+      this.queue(encodeWindowUpdate(0, this.connectionWindow - DEFAULT_WINDOW));
+      this.connRecvWindow = this.connectionWindow;
+    }
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('error', this.onSocketError);
+    socket.on('end', this.onSocketEnd);
+    socket.on('close', this.onSocketClose);
+  }
+
+  /** Streams open on this connection. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  // ---- public operations ----
+
+  /**
+   * Client: opens a stream with `headers` (pseudo-headers included). Throws when the connection can no longer open
+   * streams (closing, GOAWAY received, destroyed, stream ids exhausted).
+   */
+  request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
+    if (this.role !== 'client') throw new Error('request() on a server connection');
+    if (this.destroyed || this.closing || this.goawayReceived) throw new Error('the HTTP/2 connection no longer accepts streams');
+    const id = this.nextStreamId;
+    if (id > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
+    this.nextStreamId = id + 2;
+    const stream = new H2Stream(this, id, this.remoteSettings.initialWindowSize, this.streamWindow);
+    this.streams.set(id, stream);
+    const { list, neverIndexed } = toHeaderList(headers);
+    this.queue(encodeHeaders(id, this.encoder.encode(list, neverIndexed), false, this.remoteSettings.maxFrameSize));
+    return stream;
+  }
+
+  /** Sends a PING; `callback` runs when its ACK arrives, or with an error if the connection ends first. */
+  ping(callback: (err: Error | null) => void): void {
+    if (this.destroyed) {
+      callback(new Error('connection closed'));
+      return;
+    }
+    this.pings.push(callback);
+    this.queue(encodePing(PING_PAYLOAD, false));
+  }
+
+  /**
+   * Graceful close (node's session.close()): server sends GOAWAY with the last stream it accepted, so the client
+   * retries later streams elsewhere; no new streams either way; the socket ends once every stream has closed.
+   */
+  close(): void {
+    if (this.closing || this.destroyed) return;
+    this.closing = true;
+    if (this.role === 'server') this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.NO_ERROR));
+    if (this.streams.size === 0) this.finishClose();
+  }
+
+  /**
+   * Immediate close: every open stream closes (its `rstCode` is CANCEL), a GOAWAY with `code` is sent when given,
+   * and the socket is destroyed. `err` becomes `closeError`.
+   */
+  destroy(err?: Error, code?: number): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.closing = true;
+    if (err !== undefined) this.closeError = err;
+    this.reader.stop();
+    if (code !== undefined && !this.socket.destroyed) {
+      const goaway = encodeGoaway(this.lastPeerStreamId, code, err?.message.slice(0, 200));
+      this.out.push(goaway);
+      this.outBytes += goaway.length;
+      this.writeOut();
+    }
+    const pings = this.pings;
+    this.pings = [];
+    for (const cb of pings) cb(err ?? new Error('connection closed'));
+    for (const stream of [...this.streams.values()]) {
+      this.streams.delete(stream.id);
+      stream.finish(ErrorCode.CANCEL);
+    }
+    this.socket.destroy();
+    this.emitClose();
+  }
+
+  // ---- used by H2Stream ----
+
+  /** Queues `stream` for the next flush (it has data, an end, or trailers to send). */
+  queueSend(stream: H2Stream): void {
+    if (!stream.queued) {
+      stream.queued = true;
+      this.sendQueue.push(stream);
+    }
+    this.scheduleFlush();
+  }
+
+  /** Sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
+  sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void {
+    const { list, neverIndexed } = toHeaderList(headers);
+    this.queue(encodeHeaders(stream.id, this.encoder.encode(list, neverIndexed), endStream, this.remoteSettings.maxFrameSize));
+    if (endStream) {
+      stream.localEnded = true;
+      this.afterLocalEnd(stream);
+    }
+  }
+
+  /** Sends RST_STREAM and closes the stream. */
+  resetStream(stream: H2Stream, code: number): void {
+    if (!this.destroyed) this.queue(encodeRstStream(stream.id, code));
+    this.closeStream(stream, code);
+  }
+
+  /** The reader of `stream` consumed `bytes`: credit them back to the peer once half the window is used. */
+  consumed(stream: H2Stream, bytes: number): void {
+    stream.unacked += bytes;
+    if (stream.unacked >= this.streamWindow >> 1 && !stream.remoteEnded && !stream.closed) {
+      this.queue(encodeWindowUpdate(stream.id, stream.unacked));
+      stream.recvWindow += stream.unacked;
+      stream.unacked = 0;
+    }
+  }
+
+  // ---- socket events ----
+
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.reader.push(chunk);
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    if (this.blocked.length > 0) this.requeueBlocked();
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    this.destroy(err);
+  };
+
+  private readonly onSocketEnd = (): void => {
+    // The peer closed its side: nothing more can arrive, so streams still open are lost.
+    if (this.streams.size > 0 && this.closeError === undefined) this.closeError = new Error('the peer closed the connection');
+    this.destroy();
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.streams.size > 0 && this.closeError === undefined) this.closeError = new Error('the connection closed');
+    this.destroy();
+  };
+
+  /** Ends the connection for an error raised while reading: GOAWAY with the matching code, then destroy. */
+  private fail(err: unknown): void {
+    if (err instanceof FrameError || err instanceof ConnectionError) {
+      this.destroy(err, err.code);
+    } else if (err instanceof HpackError) {
+      this.destroy(err, ErrorCode.COMPRESSION_ERROR);
+    } else {
+      this.destroy(err instanceof Error ? err : new Error(String(err)), ErrorCode.INTERNAL_ERROR);
+    }
+  }
+
+  // ---- frames in ----
+
+  onFrame(type: number, flags: number, streamId: number, payload: Buffer, flowLength: number): void {
+    if (this.block !== undefined && type !== FrameType.CONTINUATION) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `expected CONTINUATION for stream ${this.block.streamId}, got frame type ${type}`);
+    }
+    switch (type) {
+      case FrameType.DATA:
+        this.onDataFrame(flags, streamId, payload, flowLength);
+        return;
+      case FrameType.HEADERS:
+        if ((flags & Flags.END_HEADERS) !== 0) {
+          this.onHeaderBlock(streamId, (flags & Flags.END_STREAM) !== 0, payload);
+        } else {
+          this.block = { streamId, endStream: (flags & Flags.END_STREAM) !== 0, chunks: [Buffer.from(payload)], size: payload.length };
+        }
+        return;
+      case FrameType.CONTINUATION:
+        this.onContinuation(flags, streamId, payload);
+        return;
+      case FrameType.RST_STREAM:
+        this.onRstStream(streamId, payload.readUInt32BE(0));
+        return;
+      case FrameType.SETTINGS:
+        if ((flags & Flags.ACK) === 0) this.onSettings(payload);
+        return;
+      case FrameType.PING:
+        if ((flags & Flags.ACK) !== 0) this.pings.shift()?.(null);
+        else this.queue(encodePing(payload, true));
+        return;
+      case FrameType.GOAWAY:
+        this.onGoaway(payload.readUInt32BE(0) & MAX_WINDOW, payload.readUInt32BE(4));
+        return;
+      case FrameType.WINDOW_UPDATE:
+        this.onWindowUpdate(streamId, payload.readUInt32BE(0) & MAX_WINDOW);
+        return;
+      case FrameType.PUSH_PROMISE:
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received although push is disabled');
+      default:
+        // PRIORITY and unknown frame types are ignored (RFC 9113 §5.3.2, §4.1).
+        return;
+    }
+  }
+
+  private onDataFrame(flags: number, streamId: number, payload: Buffer, flowLength: number): void {
+    this.connRecvWindow -= flowLength;
+    if (this.connRecvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'the peer overran the connection window');
+    this.connUnacked += flowLength;
+    if (this.connUnacked >= this.connectionWindow >> 1) {
+      // The connection window is credited as data arrives: per-stream windows bound what any stream can buffer.
+      this.queue(encodeWindowUpdate(0, this.connUnacked));
+      this.connRecvWindow += this.connUnacked;
+      this.connUnacked = 0;
+    }
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
+      return; // a stream we already closed or reset: frames in flight are ignored (§5.1)
+    }
+    if (stream.remoteEnded) {
+      this.resetStream(stream, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    if (this.role === 'client' && !stream.headersSeen) {
+      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    stream.recvWindow -= flowLength;
+    if (stream.recvWindow < 0) {
+      this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    if (flowLength > payload.length) this.consumed(stream, flowLength - payload.length); // padding
+    if (payload.length > 0) stream.receiveData(payload);
+    if ((flags & Flags.END_STREAM) !== 0) {
+      stream.receiveEnd();
+      this.afterRemoteEnd(stream);
+    }
+  }
+
+  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
+    const block = this.block;
+    if (block === undefined || block.streamId !== streamId) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `unexpected CONTINUATION on stream ${streamId}`);
+    }
+    block.chunks.push(Buffer.from(payload));
+    block.size += payload.length;
+    if (block.size > this.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block on stream ${streamId} exceeds ${this.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR} bytes`);
+    }
+    if ((flags & Flags.END_HEADERS) === 0) return;
+    this.block = undefined;
+    this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size));
+  }
+
+  /** A complete header block. It is always decoded, even for a stream we ignore: HPACK state must stay in sync. */
+  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
+    const list = this.headerList;
+    list.length = 0;
+    const never = this.neverIndexed;
+    never.length = 0;
+    let tooLarge = false;
+    try {
+      this.decoder.decode(block, 0, block.length, list, never);
+    } catch (err) {
+      if (!(err instanceof HpackError) || !err.tooLarge) throw err;
+      tooLarge = true;
+    }
+    if (this.role === 'server') this.onServerHeaders(streamId, endStream, list, tooLarge);
+    else this.onClientHeaders(streamId, endStream, list, tooLarge);
+  }
+
+  private onServerHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
+    const existing = this.streams.get(streamId);
+    if (existing !== undefined) {
+      // Request trailers: they must end the stream (§8.1).
+      if (!endStream || existing.remoteEnded) {
+        this.resetStream(existing, ErrorCode.PROTOCOL_ERROR);
+        return;
+      }
+      const trailers = tooLarge ? 'header list too large' : toHeaderObject(list, 'trailers');
+      if (typeof trailers === 'string') {
+        this.resetStream(existing, ErrorCode.PROTOCOL_ERROR);
+        return;
+      }
+      existing.emit('trailers', this.markNeverIndexed(trailers), Flags.END_STREAM);
+      existing.receiveEnd();
+      this.afterRemoteEnd(existing);
+      return;
+    }
+    if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
+    if (streamId <= this.lastPeerStreamId) {
+      // A stream that was closed: HEADERS on it is a stream error (§5.1), already decoded above.
+      this.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
+      return;
+    }
+    this.lastPeerStreamId = streamId;
+    if (this.closing || this.streams.size >= this.maxStreams) {
+      // After our GOAWAY (or over the limit) the stream was never processed: REFUSED_STREAM is always safe to retry.
+      this.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    const headers = tooLarge ? 'header list too large' : toHeaderObject(list, 'request');
+    if (typeof headers === 'string') {
+      this.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
+      return;
+    }
+    const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.streamWindow);
+    this.streams.set(streamId, stream);
+    this.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
+    if (endStream && !stream.closed) {
+      stream.receiveEnd();
+      this.afterRemoteEnd(stream);
+    }
+  }
+
+  private onClientHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
+      return;
+    }
+    if (stream.remoteEnded) {
+      this.resetStream(stream, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    const kind: BlockKind = stream.headersSeen ? 'trailers' : 'response';
+    if (kind === 'trailers' && !endStream) {
+      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    const headers = tooLarge ? 'header list too large' : toHeaderObject(list, kind);
+    if (typeof headers === 'string') {
+      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (kind === 'response') {
+      const status = Number(headers[':status']);
+      if (status >= 100 && status < 200) {
+        // Informational (1xx): nothing to relay for gRPC; END_STREAM on one is malformed (§8.1).
+        if (endStream) this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+        return;
+      }
+      stream.headersSeen = true;
+      stream.emit('response', this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
+    } else {
+      stream.emit('trailers', this.markNeverIndexed(headers), Flags.END_STREAM);
+    }
+    if (endStream && !stream.closed) {
+      stream.receiveEnd();
+      this.afterRemoteEnd(stream);
+    }
+  }
+
+  /**
+   * Marks the fields the peer sent never-indexed on the header object (node's `http2.sensitiveHeaders`), so that
+   * forwarding them encodes them never-indexed again, as RFC 7541 §7.1.3 requires of an intermediary.
+   */
+  private markNeverIndexed(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    if (this.neverIndexed.length > 0) (headers as Record<symbol, unknown>)[sensitiveHeaders] = this.neverIndexed.slice();
+    return headers;
+  }
+
+  /** True when `streamId` was never opened by anyone (frames on it are a connection error, §5.1). */
+  private isIdleStreamId(streamId: number): boolean {
+    if (this.role === 'client') return (streamId & 1) === 0 || streamId >= this.nextStreamId;
+    // Even ids are ours and we never push, so every even stream is idle for a server.
+    return (streamId & 1) === 0 || streamId > this.lastPeerStreamId;
+  }
+
+  private onRstStream(streamId: number, code: number): void {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
+      return;
+    }
+    this.closeStream(stream, code);
+  }
+
+  private onSettings(payload: Buffer): void {
+    const remote = this.remoteSettings;
+    const oldWindow = remote.initialWindowSize;
+    parseSettings(payload, 0, payload.length, remote);
+    if (this.role === 'client' && remote.enablePush) {
+      // A server must not send ENABLE_PUSH=1 (§6.5.2); for a client peer it is just its preference.
+    }
+    const delta = remote.initialWindowSize - oldWindow;
+    if (delta !== 0) {
+      for (const stream of this.streams.values()) {
+        stream.sendWindow += delta;
+        if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream window');
+        if (delta > 0 && stream.pendingBytes > 0) this.queueSend(stream);
+      }
+    }
+    this.encoder.setPeerMaxTableSize(remote.headerTableSize);
+    this.queue(encodeSettingsAck());
+    this.settingsReceived = true;
+    this.emit('remoteSettings', remote);
+  }
+
+  private onGoaway(lastStreamId: number, code: number): void {
+    this.goawayReceived = true;
+    if (code !== ErrorCode.NO_ERROR && this.closeError === undefined) {
+      this.closeError = new Error(`the peer sent GOAWAY with HTTP/2 error ${code}`);
+    }
+    if (this.role === 'client') {
+      // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
+      for (const stream of [...this.streams.values()]) {
+        if (stream.id > lastStreamId) this.closeStream(stream, ErrorCode.REFUSED_STREAM);
+      }
+    }
+    this.emit('goaway', code, lastStreamId);
+    if (this.streams.size === 0) this.finishClose();
+    else this.closing = true;
+  }
+
+  private onWindowUpdate(streamId: number, increment: number): void {
+    if (streamId === 0) {
+      if (increment === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE with increment 0 on the connection');
+      this.connSendWindow += increment;
+      if (this.connSendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection send window overflow');
+      if (this.blocked.length > 0) this.requeueBlocked();
+      return;
+    }
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${streamId}`);
+      return;
+    }
+    if (increment === 0) {
+      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    stream.sendWindow += increment;
+    if (stream.sendWindow > MAX_WINDOW) {
+      this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    if (stream.pendingBytes > 0 || (stream.endQueued && !stream.localEnded)) this.queueSend(stream);
+  }
+
+  // ---- stream ends ----
+
+  private afterRemoteEnd(stream: H2Stream): void {
+    if (stream.closed) return;
+    if (stream.localEnded) {
+      this.closeStream(stream, ErrorCode.NO_ERROR);
+    } else if (this.role === 'client') {
+      // The whole response is in: the rest of our request would be read by nobody (§8.1).
+      this.resetStream(stream, ErrorCode.NO_ERROR);
+    }
+  }
+
+  private afterLocalEnd(stream: H2Stream): void {
+    if (stream.closed) return;
+    if (stream.remoteEnded) {
+      this.closeStream(stream, ErrorCode.NO_ERROR);
+    } else if (this.role === 'server') {
+      // The response is complete before the request: tell the client to stop sending, without error (§8.1).
+      this.resetStream(stream, ErrorCode.NO_ERROR);
+    }
+  }
+
+  private closeStream(stream: H2Stream, code: number): void {
+    if (stream.closed) return;
+    this.streams.delete(stream.id);
+    stream.finish(code);
+    if (this.closing && this.streams.size === 0 && !this.destroyed) this.finishClose();
+  }
+
+  /** Graceful end once no stream is left: final GOAWAY (client), flush, end the socket. */
+  private finishClose(): void {
+    this.closing = true;
+    if (this.destroyed) return;
+    if (this.role === 'client' && !this.goawayReceived) this.queue(encodeGoaway(0, ErrorCode.NO_ERROR));
+    this.writeOut();
+    this.destroyed = true;
+    this.reader.stop();
+    this.socket.end();
+    this.emitClose();
+  }
+
+  private emitClose(): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    this.emit('close');
+  }
+
+  // ---- frames out ----
+
+  private queue(frame: Buffer): void {
+    this.out.push(frame);
+    this.outBytes += frame.length;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing || this.destroyed) return;
+    this.flushScheduled = true;
+    setImmediate(flushConnection, this);
+  }
+
+  /** Writes what is queued: DATA as far as windows and the socket allow, then one write for everything. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.destroyed) return;
+    let sent: H2Stream[] | undefined;
+    this.flushing = true;
+    if (this.sendQueue.length > 0) sent = this.sendData();
+    this.flushing = false;
+    this.writeOut();
+    if (this.sendQueue.length > 0) this.scheduleFlush();
+    if (sent !== undefined) for (const s of sent) s.afterSend();
+  }
+
+  private sendData(): H2Stream[] {
+    const queue = this.sendQueue;
+    this.sendQueue = [];
+    for (const stream of queue) {
+      stream.queued = false;
+      if (stream.closed) continue;
+      if (this.socket.writableLength + this.outBytes >= SOCKET_HIGH_WATER_BYTES) {
+        this.blocked.push(stream);
+        continue;
+      }
+      const left = this.sendStream(stream);
+      if (left === 'blocked-connection') this.blocked.push(stream);
+      else if (left === 'more') this.queueSend(stream);
+      // 'blocked-stream': requeued by the stream's WINDOW_UPDATE; 'done': nothing left.
+    }
+    return queue;
+  }
+
+  /** Puts DATA (and the end or trailers) of one stream into `out`, within the windows and one burst. */
+  private sendStream(s: H2Stream): 'done' | 'more' | 'blocked-stream' | 'blocked-connection' {
+    let budget = STREAM_BURST_BYTES;
+    const maxFrame = this.remoteSettings.maxFrameSize;
+    while (s.pendingBytes > 0) {
+      if (s.sendWindow <= 0) return 'blocked-stream';
+      if (this.connSendWindow <= 0) return 'blocked-connection';
+      if (budget <= 0) return 'more';
+      const head = s.pending[0] as Buffer;
+      const available = head.length - s.pendingOffset;
+      const n = Math.min(available, s.sendWindow, this.connSendWindow, maxFrame, budget);
+      const part = s.pendingOffset === 0 && n === head.length ? head : head.subarray(s.pendingOffset, s.pendingOffset + n);
+      if (n === available) {
+        s.pending.shift();
+        s.pendingOffset = 0;
+      } else {
+        s.pendingOffset += n;
+      }
+      s.pendingBytes -= n;
+      s.sendWindow -= n;
+      this.connSendWindow -= n;
+      budget -= n;
+      const last = s.pendingBytes === 0 && s.endQueued && s.trailers === undefined;
+      this.out.push(encodeDataHeader(s.id, n, last), part);
+      this.outBytes += 9 + n;
+      if (last) s.localEnded = true;
+    }
+    if (s.endQueued && !s.localEnded) {
+      const trailers = s.trailers;
+      if (trailers !== undefined) {
+        s.trailers = undefined;
+        const { list, neverIndexed } = toHeaderList(trailers);
+        this.queue(encodeHeaders(s.id, this.encoder.encode(list, neverIndexed), true, maxFrame));
+      } else {
+        this.queue(encodeDataHeader(s.id, 0, true));
+      }
+      s.localEnded = true;
+    }
+    if (s.localEnded) this.afterLocalEnd(s);
+    return 'done';
+  }
+
+  private requeueBlocked(): void {
+    const blocked = this.blocked;
+    this.blocked = [];
+    for (const s of blocked) if (!s.closed) this.queueSend(s);
+  }
+
+  private writeOut(): void {
+    const out = this.out;
+    if (out.length === 0) return;
+    const bytes = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (out.length === 1) {
+      socket.write(out[0] as Buffer);
+    } else if (bytes <= CONCAT_LIMIT_BYTES) {
+      socket.write(Buffer.concat(out, bytes));
+    } else {
+      socket.cork();
+      for (const b of out) socket.write(b);
+      socket.uncork();
+    }
+  }
+}
+
+const PING_PAYLOAD = Buffer.from('meshlet!', 'latin1');
+
+function flushConnection(conn: H2Connection): void {
+  conn.flush();
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+// One HTTP/2 stream of meshlet's engine (connection.ts owns the wire). Shaped like the subset of node's
+// Http2Stream the proxy uses: a readable side ('data', 'end', pause/resume) and a writable side (write/end with
+// 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events.
+
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { H2Connection } from './connection.js';
+
+/** write() returns false once this many bytes wait to be sent on the stream (node's default highWaterMark). */
+export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
+
+/**
+ * Stream life (RFC 9113 §5.1), as this engine tracks it:
+ * 1. open: HEADERS went out (client) or came in (server).
+ * 2. half-closed: END_STREAM sent (`localEnded`) or received (`remoteEnded`).
+ * 3. closed: both ends done, or RST_STREAM sent/received, or the connection died. 'close' is emitted once, after
+ *    'end' when the peer ended normally; `rstCode` then holds the reset code (0 = NO_ERROR).
+ * A server that ends its response before the request ended resets the rest with NO_ERROR (§8.1); a client that
+ * got the whole response does the same, so neither side waits on a body nobody will read.
+ */
+export class H2Stream extends EventEmitter {
+  readonly id: number;
+  readonly session: H2Connection;
+  /** Reset code once closed; 0 for a normal close. */
+  rstCode: number | undefined;
+  closed = false;
+  /** END_STREAM received from the peer. */
+  remoteEnded = false;
+  /** END_STREAM written by us. */
+  localEnded = false;
+  /** end()/sendTrailers() called: nothing more may be written. */
+  endQueued = false;
+  /** Response headers were sent (server) or received (client). */
+  headersSeen = false;
+
+  // Receive side (engine-internal).
+  /** Bytes the peer may still send before our next WINDOW_UPDATE. */
+  recvWindow: number;
+  /** Bytes delivered to the reader and not yet credited back to the peer. */
+  unacked = 0;
+  private inbox: Buffer[] | undefined;
+  private flowing = false;
+  private explicitlyPaused = false;
+  private deliveryScheduled = false;
+  private endEmitted = false;
+  /** finish(0) came while 'end' was still owed to the reader: 'close' is emitted right after 'end'. */
+  private closeAfterEnd = false;
+
+  // Send side (engine-internal).
+  /** Bytes we may still send (the peer's window for this stream). May go negative after a SETTINGS change. */
+  sendWindow: number;
+  /** Data waiting for flow-control window, oldest first; `pendingOffset` bytes of the first are already sent. */
+  pending: Buffer[] = [];
+  pendingOffset = 0;
+  pendingBytes = 0;
+  /** Trailers to send once `pending` is empty (with END_STREAM). */
+  trailers: OutgoingHttpHeaders | undefined;
+  /** True while the connection has this stream in its send queue. */
+  queued = false;
+  private needDrain = false;
+
+  constructor(session: H2Connection, id: number, sendWindow: number, recvWindow: number) {
+    super();
+    this.session = session;
+    this.id = id;
+    this.sendWindow = sendWindow;
+    this.recvWindow = recvWindow;
+  }
+
+  get destroyed(): boolean {
+    return this.closed;
+  }
+
+  /** True once end()/sendTrailers() was called (node's Writable#writableEnded). */
+  get writableEnded(): boolean {
+    return this.endQueued;
+  }
+
+  // ---- readable side ----
+
+  /** Adding a 'data' listener starts the flow unless the stream was paused explicitly (as node's Readable does). */
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (event === 'data' && !this.explicitlyPaused) this.resume();
+    return this;
+  }
+
+  pause(): this {
+    this.explicitlyPaused = true;
+    this.flowing = false;
+    return this;
+  }
+
+  resume(): this {
+    this.explicitlyPaused = false;
+    if (this.flowing) return this;
+    this.flowing = true;
+    if ((this.inbox !== undefined || (this.remoteEnded && !this.endEmitted)) && !this.deliveryScheduled) {
+      // Delivered on the next tick, like node's Readable: a caller that attaches 'data' then 'end' gets both.
+      this.deliveryScheduled = true;
+      process.nextTick(deliverInbox, this);
+    }
+    return this;
+  }
+
+  isPaused(): boolean {
+    return this.explicitlyPaused;
+  }
+
+  /** Engine: DATA payload arrived (already counted against `recvWindow`). */
+  receiveData(chunk: Buffer): void {
+    if (this.flowing && this.inbox === undefined && !this.deliveryScheduled) {
+      this.emit('data', chunk);
+      this.session.consumed(this, chunk.length);
+      return;
+    }
+    (this.inbox ??= []).push(chunk);
+  }
+
+  /** Engine: END_STREAM arrived. 'end' follows the data still held. */
+  receiveEnd(): void {
+    this.remoteEnded = true;
+    if (this.flowing && this.inbox === undefined && !this.deliveryScheduled) this.emitEnd();
+  }
+
+  /** Drains the inbox while flowing. */
+  deliver(): void {
+    this.deliveryScheduled = false;
+    let inbox = this.inbox;
+    while (inbox !== undefined && this.flowing) {
+      const chunk = inbox.shift() as Buffer;
+      if (inbox.length === 0) {
+        this.inbox = undefined;
+        inbox = undefined;
+      }
+      this.emit('data', chunk);
+      this.session.consumed(this, chunk.length);
+      inbox = this.inbox;
+    }
+    if (this.inbox === undefined && this.flowing && this.remoteEnded) this.emitEnd();
+  }
+
+  private emitEnd(): void {
+    if (this.endEmitted) return;
+    this.endEmitted = true;
+    this.emit('end');
+    if (this.closeAfterEnd) {
+      this.closeAfterEnd = false;
+      this.emit('close');
+    }
+  }
+
+  // ---- writable side ----
+
+  /**
+   * Queues `chunk` as DATA. Returns false when the queued bytes reach STREAM_HIGH_WATER_BYTES; 'drain' follows once
+   * they are sent. Writes after end() or close are dropped (the peer is gone or the body is complete).
+   */
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.endQueued) return true;
+    if (chunk.length > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      this.session.queueSend(this);
+    }
+    if (this.pendingBytes >= STREAM_HIGH_WATER_BYTES) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Ends our side: END_STREAM after the queued data. */
+  end(chunk?: Buffer): this {
+    if (chunk !== undefined) this.write(chunk);
+    if (this.closed || this.endQueued) return this;
+    this.endQueued = true;
+    this.session.queueSend(this);
+    return this;
+  }
+
+  /** Ends our side with trailers: a HEADERS frame with END_STREAM after the queued data. */
+  sendTrailers(trailers: OutgoingHttpHeaders): void {
+    if (this.closed || this.endQueued) return;
+    this.endQueued = true;
+    this.trailers = trailers;
+    this.session.queueSend(this);
+  }
+
+  /** Server: sends the response headers now. `endStream` makes it a headers-only (e.g. Trailers-Only) response. */
+  respond(headers: OutgoingHttpHeaders, endStream = false): void {
+    if (this.closed || this.headersSeen) return;
+    this.headersSeen = true;
+    if (endStream) this.endQueued = true;
+    this.session.sendHeaders(this, headers, endStream);
+  }
+
+  /** Resets the stream (RST_STREAM `code`, default NO_ERROR) unless already closed. */
+  close(code = 0): void {
+    if (this.closed) return;
+    this.session.resetStream(this, code);
+  }
+
+  /** Same as close(CANCEL): for callers that hold the stream as a node Readable. */
+  destroy(): this {
+    this.close(8);
+    return this;
+  }
+
+  /** Engine: called after queued bytes were handed to the socket. */
+  afterSend(): void {
+    if (this.needDrain && this.pendingBytes < STREAM_HIGH_WATER_BYTES) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  /** Engine: the stream is closed with `code`; keeps data the peer completed (it is still delivered). */
+  finish(code: number): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rstCode = code;
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.trailers = undefined;
+    if (code !== 0 && !this.remoteEnded) {
+      // Reset: what arrived is incomplete; readers see 'close' without 'end'.
+      this.inbox = undefined;
+    }
+    if (code === 0 && this.remoteEnded && !this.endEmitted) {
+      // A complete body still held by a paused (or not yet attached) reader: 'close' follows its 'end', as in node.
+      this.closeAfterEnd = true;
+      // Server, and nobody ever read or paused (e.g. an early Trailers-Only reply): drop the body so 'close' still
+      // comes, as node does for server streams. A client keeps it for a reader that attaches late (node too).
+      if (this.session.role === 'server' && !this.flowing && !this.explicitlyPaused && this.listenerCount('data') === 0) this.resume();
+      return;
+    }
+    this.emit('close');
+  }
+}
+
+function deliverInbox(stream: H2Stream): void {
+  stream.deliver();
+}
+
+/** Events a client stream emits, for typing listeners. */
+export interface ClientStreamEvents {
+  response: (headers: IncomingHttpHeaders, flags: number) => void;
+  trailers: (headers: IncomingHttpHeaders) => void;
+}
