@@ -2,10 +2,11 @@
 // One grpc.health.v1.Health/Check call over a pooled HTTP/2 session (the same pools the data path uses), with a
 // timeout. Used to check the local app (inbound pool) and, when enabled, upstream endpoints (outbound pool).
 
-import { type ClientHttp2Stream, constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { toProxyError } from '../errors.js';
 import { Status } from '../proxy/grpc/status.js';
 import { formatGrpcTimeout } from '../proxy/grpc/timeout.js';
+import type { H2Stream } from '../proxy/h2/stream.js';
 import type { PooledSession, SessionPool } from '../proxy/http2/session-pool.js';
 import {
   decodeHealthCheckResponse,
@@ -30,6 +31,9 @@ const MAX_RESPONSE_BYTES = 1024;
  * Calls `Check({service})` on `address` through `pool` and resolves (never rejects) within about `timeoutMs`.
  * A reply without exactly one message, an HTTP error or a reset is `{ok: false}`.
  */
+/** RST_STREAM code CANCEL (RFC 9113 §7). */
+const H2_CANCEL = 8;
+
 export function checkGrpcHealth(pool: SessionPool, address: string, service: string, timeoutMs: number): Promise<HealthCheckResult> {
   return new Promise((resolve) => {
     let settled = false;
@@ -41,9 +45,9 @@ export function checkGrpcHealth(pool: SessionPool, address: string, service: str
     };
     const timer = setTimeout(() => {
       finish({ ok: false, grpcStatus: Status.DEADLINE_EXCEEDED, error: `health check timed out after ${timeoutMs} ms` });
-      stream?.close(constants.NGHTTP2_CANCEL);
+      stream?.close(H2_CANCEL);
     }, timeoutMs);
-    let stream: ClientHttp2Stream | undefined;
+    let stream: H2Stream | undefined;
     const open = (pooled: PooledSession) => {
       if (settled) {
         pooled.release();
@@ -86,12 +90,11 @@ export function checkGrpcHealth(pool: SessionPool, address: string, service: str
         size += chunk.length;
         if (size > MAX_RESPONSE_BYTES) {
           finish({ ok: false, grpcStatus: undefined, error: 'health response too large' });
-          s.close(constants.NGHTTP2_CANCEL);
+          s.close(H2_CANCEL);
           return;
         }
         chunks.push(chunk);
       });
-      s.on('error', () => {});
       s.on('close', () => {
         if (grpcStatus === undefined) {
           const why =

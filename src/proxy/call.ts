@@ -3,11 +3,22 @@
 // (the response as it will go downstream). Layers read and annotate calls; only forward.ts touches the upstream.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import type { Readable } from 'node:stream';
 import type { ProxyError } from '../errors.js';
 import type { RequestBody } from './request-body.js';
 
 export type Direction = 'inbound' | 'outbound';
+
+/**
+ * The readable side of a body as the data path uses it: a 'data'/'end' event source with pause/resume. meshlet's
+ * HTTP/2 streams (h2/stream.ts) and node's Readable (replies meshlet makes itself, e.g. health answers) both fit.
+ */
+export interface BodySource extends NodeJS.EventEmitter {
+  pause(): unknown;
+  resume(): unknown;
+  isPaused(): boolean;
+  /** Abandons the body (an upstream stream is reset). */
+  destroy(): unknown;
+}
 
 /** Who is on the other end of the downstream connection. `identity` is filled by mTLS (a SPIFFE ID) when present. */
 export interface PeerInfo {
@@ -218,13 +229,13 @@ export class ProxyReply {
   /** True when the headers carry END_STREAM (a Trailers-Only response): no body, no separate trailers. */
   readonly trailersOnly: boolean;
   /** The response DATA to relay; null for Trailers-Only. Flow control: the writer pauses it when downstream is full. */
-  readonly body: Readable | null;
+  readonly body: BodySource | null;
   /** Trailers to send after the body; set by the producer before `end()`. */
   trailers: OutgoingHttpHeaders | undefined;
   private ended: CallEnd | undefined;
   private endListeners: EndListener[] | undefined;
 
-  constructor(headers: OutgoingHttpHeaders, body: Readable | null) {
+  constructor(headers: OutgoingHttpHeaders, body: BodySource | null) {
     this.headers = headers;
     this.body = body;
     this.trailersOnly = body === null;

@@ -3,17 +3,18 @@
 // resolves with the upstream's response headers once they arrive. Frames pass through untouched (protobuf is never
 // decoded); trailers are handed over as they came. Every way the upstream stream can end becomes a status.
 
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { ProxyError } from '../errors.js';
 import type { CancelTarget, ProxyCall } from './call.js';
 import { ProxyReply } from './call.js';
+import type { H2Stream } from './h2/stream.js';
 import { decodeGrpcMessage, H2_CODE, Status, statusForHttpStatus, statusForRstCode } from './grpc/status.js';
 import { formatGrpcTimeout } from './grpc/timeout.js';
 import type { PooledSession, SessionPool } from './http2/session-pool.js';
 import type { Handler } from './layer.js';
 import { errorTrailers } from './respond.js';
 
-const END_STREAM = constants.NGHTTP2_FLAG_END_STREAM;
+const END_STREAM = 0x1;
 
 export interface ForwardOptions {
   readonly pool: SessionPool;
@@ -59,19 +60,16 @@ class UpstreamAttempt implements CancelTarget {
   constructor(
     private readonly call: ProxyCall,
     private readonly pooled: PooledSession,
-    private readonly stream: ClientHttp2Stream,
+    private readonly stream: H2Stream,
     private readonly resolve: (r: ProxyReply) => void,
     private readonly reject: (e: ProxyError) => void,
   ) {
-    // Plain closures, and no properties added to node's stream objects: tagging them changes their hidden class
-    // and made node's own http2 code measurably slower (docs/performance.md). Each event fires at most once, so
-    // `on` is used rather than `once` (no once-wrapper per call).
+    // Each event fires at most once, so `on` is used rather than `once` (no once-wrapper per call).
     stream.on('response', (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
     stream.on('trailers', (trailers: IncomingHttpHeaders) => {
       if (this.reply !== undefined) this.reply.trailers = trailers as OutgoingHttpHeaders;
     });
     stream.on('close', () => this.closed());
-    stream.on('error', noop); // 'close' follows every error and carries what we need (rstCode).
     call.addCancelTarget(this);
     call.body.pipeTo(stream);
   }
@@ -156,5 +154,3 @@ function finishFrom(reply: ProxyReply, trailers: IncomingHttpHeaders): void {
   const message = trailers['grpc-message'];
   reply.finish({ status, message: typeof message === 'string' ? decodeGrpcMessage(message) : undefined, error: undefined });
 }
-
-function noop(): void {}

@@ -2,7 +2,15 @@
 // The downstream request body, relayed to one upstream attempt at a time with back-pressure, and kept in a
 // bounded replay buffer so an attempt that never reached the app (or a retry) can be sent again.
 
-import type { Readable, Writable } from 'node:stream';
+import type { BodySource } from './call.js';
+
+/** Where a request body goes: an upstream HTTP/2 stream, or a node Writable (the health layer reads it itself). */
+export interface BodySink {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+  removeListener(event: 'drain', listener: () => void): unknown;
+}
 
 /** Default replay buffer: Linkerd does not retry bodies over 64 KiB, nor do we. */
 export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
@@ -11,7 +19,7 @@ export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
  * Relays the request stream of one call.
  *
  * State machine:
- * 1. Idle: nothing read from the source; node's HTTP/2 flow control holds the client back.
+ * 1. Idle: nothing read from the source; HTTP/2 flow control holds the client back.
  * 2. `pipeTo(sink)`: replays buffered chunks into the sink, then relays live chunks; when the sink's buffer is full
  *    the source is paused until the sink drains. Each chunk is also kept while the buffered total stays within
  *    `maxReplayBytes`; past it the buffer is dropped and the body is no longer replayable.
@@ -20,18 +28,18 @@ export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
  * The source's end is relayed as `sink.end()`.
  */
 export class RequestBody {
-  private readonly source: Readable;
+  private readonly source: BodySource;
   private readonly maxReplayBytes: number;
-  private sink: Writable | undefined;
+  private sink: BodySink | undefined;
   private buffer: Buffer[] | undefined = [];
   private bufferedBytes = 0;
   private started = false;
   private ended = false;
-  private waitingDrain: Writable | undefined;
+  private waitingDrain: BodySink | undefined;
   /** Total bytes read from downstream. */
   bytes = 0;
 
-  constructor(source: Readable, maxReplayBytes = DEFAULT_MAX_REPLAY_BYTES) {
+  constructor(source: BodySource, maxReplayBytes = DEFAULT_MAX_REPLAY_BYTES) {
     this.source = source;
     this.maxReplayBytes = maxReplayBytes;
   }
@@ -40,7 +48,7 @@ export class RequestBody {
    * The downstream request stream, for observers that count what passes (message metrics). Observers must not
    * consume it (no pause/resume/read); attaching a 'data' listener before `pipeTo` would start it flowing early.
    */
-  get stream(): Readable {
+  get stream(): BodySource {
     return this.source;
   }
 
@@ -55,7 +63,7 @@ export class RequestBody {
   }
 
   /** Starts relaying to `sink` (replaying what was buffered). Throws if the body is no longer replayable. */
-  pipeTo(sink: Writable): void {
+  pipeTo(sink: BodySink): void {
     if (this.sink !== undefined) throw new Error('RequestBody.pipeTo: already attached; detach() first');
     if (this.started) {
       const buffered = this.buffer;
@@ -69,7 +77,6 @@ export class RequestBody {
     }
     if (!this.started) {
       this.started = true;
-      // Closures rather than properties on node's stream objects (see forward.ts).
       this.source.on('data', this.onData);
       this.source.on('end', () => this.end());
     } else if (this.source.isPaused()) {
@@ -83,7 +90,7 @@ export class RequestBody {
    * only detaches when `owner` is still the current sink: an old attempt whose stream closes late must not cut
    * off the body of the attempt that replaced it.
    */
-  detach(owner?: Writable): void {
+  detach(owner?: BodySink): void {
     const sink = this.sink;
     if (sink === undefined || (owner !== undefined && owner !== sink)) return;
     this.sink = undefined;

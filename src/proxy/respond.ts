@@ -2,10 +2,10 @@
 // Writes a ProxyReply downstream: Trailers-Only as one HEADERS frame with END_STREAM; otherwise response headers,
 // the body relayed with back-pressure, then the trailers. Also builds the trailers for meshlet-made errors.
 
-import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { Readable } from 'node:stream';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import type { ProxyError } from '../errors.js';
-import { type ProxyCall, ProxyReply } from './call.js';
+import { type BodySource, type ProxyCall, ProxyReply } from './call.js';
+import type { H2Stream } from './h2/stream.js';
 import { encodeGrpcMessage } from './grpc/status.js';
 
 /** Trailers for a meshlet-made error: grpc-status, percent-encoded grpc-message, and x-meshlet-error naming the code. */
@@ -28,40 +28,38 @@ export function errorReply(err: ProxyError): ProxyReply {
  * Sends `reply` on the downstream stream. After this the request body can no longer be retried (headers went out).
  * Never throws: a downstream that is already gone is left alone (the call was cancelled and forward reset upstream).
  */
-export function writeReply(call: ProxyCall, down: ServerHttp2Stream, reply: ProxyReply): void {
-  if (down.destroyed || down.closed) {
+export function writeReply(call: ProxyCall, down: H2Stream, reply: ProxyReply): void {
+  if (down.closed) {
     reply.body?.destroy();
     return;
   }
   const body = reply.body;
   if (body === null) {
-    down.respond(reply.headers, { endStream: true });
+    down.respond(reply.headers, true);
     return;
   }
   call.body.commit();
-  down.respond(reply.headers, { waitForTrailers: true });
+  down.respond(reply.headers);
   new ResponseRelay(call, down, body, reply);
 }
 
-/** Relays the response body and then the trailers. */
+/** Relays the response body, then the trailers once the body is done and the call has ended. */
 class ResponseRelay {
-  private ended = false;
+  private trailersSent = false;
 
   constructor(
     private readonly call: ProxyCall,
-    private readonly down: ServerHttp2Stream,
-    readonly body: Readable,
+    private readonly down: H2Stream,
+    readonly body: BodySource,
     private readonly reply: ProxyReply,
   ) {
-    // Closures rather than properties on node's stream objects (see forward.ts).
-    down.on('wantTrailers', () => this.wantTrailers());
     body.on('data', this.onData);
-    body.on('end', () => this.endDownstream());
+    body.on('end', () => reply.onEnd(() => this.sendTrailers()));
     // An error end (upstream lost, deadline, cancel) cuts the body short; a normal end waits for the body's 'end'.
     reply.onEnd((end) => {
       if (end.error !== undefined) {
         body.removeListener('data', this.onData);
-        this.endDownstream();
+        this.sendTrailers();
       }
     });
   }
@@ -74,17 +72,10 @@ class ResponseRelay {
     }
   };
 
-  endDownstream(): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (!this.down.destroyed && !this.down.writableEnded) this.down.end();
-  }
-
-  wantTrailers(): void {
-    this.reply.onEnd(() => {
-      if (this.down.destroyed || this.down.closed) return;
-      const trailers = this.reply.trailers ?? { 'grpc-status': '2', 'grpc-message': 'upstream sent no trailers' };
-      this.down.sendTrailers(trailers);
-    });
+  private sendTrailers(): void {
+    if (this.trailersSent) return;
+    this.trailersSent = true;
+    if (this.down.closed) return;
+    this.down.sendTrailers(this.reply.trailers ?? { 'grpc-status': '2', 'grpc-message': 'upstream sent no trailers' });
   }
 }

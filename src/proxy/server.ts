@@ -2,10 +2,12 @@
 // An HTTP/2 listener (inbound or outbound): turns each downstream stream into a ProxyCall, runs the chain, writes
 // the reply, and turns a downstream reset into a cancellation. Owns graceful drain (GOAWAY, then a deadline).
 
-import http2, { type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http2';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { ProxyError, toProxyError } from '../errors.js';
 import { type Direction, type PeerInfo, ProxyCall, type ProxyReply } from './call.js';
+import { H2Connection } from './h2/connection.js';
+import type { H2Stream } from './h2/stream.js';
 import type { Handler } from './layer.js';
 import { RequestBody } from './request-body.js';
 import { errorReply, writeReply } from './respond.js';
@@ -25,18 +27,12 @@ export interface ListenerOptions {
   readonly onConnection?: (open: boolean) => void;
 }
 
-/**
- * Peer info per downstream connection, computed once. A WeakMap rather than a property on node's session object:
- * adding properties to node's http2 objects changes their hidden class and slows node's own code (forward.ts).
- */
-const peers = new WeakMap<Http2Session, PeerInfo>();
-
 /** One proxy listener. Not re-entrant across start/drain: start once, drain once. */
 export class ProxyListener {
   readonly direction: Direction;
   private readonly opts: ListenerOptions;
-  private readonly server: Http2Server;
-  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly server: net.Server;
+  private readonly sessions = new Set<H2Connection>();
   private inflight = 0;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
@@ -44,15 +40,8 @@ export class ProxyListener {
   constructor(opts: ListenerOptions) {
     this.opts = opts;
     this.direction = opts.direction;
-    this.server = http2.createServer({
-      settings: { initialWindowSize: opts.streamWindowBytes ?? 1 << 20, enablePush: false },
-      // The default (10 MB) makes nghttp2 answer ENHANCE_YOUR_CALM under a burst of large concurrent calls.
-      maxSessionMemory: 64,
-    });
-    this.server.on('session', this.onSession);
     // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
-    this.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
-    this.server.on('stream', this.onStream);
+    this.server = net.createServer({ noDelay: true }, this.onSocket);
   }
 
   /** Calls currently in flight on this listener. */
@@ -78,7 +67,7 @@ export class ProxyListener {
   }
 
   /**
-   * Graceful drain: stop accepting connections, send GOAWAY on every session (streams in flight continue; streams
+   * Graceful drain: stop accepting connections, send GOAWAY on every connection (streams in flight continue; streams
    * the peer opens later are refused, which clients treat as safe to retry elsewhere), wait until in-flight calls
    * finish or `timeoutMs` passes, then close what is left. Resolves with the number of calls cut.
    */
@@ -100,32 +89,25 @@ export class ProxyListener {
     return cut;
   }
 
-  private readonly onSession = (session: ServerHttp2Session): void => {
+  private readonly onSocket = (socket: Socket): void => {
+    const session = new H2Connection(socket, {
+      role: 'server',
+      streamWindowBytes: this.opts.streamWindowBytes ?? 1 << 20,
+      connectionWindowBytes: this.opts.connectionWindowBytes ?? 16 << 20,
+    });
+    // One PeerInfo per connection; mTLS fills `identity` here once it lands.
+    const peer: PeerInfo = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, identity: undefined };
     this.sessions.add(session);
     this.opts.onConnection?.(true);
-    session.on('error', noop);
+    session.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, peer));
     session.once('close', () => {
       this.sessions.delete(session);
       this.opts.onConnection?.(false);
     });
-    session.once('connect', () => {
-      try {
-        session.setLocalWindowSize(this.opts.connectionWindowBytes ?? 16 << 20);
-      } catch {
-        // The default window still works.
-      }
-    });
     if (this.draining) session.close();
   };
 
-  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
-    const session = stream.session;
-    let peer = session === undefined ? undefined : peers.get(session);
-    if (peer === undefined) {
-      const socket = session?.socket;
-      peer = { address: socket?.remoteAddress ?? '', port: socket?.remotePort ?? 0, identity: undefined };
-      if (session !== undefined) peers.set(session, peer);
-    }
+  private onStream(stream: H2Stream, headers: IncomingHttpHeaders, peer: PeerInfo): void {
     const body = new RequestBody(stream, this.opts.maxReplayBytes);
     const call = new ProxyCall(this.direction, headers, body, peer, performance.now());
     this.inflight++;
@@ -141,8 +123,7 @@ export class ProxyListener {
         for (const w of waiters) w();
       }
     };
-    stream.on('error', noop);
-    stream.once('close', () => {
+    stream.on('close', () => {
       if (reply === undefined || reply.end === undefined) {
         call.cancel(new ProxyError('ERR_DOWNSTREAM_CANCELLED', 'the client cancelled the call'));
       }
@@ -159,10 +140,8 @@ export class ProxyListener {
         writeReply(call, stream, reply);
       },
     );
-  };
+  }
 }
-
-function noop(): void {}
 
 /** Splits `host:port` / `[v6]:port`. */
 export function splitHostPort(address: string): { host: string; port: number } {

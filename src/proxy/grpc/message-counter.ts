@@ -4,7 +4,7 @@
 // buffered or copied: the counter only remembers where the current message ends. Used by the metrics layer for
 // meshlet_grpc_msg_received_total / meshlet_grpc_msg_sent_total on streams.
 
-import type { Readable } from 'node:stream';
+import type { BodySource } from '../call.js';
 import type { RequestBody } from '../request-body.js';
 
 /** Where the counted messages go (a CallSeries). */
@@ -67,10 +67,8 @@ export class MessageCounter {
  * listener is attached at the moment the stream's consumer attaches its own (on 'newListener'), so the stream does
  * not start flowing early (a 'data' listener switches a stream to flowing mode, and chunks emitted before the
  * consumer listens would be lost to it). If the stream already has a 'data' listener, counting starts now.
- * Listeners are closures: no properties are added to node's stream objects (that slows node's http2 code down,
- * see src/proxy/forward.ts).
  */
-export function countMessages(stream: Readable, sink: MessageSink, received: boolean): MessageCounter {
+export function countMessages(stream: BodySource, sink: MessageSink, received: boolean): MessageCounter {
   const counter = new MessageCounter(sink, received);
   const onData = (chunk: Buffer): void => counter.push(chunk);
   if (stream.listenerCount('data') > 0) {
@@ -87,6 +85,6 @@ export function countMessages(stream: Readable, sink: MessageSink, received: boo
 }
 
 /** The downstream request stream under a RequestBody (its observer accessor). */
-export function requestSource(body: RequestBody): Readable {
+export function requestSource(body: RequestBody): BodySource {
   return body.stream;
 }

@@ -2,10 +2,12 @@
 // Upstream HTTP/2 sessions per endpoint: many calls multiplexed over few connections, a new connection only when the
 // peer's MAX_CONCURRENT_STREAMS is reached, GOAWAY-aware, keepalive PINGs and idle close. Used by forward.ts.
 
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
 import { ProxyError } from '../../errors.js';
-
+import { H2Connection } from '../h2/connection.js';
+import type { Settings } from '../h2/frame.js';
+import type { H2Stream } from '../h2/stream.js';
 
 export interface SessionPoolOptions {
   /** TCP connect + first SETTINGS; default 3000 ms, range 10-60000. */
@@ -37,7 +39,7 @@ const STREAM_ID_LIMIT = 2 ** 31 - 1000;
 /** One HTTP/2 connection to an endpoint. */
 export class PooledSession {
   readonly address: string;
-  readonly session: ClientHttp2Session;
+  readonly session: H2Connection;
   /** Streams opened by us and not yet closed. */
   active = 0;
   /** Slots handed out by `acquire` whose stream is not opened yet (the caller may still be between microtasks). */
@@ -49,9 +51,11 @@ export class PooledSession {
   /** The connection failed (socket error, keepalive timeout, GOAWAY with an error): in-flight calls were lost. */
   lost = false;
   lastUsedMs: number;
+  /** Why we are closing it ourselves (reported when its 'close' arrives, which may be at once). */
+  closeReason: 'idle' | 'keepalive' | undefined;
   private lastPingMs = 0;
 
-  constructor(address: string, session: ClientHttp2Session, now: number) {
+  constructor(address: string, session: H2Connection, now: number) {
     this.address = address;
     this.session = session;
     this.lastUsedMs = now;
@@ -71,12 +75,10 @@ export class PooledSession {
    * Opens a stream. Throws a ProxyError marked `neverReachedApp` when the session can no longer open streams (GOAWAY
    * raced us, or it was destroyed).
    */
-  request(headers: OutgoingHttpHeaders): ClientHttp2Stream {
+  request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
     this.release();
-    let stream: ClientHttp2Stream;
+    let stream: H2Stream;
     try {
-      // No options object: node's option validation for it costs ~8 µs per call (measured; performance.md), and
-      // the default for POST is already endStream: false.
       stream = this.session.request(headers);
     } catch (err) {
       this.draining = true;
@@ -88,8 +90,7 @@ export class PooledSession {
     this.active++;
     this.lastUsedMs = performance.now();
     stream.on('close', this.onStreamClose); // fires once; `on` spares a once-wrapper per call
-    const next = (this.session.state as { nextStreamID?: number }).nextStreamID;
-    if (next !== undefined && next > STREAM_ID_LIMIT) this.draining = true;
+    if (this.session.nextStreamId > STREAM_ID_LIMIT) this.draining = true;
     return stream;
   }
 
@@ -103,6 +104,7 @@ export class PooledSession {
     if (this.active === 0) {
       if (now - this.lastUsedMs >= opts.idleTimeoutMs) {
         this.draining = true;
+        this.closeReason = 'idle';
         this.session.close();
         return 'idle';
       }
@@ -112,6 +114,7 @@ export class PooledSession {
       this.lastPingMs = now;
       const timer = setTimeout(() => {
         this.lost = true;
+        this.closeReason = 'keepalive';
         this.session.destroy(new Error(`keepalive PING to ${this.address} unanswered`));
       }, opts.keepaliveTimeoutMs);
       timer.unref();
@@ -195,12 +198,12 @@ export class SessionPool {
     const promise = new Promise<PooledSession>((resolve, reject) => {
       const streamWindow = this.opts.streamWindowBytes ?? 1 << 20;
       const { host, port } = splitAddress(address);
-      const session = http2.connect(`http://${address}`, {
-        settings: { enablePush: false, initialWindowSize: streamWindow },
-        maxSessionMemory: 64,
-        // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
-        // (The session's socket proxy forbids setNoDelay later, so it is set when the socket is made.)
-        createConnection: () => net.connect({ host, port, noDelay: true }),
+      // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
+      const socket = net.connect({ host, port, noDelay: true });
+      const session = new H2Connection(socket, {
+        role: 'client',
+        streamWindowBytes: streamWindow,
+        connectionWindowBytes: this.opts.connectionWindowBytes ?? 16 << 20,
       });
       const pooled = new PooledSession(address, session, performance.now());
       let settled = false;
@@ -220,19 +223,12 @@ export class SessionPool {
           }),
         );
       }, this.opts.connectTimeoutMs);
-      session.once('connect', () => {
-        try {
-          session.setLocalWindowSize(this.opts.connectionWindowBytes ?? 16 << 20);
-        } catch {
-          // Not fatal: the default window still works, only slower for large messages.
-        }
-      });
       // Streams opened before the peer's SETTINGS can be refused (seen with grpc-js servers): wait for them.
-      session.once('remoteSettings', (settings) => {
+      session.once('remoteSettings', (settings: Settings) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        pooled.maxStreams = settings.maxConcurrentStreams ?? Infinity;
+        pooled.maxStreams = settings.maxConcurrentStreams;
         ep.connecting = undefined;
         if (this.closed) {
           session.close();
@@ -243,34 +239,26 @@ export class SessionPool {
         this.events.onConnect?.(address);
         resolve(reserve(pooled));
       });
-      session.on('remoteSettings', (settings) => {
-        pooled.maxStreams = settings.maxConcurrentStreams ?? Infinity;
+      session.on('remoteSettings', (settings: Settings) => {
+        pooled.maxStreams = settings.maxConcurrentStreams;
       });
       session.on('goaway', (errorCode: number) => {
         pooled.draining = true;
         if (errorCode !== 0) pooled.lost = true;
         this.remove(ep, pooled, 'goaway');
       });
-      session.on('error', (err: Error) => {
-        pooled.lost = true;
-        fail(
-          new ProxyError('ERR_UPSTREAM_CONNECT', `connect to ${address} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`, {
-            cause: err,
-            neverReachedApp: true,
-          }),
-        );
-      });
-      session.on('frameError', () => {
-        // The stream concerned gets an error of its own; nothing to do at session level.
-      });
       session.once('close', () => {
         pooled.draining = true;
+        const err = session.closeError;
+        if (err !== undefined) pooled.lost = true;
         if (!settled) {
-          fail(new ProxyError('ERR_UPSTREAM_CONNECT', `connection to ${address} closed during connect`, { neverReachedApp: true }));
+          const why = err === undefined ? 'closed during connect' : `failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+          fail(new ProxyError('ERR_UPSTREAM_CONNECT', `connect to ${address} ${why}`, { cause: err, neverReachedApp: true }));
         }
-        this.remove(ep, pooled, pooled.lost ? 'error' : 'closed');
+        this.remove(ep, pooled, pooled.closeReason ?? (pooled.lost ? 'error' : 'closed'));
       });
-      session.unref();
+      // Pooled connections never keep the process alive on their own.
+      socket.unref();
     });
     ep.connecting = promise;
     return promise;

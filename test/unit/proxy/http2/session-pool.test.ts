@@ -62,7 +62,7 @@ describe('SessionPool', () => {
     const stream = s.request({ ':method': 'POST', ':path': '/x.Y/Z', 'content-type': 'application/grpc' });
     stream.on('error', () => {});
     const closed = new Promise((r) => stream.once('close', r));
-    expect(await first.closed).toEqual([address, 'error']);
+    expect(await first.closed).toEqual([address, 'keepalive']);
     await closed;
     expect(s.lost).toBe(true);
   });
