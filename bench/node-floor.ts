@@ -10,11 +10,11 @@
 // - a downstream cancel resets the upstream stream (CANCEL); an upstream reset before the response becomes a
 //   Trailers-Only UNAVAILABLE, after it the trailers carry UNAVAILABLE; resets and destroyed streams never crash it.
 // The same windows as meshlet (1 MiB per stream, 16 MiB per connection), so the large-message scenario compares
-// like with like, and the same Node 20 AsyncResource#bind workaround as meshlet (src/proxy/http2/node20-bind.ts), so the
+// like with like, and the Node 20 AsyncResource#bind workaround (bench/node20-bind.ts; meshlet used it while it ran on node:http2), so the
 // floor is what node:http2 costs at best; `--stock-bind` measures node:http2 exactly as Node 20 ships it.
 // Usage: node dist/bench/node-floor.js --listen HOST:PORT --upstream HOST:PORT [--max-frame-size N] [--stock-bind]
 
-import { installLeanAsyncResourceBind } from '../src/proxy/http2/node20-bind.js';
+import { installLeanAsyncResourceBind } from './node20-bind.js';
 import http2, {
   type ClientHttp2Session,
   type ClientHttp2Stream,

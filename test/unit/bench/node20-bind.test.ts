@@ -3,7 +3,7 @@
 
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { bindWithoutDeprecatedAccessor, installLeanAsyncResourceBind } from '../../../../src/proxy/http2/node20-bind.js';
+import { bindWithoutDeprecatedAccessor, installLeanAsyncResourceBind } from '../../../bench/node20-bind.js';
 
 describe('lean AsyncResource#bind', () => {
   it('runs fn in the resource async scope with the caller this, arguments and return value', () => {

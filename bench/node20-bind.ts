@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Node 20 workaround, installed once by app.ts: AsyncResource#bind without the deprecated `asyncResource` accessor.
+// Node 20 workaround for node:http2 clients, installed by bench/node-floor.ts: AsyncResource#bind without the deprecated
+// `asyncResource` accessor. (meshlet installed it too until its data path moved off node:http2, docs/decisions.md §12.)
 //
 // ClientHttp2Session#request() calls AsyncResource#bind() once per stream, and Node 20's bind() attaches the
 // deprecated `asyncResource` accessor (DEP0172), built from two deprecate() wrappers each made with
