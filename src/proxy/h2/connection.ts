@@ -105,6 +105,8 @@ export class H2Connection extends EventEmitter implements FrameSink {
   nextStreamId: number;
 
   private readonly streams = new Map<number, H2Stream>();
+  /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS, as pairs [stream, headers, ...]. */
+  private waiting: Array<H2Stream | OutgoingHttpHeaders | IncomingHttpHeaders> = [];
   private readonly reader: FrameReader;
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
@@ -177,14 +179,49 @@ export class H2Connection extends EventEmitter implements FrameSink {
   request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
     if (this.role !== 'client') throw new Error('request() on a server connection');
     if (this.destroyed || this.closing || this.goawayReceived) throw new Error('the HTTP/2 connection no longer accepts streams');
+    if (this.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
+    const stream = new H2Stream(this, 0, this.remoteSettings.initialWindowSize, this.streamWindow);
+    if (this.streams.size >= this.remoteSettings.maxConcurrentStreams) {
+      // Over the peer's limit: the stream waits here (id 0, nothing on the wire) until another one closes, rather
+      // than being refused by the peer (RFC 9113 §5.1.2). Writes on it are held meanwhile.
+      this.waiting.push(stream, headers);
+      return stream;
+    }
+    this.open(stream, headers);
+    return stream;
+  }
+
+  /** Gives `stream` its id and sends its HEADERS (encoded now: HPACK state follows wire order). */
+  private open(stream: H2Stream, headers: OutgoingHttpHeaders | IncomingHttpHeaders): void {
     const id = this.nextStreamId;
-    if (id > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
     this.nextStreamId = id + 2;
-    const stream = new H2Stream(this, id, this.remoteSettings.initialWindowSize, this.streamWindow);
+    stream.id = id;
     this.streams.set(id, stream);
     const { list, neverIndexed } = toHeaderList(headers);
     this.queue(encodeHeaders(id, this.encoder.encode(list, neverIndexed), false, this.remoteSettings.maxFrameSize));
-    return stream;
+    if (stream.pendingBytes > 0 || stream.endQueued) this.queueSend(stream);
+  }
+
+  /** Opens waiting streams while the peer's limit allows. */
+  private openWaiting(): void {
+    const waiting = this.waiting;
+    while (waiting.length > 0 && this.streams.size < this.remoteSettings.maxConcurrentStreams && !this.destroyed) {
+      const stream = waiting.shift() as H2Stream;
+      const headers = waiting.shift() as OutgoingHttpHeaders;
+      if (stream.closed) continue;
+      if (this.nextStreamId > STREAM_ID_LIMIT) {
+        stream.finish(ErrorCode.REFUSED_STREAM);
+        continue;
+      }
+      this.open(stream, headers);
+    }
+  }
+
+  /** Closes the streams that never went on the wire with `code` (REFUSED_STREAM: safe to send elsewhere). */
+  private dropWaiting(code: number): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (let i = 0; i < waiting.length; i += 2) (waiting[i] as H2Stream).finish(code);
   }
 
   /** Sends a PING; `callback` runs when its ACK arrives, or with an error if the connection ends first. */
@@ -205,7 +242,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
     if (this.closing || this.destroyed) return;
     this.closing = true;
     if (this.role === 'server') this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.NO_ERROR));
-    if (this.streams.size === 0) this.finishClose();
+    if (this.streams.size === 0 && this.waiting.length === 0) this.finishClose();
   }
 
   /**
@@ -231,6 +268,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
       this.streams.delete(stream.id);
       stream.finish(ErrorCode.CANCEL);
     }
+    this.dropWaiting(ErrorCode.REFUSED_STREAM);
     this.socket.destroy();
     this.emitClose();
   }
@@ -258,6 +296,13 @@ export class H2Connection extends EventEmitter implements FrameSink {
 
   /** Sends RST_STREAM and closes the stream. */
   resetStream(stream: H2Stream, code: number): void {
+    if (stream.id === 0) {
+      // Never sent: nothing to reset on the wire.
+      const i = this.waiting.indexOf(stream);
+      if (i >= 0) this.waiting.splice(i, 2);
+      stream.finish(code);
+      return;
+    }
     if (!this.destroyed) this.queue(encodeRstStream(stream.id, code));
     this.closeStream(stream, code);
   }
@@ -547,6 +592,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
       }
     }
     this.encoder.setPeerMaxTableSize(remote.headerTableSize);
+    if (this.waiting.length > 0) this.openWaiting();
     this.queue(encodeSettingsAck());
     this.settingsReceived = true;
     this.emit('remoteSettings', remote);
@@ -559,6 +605,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
     }
     if (this.role === 'client') {
       // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
+      this.dropWaiting(ErrorCode.REFUSED_STREAM);
       for (const stream of [...this.streams.values()]) {
         if (stream.id > lastStreamId) this.closeStream(stream, ErrorCode.REFUSED_STREAM);
       }
@@ -619,7 +666,8 @@ export class H2Connection extends EventEmitter implements FrameSink {
     if (stream.closed) return;
     this.streams.delete(stream.id);
     stream.finish(code);
-    if (this.closing && this.streams.size === 0 && !this.destroyed) this.finishClose();
+    if (this.waiting.length > 0) this.openWaiting();
+    if (this.closing && this.streams.size === 0 && this.waiting.length === 0 && !this.destroyed) this.finishClose();
   }
 
   /** Graceful end once no stream is left: final GOAWAY (client), flush, end the socket. */
@@ -672,7 +720,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
     this.sendQueue = [];
     for (const stream of queue) {
       stream.queued = false;
-      if (stream.closed) continue;
+      if (stream.closed || stream.id === 0) continue; // a waiting stream is queued again when it opens
       if (this.socket.writableLength + this.outBytes >= SOCKET_HIGH_WATER_BYTES) {
         this.blocked.push(stream);
         continue;

@@ -20,7 +20,8 @@ export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * got the whole response does the same, so neither side waits on a body nobody will read.
  */
 export class H2Stream extends EventEmitter {
-  readonly id: number;
+  /** Stream id; 0 while a client stream waits for the peer's MAX_CONCURRENT_STREAMS to allow it (connection.ts). */
+  id: number;
   readonly session: H2Connection;
   /** Reset code once closed; 0 for a normal close. */
   rstCode: number | undefined;

@@ -169,7 +169,7 @@ export class SessionPool {
 
   /**
    * A session to `address` (host:port) with spare capacity: an existing one, a new one when all are full and the
-   * limit allows, else the least loaded (the peer queues the stream). Rejects with ERR_UPSTREAM_CONNECT(_TIMEOUT).
+   * limit allows, else the least loaded (its connection holds the stream until the peer's MAX_CONCURRENT_STREAMS allows it). Rejects with ERR_UPSTREAM_CONNECT(_TIMEOUT).
    * The returned session has a slot reserved for the caller, who must call `request()` or `release()` on it.
    */
   acquire(address: string): PooledSession | Promise<PooledSession> {
