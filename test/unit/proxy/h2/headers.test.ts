@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// Table tests for the header list <-> header object conversions and the RFC 9113 §8.2-8.3 message checks.
+
+import { sensitiveHeaders } from 'node:http2';
+import { describe, expect, it } from 'vitest';
+import { type BlockKind, toHeaderList, toHeaderObject } from '../../../../src/proxy/h2/headers.js';
+
+const REQ = [':method', 'POST', ':scheme', 'http', ':authority', 'a', ':path', '/s/M'];
+
+describe('toHeaderObject', () => {
+  const valid: Array<[string, BlockKind, string[], Record<string, unknown>]> = [
+    ['request', 'request', [...REQ, 'te', 'trailers'], { ':method': 'POST', ':scheme': 'http', ':authority': 'a', ':path': '/s/M', te: 'trailers' }],
+    ['repeated keys become an array in order', 'request', [...REQ, 'x-k', '1', 'x-k', '2', 'x-k', '3'], { 'x-k': ['1', '2', '3'] }],
+    ['empty value', 'request', [...REQ, 'x-e', ''], { 'x-e': '' }],
+    ['latin1 bytes in a -bin value', 'request', [...REQ, 'x-b-bin', '\u0000\u00ff\u0080'], { 'x-b-bin': '\u0000\u00ff\u0080' }],
+    ['__proto__ is a plain key', 'request', [...REQ, '__proto__', 'x'], { __proto__: 'x' }],
+    ['CONNECT needs no :path/:scheme', 'request', [':method', 'CONNECT', ':authority', 'a:443'], { ':method': 'CONNECT' }],
+    ['response :status is a number', 'response', [':status', '200', 'grpc-status', '0'], { ':status': 200, 'grpc-status': '0' }],
+    ['informational response', 'response', [':status', '100'], { ':status': 100 }],
+    ['trailers', 'trailers', ['grpc-status', '0', 'grpc-message', 'ok'], { 'grpc-status': '0', 'grpc-message': 'ok' }],
+    ['empty trailers', 'trailers', [], {}],
+  ];
+  it.each(valid)('accepts %s', (_name, kind, list, expected) => {
+    const out = toHeaderObject(list, kind);
+    expect(typeof out).toBe('object');
+    const obj = out as Record<string, unknown>;
+    for (const [k, v] of Object.entries(expected)) expect(obj[k]).toEqual(v);
+    expect(Object.getPrototypeOf(obj)).toBeNull();
+  });
+
+  const invalid: Array<[string, BlockKind, string[], RegExp]> = [
+    ['upper-case name', 'request', [...REQ, 'X-Up', 'v'], /upper-case/],
+    ['empty name', 'request', [...REQ, '', 'v'], /empty header name/],
+    ['missing :method', 'request', REQ.slice(2), /missing :method/],
+    ['missing :path', 'request', [':method', 'POST', ':scheme', 'http'], /:path/],
+    ['empty :path', 'request', [':method', 'POST', ':scheme', 'http', ':path', ''], /:path/],
+    ['missing :scheme', 'request', [':method', 'POST', ':path', '/'], /:scheme/],
+    ['pseudo-header after a regular one', 'request', ['x', '1', ...REQ], /after a regular header/],
+    ['unknown request pseudo-header', 'request', [...REQ.slice(0, 2), ':status', '200', ...REQ.slice(2)], /unknown pseudo-header :status/],
+    ['repeated pseudo-header', 'request', [...REQ, ':path', '/x'].slice(0, 8).concat([':path', '/y']), /repeated pseudo-header :path/],
+    ['connection: keep-alive', 'request', [...REQ, 'connection', 'keep-alive'], /connection-specific/],
+    ['transfer-encoding', 'request', [...REQ, 'transfer-encoding', 'chunked'], /connection-specific/],
+    ['upgrade', 'request', [...REQ, 'upgrade', 'h2c'], /connection-specific/],
+    ['te: gzip', 'request', [...REQ, 'te', 'gzip'], /te: gzip/],
+    ['response without :status', 'response', ['grpc-status', '0'], /:status/],
+    ['non-numeric :status', 'response', [':status', '2xx'], /:status/],
+    ['request pseudo-header in a response', 'response', [':status', '200', ':path', '/'], /unknown pseudo-header :path/],
+    ['pseudo-header in trailers', 'trailers', [':status', '200'], /in trailers/],
+  ];
+  it.each(invalid)('rejects %s', (_name, kind, list, message) => {
+    const out = toHeaderObject(list, kind);
+    expect(typeof out).toBe('string');
+    expect(out).toMatch(message);
+  });
+});
+
+describe('toHeaderList', () => {
+  const table: Array<[string, Record<string, unknown>, string[]]> = [
+    ['pseudo-headers first, whatever the key order', { 'x-a': '1', ':path': '/p', ':method': 'GET' }, [':path', '/p', ':method', 'GET', 'x-a', '1']],
+    ['names lower-cased', { 'X-Mixed': 'v' }, ['x-mixed', 'v']],
+    ['numbers as strings', { ':status': 200, 'content-length': 5 }, [':status', '200', 'content-length', '5']],
+    ['arrays as repeated entries in order', { 'x-k': ['1', '2'] }, ['x-k', '1', 'x-k', '2']],
+    ['undefined and null skipped', { 'x-u': undefined, 'x-n': null, 'x-v': '' }, ['x-v', '']],
+    ['connection-specific headers dropped', { connection: 'keep-alive', 'keep-alive': '5', 'transfer-encoding': 'chunked', upgrade: 'x', 'x-ok': '1' }, ['x-ok', '1']],
+    ['te kept only as trailers', { te: 'trailers' }, ['te', 'trailers']],
+    ['te other than trailers dropped', { te: 'gzip' }, []],
+    ['latin1 values unchanged', { 'x-bin': '\u0000\u00ff' }, ['x-bin', '\u0000\u00ff']],
+  ];
+  it.each(table)('%s', (_name, headers, expected) => {
+    const { list, neverIndexed } = toHeaderList(headers as never);
+    expect(list).toEqual(expected);
+    expect(neverIndexed).toBeUndefined();
+  });
+
+  it('returns the names listed under http2.sensitiveHeaders as never-indexed', () => {
+    const { list, neverIndexed } = toHeaderList({ authorization: 'secret', 'x-a': '1', [sensitiveHeaders]: ['authorization'] } as never);
+    expect(list).toEqual(['authorization', 'secret', 'x-a', '1']);
+    expect(neverIndexed).toEqual(['authorization']);
+  });
+
+  it('round-trips through toHeaderObject', () => {
+    const headers = { ':method': 'POST', ':scheme': 'https', ':authority': 'svc', ':path': '/a/B', 'x-r': ['1', '2'], 'x-bin': '\u00fe' };
+    const back = toHeaderObject(toHeaderList(headers).list, 'request') as Record<string, unknown>;
+    expect({ ...back }).toEqual(headers);
+  });
+});
