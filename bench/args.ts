@@ -8,16 +8,18 @@ import { parseArgs } from 'node:util';
  * - `direct`: h2load straight to the app;
  * - `node-floor`: bench/node-floor.ts, the smallest correct node:http2 gRPC relay (the floor any node:http2 data
  *   plane pays);
+ * - `h2-floor`: bench/h2-floor.ts, the same relay on meshlet's own HTTP/2 engine (src/proxy/h2/), the floor of a
+ *   data plane on that engine;
  * - `meshlet`: `meshlet proxy --no-access-log`, like nginx's `access_log off`;
  * - `meshlet+log`: the same with the access log on, written to a file (informational, `--log`);
  * - `meshlet-b`: a second meshlet, another build and/or other node flags, for A/B in one run (`--meshlet-b*`);
  * - `nginx`: nginx `grpc_pass`, the reference.
  */
-export const PATH_NAMES = ['direct', 'node-floor', 'meshlet', 'meshlet+log', 'meshlet-b', 'nginx'] as const;
+export const PATH_NAMES = ['direct', 'node-floor', 'h2-floor', 'meshlet', 'meshlet+log', 'meshlet-b', 'nginx'] as const;
 export type PathName = (typeof PATH_NAMES)[number];
 
 /** Paths measured when `--only` is not given (meshlet+log with `--log`, meshlet-b with `--meshlet-b*`). */
-export const DEFAULT_PATHS: readonly PathName[] = ['direct', 'node-floor', 'meshlet', 'nginx'];
+export const DEFAULT_PATHS: readonly PathName[] = ['direct', 'node-floor', 'h2-floor', 'meshlet', 'nginx'];
 
 /** unary-rate: fixed offered load (CPU per call); unary-peak: unlimited (req/s); large-peak: big messages. */
 export const SCENARIO_NAMES = ['unary-rate', 'unary-peak', 'large-peak'] as const;
@@ -64,7 +66,7 @@ export interface BenchOptions {
   meshletBNodeArgs: readonly string[];
   /** Extra arguments for node-floor (`--floor-arg`), e.g. `--max-frame-size=65536`. Default none. */
   floorArgs: readonly string[];
-  /** Run the node processes (meshlet*, node-floor) under `node --cpu-prof`. Default false. */
+  /** Run the node processes (meshlet*, node-floor, h2-floor) under `node --cpu-prof`. Default false. */
   profile: boolean;
   app: AppKind;
   /** Write all samples and medians as JSON here. Default: none. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Node.js proxies under test: meshlet's built CLI in quick mode (`meshlet proxy --listen --upstream`, with or
-// without its access log, or another build for A/B) and bench/node-floor.ts. Each runs as its own process,
-// optionally under `node --cpu-prof`, and must serve a correct gRPC call before it is measured.
+// without its access log, or another build for A/B), bench/node-floor.ts and bench/h2-floor.ts. Each runs as its
+// own process, optionally under `node --cpu-prof`, and must serve a correct gRPC call before it is measured.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { logTail, spawnTracked, stopTracked, type Tracked, waitUntilReady } from
 export const MESHLET_MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 /** dist/bench/node-floor.js. */
 export const NODE_FLOOR_MAIN = fileURLToPath(new URL('./node-floor.js', import.meta.url));
+/** dist/bench/h2-floor.js. */
+export const H2_FLOOR_MAIN = fileURLToPath(new URL('./h2-floor.js', import.meta.url));
 
 /** One Node.js proxy process to start. */
 export interface NodeProxySpec {
@@ -52,6 +54,11 @@ export function meshletArgs(main: string, listenPort: number, upstreamPort: numb
 /** node-floor arguments. */
 export function nodeFloorArgs(listenPort: number, upstreamPort: number, extra: readonly string[]): string[] {
   return ['--listen', `127.0.0.1:${listenPort}`, '--upstream', `127.0.0.1:${upstreamPort}`, ...extra];
+}
+
+/** h2-floor arguments (it takes no others). */
+export function h2FloorArgs(listenPort: number, upstreamPort: number): string[] {
+  return ['--listen', `127.0.0.1:${listenPort}`, '--upstream', `127.0.0.1:${upstreamPort}`];
 }
 
 /**

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Turns benchmark samples into medians, ratios against nginx, node-floor and direct from the same run, A/B
+// Turns benchmark samples into medians, ratios against nginx, node-floor, h2-floor and direct from the same run, A/B
 // comparisons (meshlet+log, meshlet-b), the issue's targets with pass/fail, and the printed tables. Pure: no I/O.
 
 import type { PathName, Scenario } from './args.js';
@@ -48,7 +48,7 @@ export interface TargetResult {
 }
 
 /** Proxy paths in the order they are shown (direct has no proxy). */
-const PROXY_PATHS: readonly PathName[] = ['node-floor', 'meshlet', 'meshlet+log', 'meshlet-b', 'nginx'];
+const PROXY_PATHS: readonly PathName[] = ['node-floor', 'h2-floor', 'meshlet', 'meshlet+log', 'meshlet-b', 'nginx'];
 
 /** Median of the values that are not NaN; NaN when none are. Mean of the two middle values for an even count. */
 export function median(values: readonly number[]): number {
@@ -124,7 +124,8 @@ function target(name: string, ratio: number, limit: number, atMost: boolean): Ta
 
 /**
  * The issue's three targets for `subject` (default meshlet) against nginx, from unary medians. Evaluated for
- * node-floor too: where the floor fails a target, no proxy-side code on node:http2 can pass it.
+ * node-floor too: where the floor fails a target, no proxy-side code on node:http2 can pass it; and for h2-floor,
+ * the same bound for a data plane on meshlet's own HTTP/2 engine.
  */
 export function evaluateTargets(summaries: readonly Summary[], subject: PathName = 'meshlet'): TargetResult[] {
   const mRate = find(summaries, 'unary-rate', subject);
@@ -230,8 +231,9 @@ export function formatComparisons(samples: readonly Sample[], bReference: PathNa
 }
 
 /**
- * The printed report: one table per scenario with absolute medians; ratios against nginx, node-floor and direct;
- * large-message ratios; A/B comparisons (when `samples` are given); the targets with node-floor's notes.
+ * The printed report: one table per scenario with absolute medians; ratios against nginx, node-floor, h2-floor
+ * (proxy CPU only) and direct; large-message ratios; A/B comparisons (when `samples` are given); the targets, for
+ * meshlet with node-floor's and h2-floor's ratios beside it, and node-floor's notes.
  */
 export function formatReport(
   summaries: readonly Summary[],
@@ -266,6 +268,7 @@ export function formatReport(
   const nPeak = find(summaries, 'unary-peak', 'nginx');
   const fRate = find(summaries, 'unary-rate', 'node-floor');
   const fPeak = find(summaries, 'unary-peak', 'node-floor');
+  const hRate = find(summaries, 'unary-rate', 'h2-floor');
   const dRate = find(summaries, 'unary-rate', 'direct');
   const dPeak = find(summaries, 'unary-peak', 'direct');
   const rows: string[][] = [];
@@ -277,6 +280,7 @@ export function formatReport(
       path,
       fmt(ratio(rate?.proxyCpuUsPerCall, nRate?.proxyCpuUsPerCall), 2),
       fmt(ratio(rate?.proxyCpuUsPerCall, fRate?.proxyCpuUsPerCall), 2),
+      fmt(ratio(rate?.proxyCpuUsPerCall, hRate?.proxyCpuUsPerCall), 2),
       fmt(ratio(rate?.totalCpuUsPerCall, nRate?.totalCpuUsPerCall), 2),
       fmt(ratio(peak?.reqPerSec, nPeak?.reqPerSec), 2),
       fmt(ratio(peak?.reqPerSec, fPeak?.reqPerSec), 2),
@@ -285,11 +289,22 @@ export function formatReport(
       fmt(rate && dRate ? (rate.p99Us - dRate.p99Us) / 1000 : undefined, 2),
     ]);
   }
-  if (rows.length > 0 && (nRate || nPeak || fRate || fPeak || dRate || dPeak)) {
+  if (rows.length > 0 && (nRate || nPeak || fRate || fPeak || hRate || dRate || dPeak)) {
     out.push('Ratios (same run; latency added = fixed-rate latency minus direct)');
     out.push(
       table(
-        ['path', 'proxy CPU ×nginx', 'proxy CPU ×floor', '(proxy+app) ×(nginx+app)', 'peak ×nginx', 'peak ×floor', 'peak ×direct', '+p50 ms', '+p99 ms'],
+        [
+          'path',
+          'proxy CPU ×nginx',
+          'proxy CPU ×floor',
+          'proxy CPU ×h2-floor',
+          '(proxy+app) ×(nginx+app)',
+          'peak ×nginx',
+          'peak ×floor',
+          'peak ×direct',
+          '+p50 ms',
+          '+p99 ms',
+        ],
         rows,
       ),
       '',
@@ -298,6 +313,7 @@ export function formatReport(
 
   const nLarge = find(summaries, 'large-peak', 'nginx');
   const fLarge = find(summaries, 'large-peak', 'node-floor');
+  const hLarge = find(summaries, 'large-peak', 'h2-floor');
   const largeRows = PROXY_PATHS.flatMap((path) => {
     const l = find(summaries, 'large-peak', path);
     if (!l) return [];
@@ -305,24 +321,26 @@ export function formatReport(
       path,
       fmt(ratio(l.proxyCpuUsPerCall, nLarge?.proxyCpuUsPerCall), 2),
       fmt(ratio(l.proxyCpuUsPerCall, fLarge?.proxyCpuUsPerCall), 2),
+      fmt(ratio(l.proxyCpuUsPerCall, hLarge?.proxyCpuUsPerCall), 2),
       fmt(ratio(l.reqPerSec, nLarge?.reqPerSec), 2),
       fmt(ratio(l.reqPerSec, fLarge?.reqPerSec), 2),
     ]];
   });
-  if (largeRows.length > 1 && (nLarge || fLarge)) {
+  if (largeRows.length > 1 && (nLarge || fLarge || hLarge)) {
     out.push('Large-message ratios (same run)');
-    out.push(table(['path', 'proxy CPU ×nginx', 'proxy CPU ×floor', 'req/s ×nginx', 'req/s ×floor'], largeRows), '');
+    out.push(table(['path', 'proxy CPU ×nginx', 'proxy CPU ×floor', 'proxy CPU ×h2-floor', 'req/s ×nginx', 'req/s ×floor'], largeRows), '');
   }
 
   out.push(...formatComparisons(samples, bReference));
 
   const mine = evaluateTargets(summaries);
   const floor = evaluateTargets(summaries, 'node-floor');
-  out.push('Targets (issue #2): meshlet against nginx; node-floor shows what node:http2 itself allows');
+  const h2Floor = evaluateTargets(summaries, 'h2-floor');
+  out.push("Targets (issue #2): meshlet against nginx; node-floor and h2-floor show what node:http2 and meshlet's own engine allow");
   out.push(
     table(
-      ['target', 'meshlet', 'node-floor', 'limit', 'result'],
-      mine.map((t, i) => [t.name, ratioText(t.ratio), ratioText(floor[i]?.ratio ?? NaN), t.limit, t.verdict]),
+      ['target', 'meshlet', 'node-floor', 'h2-floor', 'limit', 'result'],
+      mine.map((t, i) => [t.name, ratioText(t.ratio), ratioText(floor[i]?.ratio ?? NaN), ratioText(h2Floor[i]?.ratio ?? NaN), t.limit, t.verdict]),
     ),
   );
   out.push(...floorNotes(summaries));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// `npm run bench`: measures direct, node-floor, meshlet (and optionally meshlet+log, meshlet-b) and nginx paths to the
-// same minimal gRPC upstream in one run with h2load, and prints CPU per call, peak req/s and latency, with ratios and
-// the issue #2 targets. Method: docs/performance.md.
+// `npm run bench`: measures direct, node-floor, h2-floor, meshlet (and optionally meshlet+log, meshlet-b) and nginx
+// paths to the same minimal gRPC upstream in one run with h2load, and prints CPU per call, peak req/s and latency,
+// with ratios and the issue #2 targets. Method: docs/performance.md.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,16 @@ import { type BenchOptions, type PathName, parseBenchArgs, USAGE } from './args.
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall, type UpstreamMessage, type UpstreamRequest } from './grpc-wire.js';
 import { type LoadSpec, runH2load } from './h2load.js';
-import { MESHLET_MAIN, meshletArgs, NODE_FLOOR_MAIN, nodeFloorArgs, startNodeProxy, stopAndCollectProfiles } from './node-proxy.js';
+import {
+  H2_FLOOR_MAIN,
+  h2FloorArgs,
+  MESHLET_MAIN,
+  meshletArgs,
+  NODE_FLOOR_MAIN,
+  nodeFloorArgs,
+  startNodeProxy,
+  stopAndCollectProfiles,
+} from './node-proxy.js';
 import { nginxVersion, startNginx } from './nginx.js';
 import { installExitHandlers, freePort, logTail, spawnTracked, stopAll, type Tracked } from './processes.js';
 import { evaluateTargets, formatReport, formatSampleLine, type Sample, type Scenario, summarise } from './report.js';
@@ -168,11 +177,11 @@ async function main(argv: readonly string[]): Promise<number> {
       const main = p === 'meshlet-b' ? (options.meshletBMain ?? mainA) : mainA;
       const started = await startNodeProxy({
         name: p,
-        script: p === 'node-floor' ? NODE_FLOOR_MAIN : main,
+        script: p === 'node-floor' ? NODE_FLOOR_MAIN : p === 'h2-floor' ? H2_FLOOR_MAIN : main,
         args:
-          p === 'node-floor'
-            ? nodeFloorArgs(port, upstream.port, options.floorArgs)
-            : meshletArgs(main, port, upstream.port, p === 'meshlet+log' || (p === 'meshlet-b' && options.meshletBLog), options.meshletArgs),
+          p === 'node-floor' ? nodeFloorArgs(port, upstream.port, options.floorArgs)
+          : p === 'h2-floor' ? h2FloorArgs(port, upstream.port)
+          : meshletArgs(main, port, upstream.port, p === 'meshlet+log' || (p === 'meshlet-b' && options.meshletBLog), options.meshletArgs),
         nodeArgs: p === 'meshlet-b' ? options.meshletBNodeArgs : [],
         logPath,
         listenPort: port,

@@ -11,9 +11,9 @@ function parse(argv: string[]): BenchOptions {
 }
 
 describe('parseBenchArgs', () => {
-  it('measures direct, node-floor, meshlet and nginx in all three scenarios by default', () => {
+  it('measures direct, node-floor, h2-floor, meshlet and nginx in all three scenarios by default', () => {
     const o = parse([]);
-    expect(o.paths).toEqual(['direct', 'node-floor', 'meshlet', 'nginx']);
+    expect(o.paths).toEqual(['direct', 'node-floor', 'h2-floor', 'meshlet', 'nginx']);
     expect(o.scenarios).toEqual(['unary-rate', 'unary-peak', 'large-peak']);
     expect(o.runs).toBe(3);
   });
@@ -22,6 +22,7 @@ describe('parseBenchArgs', () => {
     expect(parse(['--log', '--meshlet-b', '/tmp/b/main.js']).paths).toEqual([
       'direct',
       'node-floor',
+      'h2-floor',
       'meshlet',
       'meshlet+log',
       'meshlet-b',
@@ -32,6 +33,7 @@ describe('parseBenchArgs', () => {
 
   it('accepts the new path names in --only, in any order', () => {
     expect(parse(['--only', 'nginx,meshlet+log,node-floor']).paths).toEqual(['node-floor', 'meshlet+log', 'nginx']);
+    expect(parse(['--only', 'nginx,h2-floor,direct,node-floor']).paths).toEqual(['direct', 'node-floor', 'h2-floor', 'nginx']);
   });
 
   it('rejects unknown names and a meshlet-b with nothing that makes it a B', () => {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// bench/report.ts: medians, per-call CPU, problems, targets (with node-floor's notes), A/B pairs and the report text.
+// bench/report.ts: medians, per-call CPU, problems, targets (with node-floor's notes and h2-floor's ratios), A/B pairs
+// and the report text.
 
 import { describe, expect, it } from 'vitest';
 import type { PathName, Scenario } from '../../../bench/args.js';
@@ -165,19 +166,23 @@ describe('formatReport', () => {
     ...nginxAnd('meshlet', { proxyUs: 120, appUs: 60 }, 7000),
     sample('unary-rate', 'node-floor', 1, { rps: 4000, proxyUs: 100, appUs: 60 }),
     sample('unary-peak', 'node-floor', 1, { rps: 7500, proxyUs: 90, appUs: 50 }),
+    sample('unary-rate', 'h2-floor', 1, { rps: 4000, proxyUs: 30, appUs: 60 }),
+    sample('unary-peak', 'h2-floor', 1, { rps: 9000, proxyUs: 25, appUs: 50 }),
     sample('unary-rate', 'direct', 1, { rps: 4000, appUs: 50, p50Us: 1000, p99Us: 4000 }),
     sample('unary-peak', 'direct', 1, { rps: 20000, appUs: 30 }),
   ];
   const text = formatReport(summarise(samples), DESCRIBE, samples);
 
-  it('shows every path with ratios against nginx and node-floor', () => {
+  it('shows every path with ratios against nginx, node-floor and h2-floor', () => {
     const ratios = text.slice(text.indexOf('Ratios'));
-    expect(ratios).toMatch(/meshlet\s+2\.00\s+1\.20\s+1\.13\s+0\.88\s+0\.93\s+0\.35\s+1\.00\s+4\.00/);
-    expect(ratios).toMatch(/node-floor\s+1\.67\s+1\.00/);
+    expect(ratios).toContain('proxy CPU ×h2-floor');
+    expect(ratios).toMatch(/meshlet\s+2\.00\s+1\.20\s+4\.00\s+1\.13\s+0\.88\s+0\.93\s+0\.35\s+1\.00\s+4\.00/);
+    expect(ratios).toMatch(/node-floor\s+1\.67\s+1\.00\s+3\.33/);
+    expect(ratios).toMatch(/h2-floor\s+0\.50\s+0\.30\s+1\.00/);
   });
 
-  it('shows meshlet and node-floor side by side in the targets, with the FAIL and the floor notes', () => {
-    expect(text).toMatch(/proxy CPU\/call vs nginx\s+2\.00×\s+1\.67×\s+≤ 1\.50×\s+FAIL/);
+  it('shows meshlet, node-floor and h2-floor side by side in the targets, with the FAIL and the floor notes', () => {
+    expect(text).toMatch(/proxy CPU\/call vs nginx\s+2\.00×\s+1\.67×\s+0\.50×\s+≤ 1\.50×\s+FAIL/);
     expect(text).toContain('note: node-floor itself misses "proxy CPU/call vs nginx"');
     expect(text).not.toContain('node-floor itself misses "peak req/s');
   });
