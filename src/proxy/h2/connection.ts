@@ -56,6 +56,8 @@ const STREAM_BURST_BYTES = 256 * 1024;
 const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 /** Writes up to this size are joined into one buffer (one syscall, no per-buffer write requests). */
 const CONCAT_LIMIT_BYTES = 256 * 1024;
+/** After a GOAWAY with an error, the socket is ended and destroyed this much later at the latest. */
+const GOAWAY_LINGER_MS = 1000;
 /** A header block (HEADERS + CONTINUATION) bigger than this ends the connection (CONTINUATION floods). */
 const MAX_HEADER_BLOCK_FACTOR = 2;
 
@@ -255,11 +257,13 @@ export class H2Connection extends EventEmitter implements FrameSink {
     this.closing = true;
     if (err !== undefined) this.closeError = err;
     this.reader.stop();
+    let linger = false;
     if (code !== undefined && !this.socket.destroyed) {
       const goaway = encodeGoaway(this.lastPeerStreamId, code, err?.message.slice(0, 200));
       this.out.push(goaway);
       this.outBytes += goaway.length;
       this.writeOut();
+      linger = true;
     }
     const pings = this.pings;
     this.pings = [];
@@ -269,7 +273,14 @@ export class H2Connection extends EventEmitter implements FrameSink {
       stream.finish(ErrorCode.CANCEL);
     }
     this.dropWaiting(ErrorCode.REFUSED_STREAM);
-    this.socket.destroy();
+    if (linger) {
+      // Let the GOAWAY reach the peer (it says why) even if the socket is backed up, but not for long.
+      const socket = this.socket;
+      socket.end();
+      setTimeout(() => socket.destroy(), GOAWAY_LINGER_MS).unref();
+    } else {
+      this.socket.destroy();
+    }
     this.emitClose();
   }
 
