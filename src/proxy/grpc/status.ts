@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // gRPC status codes, grpc-message percent-encoding and the RST_STREAM → status mapping (PROTOCOL-HTTP2.md).
 
+import { ErrorCode } from '../h2/frame.js';
+
 /** gRPC status codes (grpc/doc/statuscodes.md). */
 export enum Status {
   OK = 0,
@@ -64,16 +66,8 @@ export function decodeGrpcMessage(value: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** HTTP/2 error codes (RFC 9113 §7) that matter for the status mapping. */
-export const H2_CODE = {
-  NO_ERROR: 0x0,
-  PROTOCOL_ERROR: 0x1,
-  INTERNAL_ERROR: 0x2,
-  REFUSED_STREAM: 0x7,
-  CANCEL: 0x8,
-  ENHANCE_YOUR_CALM: 0xb,
-  INADEQUATE_SECURITY: 0xc,
-} as const;
+/** HTTP/2 error codes (RFC 9113 §7): the engine's table, under the name the status mapping has always used. */
+export const H2_CODE = ErrorCode;
 
 /**
  * The status a client sees when a stream is reset without trailers (PROTOCOL-HTTP2.md "Errors"; grpc-js does the
