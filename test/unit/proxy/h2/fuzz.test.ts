@@ -6,24 +6,13 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { seededRandom as prng } from '../../../helpers/prng.js';
 import { H2Connection } from '../../../../src/proxy/h2/connection.js';
 import { CONNECTION_PREFACE, FrameError } from '../../../../src/proxy/h2/frame.js';
 import { FrameReader } from '../../../../src/proxy/h2/frame-reader.js';
 import { HpackDecoder } from '../../../../src/proxy/h2/hpack/decoder.js';
 import { HpackEncoder } from '../../../../src/proxy/h2/hpack/encoder.js';
 import { HpackError } from '../../../../src/proxy/h2/hpack/errors.js';
-
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

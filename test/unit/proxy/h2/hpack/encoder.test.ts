@@ -3,19 +3,9 @@
 // updates, and encoder -> decoder round trips that keep both dynamic tables in sync.
 
 import { describe, expect, it } from 'vitest';
+import { seededRandom as mulberry32 } from '../../../../helpers/prng.js';
 import { HpackDecoder } from '../../../../../src/proxy/h2/hpack/decoder.js';
 import { HpackEncoder, NO_INDEX } from '../../../../../src/proxy/h2/hpack/encoder.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function roundTrip(enc: HpackEncoder, dec: HpackDecoder, headers: string[], never?: ReadonlySet<string> | string[]): Buffer {
   const block = enc.encode(headers, never);

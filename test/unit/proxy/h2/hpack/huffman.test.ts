@@ -3,6 +3,7 @@
 // decode byte-exact, and EOS / bad padding are rejected.
 
 import { describe, expect, it } from 'vitest';
+import { seededRandom as mulberry32 } from '../../../../helpers/prng.js';
 import { HpackError } from '../../../../../src/proxy/h2/hpack/errors.js';
 import {
   HUFFMAN_CODES,
@@ -36,17 +37,6 @@ function encode(s: string): Buffer {
   const end = huffmanEncode(s, dst, 2);
   expect(end - 2).toBe(huffmanEncodedLength(s));
   return dst.subarray(2, end);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('Huffman table', () => {
