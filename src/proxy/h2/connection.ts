@@ -44,6 +44,12 @@ export interface H2ConnectionOptions {
   readonly maxConcurrentStreams?: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce. Default 64 KiB. */
   readonly maxHeaderListBytes?: number;
+  /**
+   * Bytes we may have queued in the socket, unsent because the peer does not read, before the connection is closed
+   * with ENHANCE_YOUR_CALM (a peer that floods PINGs or SETTINGS and never reads the ACKs). DATA stops at 1 MiB on
+   * its own; this bounds the rest. Default 32 MiB.
+   */
+  readonly maxUnsentBytes?: number;
 }
 
 const MAX_WINDOW = 0x7fffffff;
@@ -56,6 +62,13 @@ const STREAM_BURST_BYTES = 256 * 1024;
 const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 /** Writes up to this size are joined into one buffer (one syscall, no per-buffer write requests). */
 const CONCAT_LIMIT_BYTES = 256 * 1024;
+/**
+ * Rapid-reset guard (CVE-2023-44487), Envoy's defaults: a server connection whose peer reset at least this many
+ * streams within PREMATURE_RESET_MS of opening them, before we answered, and at least half of all its streams, is
+ * closed with ENHANCE_YOUR_CALM. Ordinary cancellations never reach that ratio.
+ */
+const PREMATURE_RESET_MIN = 500;
+const PREMATURE_RESET_MS = 1000;
 /** After a GOAWAY with an error, the socket is ended and destroyed this much later at the latest. */
 const GOAWAY_LINGER_MS = 1000;
 /** A header block (HEADERS + CONTINUATION) bigger than this ends the connection (CONTINUATION floods). */
@@ -119,6 +132,10 @@ export class H2Connection extends EventEmitter implements FrameSink {
   private readonly connectionWindow: number;
   private readonly maxStreams: number;
   private readonly maxHeaderListBytes: number;
+  private readonly maxUnsentBytes: number;
+  /** Server: streams the peer opened, and those it reset prematurely (see PREMATURE_RESET_MIN). */
+  private streamsOpened = 0;
+  private prematureResets = 0;
   /** Highest stream id the peer opened (server) — the GOAWAY last-stream-id. */
   private lastPeerStreamId = 0;
   private connSendWindow = DEFAULT_WINDOW;
@@ -144,6 +161,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
     this.connectionWindow = opts.connectionWindowBytes ?? 16 << 20;
     this.maxStreams = opts.maxConcurrentStreams ?? Infinity;
     this.maxHeaderListBytes = opts.maxHeaderListBytes ?? 64 * 1024;
+    this.maxUnsentBytes = opts.maxUnsentBytes ?? 32 * 1024 * 1024;
     this.nextStreamId = opts.role === 'client' ? 1 : 2;
     this.decoder = new HpackDecoder(4096, this.maxHeaderListBytes);
     this.reader = new FrameReader(this);
@@ -516,6 +534,8 @@ export class H2Connection extends EventEmitter implements FrameSink {
       return;
     }
     const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.streamWindow);
+    stream.openedMs = performance.now();
+    this.streamsOpened++;
     this.streams.set(streamId, stream);
     this.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
     if (endStream && !stream.closed) {
@@ -585,6 +605,15 @@ export class H2Connection extends EventEmitter implements FrameSink {
       return;
     }
     this.closeStream(stream, code);
+    if (this.role === 'server' && !stream.localEnded && performance.now() - stream.openedMs < PREMATURE_RESET_MS) {
+      this.prematureResets++;
+      if (this.prematureResets >= PREMATURE_RESET_MIN && this.prematureResets * 2 >= this.streamsOpened) {
+        throw new ConnectionError(
+          ErrorCode.ENHANCE_YOUR_CALM,
+          `the peer reset ${this.prematureResets} of its ${this.streamsOpened} streams right after opening them`,
+        );
+      }
+    }
   }
 
   private onSettings(payload: Buffer): void {
@@ -808,6 +837,9 @@ export class H2Connection extends EventEmitter implements FrameSink {
       socket.cork();
       for (const b of out) socket.write(b);
       socket.uncork();
+    }
+    if (socket.writableLength > this.maxUnsentBytes && !this.destroyed) {
+      this.destroy(new Error(`the peer left ${socket.writableLength} bytes unread`), ErrorCode.ENHANCE_YOUR_CALM);
     }
   }
 }

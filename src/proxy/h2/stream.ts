@@ -34,6 +34,8 @@ export class H2Stream extends EventEmitter {
   endQueued = false;
   /** Response headers were sent (server) or received (client). */
   headersSeen = false;
+  /** performance.now() when a server stream opened (the rapid-reset guard); 0 for client streams. */
+  openedMs = 0;
 
   // Receive side (engine-internal).
   /** Bytes the peer may still send before our next WINDOW_UPDATE. */

@@ -3,9 +3,10 @@
 // decoder throw only their typed errors, and a connection never lets an exception escape its socket handler; it
 // either keeps going or ends with a GOAWAY and exactly one 'close'.
 
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { FakeSocket } from '../../../helpers/fake-socket.js';
 import { seededRandom as prng } from '../../../helpers/prng.js';
 import { H2Connection } from '../../../../src/proxy/h2/connection.js';
 import { CONNECTION_PREFACE, FrameError } from '../../../../src/proxy/h2/frame.js';
@@ -37,29 +38,6 @@ function randomFrame(rand: () => number, blocks: Buffer[]): Buffer {
   frame.writeUInt32BE(controlFrame && rand() < 0.8 ? 0 : 1 + 2 * Math.floor(rand() * 4), 5);
   payload.copy(frame, 9);
   return frame;
-}
-
-/** A stand-in socket: records writes, and 'close' once destroyed. */
-class FakeSocket extends EventEmitter {
-  written = 0;
-  destroyed = false;
-  writableLength = 0;
-  remoteAddress = '127.0.0.1';
-  remotePort = 1;
-  write(b: Buffer): boolean {
-    this.written += b.length;
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  end(): void {
-    this.destroy();
-  }
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.emit('close');
-  }
 }
 
 describe('engine robustness (seeded)', () => {
