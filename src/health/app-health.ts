@@ -22,7 +22,7 @@ export interface AppHealthOptions {
   readonly address: string;
   /** Mode http: where to GET (`host:port` and path); default the app's address and /healthz. */
   readonly http?: { readonly address: string; readonly path: string };
-  /** Mode grpc: one Check call (see grpc-check.ts, bound to the inbound pool by app.ts). */
+  /** Mode grpc: one Check call (see grpc-check.ts, bound to the inbound pool by src/app/inbound.ts). */
   readonly grpcCheck: (timeoutMs: number) => Promise<HealthCheckResult>;
   /** Between the end of one check and the start of the next, ms; default 5000 (config), range 100-600000. */
   readonly intervalMs: number;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Mesh-state metrics computed at scrape time from live state (no bookkeeping on any hot path): endpoints per
 // upstream and their readiness/health, discovery status, upstream HTTP/2 sessions, Consul watch status and errors,
-// calls in flight, and the served health status. Registered in the sidecar's registry by app.ts.
+// calls in flight, and the served health status. Registered in the sidecar's registry by src/app/admin.ts.
 
 import type { Backends } from '../balance/backends.js';
 import type { ConsulBackendStats } from '../discovery/consul/resolver.js';

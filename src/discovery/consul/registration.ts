@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Registers the local service in the local Consul agent on start (with a gRPC health check on the sidecar's
-// inbound port) and deregisters it on shutdown. The body is built by a pure function; app.ts owns when.
+// inbound port) and deregisters it on shutdown. The body is built by a pure function; src/app/discovery.ts owns when.
 
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { BootstrapConfig, ConsulConfig } from '../../config/schema.js';

@@ -26,7 +26,7 @@ export interface SessionPoolOptions {
   readonly connectionWindowBytes?: number;
 }
 
-/** Events the pool reports, for logs and metrics (wired in app.ts). */
+/** Events the pool reports, for logs and metrics (wired in src/app/pool.ts). */
 export interface SessionPoolEvents {
   onConnect?(address: string): void;
   onConnectError?(address: string, err: ProxyError): void;

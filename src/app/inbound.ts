@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// Composition root, inbound area: the pool to the local app, the app's health checks, the grpc.health.v1 service
+// of the inbound port and the inbound listener with its chain (src/proxy/inbound.ts). Built only with `inbound`.
+
+import type { AddressInfo } from 'node:net';
+import type { BootstrapConfig } from '../config/schema.js';
+import { type AppHealth, createAppHealth } from '../health/app-health.js';
+import { checkGrpcHealth } from '../health/grpc-check.js';
+import { createHealthService, type HealthService } from '../health/service.js';
+import type { SessionPool } from '../proxy/http2/session-pool.js';
+import { inboundHandler } from '../proxy/inbound.js';
+import { ProxyListener } from '../proxy/server.js';
+import type { Logger } from '../telemetry/logger.js';
+import { countConnections } from '../telemetry/mesh-metrics.js';
+import { createSessionPool } from './pool.js';
+import type { AppTelemetry } from './telemetry.js';
+
+export interface InboundDeps {
+  readonly log: Logger;
+  readonly telemetry: AppTelemetry;
+  /** The first reason the sidecar is not ready (Readiness.notReady); evaluated per health answer. */
+  readonly notReady: () => string | undefined;
+}
+
+export interface AppInbound {
+  readonly listener: ProxyListener;
+  readonly pool: SessionPool;
+  readonly appHealth: AppHealth;
+  readonly health: HealthService;
+  /** Start hook: listens (port 0 allowed) and returns the bound address. */
+  start(): Promise<AddressInfo>;
+  /** Start hook, once every listener is up: app checks start on the first health request, Watch streams refresh. */
+  startChecks(): void;
+  /** Stop hook: stops the app health checks. */
+  stopChecks(): void;
+  /** Stop hook, after every background check stopped: closes the sessions to the app. */
+  close(): void;
+}
+
+/** The `inbound` section of the bootstrap config. */
+export type InboundConfig = NonNullable<BootstrapConfig['inbound']>;
+
+/** Wires the inbound side described by `inbound` (the section of `config`). Starts nothing. */
+export function createInbound(config: BootstrapConfig, inbound: InboundConfig, deps: InboundDeps): AppInbound {
+  const { log, telemetry } = deps;
+  const { metrics, obs } = telemetry;
+  const pool = createSessionPool('inbound', config.connection, log, metrics);
+  // The grpc.health.v1 answers of the inbound port: the app's health (checked through the same pool) and the
+  // sidecar's readiness (the /ready checks).
+  const appAddress = inbound.app;
+  let health: HealthService | undefined;
+  const appHealth = createAppHealth({
+    mode: obs.health.appCheck,
+    address: appAddress,
+    http: { address: obs.health.appHttp.address ?? appAddress, path: obs.health.appHttp.path },
+    grpcCheck: (timeoutMs) => checkGrpcHealth(pool, appAddress, obs.health.appService, timeoutMs),
+    intervalMs: obs.health.intervalMs,
+    timeoutMs: obs.health.timeoutMs,
+    log: log.child({ component: 'health' }),
+    // Readiness can change between checks too (upstreams resolved): every check re-evaluates for Watch streams.
+    onCheck: (result) => {
+      metrics.health.appChecks.inc({ result });
+      health?.refresh();
+    },
+  });
+  health = createHealthService({ serviceName: config.service.name, ready: deps.notReady, app: appHealth });
+  const listener = new ProxyListener({
+    direction: 'inbound',
+    listen: inbound.listen,
+    onConnection: countConnections(metrics, 'inbound'),
+    handler: inboundHandler({
+      service: config.service.name,
+      appAddress,
+      pool,
+      log,
+      accessLog: config.log.accessLog,
+      metrics: telemetry.callMetrics?.calls.inbound,
+      tracing: telemetry.tracing,
+      health,
+    }),
+  });
+  const served = health;
+  return {
+    listener,
+    pool,
+    appHealth,
+    health: served,
+    start: () => listener.start(),
+    startChecks: () => served.refresh(),
+    stopChecks: () => appHealth.stop(),
+    close: () => pool.destroy(),
+  };
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+// Composition root, outbound area: the pool to upstream endpoints, the backends (discovery + balancing), the
+// outbound listener with its chain (src/proxy/outbound.ts) and the optional active health checks of endpoints.
+
+import type { AddressInfo } from 'node:net';
+import { Backends, type BackendBalancing } from '../balance/backends.js';
+import { systemPickerEnv } from '../balance/random.js';
+import { getPolicy } from '../balance/registry.js';
+import type { BalancingConfig, BootstrapConfig } from '../config/schema.js';
+import { checkGrpcHealth } from '../health/grpc-check.js';
+import { createUpstreamChecker, type UpstreamChecker } from '../health/upstream-checker.js';
+import type { SessionPool } from '../proxy/http2/session-pool.js';
+import { outboundHandler } from '../proxy/outbound.js';
+import { ProxyListener } from '../proxy/server.js';
+import type { Logger } from '../telemetry/logger.js';
+import { countConnections } from '../telemetry/mesh-metrics.js';
+import type { AppDiscovery } from './discovery.js';
+import { createSessionPool } from './pool.js';
+import type { AppResilience } from './resilience.js';
+import type { AppTelemetry } from './telemetry.js';
+
+export interface OutboundDeps {
+  readonly log: Logger;
+  readonly telemetry: AppTelemetry;
+  /** The resolver and which names it knows. */
+  readonly discovery: Pick<AppDiscovery, 'resolver' | 'isKnown'>;
+  /** The policy store and decision sinks the chain's route, timeout, retry and breaker layers use. */
+  readonly resilience: Pick<AppResilience, 'store' | 'events'>;
+  /** Called after every discovery update of a backend (readiness may have changed: refresh health answers). */
+  readonly onEndpointsChanged: () => void;
+}
+
+export interface AppOutbound {
+  readonly listener: ProxyListener;
+  readonly pool: SessionPool;
+  readonly backends: Backends;
+  /** Present only when `health.upstreams.enabled`. */
+  readonly upstreamChecker: UpstreamChecker | undefined;
+  /**
+   * Start hook: listens, then watches every declared upstream, so the first call does not wait for discovery.
+   * @returns the bound address.
+   */
+  start(): Promise<AddressInfo>;
+  /** Start hook, once every listener is up: starts the active upstream health checks (when enabled). */
+  startChecks(): void;
+  /** Stop hook: stops the upstream health checks. */
+  stopChecks(): void;
+  /** Stop hook, after every background check stopped: closes the upstream sessions, then the backends' watches. */
+  close(): void;
+}
+
+/** The `outbound` section of the bootstrap config. */
+export type OutboundConfig = NonNullable<BootstrapConfig['outbound']>;
+
+/** Wires the outbound side described by `outbound` (the section of `config`). Starts nothing. */
+export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig, deps: OutboundDeps): AppOutbound {
+  const { log, telemetry, discovery, resilience } = deps;
+  const { metrics, callMetrics } = telemetry;
+  const pool = createSessionPool('outbound', config.connection, log, metrics);
+  let upstreamChecker: UpstreamChecker | undefined;
+  const backends = new Backends({
+    resolver: discovery.resolver,
+    isKnown: (name) => discovery.isKnown(name),
+    idleTimeoutMs: config.consul?.idleWatchTimeoutMs,
+    balancingFor: (name) => balancingFor(config, name),
+    env: systemPickerEnv,
+    log: log.child({ component: 'discovery' }),
+    onEndpointRemoved: (address) => pool.retire(address),
+    // New or changed endpoints are health-checked at once when active checks are on.
+    onUpdate: (b) => {
+      void upstreamChecker?.checkBackend(b);
+      deps.onEndpointsChanged(); // readiness waits for the first endpoints of declared upstreams
+    },
+  });
+  const listener = new ProxyListener({
+    direction: 'outbound',
+    listen: outbound.listen,
+    onConnection: countConnections(metrics, 'outbound'),
+    handler: outboundHandler({
+      backends,
+      pool,
+      log,
+      accessLog: config.log.accessLog,
+      policy: resilience.store,
+      resilienceEvents: resilience.events,
+      metrics: callMetrics === undefined ? undefined : { calls: callMetrics.calls.outbound, attempts: callMetrics.attempts },
+      tracing: telemetry.tracing,
+    }),
+  });
+  // Optional active gRPC health checks of upstream endpoints, feeding the pickers.
+  const up = telemetry.obs.health.upstreams;
+  if (up.enabled) {
+    upstreamChecker = createUpstreamChecker({
+      backends,
+      check: (address, timeoutMs) => checkGrpcHealth(pool, address, up.service, timeoutMs),
+      intervalMs: up.intervalMs,
+      timeoutMs: up.timeoutMs,
+      unhealthyThreshold: up.unhealthyThreshold,
+      healthyThreshold: up.healthyThreshold,
+      log: log.child({ component: 'health' }),
+      onCheck: (upstream, result) => metrics.health.upstreamChecks.inc({ upstream, result }),
+      onTransition: (upstream, to) => metrics.health.upstreamTransitions.inc({ upstream, to }),
+    });
+  }
+  const checker = upstreamChecker;
+  return {
+    listener,
+    pool,
+    backends,
+    upstreamChecker: checker,
+    async start() {
+      const address = await listener.start();
+      for (const name of Object.keys(config.upstreams)) backends.get(name);
+      return address;
+    },
+    startChecks: () => checker?.start(),
+    stopChecks: () => checker?.stop(),
+    close() {
+      pool.destroy();
+      backends.close();
+    },
+  };
+}
+
+function balancingFor(config: BootstrapConfig, name: string): BackendBalancing {
+  const b: BalancingConfig = config.upstreams[name]?.balancing ?? { policy: 'least_request', ringSize: 1024 };
+  return { policy: getPolicy(b.policy) as BackendBalancing['policy'], options: b, hashHeader: b.hashHeader };
+}

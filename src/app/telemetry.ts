@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// Composition root, telemetry area: the metrics registry, process metrics, tracing and the resilience-event hooks
+// that count into the registry. A leaf of the wiring: every other area takes what this builds, it takes nothing.
+
+import { type BootstrapConfig, observabilityConfig } from '../config/schema.js';
+import { backendFromAuthority } from '../proxy/layers/route.js';
+import { combineEvents, type ResilienceEvents } from '../resilience/events.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createMetrics, type Metrics, resilienceEvents } from '../telemetry/metrics.js';
+import { loadMethodTypes } from '../telemetry/method-types.js';
+import { addProcessMetrics, meshletVersion } from '../telemetry/process-metrics.js';
+import { createTracing, type Tracing } from '../telemetry/tracing.js';
+
+export interface TelemetryDeps {
+  readonly log: Logger;
+  /** Extra sinks for resilience decisions and policy reloads (AppOptions.resilienceEvents). Default: none. */
+  readonly resilienceEvents?: ResilienceEvents;
+}
+
+export interface AppTelemetry {
+  /** The observability sections with every default applied (metrics, tracing, health, allowRemoteMutations). */
+  readonly obs: ReturnType<typeof observabilityConfig>;
+  /** The one registry of the process; every metric is defined on it. */
+  readonly metrics: Metrics;
+  /** `metrics` when `metrics.enabled`, else undefined: the chains then get no metrics layer and no per-call cost. */
+  readonly callMetrics: Metrics | undefined;
+  /** Present only when `tracing.mode` is `on` (otherwise no layer and no per-call cost). */
+  readonly tracing: Tracing | undefined;
+  /** Resilience decisions counted into `metrics`, then passed to `deps.resilienceEvents`. */
+  readonly events: ResilienceEvents;
+  /** Stop hook: flushes the spans still queued (last but one in a drain, before the admin server closes). */
+  close(): Promise<void>;
+}
+
+/** Builds the registry and tracing from the config's observability sections. Starts nothing (no timers, no I/O). */
+export function createTelemetry(config: BootstrapConfig, deps: TelemetryDeps): AppTelemetry {
+  const version = meshletVersion();
+  const obs = observabilityConfig(config);
+  const metrics = createMetrics({
+    serviceName: config.service.name,
+    upstreamOf: backendFromAuthority,
+    maxMethods: obs.metrics.maxMethods,
+    maxUpstreams: obs.metrics.maxUpstreams,
+    countUnknownMessages: obs.metrics.countUnknownMessages,
+    methodTypes: loadMethodTypes(obs.metrics.methodTypes, obs.metrics.protoFiles),
+  });
+  if (obs.metrics.process) addProcessMetrics(metrics.registry, { version });
+  const tracing =
+    obs.tracing.mode === 'on'
+      ? createTracing({
+          serviceName: obs.tracing.serviceName ?? config.service.name,
+          sampleRatio: obs.tracing.sampleRatio,
+          propagation: obs.tracing.propagation,
+          endpoint: obs.tracing.endpoint,
+          batchDelayMs: obs.tracing.batchDelayMs,
+          exportTimeoutMs: obs.tracing.exportTimeoutMs,
+          maxQueueSize: obs.tracing.maxQueueSize,
+          version,
+          log: deps.log.child({ component: 'tracing' }),
+          onExport: (spans, ok) => (ok ? metrics.tracing.spansExported : metrics.tracing.spansFailed).inc(spans),
+        })
+      : undefined;
+  return {
+    obs,
+    metrics,
+    callMetrics: obs.metrics.enabled ? metrics : undefined,
+    tracing,
+    events: combineEvents(resilienceEvents(metrics), deps.resilienceEvents),
+    async close() {
+      await tracing?.shutdown();
+    },
+  };
+}
