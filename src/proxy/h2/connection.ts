@@ -61,7 +61,12 @@ const STREAM_BURST_BYTES = 256 * 1024;
 /** No more DATA is queued while the socket holds this much unsent (TCP back-pressure). */
 const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 /** Writes up to this size are joined into one buffer (one syscall, no per-buffer write requests). */
-const CONCAT_LIMIT_BYTES = 256 * 1024;
+const CONCAT_LIMIT_BYTES = 16 * 1024;
+/**
+ * In bigger writes, buffers from this size up (DATA payloads) go to the socket as they are, in one writev, rather
+ * than copied: -14 % CPU per 64 KiB call, +11 % req/s (same-run A/B, docs/performance.md).
+ */
+const OWN_IOVEC_BYTES = 4096;
 /**
  * Rapid-reset guard (CVE-2023-44487), Envoy's defaults: a server connection whose peer reset at least this many
  * streams within PREMATURE_RESET_MS of opening them, before we answered, and at least half of all its streams, is
@@ -834,8 +839,24 @@ export class H2Connection extends EventEmitter implements FrameSink {
     } else if (bytes <= CONCAT_LIMIT_BYTES) {
       socket.write(Buffer.concat(out, bytes));
     } else {
+      // One writev: large payloads as their own iovecs (no copy), the small frames between them joined.
       socket.cork();
-      for (const b of out) socket.write(b);
+      let run: Buffer[] = [];
+      let runBytes = 0;
+      for (const b of out) {
+        if (b.length < OWN_IOVEC_BYTES) {
+          run.push(b);
+          runBytes += b.length;
+          continue;
+        }
+        if (run.length > 0) {
+          socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
+          run = [];
+          runBytes = 0;
+        }
+        socket.write(b);
+      }
+      if (run.length > 0) socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
       socket.uncork();
     }
     if (socket.writableLength > this.maxUnsentBytes && !this.destroyed) {
