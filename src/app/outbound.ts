@@ -10,7 +10,7 @@ import type { BalancingConfig, BootstrapConfig } from '../config/schema.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createUpstreamChecker, type UpstreamChecker } from '../health/upstream-checker.js';
 import type { SessionPool } from '../proxy/http2/session-pool.js';
-import { outboundHandler } from '../proxy/outbound.js';
+import { outboundChain } from '../proxy/outbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countConnections } from '../telemetry/mesh-metrics.js';
@@ -72,20 +72,21 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
       deps.onEndpointsChanged(); // readiness waits for the first endpoints of declared upstreams
     },
   });
+  const chain = outboundChain({
+    backends,
+    pool,
+    log,
+    accessLog: config.log.accessLog,
+    policy: resilience.store,
+    resilienceEvents: resilience.events,
+    metrics: callMetrics === undefined ? undefined : { calls: callMetrics.calls.outbound, attempts: callMetrics.attempts },
+    tracing: telemetry.tracing,
+  });
   const listener = new ProxyListener({
     direction: 'outbound',
     listen: outbound.listen,
     onConnection: countConnections(metrics, 'outbound'),
-    handler: outboundHandler({
-      backends,
-      pool,
-      log,
-      accessLog: config.log.accessLog,
-      policy: resilience.store,
-      resilienceEvents: resilience.events,
-      metrics: callMetrics === undefined ? undefined : { calls: callMetrics.calls.outbound, attempts: callMetrics.attempts },
-      tracing: telemetry.tracing,
-    }),
+    handler: chain.handler,
   });
   // Optional active gRPC health checks of upstream endpoints, feeding the pickers.
   const up = telemetry.obs.health.upstreams;
@@ -116,6 +117,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     startChecks: () => checker?.start(),
     stopChecks: () => checker?.stop(),
     close() {
+      chain.close(); // outlier ejection timers
       pool.destroy();
       backends.close();
     },

@@ -42,11 +42,27 @@ export interface OutboundDeps {
   readonly tracing?: Tracing;
 }
 
+/** The outbound chain and what must be stopped with it (the outlier detector's ejection timers). */
+export interface OutboundChain {
+  readonly handler: Handler;
+  /** Stops background work of the chain; call at shutdown, after the listener drained. */
+  close(): void;
+}
+
 export function outboundLayers(deps: OutboundDeps): Layer[] {
+  return build(deps).layers;
+}
+
+export function outboundChain(deps: OutboundDeps): OutboundChain {
+  const { layers, close } = build(deps);
+  return { handler: compose(layers, forwardHandler({ pool: deps.pool })), close };
+}
+
+function build(deps: OutboundDeps): { layers: Layer[]; close: () => void } {
   const store = deps.policy ?? new PolicyStore(EMPTY_POLICY);
   const events = deps.resilienceEvents;
   const outlier = createOutlierController({ store, backends: deps.backends, log: deps.log.child({ component: 'outlier' }), events });
-  return [
+  const layers = [
     // rescue is outermost: every failure below becomes a Trailers-Only status.
     rescueLayer({ log: deps.log }),
     // access-log sees the final status, including meshlet-made errors, and the endpoint of the last attempt.
@@ -76,8 +92,5 @@ export function outboundLayers(deps: OutboundDeps): Layer[] {
     ...(deps.metrics !== undefined ? [endpointMetricsLayer({ table: deps.metrics.attempts })] : []),
     ...(deps.tracing !== undefined ? [attemptTracingLayer({ tracing: deps.tracing })] : []),
   ];
-}
-
-export function outboundHandler(deps: OutboundDeps): Handler {
-  return compose(outboundLayers(deps), forwardHandler({ pool: deps.pool }));
+  return { layers, close: outlier.close };
 }
