@@ -93,7 +93,8 @@ class UpstreamAttempt implements CancelTarget {
   handleCancel(reason: ProxyError): void {
     this.cancelledBy = reason;
     this.call.body.detach(this.stream);
-    if (!this.stream.closed) this.stream.close(H2_CODE.CANCEL);
+    // Also when already closed on the wire: a body still held for the relay is dropped, so 'close' comes.
+    this.stream.close(H2_CODE.CANCEL);
     if (this.reply === undefined) this.reject(reason);
     else this.failReply(this.reply, reason);
   }

@@ -201,7 +201,16 @@ export class H2Stream extends EventEmitter {
 
   /** Resets the stream (RST_STREAM `code`, default NO_ERROR) unless already closed. */
   close(code = 0): void {
-    if (this.closed) return;
+    if (this.closed) {
+      // Closed on the wire but holding a complete body for a reader that is gone (its call was cancelled): drop
+      // the body and let 'close' out now, or it would wait forever for an 'end' nobody reads up to.
+      if (this.closeAfterEnd) {
+        this.closeAfterEnd = false;
+        this.inbox = undefined;
+        this.emit('close');
+      }
+      return;
+    }
     this.session.resetStream(this, code);
   }
 
@@ -231,8 +240,9 @@ export class H2Stream extends EventEmitter {
       // Reset: what arrived is incomplete; readers see 'close' without 'end'.
       this.inbox = undefined;
     }
-    if (code === 0 && this.remoteEnded && !this.endEmitted) {
+    if (code === 0 && this.remoteEnded && !this.endEmitted && this.inbox !== undefined) {
       // A complete body still held by a paused (or not yet attached) reader: 'close' follows its 'end', as in node.
+      // (With nothing held, 'close' comes now; a reader that attaches later still gets its 'end'.)
       this.closeAfterEnd = true;
       // Server, and nobody ever read or paused (e.g. an early Trailers-Only reply): drop the body so 'close' still
       // comes, as node does for server streams. A client keeps it for a reader that attaches late (node too).
