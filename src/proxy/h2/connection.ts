@@ -123,6 +123,8 @@ export class H2Connection extends EventEmitter implements FrameSink {
   closeError: Error | undefined;
   /** Client: the id the next request gets. */
   nextStreamId: number;
+  /** performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
+  lastStreamClosedMs = 0;
 
   private readonly streams = new Map<number, H2Stream>();
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS, as pairs [stream, headers, ...]. */
@@ -190,9 +192,14 @@ export class H2Connection extends EventEmitter implements FrameSink {
     socket.on('close', this.onSocketClose);
   }
 
-  /** Streams open on this connection. */
+  /** Streams open on this connection (closed on the wire = no longer counted, whatever their readers do). */
   get activeStreams(): number {
     return this.streams.size;
+  }
+
+  /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS (not on the wire yet). */
+  get waitingStreams(): number {
+    return this.waiting.length >> 1;
   }
 
   // ---- public operations ----
@@ -709,6 +716,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
 
   private closeStream(stream: H2Stream, code: number): void {
     if (stream.closed) return;
+    this.lastStreamClosedMs = performance.now();
     this.streams.delete(stream.id);
     stream.finish(code);
     if (this.waiting.length > 0) this.openWaiting();

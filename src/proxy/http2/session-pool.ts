@@ -40,8 +40,13 @@ const STREAM_ID_LIMIT = 2 ** 31 - 1000;
 export class PooledSession {
   readonly address: string;
   readonly session: H2Connection;
-  /** Streams opened by us and not yet closed. */
-  active = 0;
+  /**
+   * Streams opened by us and not yet closed on the wire (or waiting for the peer's stream limit). Counted by the
+   * connection itself, so a stream whose reader went away can never hold a slot.
+   */
+  get active(): number {
+    return this.session.activeStreams + this.session.waitingStreams;
+  }
   /** Slots handed out by `acquire` whose stream is not opened yet (the caller may still be between microtasks). */
   reserved = 0;
   /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unbounded until its SETTINGS arrive; we wait for them). */
@@ -87,22 +92,15 @@ export class PooledSession {
         neverReachedApp: true,
       });
     }
-    this.active++;
     this.lastUsedMs = performance.now();
-    stream.on('close', this.onStreamClose); // fires once; `on` spares a once-wrapper per call
     if (this.session.nextStreamId > STREAM_ID_LIMIT) this.draining = true;
     return stream;
   }
 
-  private readonly onStreamClose = (): void => {
-    this.active--;
-    this.lastUsedMs = performance.now();
-  };
-
   /** Called by the pool's timer: PINGs busy sessions, closes idle ones. Returns why it closed, if it did. */
   tick(now: number, opts: SessionPoolOptions): 'idle' | undefined {
     if (this.active === 0) {
-      if (now - this.lastUsedMs >= opts.idleTimeoutMs) {
+      if (now - Math.max(this.lastUsedMs, this.session.lastStreamClosedMs) >= opts.idleTimeoutMs) {
         this.draining = true;
         this.closeReason = 'idle';
         this.session.close();
