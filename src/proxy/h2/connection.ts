@@ -68,9 +68,9 @@ const CONCAT_LIMIT_BYTES = 16 * 1024;
  */
 const OWN_IOVEC_BYTES = 4096;
 /**
- * Rapid-reset guard (CVE-2023-44487), Envoy's defaults: a server connection whose peer reset at least this many
- * streams within PREMATURE_RESET_MS of opening them, before we answered, and at least half of all its streams, is
- * closed with ENHANCE_YOUR_CALM. Ordinary cancellations never reach that ratio.
+ * Rapid-reset guard (CVE-2023-44487), Envoy's thresholds: a server connection whose peer reset at least this many
+ * streams within PREMATURE_RESET_MS of opening them, before we answered, and at least half of all its streams, gets
+ * GOAWAY ENHANCE_YOUR_CALM and takes no new streams; streams in flight finish (see refuseNewStreams).
  */
 const PREMATURE_RESET_MIN = 500;
 const PREMATURE_RESET_MS = 1000;
@@ -619,11 +619,8 @@ export class H2Connection extends EventEmitter implements FrameSink {
     this.closeStream(stream, code);
     if (this.role === 'server' && !stream.localEnded && performance.now() - stream.openedMs < PREMATURE_RESET_MS) {
       this.prematureResets++;
-      if (this.prematureResets >= PREMATURE_RESET_MIN && this.prematureResets * 2 >= this.streamsOpened) {
-        throw new ConnectionError(
-          ErrorCode.ENHANCE_YOUR_CALM,
-          `the peer reset ${this.prematureResets} of its ${this.streamsOpened} streams right after opening them`,
-        );
+      if (this.prematureResets >= PREMATURE_RESET_MIN && this.prematureResets * 2 >= this.streamsOpened && !this.closing) {
+        this.refuseNewStreams(`the peer reset ${this.prematureResets} of its ${this.streamsOpened} streams right after opening them`);
       }
     }
   }
@@ -690,6 +687,17 @@ export class H2Connection extends EventEmitter implements FrameSink {
       return;
     }
     if (stream.pendingBytes > 0 || (stream.endQueued && !stream.localEnded)) this.queueSend(stream);
+  }
+
+  /**
+   * GOAWAY ENHANCE_YOUR_CALM, then a graceful close: no new streams, but those in flight finish. When the peer is
+   * another proxy, they belong to other callers than the one that misbehaved; the peer reconnects for new calls.
+   */
+  private refuseNewStreams(reason: string): void {
+    this.closeError = new Error(reason);
+    this.closing = true;
+    this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.ENHANCE_YOUR_CALM, reason.slice(0, 200)));
+    if (this.streams.size === 0) this.finishClose();
   }
 
   // ---- stream ends ----

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Flood guards of the engine: a peer that opens and resets streams as fast as it can (CVE-2023-44487, "rapid
-// reset"), and one that makes us queue replies it never reads (PING floods), get GOAWAY ENHANCE_YOUR_CALM; a peer
-// that merely cancels some calls, or reads slowly, does not.
+// reset") gets GOAWAY ENHANCE_YOUR_CALM and no new streams, while its other calls finish; one that makes us queue
+// replies it never reads (PING floods) is cut off; a peer that merely cancels some calls, or reads slowly, is not.
 
 import { describe, expect, it } from 'vitest';
 import { H2Connection } from '../../../../src/proxy/h2/connection.js';
@@ -38,6 +38,26 @@ describe('flood guards', () => {
     reset(id);
     expect(conn.destroyed).toBe(true);
     expect(goaway()?.payload.readUInt32BE(4)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+  });
+
+  it('after that GOAWAY, streams in flight still finish and new ones are refused', () => {
+    const { conn, streams, open, reset, goaway, socket } = serverWithPeer();
+    open(1); // an unrelated call, in flight throughout
+    const inflight = streams[0] as H2Stream;
+    for (let id = 3; id < 3 + 2 * 500; id += 2) {
+      open(id);
+      reset(id);
+    }
+    conn.flush();
+    expect(goaway()?.payload.readUInt32BE(4)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+    expect(conn.destroyed).toBe(false);
+    open(2001);
+    conn.flush();
+    const refused = socket.frames().find((f) => f.type === FrameType.RST_STREAM && f.streamId === 2001);
+    expect(refused?.payload.readUInt32BE(0)).toBe(ErrorCode.REFUSED_STREAM);
+    inflight.respond({ ':status': 200, 'grpc-status': '0' }, true);
+    expect(inflight.rstCode).toBe(0);
+    expect(conn.destroyed).toBe(true); // the last stream finished: the graceful close completes
   });
 
   it('cancellations among many completed calls are ordinary: the connection stays', () => {
