@@ -11,7 +11,7 @@ import type { SessionPool } from '../proxy/http2/session-pool.js';
 import { inboundHandler } from '../proxy/inbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countConnections } from '../telemetry/mesh-metrics.js';
+import { countConnectionErrors, countConnections } from '../telemetry/mesh-metrics.js';
 import { createSessionPool } from './pool.js';
 import type { AppTelemetry } from './telemetry.js';
 
@@ -68,6 +68,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     direction: 'inbound',
     listen: inbound.listen,
     onConnection: countConnections(metrics, 'inbound'),
+    onConnectionError: countConnectionErrors(metrics, 'inbound', log),
     handler: inboundHandler({
       service: config.service.name,
       appAddress,

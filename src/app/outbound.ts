@@ -13,7 +13,7 @@ import type { SessionPool } from '../proxy/http2/session-pool.js';
 import { outboundChain } from '../proxy/outbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countConnections } from '../telemetry/mesh-metrics.js';
+import { countConnectionErrors, countConnections } from '../telemetry/mesh-metrics.js';
 import type { AppDiscovery } from './discovery.js';
 import { createSessionPool } from './pool.js';
 import type { AppResilience } from './resilience.js';
@@ -86,6 +86,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     direction: 'outbound',
     listen: outbound.listen,
     onConnection: countConnections(metrics, 'outbound'),
+    onConnectionError: countConnectionErrors(metrics, 'outbound', log),
     handler: chain.handler,
   });
   // Optional active gRPC health checks of upstream endpoints, feeding the pickers.

@@ -25,6 +25,11 @@ export interface ListenerOptions {
   readonly connectionWindowBytes?: number;
   /** Called for each accepted connection and when it closes (metrics). */
   readonly onConnection?: (open: boolean) => void;
+  /**
+   * Called when a connection ends badly: `reason` is H2Connection#closeReason (`protocol_error`,
+   * `enhance_your_calm`, `peer_goaway`, `disconnected`, ...), `remote` the peer's `address:port`.
+   */
+  readonly onConnectionError?: (reason: string, err: Error | undefined, remote: string) => void;
 }
 
 /** One proxy listener. Not re-entrant across start/drain: start once, drain once. */
@@ -103,6 +108,8 @@ export class ProxyListener {
     session.once('close', () => {
       this.sessions.delete(session);
       this.opts.onConnection?.(false);
+      const reason = session.closeReason;
+      if (reason !== undefined) this.opts.onConnectionError?.(reason, session.closeError, `${peer.address}:${peer.port}`);
     });
     if (this.draining) session.close();
   };

@@ -7,6 +7,7 @@ import type { Backends } from '../balance/backends.js';
 import type { ConsulBackendStats } from '../discovery/consul/resolver.js';
 import type { SessionPool } from '../proxy/http2/session-pool.js';
 import { type Metrics, PREFIX } from './metrics.js';
+import type { Logger } from './logger.js';
 
 /** Where the values come from; every part is optional. */
 export interface MeshStateSources {
@@ -185,6 +186,24 @@ export function countPoolEvents<E extends { onConnectError?(address: string, err
 }
 
 /** A listener's `onConnection` callback that keeps the connection gauges. */
+/**
+ * Counts downstream connections that ended badly and logs them: a warning when meshlet closed one for a protocol
+ * violation or a flood guard (the peer is broken or hostile, and an operator should see it), debug for a peer that
+ * just went away with calls in flight.
+ */
+export function countConnectionErrors(
+  metrics: Metrics,
+  direction: 'inbound' | 'outbound',
+  log: Logger,
+): (reason: string, err: Error | undefined, remote: string) => void {
+  return (reason, err, remote) => {
+    metrics.connections.errors.inc({ direction, reason });
+    const fields = { direction, remote, reason, err: err?.message };
+    if (reason === 'disconnected' || reason === 'peer_goaway') log.debug(fields, 'downstream connection ended with calls in flight');
+    else log.warn(fields, 'downstream connection closed: the peer broke the HTTP/2 protocol or a flood limit');
+  };
+}
+
 export function countConnections(metrics: Metrics, direction: 'inbound' | 'outbound'): (open: boolean) => void {
   const open = metrics.connections.open.labels({ direction });
   const accepted = metrics.connections.accepted.labels({ direction });

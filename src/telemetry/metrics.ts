@@ -365,7 +365,11 @@ export interface Metrics {
   readonly calls: { readonly inbound: CallMetricsTable; readonly outbound: CallMetricsTable };
   readonly attempts: AttemptMetricsTable;
   /** Downstream connections accepted by the listeners. */
-  readonly connections: { readonly open: Gauge<'direction'>; readonly accepted: Counter<'direction'> };
+  readonly connections: {
+    readonly open: Gauge<'direction'>;
+    readonly accepted: Counter<'direction'>;
+    readonly errors: Counter<'direction' | 'reason'>;
+  };
   /** Upstream HTTP/2 sessions: connect failures and closes (session counts are collected from the pools). */
   readonly sessions: { readonly connectErrors: Counter<'direction'>; readonly closed: Counter<'direction' | 'reason'> };
   /** Resilience decisions (issue 4 wires its hooks to these). */
@@ -558,6 +562,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
         labelNames: ['direction'] as const,
       }),
       accepted: counter({ name: `${PREFIX}connections_total`, help: 'Downstream HTTP/2 connections accepted.', labelNames: ['direction'] as const }),
+      errors: counter({
+        name: `${PREFIX}connection_errors_total`,
+        help: 'Downstream HTTP/2 connections that ended badly, by reason (HTTP/2 error we sent, peer_goaway, disconnected).',
+        labelNames: ['direction', 'reason'] as const,
+      }),
     },
     sessions: {
       connectErrors: counter({

@@ -121,6 +121,8 @@ export class H2Connection extends EventEmitter implements FrameSink {
   goawayReceived = false;
   /** Why the connection ended, when it was not a clean close. */
   closeError: Error | undefined;
+  /** The error code of the GOAWAY we sent because of the peer (protocol error, flood guard), if any. */
+  goawayCode: number | undefined;
   /** Client: the id the next request gets. */
   nextStreamId: number;
   /** performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
@@ -200,6 +202,17 @@ export class H2Connection extends EventEmitter implements FrameSink {
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS (not on the wire yet). */
   get waitingStreams(): number {
     return this.waiting.length >> 1;
+  }
+
+  /**
+   * Why the connection ended badly, as a metric label: the HTTP/2 error name of the GOAWAY we sent (`protocol_error`,
+   * `enhance_your_calm`, ...), `peer_goaway` (the peer sent one with an error), `disconnected` (the socket ended or
+   * failed with streams open); undefined after a clean close.
+   */
+  get closeReason(): string | undefined {
+    if (this.goawayCode !== undefined) return errorName(this.goawayCode);
+    if (this.closeError === undefined) return undefined;
+    return this.closeError.message.startsWith(PEER_GOAWAY) ? 'peer_goaway' : 'disconnected';
   }
 
   // ---- public operations ----
@@ -288,6 +301,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
     if (err !== undefined) this.closeError = err;
     this.reader.stop();
     let linger = false;
+    if (code !== undefined) this.goawayCode = code;
     if (code !== undefined && !this.socket.destroyed) {
       const goaway = encodeGoaway(this.lastPeerStreamId, code, err?.message.slice(0, 200));
       this.out.push(goaway);
@@ -650,7 +664,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
   private onGoaway(lastStreamId: number, code: number): void {
     this.goawayReceived = true;
     if (code !== ErrorCode.NO_ERROR && this.closeError === undefined) {
-      this.closeError = new Error(`the peer sent GOAWAY with HTTP/2 error ${code}`);
+      this.closeError = new Error(`${PEER_GOAWAY} ${code}`);
     }
     if (this.role === 'client') {
       // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
@@ -695,6 +709,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
    */
   private refuseNewStreams(reason: string): void {
     this.closeError = new Error(reason);
+    this.goawayCode = ErrorCode.ENHANCE_YOUR_CALM;
     this.closing = true;
     this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.ENHANCE_YOUR_CALM, reason.slice(0, 200)));
     if (this.streams.size === 0) this.finishClose();
@@ -882,6 +897,13 @@ export class H2Connection extends EventEmitter implements FrameSink {
 }
 
 const PING_PAYLOAD = Buffer.from('meshlet!', 'latin1');
+const PEER_GOAWAY = 'the peer sent GOAWAY with HTTP/2 error';
+const ERROR_NAMES = new Map(Object.entries(ErrorCode).map(([name, code]) => [code, name.toLowerCase()]));
+
+/** `protocol_error` for 1, ...; `error_<n>` for codes RFC 9113 does not name. */
+function errorName(code: number): string {
+  return ERROR_NAMES.get(code as (typeof ErrorCode)[keyof typeof ErrorCode]) ?? `error_${code}`;
+}
 
 function flushConnection(conn: H2Connection): void {
   conn.flush();
