@@ -50,6 +50,12 @@ export interface H2ConnectionOptions {
    * its own; this bounds the rest. Default 32 MiB.
    */
   readonly maxUnsentBytes?: number;
+  /**
+   * Server: a peer that has not sent its connection preface and SETTINGS this long after connecting is closed
+   * (GOAWAY SETTINGS_TIMEOUT): port scanners, stuck clients and slowloris sockets do not stay forever. Default
+   * 10000 ms; 0 turns it off.
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 const MAX_WINDOW = 0x7fffffff;
@@ -161,6 +167,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
   private block: PendingBlock | undefined;
   private pings: Array<(err: Error | null) => void> = [];
   private closeEmitted = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, opts: H2ConnectionOptions) {
     super();
@@ -174,7 +181,16 @@ export class H2Connection extends EventEmitter implements FrameSink {
     this.nextStreamId = opts.role === 'client' ? 1 : 2;
     this.decoder = new HpackDecoder(4096, this.maxHeaderListBytes);
     this.reader = new FrameReader(this);
-    if (this.role === 'server') this.reader.expectPreface();
+    if (this.role === 'server') {
+      this.reader.expectPreface();
+      const timeoutMs = opts.handshakeTimeoutMs ?? 10_000;
+      if (timeoutMs > 0) {
+        this.handshakeTimer = setTimeout(() => {
+          this.destroy(new Error(`no HTTP/2 preface and SETTINGS within ${timeoutMs} ms`), ErrorCode.SETTINGS_TIMEOUT);
+        }, timeoutMs);
+        this.handshakeTimer.unref();
+      }
+    }
     else this.queue(CONNECTION_PREFACE);
     const settings: Array<[number, number]> = [
       [SettingId.ENABLE_PUSH, 0],
@@ -309,6 +325,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
       this.writeOut();
       linger = true;
     }
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     const pings = this.pings;
     this.pings = [];
     for (const cb of pings) cb(err ?? new Error('connection closed'));
@@ -640,6 +657,10 @@ export class H2Connection extends EventEmitter implements FrameSink {
   }
 
   private onSettings(payload: Buffer): void {
+    if (this.handshakeTimer !== undefined) {
+      clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = undefined;
+    }
     const remote = this.remoteSettings;
     const oldWindow = remote.initialWindowSize;
     parseSettings(payload, 0, payload.length, remote);
@@ -750,6 +771,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
   private finishClose(): void {
     this.closing = true;
     if (this.destroyed) return;
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     if (this.role === 'client' && !this.goawayReceived) this.queue(encodeGoaway(0, ErrorCode.NO_ERROR));
     this.writeOut();
     this.destroyed = true;

@@ -89,6 +89,10 @@ export class H2Stream extends EventEmitter {
     return this;
   }
 
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
   pause(): this {
     this.explicitlyPaused = true;
     this.flowing = false;
