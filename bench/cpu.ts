@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// CPU accounting for the benchmark: user+system clock ticks of a process and all its descendants, from /proc.
+// CPU accounting for the benchmark: user+system clock ticks of a process and all its descendants, from /proc; also
+// the process-tree walk that bench/memory.ts uses.
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -40,11 +41,10 @@ function readStat(pid: number): ProcStat | undefined {
 }
 
 /**
- * utime + stime (clock ticks) of `rootPid` and every live descendant, e.g. nginx's master and its worker.
- * Walks all of /proc once because /proc/<pid>/task/<tid>/children is not available on every kernel.
- * Ticks of descendants that exited during a measurement are lost, so measure long-lived processes only.
+ * pid → stat of every process in /proc right now. Walks all of /proc once because
+ * /proc/<pid>/task/<tid>/children is not available on every kernel. Processes that exit while it runs are left out.
  */
-export function treeCpuTicks(rootPid: number): number {
+export function procSnapshot(): Map<number, ProcStat> {
   const stats = new Map<number, ProcStat>();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
@@ -52,22 +52,37 @@ export function treeCpuTicks(rootPid: number): number {
     const stat = readStat(pid);
     if (stat) stats.set(pid, stat);
   }
-  return sumTreeTicks(stats, rootPid);
+  return stats;
 }
 
-/** Ticks of `rootPid` plus all its descendants in a pid → stat snapshot; 0 when the root is not in it. Pure. */
-export function sumTreeTicks(stats: ReadonlyMap<number, ProcStat>, rootPid: number): number {
-  let total = 0;
+/**
+ * utime + stime (clock ticks) of `rootPid` and every live descendant, e.g. nginx's master and its worker.
+ * Ticks of descendants that exited during a measurement are lost, so measure long-lived processes only.
+ */
+export function treeCpuTicks(rootPid: number): number {
+  return sumTreeTicks(procSnapshot(), rootPid);
+}
+
+/**
+ * `rootPid` and all its descendants in a pid → stat snapshot, root first; empty when the root is not in it.
+ * Pure; terminates on ppid cycles (pid reuse between listing and reading).
+ */
+export function treePids(stats: ReadonlyMap<number, ProcStat>, rootPid: number): number[] {
+  const out: number[] = [];
   const pending = [rootPid];
   const seen = new Set<number>();
   while (pending.length > 0) {
     const pid = pending.pop() as number;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    const stat = stats.get(pid);
-    if (!stat) continue;
-    total += stat.ticks;
+    if (!stats.has(pid)) continue;
+    out.push(pid);
     for (const [child, childStat] of stats) if (childStat.ppid === pid) pending.push(child);
   }
-  return total;
+  return out;
+}
+
+/** Ticks of `rootPid` plus all its descendants in a pid → stat snapshot; 0 when the root is not in it. Pure. */
+export function sumTreeTicks(stats: ReadonlyMap<number, ProcStat>, rootPid: number): number {
+  return treePids(stats, rootPid).reduce((total, pid) => total + (stats.get(pid)?.ticks ?? 0), 0);
 }

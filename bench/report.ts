@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Turns benchmark samples into medians, ratios against nginx, node-floor, h2-floor and direct from the same run, A/B
-// comparisons (meshlet+log, meshlet-b), the issue's targets with pass/fail, and the printed tables. Pure: no I/O.
+// comparisons (meshlet+log, meshlet-b), the issue's targets with pass/fail, the memory table, and the printed tables.
+// Pure: no I/O.
 
 import type { PathName, Scenario } from './args.js';
 import type { LoadResult } from './h2load.js';
+import type { TreeMemory } from './memory.js';
 
 export type { Scenario };
 
@@ -19,6 +21,11 @@ export interface Sample {
   proxyCpuUs: number | undefined;
   /** CPU (µs) of the upstream app during the run. */
   appCpuUs: number;
+  /**
+   * Memory of the proxy process tree read right after h2load ended: summed VmRSS then, and summed VmHWM (peak RSS
+   * since each process started). Undefined on the direct path, or when the proxy had exited.
+   */
+  proxyMemory: TreeMemory | undefined;
 }
 
 /** Medians over runs of one (scenario, path). CPU values are µs per call, latencies µs. */
@@ -109,6 +116,7 @@ export function formatSampleLine(sample: Sample, runs: number): string {
     `run ${sample.run}/${runs} ${sample.scenario.padEnd(10)} ${sample.path.padEnd(11)} ` +
     `${load.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${fmt(load.p50Us / 1000, 2)} ms  p99 ${fmt(load.p99Us / 1000, 2)} ms  ` +
     `proxy ${perCall(sample.proxyCpuUs)} µs/call  app ${perCall(sample.appCpuUs)} µs/call` +
+    (sample.proxyMemory ? `  rss ${fmt(kibToMiB(sample.proxyMemory.rssKiB))} MiB` : '') +
     (problems > 0 ? `  WARNING: ${load.done} done, ${load.succeeded} ok, ${sample.appCalls} reached the app` : '')
   );
 }
@@ -349,4 +357,74 @@ export function formatReport(
 
 function ratioText(r: number): string {
   return Number.isNaN(r) ? '-' : `${r.toFixed(2)}×`;
+}
+
+/** KiB → MiB (1024 KiB). */
+export function kibToMiB(kib: number): number {
+  return kib / 1024;
+}
+
+/** Memory of one proxy path's process tree over the bench, in MiB (1 MiB = 1024 KiB). NaN where not measured. */
+export interface MemorySummary {
+  path: PathName;
+  /** Processes in the tree when idle (or at the first sample): 1 for the Node.js proxies, 2 for nginx. */
+  processes: number;
+  /** Summed VmRSS right after the proxy passed its readiness call, before warm-up and any load. */
+  idleMiB: number;
+  /** Per scenario: median over runs of the summed VmRSS read right after h2load ended. */
+  afterMiB: Record<Scenario, number>;
+  /**
+   * Largest summed VmHWM seen over the whole bench (VmHWM only grows, so this is the value after the last run):
+   * "peak RSS so far", an upper bound of the tree's peak since per-process peaks may not coincide.
+   */
+  peakSoFarMiB: number;
+}
+
+/**
+ * One memory summary per proxy path (in the report's path order) that has an idle reading or a sample with memory.
+ * `idle` maps a path to its tree memory right after readiness (undefined when it could not be read).
+ */
+export function summariseMemory(
+  samples: readonly Sample[],
+  idle: ReadonlyMap<PathName, TreeMemory | undefined>,
+): MemorySummary[] {
+  const out: MemorySummary[] = [];
+  for (const path of PROXY_PATHS) {
+    const measured = samples.filter((s) => s.path === path && s.proxyMemory !== undefined);
+    const idleMemory = idle.get(path);
+    if (measured.length === 0 && idleMemory === undefined) continue;
+    const afterMiB = (scenario: Scenario): number =>
+      median(measured.filter((s) => s.scenario === scenario).map((s) => kibToMiB((s.proxyMemory as TreeMemory).rssKiB)));
+    const peaks = measured.map((s) => kibToMiB((s.proxyMemory as TreeMemory).hwmKiB));
+    out.push({
+      path,
+      processes: idleMemory?.processes ?? measured[0]?.proxyMemory?.processes ?? 0,
+      idleMiB: idleMemory ? kibToMiB(idleMemory.rssKiB) : NaN,
+      afterMiB: { 'unary-rate': afterMiB('unary-rate'), 'unary-peak': afterMiB('unary-peak'), 'large-peak': afterMiB('large-peak') },
+      peakSoFarMiB: peaks.length > 0 ? Math.max(...peaks) : NaN,
+    });
+  }
+  return out;
+}
+
+/** The memory table and its caveats; no lines when nothing was measured. `runs` is only shown in the title. */
+export function formatMemoryTable(memory: readonly MemorySummary[], runs: number): string[] {
+  if (memory.length === 0) return [];
+  return [
+    `Memory of the proxy process tree (MiB, VmRSS summed over the tree; after = right after h2load ended, median of ${runs})`,
+    table(
+      ['path', 'procs', 'idle', 'after unary-rate', 'after unary-peak', 'after large-peak', 'peak so far'],
+      memory.map((m) => [
+        m.path,
+        String(m.processes),
+        fmt(m.idleMiB),
+        fmt(m.afterMiB['unary-rate']),
+        fmt(m.afterMiB['unary-peak']),
+        fmt(m.afterMiB['large-peak']),
+        fmt(m.peakSoFarMiB),
+      ]),
+    ),
+    'note: a Node.js process\'s RSS includes V8 heap reservations it has committed (semi-spaces, free heap pages) and node\'s own code, not only live objects.',
+    'note: peak so far = VmHWM summed over the tree (per-process high-water mark since start); nginx sums master + worker, counting shared pages twice.',
+  ];
 }

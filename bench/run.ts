@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `npm run bench`: measures direct, node-floor, h2-floor, meshlet (and optionally meshlet+log, meshlet-b) and nginx
 // paths to the same minimal gRPC upstream in one run with h2load, and prints CPU per call, peak req/s and latency,
-// with ratios and the issue #2 targets. Method: docs/performance.md.
+// with ratios and the issue #2 targets, and the proxies' resident memory. Method: docs/performance.md.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { type BenchOptions, type PathName, parseBenchArgs, USAGE } from './args.
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall, type UpstreamMessage, type UpstreamRequest } from './grpc-wire.js';
 import { type LoadSpec, runH2load } from './h2load.js';
+import { readTreeMemory, type TreeMemory } from './memory.js';
 import {
   H2_FLOOR_MAIN,
   h2FloorArgs,
@@ -24,7 +25,17 @@ import {
 } from './node-proxy.js';
 import { nginxVersion, startNginx } from './nginx.js';
 import { installExitHandlers, freePort, logTail, spawnTracked, stopAll, type Tracked } from './processes.js';
-import { evaluateTargets, formatReport, formatSampleLine, type Sample, type Scenario, summarise } from './report.js';
+import {
+  evaluateTargets,
+  formatMemoryTable,
+  formatReport,
+  formatSampleLine,
+  kibToMiB,
+  type Sample,
+  type Scenario,
+  summarise,
+  summariseMemory,
+} from './report.js';
 import { findTool, missingToolsMessage, type ToolName } from './tools.js';
 
 const UPSTREAM_JS = fileURLToPath(new URL('./upstream.js', import.meta.url));
@@ -156,6 +167,13 @@ async function main(argv: readonly string[]): Promise<number> {
     });
 
     const targets: Target[] = [];
+    // Each proxy's tree memory right after its readiness call, before warm-up or any other path's load.
+    const idleMemory = new Map<PathName, TreeMemory | undefined>();
+    const recordIdle = (p: PathName, proxy: Tracked): string => {
+      const memory = readTreeMemory(proxy.pid);
+      idleMemory.set(p, memory);
+      return memory ? ` (idle rss ${kibToMiB(memory.rssKiB).toFixed(1)} MiB)` : '';
+    };
     const profiled: Array<{ name: string; proxy: Tracked; dir: string }> = [];
     for (const p of options.paths) {
       if (p === 'direct') {
@@ -167,7 +185,8 @@ async function main(argv: readonly string[]): Promise<number> {
         if (!nginxBin) continue;
         const keepalive = options.clients * options.streams;
         const nginx = await startNginx(nginxBin, workDir, port, upstream.port, keepalive, unaryBody);
-        console.log(`nginx ${nginxVersion(nginxBin)?.join('.') ?? '?'} serving on 127.0.0.1:${port}`);
+        const idle = recordIdle(p, nginx);
+        console.log(`nginx ${nginxVersion(nginxBin)?.join('.') ?? '?'} serving on 127.0.0.1:${port}${idle}`);
         targets.push({ path: p, port, proxy: nginx });
         continue;
       }
@@ -192,7 +211,8 @@ async function main(argv: readonly string[]): Promise<number> {
         console.log(`SKIPPED ${p}: ${started.reason}`);
         continue;
       }
-      console.log(`${p} serving on 127.0.0.1:${port}: ${started.commandLine}${p === 'meshlet+log' ? ` (access log → ${logPath})` : ''}`);
+      const idle = recordIdle(p, started.proxy);
+      console.log(`${p} serving on 127.0.0.1:${port}${idle}: ${started.commandLine}${p === 'meshlet+log' ? ` (access log → ${logPath})` : ''}`);
       targets.push({ path: p, port, proxy: started.proxy });
       if (profileSubdir) profiled.push({ name: p, proxy: started.proxy, dir: profileSubdir });
     }
@@ -249,6 +269,8 @@ async function main(argv: readonly string[]): Promise<number> {
           const appBefore = treeCpuTicks(upstream.process.pid);
           const callsBefore = await upstream.calls();
           const result = await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
+          // First thing after the load ends, before the stats round trip gives the proxy time to shrink.
+          const proxyMemory = t.proxy ? readTreeMemory(t.proxy.pid) : undefined;
           const callsAfter = await upstream.calls();
           const appAfter = treeCpuTicks(upstream.process.pid);
           const proxyAfter = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
@@ -260,6 +282,7 @@ async function main(argv: readonly string[]): Promise<number> {
             appCalls: callsAfter - callsBefore,
             proxyCpuUs: t.proxy ? ticksToUs(proxyAfter - proxyBefore) : undefined,
             appCpuUs: ticksToUs(appAfter - appBefore),
+            proxyMemory,
           };
           samples.push(sample);
           console.log(formatSampleLine(sample, options.runs));
@@ -278,6 +301,9 @@ async function main(argv: readonly string[]): Promise<number> {
     };
     console.log(`\n${formatReport(summaries, describe, samples, options.meshletBLog ? 'meshlet+log' : 'meshlet')}`);
     console.log('\nCPU = utime+stime from /proc/<pid>/stat (whole process tree) per call that reached the app.');
+    const memory = summariseMemory(samples, idleMemory);
+    const memoryLines = formatMemoryTable(memory, options.runs);
+    if (memoryLines.length > 0) console.log(`\n${memoryLines.join('\n')}`);
     if (!targets.some((t) => t.path === 'meshlet')) console.log('meshlet was not measured: targets are n/a.');
     const logged = targets.find((t) => t.path === 'meshlet+log');
     if (logged?.proxy) {
@@ -287,7 +313,9 @@ async function main(argv: readonly string[]): Promise<number> {
     if (profileDir) console.log('The node processes ran under --cpu-prof: their CPU and req/s include the profiler overhead.');
 
     if (options.json) {
-      writeFileSync(options.json, JSON.stringify({ options, ticksPerSecond, samples, summaries }, null, 2));
+      // memory.idle and samples[].proxyMemory are in KiB, memory.summaries in MiB (NaN → null).
+      const json = { options, ticksPerSecond, samples, summaries, memory: { idle: Object.fromEntries(idleMemory), summaries: memory } };
+      writeFileSync(options.json, JSON.stringify(json, null, 2));
       console.log(`results written to ${options.json}`);
     }
     for (const { name, proxy, dir } of profiled) {

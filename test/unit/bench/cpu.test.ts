@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseProcStat, sumTreeTicks, type ProcStat } from '../../../bench/cpu.js';
+import { parseProcStat, sumTreeTicks, treePids, type ProcStat } from '../../../bench/cpu.js';
 
 /** Builds a stat line: pid (comm) state ppid, then fields 5-13 as zeros, utime(14) stime(15), then more fields. */
 function statLine(pid: number, comm: string, ppid: number, utime: number, stime: number): string {
@@ -37,6 +37,13 @@ describe('sumTreeTicks', () => {
 
   it('sums the root and all its descendants, and nothing else', () => {
     expect(sumTreeTicks(stats, 100)).toBe(77);
+  });
+
+  it('lists the tree root first, then its descendants', () => {
+    const pids = treePids(stats, 100);
+    expect(pids[0]).toBe(100);
+    expect([...pids].sort((a, b) => a - b)).toEqual([100, 101, 102]);
+    expect(treePids(stats, 999)).toEqual([]);
   });
 
   it('returns 0 when the root has exited', () => {

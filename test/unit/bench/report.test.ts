@@ -4,16 +4,20 @@
 
 import { describe, expect, it } from 'vitest';
 import type { PathName, Scenario } from '../../../bench/args.js';
+import type { TreeMemory } from '../../../bench/memory.js';
 import {
   evaluateTargets,
   floorNotes,
   formatComparisons,
+  formatMemoryTable,
   formatReport,
+  formatSampleLine,
   median,
   perRun,
   problemsOf,
   proxyCpuPerCall,
   summarise,
+  summariseMemory,
   type Sample,
 } from '../../../bench/report.js';
 
@@ -22,7 +26,7 @@ function sample(
   scenario: Scenario,
   path: PathName,
   run: number,
-  o: { rps: number; proxyUs?: number; appUs: number; calls?: number; p50Us?: number; p99Us?: number },
+  o: { rps: number; proxyUs?: number; appUs: number; calls?: number; p50Us?: number; p99Us?: number; memory?: TreeMemory },
 ): Sample {
   const calls = o.calls ?? 10_000;
   return {
@@ -42,6 +46,7 @@ function sample(
     appCalls: calls,
     proxyCpuUs: o.proxyUs === undefined ? undefined : o.proxyUs * calls,
     appCpuUs: o.appUs * calls,
+    proxyMemory: o.memory,
   };
 }
 
@@ -185,5 +190,62 @@ describe('formatReport', () => {
     expect(text).toMatch(/proxy CPU\/call vs nginx\s+2\.00×\s+1\.67×\s+0\.50×\s+≤ 1\.50×\s+FAIL/);
     expect(text).toContain('note: node-floor itself misses "proxy CPU/call vs nginx"');
     expect(text).not.toContain('node-floor itself misses "peak req/s');
+  });
+});
+
+/** Tree memory of `processes` processes with the given RSS and high-water mark, in MiB. */
+function mib(rssMiB: number, hwmMiB: number, processes = 1): TreeMemory {
+  return { rssKiB: rssMiB * 1024, hwmKiB: hwmMiB * 1024, processes };
+}
+
+describe('summariseMemory and formatMemoryTable', () => {
+  const samples = [
+    ...[1, 2, 3].flatMap((run) => [
+      sample('unary-rate', 'meshlet', run, { rps: 4000, proxyUs: 100, appUs: 40, memory: mib(60 + run, 70 + run) }),
+      sample('unary-peak', 'meshlet', run, { rps: 9000, proxyUs: 90, appUs: 40, memory: mib([80, 90, 70][run - 1] as number, 95 + run) }),
+      sample('unary-rate', 'nginx', run, { rps: 4000, proxyUs: 60, appUs: 40, memory: mib(12, 13, 2) }),
+      sample('unary-rate', 'direct', run, { rps: 4000, appUs: 40 }),
+    ]),
+  ];
+  const idle = new Map<PathName, TreeMemory | undefined>([
+    ['nginx', mib(10, 10.5, 2)],
+    ['meshlet', mib(50, 52)],
+    ['node-floor', undefined],
+  ]);
+  const memory = summariseMemory(samples, idle);
+
+  it('gives idle RSS, the median RSS after each scenario and the largest summed high-water mark per proxy path', () => {
+    expect(memory.map((m) => m.path)).toEqual(['meshlet', 'nginx']);
+    const [meshlet, nginx] = memory;
+    expect(meshlet).toMatchObject({ processes: 1, idleMiB: 50, peakSoFarMiB: 98 });
+    expect(meshlet?.afterMiB['unary-rate']).toBe(62);
+    expect(meshlet?.afterMiB['unary-peak']).toBe(80);
+    expect(meshlet?.afterMiB['large-peak']).toBeNaN();
+    expect(nginx).toMatchObject({ processes: 2, idleMiB: 10, peakSoFarMiB: 13 });
+  });
+
+  it('leaves out direct and paths with neither an idle reading nor a sample with memory', () => {
+    expect(memory.some((m) => m.path === 'direct' || m.path === 'node-floor')).toBe(false);
+  });
+
+  it('prints one row per path in MiB, "-" for a scenario not run, and the RSS caveats', () => {
+    const text = formatMemoryTable(memory, 3).join('\n');
+    expect(text).toContain('median of 3');
+    expect(text).toMatch(/meshlet\s+1\s+50\.0\s+62\.0\s+80\.0\s+-\s+98\.0/);
+    expect(text).toMatch(/nginx\s+2\s+10\.0\s+12\.0\s+-\s+-\s+13\.0/);
+    expect(text).toMatch(/RSS includes V8 heap reservations/);
+    expect(text).toMatch(/peak so far = VmHWM summed over the tree/);
+  });
+
+  it('prints nothing when no proxy memory was read', () => {
+    expect(formatMemoryTable(summariseMemory(samples.filter((s) => s.path === 'direct'), new Map()), 1)).toEqual([]);
+  });
+});
+
+describe('formatSampleLine', () => {
+  it('shows the proxy RSS after the run, and none on the direct path', () => {
+    const proxied = sample('unary-rate', 'meshlet', 1, { rps: 4000, proxyUs: 100, appUs: 40, memory: mib(61.25, 70) });
+    expect(formatSampleLine(proxied, 1)).toContain('rss 61.3 MiB');
+    expect(formatSampleLine(sample('unary-rate', 'direct', 1, { rps: 4000, appUs: 40 }), 1)).not.toContain('rss');
   });
 });
