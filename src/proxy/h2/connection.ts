@@ -387,6 +387,17 @@ export class H2Connection extends EventEmitter implements FrameSink {
       stream.recvWindow += stream.unacked;
       stream.unacked = 0;
     }
+    this.creditConnection(bytes);
+  }
+
+  /** `bytes` of DATA were read or thrown away: credit the connection window once half of it is used. */
+  creditConnection(bytes: number): void {
+    this.connUnacked += bytes;
+    if (this.connUnacked >= this.connectionWindow >> 1 && !this.destroyed) {
+      this.queue(encodeWindowUpdate(0, this.connUnacked));
+      this.connRecvWindow += this.connUnacked;
+      this.connUnacked = 0;
+    }
   }
 
   // ---- socket events ----
@@ -474,30 +485,29 @@ export class H2Connection extends EventEmitter implements FrameSink {
   }
 
   private onDataFrame(flags: number, streamId: number, payload: Buffer, flowLength: number): void {
+    // The connection window is credited back as DATA is read (or discarded), not as it arrives: what all streams
+    // of a connection hold unread is bounded by the connection window, however many streams the peer opens.
     this.connRecvWindow -= flowLength;
     if (this.connRecvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'the peer overran the connection window');
-    this.connUnacked += flowLength;
-    if (this.connUnacked >= this.connectionWindow >> 1) {
-      // The connection window is credited as data arrives: per-stream windows bound what any stream can buffer.
-      this.queue(encodeWindowUpdate(0, this.connUnacked));
-      this.connRecvWindow += this.connUnacked;
-      this.connUnacked = 0;
-    }
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
+      this.creditConnection(flowLength);
       return; // a stream we already closed or reset: frames in flight are ignored (§5.1)
     }
     if (stream.remoteEnded) {
+      this.creditConnection(flowLength);
       this.resetStream(stream, ErrorCode.STREAM_CLOSED);
       return;
     }
     if (this.role === 'client' && !stream.headersSeen) {
+      this.creditConnection(flowLength);
       this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
       return;
     }
     stream.recvWindow -= flowLength;
     if (stream.recvWindow < 0) {
+      this.creditConnection(flowLength);
       this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }

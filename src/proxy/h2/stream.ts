@@ -43,6 +43,8 @@ export class H2Stream extends EventEmitter {
   /** Bytes delivered to the reader and not yet credited back to the peer. */
   unacked = 0;
   private inbox: Buffer[] | undefined;
+  /** Bytes held in `inbox` (not yet credited to the connection window). */
+  private inboxBytes = 0;
   private flowing = false;
   private explicitlyPaused = false;
   private deliveryScheduled = false;
@@ -123,6 +125,7 @@ export class H2Stream extends EventEmitter {
       return;
     }
     (this.inbox ??= []).push(chunk);
+    this.inboxBytes += chunk.length;
   }
 
   /** Engine: END_STREAM arrived. 'end' follows the data still held. */
@@ -137,6 +140,7 @@ export class H2Stream extends EventEmitter {
     let inbox = this.inbox;
     while (inbox !== undefined && this.flowing) {
       const chunk = inbox.shift() as Buffer;
+      this.inboxBytes -= chunk.length;
       if (inbox.length === 0) {
         this.inbox = undefined;
         inbox = undefined;
@@ -210,7 +214,7 @@ export class H2Stream extends EventEmitter {
       // the body and let 'close' out now, or it would wait forever for an 'end' nobody reads up to.
       if (this.closeAfterEnd) {
         this.closeAfterEnd = false;
-        this.inbox = undefined;
+        this.dropInbox();
         this.emit('close');
       }
       return;
@@ -232,6 +236,15 @@ export class H2Stream extends EventEmitter {
     }
   }
 
+  /** Throws away data nobody will read, giving its bytes back to the connection window. */
+  private dropInbox(): void {
+    if (this.inbox === undefined) return;
+    this.inbox = undefined;
+    const bytes = this.inboxBytes;
+    this.inboxBytes = 0;
+    if (bytes > 0) this.session.creditConnection(bytes);
+  }
+
   /** Engine: the stream is closed with `code`; keeps data the peer completed (it is still delivered). */
   finish(code: number): void {
     if (this.closed) return;
@@ -240,9 +253,10 @@ export class H2Stream extends EventEmitter {
     this.pending.length = 0;
     this.pendingBytes = 0;
     this.trailers = undefined;
-    if (code !== 0 && !this.remoteEnded) {
-      // Reset: what arrived is incomplete; readers see 'close' without 'end'.
-      this.inbox = undefined;
+    if (!this.remoteEnded) {
+      // Closed before the peer finished (a reset, or our NO_ERROR reset after an early response): what arrived is
+      // incomplete and nobody will read it; readers see 'close' without 'end'.
+      this.dropInbox();
     }
     if (code === 0 && this.remoteEnded && !this.endEmitted && this.inbox !== undefined) {
       // A complete body still held by a paused (or not yet attached) reader: 'close' follows its 'end', as in node.
