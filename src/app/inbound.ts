@@ -12,7 +12,7 @@ import { inboundHandler } from '../proxy/inbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countConnectionErrors, countConnections } from '../telemetry/mesh-metrics.js';
-import { createSessionPool } from './pool.js';
+import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppTelemetry } from './telemetry.js';
 
 export interface InboundDeps {
@@ -44,7 +44,7 @@ export type InboundConfig = NonNullable<BootstrapConfig['inbound']>;
 export function createInbound(config: BootstrapConfig, inbound: InboundConfig, deps: InboundDeps): AppInbound {
   const { log, telemetry } = deps;
   const { metrics, obs } = telemetry;
-  const pool = createSessionPool('inbound', config.connection, log, metrics);
+  const pool = createSessionPool('inbound', config.connection, config.http2, log, metrics);
   // The grpc.health.v1 answers of the inbound port: the app's health (checked through the same pool) and the
   // sidecar's readiness (the /ready checks).
   const appAddress = inbound.app;
@@ -67,6 +67,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
   const listener = new ProxyListener({
     direction: 'inbound',
     listen: inbound.listen,
+    ...listenerHttp2Options(config.http2),
     onConnection: countConnections(metrics, 'inbound'),
     onConnectionError: countConnectionErrors(metrics, 'inbound', log),
     handler: inboundHandler({

@@ -15,7 +15,7 @@ import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countConnectionErrors, countConnections } from '../telemetry/mesh-metrics.js';
 import type { AppDiscovery } from './discovery.js';
-import { createSessionPool } from './pool.js';
+import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppResilience } from './resilience.js';
 import type { AppTelemetry } from './telemetry.js';
 
@@ -56,7 +56,7 @@ export type OutboundConfig = NonNullable<BootstrapConfig['outbound']>;
 export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig, deps: OutboundDeps): AppOutbound {
   const { log, telemetry, discovery, resilience } = deps;
   const { metrics, callMetrics } = telemetry;
-  const pool = createSessionPool('outbound', config.connection, log, metrics);
+  const pool = createSessionPool('outbound', config.connection, config.http2, log, metrics);
   let upstreamChecker: UpstreamChecker | undefined;
   const backends = new Backends({
     resolver: discovery.resolver,
@@ -85,6 +85,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
   const listener = new ProxyListener({
     direction: 'outbound',
     listen: outbound.listen,
+    ...listenerHttp2Options(config.http2),
     onConnection: countConnections(metrics, 'outbound'),
     onConnectionError: countConnectionErrors(metrics, 'outbound', log),
     handler: chain.handler,

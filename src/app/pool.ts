@@ -1,15 +1,41 @@
 // SPDX-License-Identifier: Apache-2.0
 // Composition root, session pools: one HTTP/2 session pool per direction, its events logged and counted.
 
-import type { ConnectionConfig } from '../config/schema.js';
+import type { ConnectionConfig, Http2Config } from '../config/schema.js';
 import { SessionPool } from '../proxy/http2/session-pool.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countPoolEvents } from '../telemetry/mesh-metrics.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
-/** A pool for `direction` with `config.connection` options; connect errors and closes are logged and counted. */
-export function createSessionPool(direction: 'inbound' | 'outbound', options: ConnectionConfig, log: Logger, metrics: Metrics): SessionPool {
-  return new SessionPool(options, countPoolEvents(poolEvents(log, direction), metrics, direction));
+/**
+ * A pool for `direction` with `config.connection` options and the windows and header limit of `config.http2`;
+ * connect errors and closes are logged and counted.
+ */
+export function createSessionPool(
+  direction: 'inbound' | 'outbound',
+  options: ConnectionConfig,
+  http2: Http2Config,
+  log: Logger,
+  metrics: Metrics,
+): SessionPool {
+  const poolOptions = {
+    ...options,
+    streamWindowBytes: http2.streamWindowBytes,
+    connectionWindowBytes: http2.connectionWindowBytes,
+    maxHeaderListBytes: http2.maxHeaderListBytes,
+  };
+  return new SessionPool(poolOptions, countPoolEvents(poolEvents(log, direction), metrics, direction));
+}
+
+/** The HTTP/2 options of a listener, from `config.http2`. */
+export function listenerHttp2Options(http2: Http2Config) {
+  return {
+    streamWindowBytes: http2.streamWindowBytes,
+    connectionWindowBytes: http2.connectionWindowBytes,
+    maxConcurrentStreams: http2.maxConcurrentStreams,
+    maxHeaderListBytes: http2.maxHeaderListBytes,
+    handshakeTimeoutMs: http2.handshakeTimeoutMs,
+  };
 }
 
 function poolEvents(log: Logger, direction: 'inbound' | 'outbound') {

@@ -411,6 +411,61 @@ export const bootstrapSchema = z
       .strict()
       .default({ level: 'info', accessLog: true })
       .describe('Logging (pino JSON on stdout).'),
+    http2: z
+      .object({
+        streamWindowBytes: z
+          .number()
+          .int()
+          .min(65_535)
+          .max(2 ** 31 - 1)
+          .default(1 << 20)
+          .describe(
+            'Per-stream receive window meshlet advertises (SETTINGS_INITIAL_WINDOW_SIZE), on the listeners and on ' +
+              'upstream sessions. Bytes; default 1048576 (1 MiB; the HTTP/2 default of 65535 throttles large ' +
+              'messages); range 65535-2147483647.',
+          ),
+        connectionWindowBytes: z
+          .number()
+          .int()
+          .min(65_535)
+          .max(2 ** 31 - 1)
+          .default(16 << 20)
+          .describe(
+            'Connection receive window; credited back only as data is read, so it is also the most one connection ' +
+              'holds unread. Bytes; default 16777216 (16 MiB); range 65535-2147483647.',
+          ),
+        maxConcurrentStreams: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1)
+          .default(0)
+          .describe(
+            'SETTINGS_MAX_CONCURRENT_STREAMS the listeners advertise and enforce per downstream connection (streams ' +
+              'over it are refused with REFUSED_STREAM, which clients retry). 0 = unlimited (the default, as in ' +
+              'Envoy); range 0-2147483647. Upstream peers\' limits are always honoured.',
+          ),
+        maxHeaderListBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(16 << 20)
+          .default(64 * 1024)
+          .describe(
+            'SETTINGS_MAX_HEADER_LIST_SIZE advertised and enforced: a request or response whose metadata is larger ' +
+              'is reset. Bytes (RFC 9113 sizing: name + value + 32 per field); default 65536; range 1024-16777216.',
+          ),
+        handshakeTimeoutMs: ms(10_000, 0, 600_000, 'Listeners: a connection without the HTTP/2 preface and SETTINGS within this is closed (0 = never).'),
+      })
+      .strict()
+      .default({
+        streamWindowBytes: 1 << 20,
+        connectionWindowBytes: 16 << 20,
+        maxConcurrentStreams: 0,
+        maxHeaderListBytes: 64 * 1024,
+        handshakeTimeoutMs: 10_000,
+      })
+      .describe('HTTP/2 settings of the listeners and of the sessions to upstreams (RFC 9113 §6.5.2).'),
     shutdown: z
       .object({
         drainTimeoutMs: ms(30_000, 0, 600_000, 'After SIGTERM, how long in-flight calls may run before they are cut.'),
@@ -457,6 +512,7 @@ export type BootstrapInput = z.input<typeof bootstrapSchema>;
 export type UpstreamConfig = BootstrapConfig['upstreams'][string];
 export type BalancingConfig = z.output<typeof balancingSchema>;
 export type ConnectionConfig = BootstrapConfig['connection'];
+export type Http2Config = BootstrapConfig['http2'];
 export type ConsulConfig = z.output<typeof consulSchema>;
 export type MetricsConfig = z.output<typeof metricsSchema>;
 export type TracingConfig = z.output<typeof tracingSchema>;

@@ -23,6 +23,12 @@ export interface ListenerOptions {
   readonly streamWindowBytes?: number;
   /** Connection receive window; default 16 MiB. */
   readonly connectionWindowBytes?: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per downstream connection; default 0 = unlimited. */
+  readonly maxConcurrentStreams?: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE; default 64 KiB. */
+  readonly maxHeaderListBytes?: number;
+  /** Close a connection without preface + SETTINGS after this; default 10000 ms, 0 = never. */
+  readonly handshakeTimeoutMs?: number;
   /** Called for each accepted connection and when it closes (metrics). */
   readonly onConnection?: (open: boolean) => void;
   /**
@@ -99,6 +105,9 @@ export class ProxyListener {
       role: 'server',
       streamWindowBytes: this.opts.streamWindowBytes ?? 1 << 20,
       connectionWindowBytes: this.opts.connectionWindowBytes ?? 16 << 20,
+      maxConcurrentStreams: this.opts.maxConcurrentStreams ? this.opts.maxConcurrentStreams : undefined,
+      maxHeaderListBytes: this.opts.maxHeaderListBytes,
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
     });
     // One PeerInfo per connection; mTLS fills `identity` here once it lands.
     const peer: PeerInfo = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, identity: undefined };

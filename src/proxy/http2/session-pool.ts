@@ -24,6 +24,8 @@ export interface SessionPoolOptions {
   readonly streamWindowBytes?: number;
   /** Connection receive window; default 16 MiB. */
   readonly connectionWindowBytes?: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce on responses; default 64 KiB. */
+  readonly maxHeaderListBytes?: number;
 }
 
 /** Events the pool reports, for logs and metrics (wired in src/app/pool.ts). */
@@ -202,6 +204,7 @@ export class SessionPool {
         role: 'client',
         streamWindowBytes: streamWindow,
         connectionWindowBytes: this.opts.connectionWindowBytes ?? 16 << 20,
+        maxHeaderListBytes: this.opts.maxHeaderListBytes,
       });
       const pooled = new PooledSession(address, session, performance.now());
       let settled = false;

@@ -91,6 +91,14 @@ const invalid: { name: string; doc: string; issues: Expect[] }[] = [
     issues: [['shutdown.drainTimeoutMs', '3:29', 'expected int']],
   },
   {
+    name: 'an HTTP/2 window below the protocol minimum and an unknown HTTP/2 key',
+    doc: yaml('service: { name: a }', 'outbound: {}', 'http2:', '  streamWindowBytes: 1000', '  maxStreams: 10'),
+    issues: [
+      ['http2.streamWindowBytes', '4:22', 'expected number to be >=65535'],
+      ['http2.maxStreams', '5:3', 'unknown key "maxStreams"'],
+    ],
+  },
+  {
     name: 'bad host:port reports the format once, not the port range too',
     doc: yaml('service: { name: a }', 'inbound:', '  app: localhost'),
     issues: [['inbound.app', '3:8', 'expected host:port, e.g. 127.0.0.1:6140']],
@@ -278,6 +286,13 @@ describe('loadBootstrap accepts valid documents', () => {
         },
         admin: { listen: '127.0.0.1:6191' },
         log: { level: 'info', accessLog: true },
+        http2: {
+          streamWindowBytes: 1 << 20,
+          connectionWindowBytes: 16 << 20,
+          maxConcurrentStreams: 0,
+          maxHeaderListBytes: 65_536,
+          handshakeTimeoutMs: 10_000,
+        },
         shutdown: { drainTimeoutMs: 30_000 },
       },
     });
