@@ -63,14 +63,19 @@ export interface App {
   readonly observability: { readonly metrics: Metrics; readonly tracing: Tracing | undefined; readonly health: HealthService | undefined };
 }
 
-export function createApp(config: BootstrapConfig, opts: AppOptions): App {
+/**
+ * Builds the sidecar from a validated config; starts nothing (see `App.start`). Async only because the
+ * OpenTelemetry SDK is loaded on demand, when tracing is on (it is ~6-7 MiB of RSS a sidecar without tracing
+ * does not pay).
+ */
+export async function createApp(config: BootstrapConfig, opts: AppOptions): Promise<App> {
   const log = opts.log;
   setupRoundRobin();
   setupLeastRequest();
   setupRingHash();
 
   // Wiring, in dependency order (construction order is also the order metric children are created in).
-  const telemetry = createTelemetry(config, { log, resilienceEvents: opts.resilienceEvents });
+  const telemetry = await createTelemetry(config, { log, resilienceEvents: opts.resilienceEvents });
   const { metrics, tracing } = telemetry;
   const readiness = createReadiness();
   const inbound =

@@ -211,7 +211,7 @@ async function serve(config: Parameters<typeof createApp>[0]): Promise<number> {
   process.on('unhandledRejection', die('unhandled promise rejection'));
   let app: App;
   try {
-    app = createApp(config, { log });
+    app = await createApp(config, { log });
     await app.start();
   } catch (err) {
     log.fatal({ err }, 'meshlet failed to start');

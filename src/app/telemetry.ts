@@ -9,7 +9,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics, resilienceEvents } from '../telemetry/metrics.js';
 import { loadMethodTypes } from '../telemetry/method-types.js';
 import { addProcessMetrics, meshletVersion } from '../telemetry/process-metrics.js';
-import { createTracing, type Tracing } from '../telemetry/tracing.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 export interface TelemetryDeps {
   readonly log: Logger;
@@ -32,8 +32,11 @@ export interface AppTelemetry {
   close(): Promise<void>;
 }
 
-/** Builds the registry and tracing from the config's observability sections. Starts nothing (no timers, no I/O). */
-export function createTelemetry(config: BootstrapConfig, deps: TelemetryDeps): AppTelemetry {
+/**
+ * Builds the registry and tracing from the config's observability sections. Starts nothing (no timers, no I/O).
+ * The OpenTelemetry SDK (./telemetry/tracing.ts) is imported here, and only when tracing is on.
+ */
+export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDeps): Promise<AppTelemetry> {
   const version = meshletVersion();
   const obs = observabilityConfig(config);
   const metrics = createMetrics({
@@ -47,7 +50,7 @@ export function createTelemetry(config: BootstrapConfig, deps: TelemetryDeps): A
   if (obs.metrics.process) addProcessMetrics(metrics.registry, { version });
   const tracing =
     obs.tracing.mode === 'on'
-      ? createTracing({
+      ? (await import('../telemetry/tracing.js')).createTracing({
           serviceName: obs.tracing.serviceName ?? config.service.name,
           sampleRatio: obs.tracing.sampleRatio,
           propagation: obs.tracing.propagation,

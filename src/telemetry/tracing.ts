@@ -13,7 +13,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { CallEnd, ProxyCall } from '../proxy/call.js';
 import type { Logger } from './logger.js';
-import { type CallTrace, extract, formatMask, inject, newSpanId, newTraceId, type PropagationFormat, type RemoteParent } from './propagation.js';
+import { extract, formatMask, inject, newSpanId, newTraceId, type PropagationFormat, type RemoteParent } from './propagation.js';
+import { TracedCall } from './traced-call.js';
 
 /** Semantic-convention attribute names (OpenTelemetry semconv, RPC and network spans). */
 export const ATTR = Object.freeze({
@@ -70,20 +71,7 @@ export interface TracingOptions {
   readonly version?: string;
 }
 
-/** The per-call trace kept on the call (under `traceKey`), with the OpenTelemetry span when sampled. */
-export class TracedCall implements CallTrace {
-  spanId: string | undefined;
-  /** The SERVER span (inbound) or the INTERNAL call span (outbound); undefined when not sampled. */
-  span: Span | undefined;
-  /** The context attempt spans are children of (outbound, sampled). */
-  spanContext: Context | undefined;
-  constructor(
-    readonly traceId: string,
-    readonly sampled: boolean,
-    readonly parent: RemoteParent | undefined,
-    readonly injectMask: number,
-  ) {}
-}
+export { TracedCall };
 
 /** Tracing of one sidecar. Created only when `tracing.mode` is on: with tracing off there is no object and no layer. */
 export interface Tracing {

@@ -83,7 +83,7 @@ export async function startPolicySidecar(opts: {
     },
   });
   const events = countingEvents();
-  const app = createApp(config, { log: createLogger({ level: 'info', destination }), resilienceEvents: events });
+  const app = await createApp(config, { log: createLogger({ level: 'info', destination }), resilienceEvents: events });
   const a = await app.start();
   let closed = false;
   return {

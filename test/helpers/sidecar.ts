@@ -31,7 +31,7 @@ export async function startSidecar(input: Partial<BootstrapInput> & Pick<Bootstr
     },
   });
   const log = createLogger({ level: config.log.level, destination });
-  const app = createApp(config, { log, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  const app = await createApp(config, { log, ...(options.resolver ? { resolver: options.resolver } : {}) });
   const a = await app.start();
   let closed = false;
   return {

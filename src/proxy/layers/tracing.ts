@@ -6,7 +6,9 @@
 
 import { ProxyError, toProxyError } from '../../errors.js';
 import { traceKey } from '../../telemetry/propagation.js';
-import { SpanKind, TracedCall, type Tracing } from '../../telemetry/tracing.js';
+import { SPAN_KIND, TracedCall } from '../../telemetry/traced-call.js';
+// Types only: the OpenTelemetry SDK behind them is loaded just when tracing is on.
+import type { Tracing } from '../../telemetry/tracing.js';
 import type { CallEnd, ProxyCall, ProxyReply } from '../call.js';
 import type { Layer } from '../layer.js';
 import { isHealthPath } from './health.js';
@@ -26,7 +28,7 @@ export function tracingLayer(deps: { readonly tracing: Tracing }): Layer {
     call.set(traceKey, traced);
     const span = traced.span;
     if (span === undefined) return next(call);
-    const kind = inbound ? SpanKind.SERVER : SpanKind.INTERNAL;
+    const kind = inbound ? SPAN_KIND.SERVER : SPAN_KIND.INTERNAL;
     return next(call).then(
       (reply: ProxyReply) => {
         reply.onEnd((end) => tracing.endSpan(span, kind, end));
@@ -49,11 +51,11 @@ export function attemptTracingLayer(deps: { readonly tracing: Tracing }): Layer 
     const span = tracing.startAttempt(call, traced);
     return next(call).then(
       (reply: ProxyReply) => {
-        reply.onEnd((end) => tracing.endSpan(span, SpanKind.CLIENT, end));
+        reply.onEnd((end) => tracing.endSpan(span, SPAN_KIND.CLIENT, end));
         return reply;
       },
       (err: unknown) => {
-        tracing.endSpan(span, SpanKind.CLIENT, endOf(err));
+        tracing.endSpan(span, SPAN_KIND.CLIENT, endOf(err));
         throw err;
       },
     );
