@@ -404,6 +404,10 @@ export class H2Connection extends EventEmitter implements FrameSink {
 
   private readonly onData = (chunk: Buffer): void => {
     try {
+      if (!this.settingsReceived && this.role === 'client' && startsWithHttp1(chunk)) {
+        // A common misconfiguration (an HTTP/1.1 port): say so, rather than a framing error on "HTTP/1.1 400".
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'the peer answered in HTTP/1.x: it does not speak HTTP/2 (h2c with prior knowledge)');
+      }
       this.reader.push(chunk);
     } catch (err) {
       this.fail(err);
@@ -443,6 +447,10 @@ export class H2Connection extends EventEmitter implements FrameSink {
   // ---- frames in ----
 
   onFrame(type: number, flags: number, streamId: number, payload: Buffer, flowLength: number): void {
+    if (!this.settingsReceived && type !== FrameType.SETTINGS) {
+      // RFC 9113 §3.4: each side's preface ends with its SETTINGS, before any other frame.
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `the first frame must be SETTINGS, got frame type ${type}`);
+    }
     if (this.block !== undefined && type !== FrameType.CONTINUATION) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `expected CONTINUATION for stream ${this.block.streamId}, got frame type ${type}`);
     }
@@ -935,6 +943,14 @@ const ERROR_NAMES = new Map(Object.entries(ErrorCode).map(([name, code]) => [cod
 /** `protocol_error` for 1, ...; `error_<n>` for codes RFC 9113 does not name. */
 function errorName(code: number): string {
   return ERROR_NAMES.get(code as (typeof ErrorCode)[keyof typeof ErrorCode]) ?? `error_${code}`;
+}
+
+const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
+
+/** True when a chunk starts like an HTTP/1.x status line (as far as it goes). */
+function startsWithHttp1(chunk: Buffer): boolean {
+  const n = Math.min(chunk.length, HTTP1.length);
+  return n >= 4 && chunk.compare(HTTP1, 0, n, 0, n) === 0;
 }
 
 function flushConnection(conn: H2Connection): void {

@@ -253,7 +253,8 @@ export class SessionPool {
         const err = session.closeError;
         if (err !== undefined) pooled.lost = true;
         if (!settled) {
-          const why = err === undefined ? 'closed during connect' : `failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+          const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+          const why = err === undefined ? 'closed during connect' : `failed: ${typeof errno === 'string' ? errno : err.message}`;
           fail(new ProxyError('ERR_UPSTREAM_CONNECT', `connect to ${address} ${why}`, { cause: err, neverReachedApp: true }));
         }
         this.remove(ep, pooled, pooled.closeReason ?? (pooled.lost ? 'error' : 'closed'));

@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { H2Connection } from '../../../../src/proxy/h2/connection.js';
-import { CONNECTION_PREFACE, encodeHeaders, encodeSettings, ErrorCode, FrameType } from '../../../../src/proxy/h2/frame.js';
+import { CONNECTION_PREFACE, encodeHeaders, encodePing, encodeSettings, ErrorCode, FrameType } from '../../../../src/proxy/h2/frame.js';
 import { HpackEncoder } from '../../../../src/proxy/h2/hpack/encoder.js';
 import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
 import { FakeSocket } from '../../../helpers/fake-socket.js';
@@ -45,6 +45,17 @@ describe('server handshake timeout', () => {
     socket.emit('data', CONNECTION_PREFACE);
     vi.advanceTimersByTime(5000);
     expect(conn.destroyed).toBe(true);
+  });
+});
+
+describe('connection preface', () => {
+  it('a peer whose first frame after the preface is not SETTINGS gets GOAWAY PROTOCOL_ERROR (RFC 9113 §3.4)', () => {
+    const socket = new FakeSocket();
+    const conn = new H2Connection(socket.asSocket, { role: 'server' });
+    socket.emit('data', Buffer.concat([CONNECTION_PREFACE, encodePing(Buffer.alloc(8), false)]));
+    expect(conn.destroyed).toBe(true);
+    expect(conn.closeReason).toBe('protocol_error');
+    expect(conn.closeError?.message).toMatch(/first frame must be SETTINGS/);
   });
 });
 

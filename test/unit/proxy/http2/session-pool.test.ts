@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Session pool lifecycle against real sockets: idle close, keepalive PING timeout, connect errors.
 
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,6 +76,20 @@ describe('SessionPool', () => {
     const pool = new SessionPool(opts);
     cleanups.push(() => pool.destroy());
     await expect(pool.acquire(`127.0.0.1:${port}`)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_CONNECT', neverReachedApp: true });
+  });
+
+  it('rejects with ERR_UPSTREAM_CONNECT naming HTTP/1.x when the endpoint is an HTTP/1.1 server', async () => {
+    const srv = http.createServer((_req, res) => res.end('not gRPC'));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => srv.close(r)));
+    const pool = new SessionPool(opts);
+    cleanups.push(() => pool.destroy());
+    const address = `127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+    await expect(pool.acquire(address)).rejects.toMatchObject({
+      code: 'ERR_UPSTREAM_CONNECT',
+      neverReachedApp: true,
+      message: expect.stringContaining('answered in HTTP/1.x'),
+    });
   });
 
   it('rejects with ERR_UPSTREAM_CONNECT_TIMEOUT when the peer never sends SETTINGS', async () => {
