@@ -25,7 +25,17 @@ describe('toHeaderObject', () => {
     expect(typeof out).toBe('object');
     const obj = out as Record<string, unknown>;
     for (const [k, v] of Object.entries(expected)) expect(obj[k]).toEqual(v);
-    expect(Object.getPrototypeOf(obj)).toBeNull();
+    // Nothing with behaviour on the chain: no Object.prototype, so header names cannot shadow or pollute it.
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(obj))).toBeNull();
+    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(obj))).toEqual([]);
+  });
+
+  it('keeps names like __proto__ and constructor as plain header keys', () => {
+    const out = toHeaderObject([...REQ, '__proto__', 'x', 'constructor', 'y'], 'request') as Record<string, unknown>;
+    expect(Object.keys(out)).toContain('__proto__');
+    expect(out['constructor']).toBe('y');
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(out))).toBeNull();
+    expect(({} as Record<string, unknown>)['x']).toBeUndefined();
   });
 
   const invalid: Array<[string, BlockKind, string[], RegExp]> = [
