@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { ProxyError, toProxyError } from '../errors.js';
+import { splitHostPort } from './address.js';
 import { type Direction, type PeerInfo, ProxyCall, type ProxyReply } from './call.js';
 import { H2Connection } from './h2/connection.js';
 import type { H2Stream } from './h2/stream.js';
@@ -157,12 +158,4 @@ export class ProxyListener {
       },
     );
   }
-}
-
-/** Splits `host:port` / `[v6]:port`. */
-export function splitHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  let host = address.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  return { host, port: Number(address.slice(i + 1)) };
 }

@@ -61,7 +61,7 @@ export interface H2ConnectionOptions {
 const MAX_WINDOW = 0x7fffffff;
 const DEFAULT_WINDOW = 65535;
 /** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
-const STREAM_ID_LIMIT = 2 ** 31 - 1000;
+export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
 /** Bytes of DATA one stream may put on the socket per flush, so one large message cannot starve the others. */
 const STREAM_BURST_BYTES = 256 * 1024;
 /** No more DATA is queued while the socket holds this much unsent (TCP back-pressure). */
@@ -131,7 +131,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
   goawayCode: number | undefined;
   /** Client: the id the next request gets. */
   nextStreamId: number;
-  /** performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
+  /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
   lastStreamClosedMs = 0;
 
   private readonly streams = new Map<number, H2Stream>();
@@ -258,8 +258,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
     this.nextStreamId = id + 2;
     stream.id = id;
     this.streams.set(id, stream);
-    const { list, neverIndexed } = toHeaderList(headers);
-    this.queue(encodeHeaders(id, this.encoder.encode(list, neverIndexed), false, this.remoteSettings.maxFrameSize));
+    this.queueHeaders(id, headers, false);
     if (stream.pendingBytes > 0 || stream.endQueued) this.queueSend(stream);
   }
 
@@ -358,8 +357,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
 
   /** Sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
   sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    const { list, neverIndexed } = toHeaderList(headers);
-    this.queue(encodeHeaders(stream.id, this.encoder.encode(list, neverIndexed), endStream, this.remoteSettings.maxFrameSize));
+    this.queueHeaders(stream.id, headers, endStream);
     if (endStream) {
       stream.localEnded = true;
       this.afterLocalEnd(stream);
@@ -778,7 +776,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
 
   private closeStream(stream: H2Stream, code: number): void {
     if (stream.closed) return;
-    this.lastStreamClosedMs = performance.now();
+    if (this.role === 'client') this.lastStreamClosedMs = performance.now(); // the pool's idle timer
     this.streams.delete(stream.id);
     stream.finish(code);
     if (this.waiting.length > 0) this.openWaiting();
@@ -805,6 +803,12 @@ export class H2Connection extends EventEmitter implements FrameSink {
   }
 
   // ---- frames out ----
+
+  /** Encodes a header block now (HPACK state must follow wire order) and queues its HEADERS (+ CONTINUATION) frames. */
+  private queueHeaders(streamId: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, endStream: boolean): void {
+    const { list, neverIndexed } = toHeaderList(headers);
+    this.queue(encodeHeaders(streamId, this.encoder.encode(list, neverIndexed), endStream, this.remoteSettings.maxFrameSize));
+  }
 
   private queue(frame: Buffer): void {
     this.out.push(frame);
@@ -880,8 +884,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
       const trailers = s.trailers;
       if (trailers !== undefined) {
         s.trailers = undefined;
-        const { list, neverIndexed } = toHeaderList(trailers);
-        this.queue(encodeHeaders(s.id, this.encoder.encode(list, neverIndexed), true, maxFrame));
+        this.queueHeaders(s.id, trailers, true);
       } else {
         this.queue(encodeDataHeader(s.id, 0, true));
       }

@@ -5,7 +5,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
 import { ProxyError } from '../../errors.js';
-import { H2Connection } from '../h2/connection.js';
+import { splitHostPort } from '../address.js';
+import { H2Connection, STREAM_ID_LIMIT } from '../h2/connection.js';
 import type { Settings } from '../h2/frame.js';
 import type { H2Stream } from '../h2/stream.js';
 
@@ -35,8 +36,6 @@ export interface SessionPoolEvents {
   onClose?(address: string, reason: 'idle' | 'goaway' | 'error' | 'keepalive' | 'closed'): void;
 }
 
-/** RFC 9113: stream identifiers are 31 bits; stop opening streams well before the last one. */
-const STREAM_ID_LIMIT = 2 ** 31 - 1000;
 
 /** One HTTP/2 connection to an endpoint. */
 export class PooledSession {
@@ -57,7 +56,8 @@ export class PooledSession {
   draining = false;
   /** The connection failed (socket error, keepalive timeout, GOAWAY with an error): in-flight calls were lost. */
   lost = false;
-  lastUsedMs: number;
+  /** When the session was opened; it is idle from then, or from its last stream's close (H2Connection). */
+  readonly openedMs: number;
   /** Why we are closing it ourselves (reported when its 'close' arrives, which may be at once). */
   closeReason: 'idle' | 'keepalive' | undefined;
   private lastPingMs = 0;
@@ -65,7 +65,7 @@ export class PooledSession {
   constructor(address: string, session: H2Connection, now: number) {
     this.address = address;
     this.session = session;
-    this.lastUsedMs = now;
+    this.openedMs = now;
   }
 
   /** True when a new stream can be opened now without queueing at the peer. */
@@ -94,7 +94,6 @@ export class PooledSession {
         neverReachedApp: true,
       });
     }
-    this.lastUsedMs = performance.now();
     if (this.session.nextStreamId > STREAM_ID_LIMIT) this.draining = true;
     return stream;
   }
@@ -102,7 +101,7 @@ export class PooledSession {
   /** Called by the pool's timer: PINGs busy sessions, closes idle ones. Returns why it closed, if it did. */
   tick(now: number, opts: SessionPoolOptions): 'idle' | undefined {
     if (this.active === 0) {
-      if (now - Math.max(this.lastUsedMs, this.session.lastStreamClosedMs) >= opts.idleTimeoutMs) {
+      if (now - Math.max(this.openedMs, this.session.lastStreamClosedMs) >= opts.idleTimeoutMs) {
         this.draining = true;
         this.closeReason = 'idle';
         this.session.close();
@@ -129,12 +128,6 @@ export class PooledSession {
     }
     return undefined;
   }
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  const host = address.slice(0, i);
-  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(address.slice(i + 1)) };
 }
 
 function reserve(s: PooledSession): PooledSession {
@@ -197,7 +190,7 @@ export class SessionPool {
     }
     const promise = new Promise<PooledSession>((resolve, reject) => {
       const streamWindow = this.opts.streamWindowBytes ?? 1 << 20;
-      const { host, port } = splitAddress(address);
+      const { host, port } = splitHostPort(address);
       // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
       const socket = net.connect({ host, port, noDelay: true });
       const session = new H2Connection(socket, {
