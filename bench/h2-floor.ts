@@ -19,6 +19,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import net, { type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
+import { hostPort, listenAndAnnounce } from './floor-cli.js';
 import { H2Connection } from '../src/proxy/h2/connection.js';
 import { ErrorCode, Flags } from '../src/proxy/h2/frame.js';
 import type { H2Stream } from '../src/proxy/h2/stream.js';
@@ -38,10 +39,6 @@ const UNAVAILABLE: OutgoingHttpHeaders = {
 const MISSING_TRAILERS: OutgoingHttpHeaders = { 'grpc-status': '14', 'grpc-message': 'h2-floor: upstream sent no trailers' };
 
 /** Splits `host:port` (IPv4 or a name; the bench only uses 127.0.0.1). */
-function hostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
-}
 
 /** The single upstream connection; replaced only once it can no longer open streams. */
 class Upstream {
@@ -152,18 +149,7 @@ async function main(): Promise<void> {
     });
     conn.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => relay(stream, headers, upstream));
   });
-  const { host, port } = hostPort(values.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address();
-  const boundPort = typeof bound === 'object' && bound !== null ? bound.port : port;
-  // Tests start it on port 0 and read the port from this line.
-  console.log(`h2-floor listening on ${host}:${boundPort}, relaying to ${values.upstream}`);
-  // A clean exit on SIGTERM lets `node --cpu-prof` write its profile.
-  process.once('SIGTERM', () => process.exit(0));
-  process.once('SIGINT', () => process.exit(0));
+  await listenAndAnnounce(server, values.listen, 'h2-floor', values.upstream);
 }
 
 main().catch((err: unknown) => {

@@ -24,6 +24,7 @@ import http2, {
 } from 'node:http2';
 import net, { type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
+import { hostPort, listenAndAnnounce } from './floor-cli.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
@@ -32,10 +33,6 @@ const STREAM_WINDOW_BYTES = 1 << 20;
 const CONNECTION_WINDOW_BYTES = 16 << 20;
 
 /** Splits `host:port` (IPv4 or a name; the bench only uses 127.0.0.1). */
-function hostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
-}
 
 const UNAVAILABLE_TRAILERS: OutgoingHttpHeaders = { 'grpc-status': '14', 'grpc-message': 'node-floor: upstream reset' };
 
@@ -172,18 +169,7 @@ async function main(): Promise<void> {
   });
   server.on('sessionError', noop);
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => relay(stream, headers, upstream));
-  const { host, port } = hostPort(values.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address();
-  const boundPort = typeof bound === 'object' && bound !== null ? bound.port : port;
-  // Tests start it on port 0 and read the port from this line.
-  console.log(`node-floor listening on ${host}:${boundPort}, relaying to ${values.upstream}`);
-  // A clean exit on SIGTERM lets `node --cpu-prof` write its profile.
-  process.once('SIGTERM', () => process.exit(0));
-  process.once('SIGINT', () => process.exit(0));
+  await listenAndAnnounce(server, values.listen, 'node-floor', values.upstream);
 }
 
 main().catch((err: unknown) => {
