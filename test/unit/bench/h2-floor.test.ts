@@ -3,126 +3,22 @@
 // headers and trailers relayed, large messages both ways, Trailers-Only, downstream cancel → upstream CANCEL,
 // upstream reset → UNAVAILABLE (before headers) or RST_STREAM (after), and it survives all of them.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import http2, { type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import http2, { type ServerHttp2Stream } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FloorRelay, GRPC } from '../../helpers/floor-relay.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-const GRPC = { ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' };
+const relay = new FloorRelay();
+const call = relay.call.bind(relay);
 
-let upstream: Http2Server;
-let floor: ChildProcess;
-let client: ClientHttp2Session;
-/** Request headers of the last call the upstream echoed. */
-let echoed: IncomingHttpHeaders = {};
-/** Receives the upstream side of the next call on /hang. */
-let onHang: (stream: ServerHttp2Stream) => void = () => undefined;
-
-function startUpstream(): Promise<string> {
-  upstream = http2.createServer();
-  upstream.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    stream.on('error', () => undefined);
-    switch (headers[':path']) {
-      case '/bench.Echo/Unary': {
-        echoed = headers;
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-md': 'h' }, { waitForTrailers: true });
-          stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 't' }));
-          stream.end(Buffer.concat(chunks));
-        });
-        return;
-      }
-      case '/trailers-only':
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'nope' }, { endStream: true });
-        return;
-      case '/no-trailers':
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
-        stream.end(Buffer.alloc(5));
-        return;
-      case '/reset':
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-        return;
-      case '/reset-after-headers':
-        // Headers and DATA, then RST_STREAM instead of trailers. (close() on a stream still writable would send
-        // END_STREAM first: node:http2 ends the writable side before it resets.)
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        stream.once('wantTrailers', () => stream.close(NGHTTP2_INTERNAL_ERROR));
-        stream.end(Buffer.from([0, 0, 0, 0, 9]));
-        return;
-      case '/drop-connection':
-        stream.session?.destroy();
-        return;
-      default: // '/hang': never answers
-        onHang(stream);
-    }
-  });
-  return new Promise((resolve) => upstream.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(upstream.address() as AddressInfo).port}`)));
-}
-
-function startFloor(upstreamAddress: string): Promise<number> {
-  floor = spawn(process.execPath, ['--import', 'tsx', 'bench/h2-floor.ts', '--listen', '127.0.0.1:0', '--upstream', upstreamAddress], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    floor.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    floor.once('exit', (code) => reject(new Error(`h2-floor exited (${code}) before listening: ${out}`)));
-  });
-}
-
-interface Reply {
-  headers: IncomingHttpHeaders;
-  trailers: IncomingHttpHeaders | undefined;
-  body: Buffer;
-  /** RST_STREAM code the call ended with (0 after a normal end). */
-  rstCode: number | undefined;
-}
-
-function call(path: string, body: Buffer, extra: Record<string, string | string[]> = {}): Promise<Reply> {
-  return new Promise((resolve) => {
-    const stream = client.request({ ...GRPC, ...extra, ':path': path });
-    let headers: IncomingHttpHeaders = {};
-    let trailers: IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    stream.on('response', (h) => (headers = h));
-    stream.on('trailers', (t) => (trailers = t));
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', () => undefined); // a reset: 'close' follows with rstCode
-    stream.on('close', () => resolve({ headers, trailers, body: Buffer.concat(chunks), rstCode: stream.rstCode }));
-    stream.end(body);
-  });
-}
-
-beforeAll(async () => {
-  const port = await startFloor(await startUpstream());
-  client = http2.connect(`http://127.0.0.1:${port}`);
-});
-
-afterAll(async () => {
-  client?.close();
-  if (floor && floor.exitCode === null && floor.signalCode === null) {
-    const exited = new Promise((resolve) => floor.once('exit', resolve));
-    floor.kill('SIGTERM');
-    await exited;
-  }
-  await new Promise((resolve) => upstream?.close(resolve));
-});
+beforeAll(() => relay.start('bench/h2-floor.ts'));
+afterAll(() => relay.stop());
 
 describe('h2-floor relay', () => {
   it('relays a unary call: request headers as received, body, response metadata and trailers', async () => {
     const body = Buffer.from([0, 0, 0, 0, 3, 10, 1, 120]);
     const r = await call('/bench.Echo/Unary', body, { 'x-req': 'v', 'grpc-timeout': '5S' });
-    expect(echoed).toMatchObject({ ':method': 'POST', ':path': '/bench.Echo/Unary', te: 'trailers', 'x-req': 'v', 'grpc-timeout': '5S' });
+    expect(relay.echoed).toMatchObject({ ':method': 'POST', ':path': '/bench.Echo/Unary', te: 'trailers', 'x-req': 'v', 'grpc-timeout': '5S' });
     expect(r.headers[':status']).toBe(200);
     expect(r.headers['x-md']).toBe('h');
     expect(r.body.equals(body)).toBe(true);
@@ -152,8 +48,8 @@ describe('h2-floor relay', () => {
   });
 
   it('resets the upstream stream with CANCEL when the client cancels', async () => {
-    const upstreamStream = new Promise<ServerHttp2Stream>((resolve) => (onHang = resolve));
-    const stream = client.request({ ...GRPC, ':path': '/hang' });
+    const upstreamStream = new Promise<ServerHttp2Stream>((resolve) => (relay.onHang = resolve));
+    const stream = relay.client.request({ ...GRPC, ':path': '/hang' });
     stream.on('error', () => undefined);
     stream.write(Buffer.from([0, 0, 0, 0, 0]));
     const up = await upstreamStream;
@@ -168,7 +64,7 @@ describe('h2-floor relay', () => {
     expect(r.trailers).toBeUndefined();
     const again = await call('/bench.Echo/Unary', Buffer.alloc(5));
     expect(again.trailers?.['grpc-status']).toBe('0');
-    expect(floor.exitCode).toBeNull();
+    expect(relay.floor.exitCode).toBeNull();
   });
 
   it('resets the downstream stream when the upstream resets after its headers, and keeps serving', async () => {
@@ -188,8 +84,8 @@ describe('h2-floor relay', () => {
   });
 
   it('exits with code 0 on SIGTERM', async () => {
-    const exited = new Promise<number | null>((resolve) => floor.once('exit', (code) => resolve(code)));
-    floor.kill('SIGTERM');
+    const exited = new Promise<number | null>((resolve) => relay.floor.once('exit', (code) => resolve(code)));
+    relay.floor.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
 });

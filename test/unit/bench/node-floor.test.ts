@@ -2,101 +2,16 @@
 // bench/node-floor.ts is a correct gRPC relay, or its numbers would mean nothing: echo with trailers, Trailers-Only,
 // downstream cancel → upstream CANCEL, upstream reset → UNAVAILABLE, and it survives all of them.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import http2, { type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import http2, { type ServerHttp2Stream } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FloorRelay, GRPC } from '../../helpers/floor-relay.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-const GRPC = { ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' };
+const { NGHTTP2_CANCEL } = http2.constants;
+const relay = new FloorRelay();
+const call = relay.call.bind(relay);
 
-let upstream: Http2Server;
-let floor: ChildProcess;
-let client: ClientHttp2Session;
-/** Receives the upstream side of the next call on /hang. */
-let onHang: (stream: ServerHttp2Stream) => void = () => undefined;
-
-function startUpstream(): Promise<string> {
-  upstream = http2.createServer();
-  upstream.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    stream.on('error', () => undefined);
-    switch (headers[':path']) {
-      case '/bench.Echo/Unary': {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-md': 'h' }, { waitForTrailers: true });
-          stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 't' }));
-          stream.end(Buffer.concat(chunks));
-        });
-        return;
-      }
-      case '/trailers-only':
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'nope' }, { endStream: true });
-        return;
-      case '/reset':
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-        return;
-      default: // '/hang': never answers
-        onHang(stream);
-    }
-  });
-  return new Promise((resolve) => upstream.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(upstream.address() as AddressInfo).port}`)));
-}
-
-function startFloor(upstreamAddress: string): Promise<number> {
-  floor = spawn(process.execPath, ['--import', 'tsx', 'bench/node-floor.ts', '--listen', '127.0.0.1:0', '--upstream', upstreamAddress], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    floor.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    floor.once('exit', (code) => reject(new Error(`node-floor exited (${code}) before listening: ${out}`)));
-  });
-}
-
-interface Reply {
-  headers: IncomingHttpHeaders;
-  trailers: IncomingHttpHeaders | undefined;
-  body: Buffer;
-}
-
-function call(path: string, body: Buffer): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const stream = client.request({ ...GRPC, ':path': path });
-    let headers: IncomingHttpHeaders = {};
-    let trailers: IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    stream.on('response', (h) => (headers = h));
-    stream.on('trailers', (t) => (trailers = t));
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', reject);
-    stream.on('close', () => resolve({ headers, trailers, body: Buffer.concat(chunks) }));
-    stream.end(body);
-  });
-}
-
-beforeAll(async () => {
-  const port = await startFloor(await startUpstream());
-  client = http2.connect(`http://127.0.0.1:${port}`);
-});
-
-afterAll(async () => {
-  client?.close();
-  if (floor && floor.exitCode === null) {
-    const exited = new Promise((resolve) => floor.once('exit', resolve));
-    floor.kill('SIGTERM');
-    await exited;
-  }
-  await new Promise((resolve) => upstream?.close(resolve));
-});
+beforeAll(() => relay.start('bench/node-floor.ts'));
+afterAll(() => relay.stop());
 
 describe('node-floor relay', () => {
   it('relays a unary call: body, response metadata and trailers', async () => {
@@ -122,8 +37,8 @@ describe('node-floor relay', () => {
   });
 
   it('resets the upstream stream with CANCEL when the client cancels', async () => {
-    const upstreamStream = new Promise<ServerHttp2Stream>((resolve) => (onHang = resolve));
-    const stream = client.request({ ...GRPC, ':path': '/hang' });
+    const upstreamStream = new Promise<ServerHttp2Stream>((resolve) => (relay.onHang = resolve));
+    const stream = relay.client.request({ ...GRPC, ':path': '/hang' });
     stream.on('error', () => undefined);
     stream.write(Buffer.from([0, 0, 0, 0, 0]));
     const up = await upstreamStream;
@@ -137,6 +52,6 @@ describe('node-floor relay', () => {
     expect(r.headers['grpc-status'] ?? r.trailers?.['grpc-status']).toBe('14');
     const again = await call('/bench.Echo/Unary', Buffer.alloc(5));
     expect(again.trailers?.['grpc-status']).toBe('0');
-    expect(floor.exitCode).toBeNull();
+    expect(relay.floor.exitCode).toBeNull();
   });
 });
