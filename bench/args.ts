@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
  * - `direct`: h2load straight to the app;
  * - `node-floor`: bench/node-floor.ts, the smallest correct node:http2 gRPC relay (the floor any node:http2 data
  *   plane pays);
- * - `h2-floor`: bench/h2-floor.ts, the same relay on meshlet's own HTTP/2 engine (src/proxy/h2/), the floor of a
+ * - `h2-floor`: bench/h2-floor.ts, the same relay on meshlet's own HTTP/2 engine (src/h2/), the floor of a
  *   data plane on that engine;
  * - `meshlet`: `meshlet proxy --no-access-log`, like nginx's `access_log off`;
  * - `meshlet+log`: the same with the access log on, written to a file (informational, `--log`);

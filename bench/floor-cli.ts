@@ -3,7 +3,7 @@
 // the tests read the port from, and exit cleanly on SIGTERM/SIGINT (so `node --cpu-prof` writes its profile).
 
 import type { Server } from 'node:net';
-import { splitHostPort } from '../src/proxy/address.js';
+import { splitHostPort } from '../src/net/address.js';
 
 /** `host:port` / `[v6]:port` → parts (meshlet's own parser; a module with no other imports). */
 export const hostPort = splitHostPort;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The bench's `h2-floor` path: the smallest correct gRPC relay on meshlet's own HTTP/2 engine (src/proxy/h2/), run
+// The bench's `h2-floor` path: the smallest correct gRPC relay on meshlet's own HTTP/2 engine (src/h2/), run
 // as its own process. It is to the engine what node-floor (bench/node-floor.ts) is to node:http2: whatever it costs
 // per call, a data plane on this engine pays at least that, so every bench run shows it next to node-floor.
 //
@@ -20,9 +20,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import net, { type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { hostPort, listenAndAnnounce } from './floor-cli.js';
-import { H2Connection } from '../src/proxy/h2/connection.js';
-import { ErrorCode, Flags } from '../src/proxy/h2/frame.js';
-import type { H2Stream } from '../src/proxy/h2/stream.js';
+import { H2Connection } from '../src/h2/connection.js';
+import { ErrorCode, Flags } from '../src/h2/frame.js';
+import type { H2Stream } from '../src/h2/stream.js';
 
 /** Receive windows, as meshlet's listener and session pool advertise them (also the engine's defaults). */
 const STREAM_WINDOW_BYTES = 1 << 20;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The cost of observability (issue 5): peak unary throughput of one meshlet sidecar with per-call metrics and
+// The cost of observability: peak unary throughput of one meshlet sidecar with per-call metrics and
 // tracing at 1 % sampling, against the same sidecar with both off. Target: on >= 90 % of off. h2load drives the
 // same upstream (bench/upstream.ts) through each variant in turn; runs alternate variants, medians are reported.
 // Spans go to an in-process OTLP/HTTP sink, so exporting is real work. Results: docs/performance.md.

@@ -15,7 +15,7 @@ import type { Resolver } from './discovery/resolver.js';
 import type { HealthService } from './health/service.js';
 import type { Policy } from './policy/schema.js';
 import type { PolicyStore } from './policy/store.js';
-import type { SessionPool } from './proxy/http2/session-pool.js';
+import type { SessionPool } from './h2/session-pool.js';
 import type { ResilienceEvents } from './resilience/events.js';
 import type { Logger } from './telemetry/logger.js';
 import type { Metrics } from './telemetry/metrics.js';
@@ -59,7 +59,7 @@ export interface App {
   readonly pools: { readonly inbound: SessionPool | undefined; readonly outbound: SessionPool | undefined };
   /** The resilience policy in force and its per-backend state (hot-reloaded from `config.policy.file`). */
   readonly policy: PolicyStore;
-  /** (issue 5) The metrics registry, tracing (when on) and the inbound health service (when inbound is set). */
+  /** The metrics registry, tracing (when on) and the inbound health service (when inbound is set). */
   readonly observability: { readonly metrics: Metrics; readonly tracing: Tracing | undefined; readonly health: HealthService | undefined };
 }
 

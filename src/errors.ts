@@ -2,7 +2,7 @@
 // The error catalogue of the data path: every meshlet-made failure is a ProxyError with a code that maps to one
 // gRPC status. Mirrored in docs/errors.md (a test checks that every code is documented there).
 
-import { Status } from './proxy/grpc/status.js';
+import { Status } from './grpc/status.js';
 
 /** Every error meshlet itself produces on the request path, with the gRPC status it answers with. */
 export const ERRORS = {
@@ -32,7 +32,7 @@ export const ERRORS = {
   ERR_BAD_REQUEST: Status.INTERNAL,
   /** The sidecar is draining for shutdown and takes no new calls on this connection. */
   ERR_DRAINING: Status.UNAVAILABLE,
-  // Resilience policy (issue 4): local decisions; never retried by meshlet.
+  // Resilience policy: local decisions; never retried by meshlet.
   /** The backend's failure-rate breaker is open (policy `circuitBreaker`). */
   ERR_CIRCUIT_OPEN: Status.UNAVAILABLE,
   /** The backend's `limits.maxConcurrentRequests` was reached and no pending slot is allowed. */

@@ -14,7 +14,7 @@ import { formatIssue } from './config/errors.js';
 import { fileSource, staticSource } from './config/source.js';
 import { validateFiles } from './config/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
-// Resilience policy (issue 4): `explain`, and policy checks before `run` starts anything.
+// Resilience policy: `explain`, and policy checks before `run` starts anything.
 import { readText } from './config/load.js';
 import type { BootstrapConfig } from './config/schema.js';
 import { detectKind } from './config/validate.js';

@@ -4,7 +4,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { splitHostPort } from '../proxy/address.js';
+import { splitHostPort } from '../net/address.js';
 
 export interface AdminResponse {
   readonly status: number;

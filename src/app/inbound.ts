@@ -7,7 +7,7 @@ import type { BootstrapConfig } from '../config/schema.js';
 import { type AppHealth, createAppHealth } from '../health/app-health.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createHealthService, type HealthService } from '../health/service.js';
-import type { SessionPool } from '../proxy/http2/session-pool.js';
+import type { SessionPool } from '../h2/session-pool.js';
 import { inboundHandler } from '../proxy/inbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';

@@ -9,7 +9,7 @@ import { getPolicy } from '../balance/registry.js';
 import type { BalancingConfig, BootstrapConfig } from '../config/schema.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createUpstreamChecker, type UpstreamChecker } from '../health/upstream-checker.js';
-import type { SessionPool } from '../proxy/http2/session-pool.js';
+import type { SessionPool } from '../h2/session-pool.js';
 import { outboundChain } from '../proxy/outbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';

@@ -2,7 +2,7 @@
 // Composition root, session pools: one HTTP/2 session pool per direction, its events logged and counted.
 
 import type { ConnectionConfig, Http2Config } from '../config/schema.js';
-import { SessionPool } from '../proxy/http2/session-pool.js';
+import { SessionPool } from '../h2/session-pool.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countPoolEvents } from '../telemetry/mesh-metrics.js';
 import type { Metrics } from '../telemetry/metrics.js';

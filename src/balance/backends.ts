@@ -33,7 +33,7 @@ export interface BackendsOptions {
 
 /** A mutable PickerEndpoint: `ready` is flipped by outlier detection without rebuilding the picker. */
 export class BackendEndpoint implements PickerEndpoint {
-  // (issue 5) Two independent verdicts make `ready`: outlier detection / breakers (`ready = x` sets that part) and
+  // Two independent verdicts make `ready`: outlier detection / breakers (`ready = x` sets that part) and
   // active gRPC health checks (`healthy`, src/health/upstream-checker.ts), so neither can undo the other.
   private passiveReady = true;
   /** False while active health checks of this endpoint fail; always true when they are off. */

@@ -5,6 +5,7 @@
 // Schema for editors.
 
 import { z } from 'zod';
+import { mtlsSchema } from './mtls-schema.js';
 
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
 
@@ -137,7 +138,7 @@ export const consulSchema = z
   })
   .strict();
 
-// (issue 5) Observability sections: metrics, tracing, health.
+// Observability sections: metrics, tracing, health.
 const METHOD_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\/(?:\*|[A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
 
 export const metricsSchema = z
@@ -388,7 +389,6 @@ export const bootstrapSchema = z
             'Admin HTTP server (/metrics /live /ready /config), host:port; default 127.0.0.1:6191 (loopback). ' +
               'Env MESHLET_ADMIN_LISTEN overrides.',
           ),
-        // (issue 5)
         allowRemoteMutations: z
           .boolean()
           .optional()
@@ -473,7 +473,7 @@ export const bootstrapSchema = z
       .strict()
       .default({ drainTimeoutMs: 30_000 })
       .describe('Graceful shutdown.'),
-    // (issue 4) The resilience policy file, hot-reloaded; its own schema is src/policy/schema.ts (docs/policy.md).
+    // The resilience policy file, hot-reloaded; its own schema is src/policy/schema.ts (docs/policy.md).
     policy: z
       .object({
         file: z
@@ -489,11 +489,12 @@ export const bootstrapSchema = z
       .strict()
       .optional()
       .describe('Outbound resilience policy. Omit to use the built-in defaults (see docs/policy.md).'),
-    // (issue 5) Observability: metrics, tracing, gRPC health. Optional sections, like consul and policy: an omitted
+    // Observability: metrics, tracing, gRPC health. Optional sections, like consul and policy: an omitted
     // one means all of its defaults (`observabilityConfig()`); docs/observability.md lists them.
     metrics: metricsSchema.optional().describe('Prometheus metrics at /metrics on the admin port. Omit for the defaults (per-call metrics on).'),
     tracing: tracingSchema.optional().describe('OpenTelemetry tracing. Omit for the defaults (off).'),
     health: healthSchema.optional().describe("The sidecar's grpc.health.v1 service and health checks. Omit for the defaults."),
+    mtls: mtlsSchema.optional(),
   })
   .strict()
   .refine((c) => c.inbound !== undefined || c.outbound !== undefined, {
@@ -518,7 +519,7 @@ export type MetricsConfig = z.output<typeof metricsSchema>;
 export type TracingConfig = z.output<typeof tracingSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
 
-/** (issue 5) The observability sections with every default applied, whether or not the config has them. */
+/** The observability sections with every default applied, whether or not the config has them. */
 export function observabilityConfig(config: BootstrapConfig): {
   metrics: MetricsConfig;
   tracing: TracingConfig;

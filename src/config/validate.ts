@@ -22,7 +22,7 @@ export const validators: { readonly [K in ConfigKind]?: Validator } = {
     const result = await loadBootstrap(source, {});
     return result.ok ? [] : result.errors;
   },
-  // Policy files (issue 4): the same pipeline as hot reload, cross-field checks included.
+  // Policy files: the same pipeline as hot reload, cross-field checks included.
   policy: async (source) => {
     const result = await loadPolicy(source);
     return result.ok ? [] : result.errors;

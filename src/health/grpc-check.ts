@@ -4,10 +4,10 @@
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { toProxyError } from '../errors.js';
-import { Status } from '../proxy/grpc/status.js';
-import { formatGrpcTimeout } from '../proxy/grpc/timeout.js';
-import type { H2Stream } from '../proxy/h2/stream.js';
-import type { PooledSession, SessionPool } from '../proxy/http2/session-pool.js';
+import { Status } from '../grpc/status.js';
+import { formatGrpcTimeout } from '../grpc/timeout.js';
+import type { H2Stream } from '../h2/stream.js';
+import type { PooledSession, SessionPool } from '../h2/session-pool.js';
 import {
   decodeHealthCheckResponse,
   encodeHealthCheckRequest,

@@ -10,7 +10,7 @@ import { NO_EVENTS, type ResilienceEvents } from '../resilience/events.js';
 import { createOutlierDetector, type OutlierDetector } from '../resilience/outlier.js';
 import { outcomeOfEnd } from '../resilience/outcome.js';
 import { createRetryBudget, type RetryBudget, type RetryBudgetPolicy } from '../resilience/retry-budget.js';
-import type { CallEnd } from '../proxy/call.js';
+import type { CallEnd } from '../grpc/call.js';
 import { CompiledPolicy, type BackendPolicy } from './match.js';
 import type { Policy } from './schema.js';
 

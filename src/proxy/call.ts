@@ -5,8 +5,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { ProxyError } from '../errors.js';
 import type { RequestBody } from './request-body.js';
-
-export type Direction = 'inbound' | 'outbound';
+import type { CallEnd, CallInfo, ContextKey, Direction, PeerInfo } from '../grpc/call.js';
 
 /**
  * The readable side of a body as the data path uses it: a 'data'/'end' event source with pause/resume. meshlet's
@@ -20,33 +19,6 @@ export interface BodySource extends NodeJS.EventEmitter {
   destroy(): unknown;
 }
 
-/** Who is on the other end of the downstream connection. `identity` is filled by mTLS (a SPIFFE ID) when present. */
-export interface PeerInfo {
-  readonly address: string;
-  readonly port: number;
-  identity: string | undefined;
-}
-
-/** A typed key into a call's context, for values that later layers (authz, rate limit, tracing) attach. */
-export interface ContextKey<T> {
-  readonly name: string;
-  readonly _type?: T;
-}
-
-export function contextKey<T>(name: string): ContextKey<T> {
-  return Object.freeze({ name }) as ContextKey<T>;
-}
-
-/** How a call ended, as the downstream client sees it. Delivered once to every `onEnd` listener. */
-export interface CallEnd {
-  /** The gRPC status code sent downstream. */
-  readonly status: number;
-  /** The grpc-message, decoded (human-readable), when there was one. */
-  readonly message: string | undefined;
-  /** Set when meshlet itself produced the status. */
-  readonly error: ProxyError | undefined;
-}
-
 /** Something to tell when a call is cancelled (an upstream attempt, a waiter). */
 export interface CancelTarget {
   handleCancel(reason: ProxyError): void;
@@ -56,7 +28,7 @@ export interface CancelTarget {
  * One gRPC call passing through the proxy. Created by the listener for each downstream stream.
  * Not re-entrant: a call belongs to one chain invocation; retries create attempts inside `forward`, not new calls.
  */
-export class ProxyCall {
+export class ProxyCall implements CallInfo {
   readonly direction: Direction;
   /** `:path` as received, e.g. `/user.v1.UserService/GetUser`. */
   readonly path: string;

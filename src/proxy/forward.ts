@@ -7,10 +7,11 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { ProxyError } from '../errors.js';
 import type { CancelTarget, ProxyCall } from './call.js';
 import { ProxyReply } from './call.js';
-import type { H2Stream } from './h2/stream.js';
-import { decodeGrpcMessage, H2_CODE, Status, statusForHttpStatus, statusForRstCode } from './grpc/status.js';
-import { formatGrpcTimeout } from './grpc/timeout.js';
-import type { PooledSession, SessionPool } from './http2/session-pool.js';
+import type { H2Stream } from '../h2/stream.js';
+import { ErrorCode } from '../h2/frame.js';
+import { decodeGrpcMessage, Status, statusForHttpStatus, statusForRstCode } from '../grpc/status.js';
+import { formatGrpcTimeout } from '../grpc/timeout.js';
+import type { PooledSession, SessionPool } from '../h2/session-pool.js';
 import type { Handler } from './layer.js';
 import { errorTrailers } from './respond.js';
 
@@ -94,7 +95,7 @@ class UpstreamAttempt implements CancelTarget {
     this.cancelledBy = reason;
     this.call.body.detach(this.stream);
     // Also when already closed on the wire: a body still held for the relay is dropped, so 'close' comes.
-    this.stream.close(H2_CODE.CANCEL);
+    this.stream.close(ErrorCode.CANCEL);
     if (this.reply === undefined) this.reject(reason);
     else this.failReply(this.reply, reason);
   }
@@ -123,15 +124,15 @@ class UpstreamAttempt implements CancelTarget {
 
   /** Why the upstream stream closed without a complete response. */
   private closeError(): ProxyError {
-    const rst = this.stream.rstCode ?? H2_CODE.NO_ERROR;
+    const rst = this.stream.rstCode ?? ErrorCode.NO_ERROR;
     const address = this.pooled.address;
-    if (rst === H2_CODE.REFUSED_STREAM) {
+    if (rst === ErrorCode.REFUSED_STREAM) {
       return new ProxyError('ERR_UPSTREAM_REFUSED_STREAM', `upstream ${address} refused the stream`, { neverReachedApp: true });
     }
     if (this.pooled.lost || this.pooled.session.destroyed) {
       return new ProxyError('ERR_UPSTREAM_CONNECTION_LOST', `connection to upstream ${address} lost`);
     }
-    if (this.pooled.draining && this.reply === undefined && rst !== H2_CODE.NO_ERROR) {
+    if (this.pooled.draining && this.reply === undefined && rst !== ErrorCode.NO_ERROR) {
       return new ProxyError('ERR_UPSTREAM_GOAWAY', `upstream ${address} went away before answering`);
     }
     return new ProxyError('ERR_UPSTREAM_RESET', `upstream ${address} reset the stream (HTTP/2 error ${rst})`, {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The inbound chain (peer sidecars → local app). The order of layers lives here and nowhere else.
 
-import type { SessionPool } from './http2/session-pool.js';
+import type { SessionPool } from '../h2/session-pool.js';
 import { forwardHandler } from './forward.js';
 import { compose, type Handler, type Layer } from './layer.js';
 import { accessLogLayer } from './layers/access-log.js';
@@ -9,7 +9,6 @@ import { deadlineLayer } from './layers/deadline.js';
 import { localAppLayer } from './layers/local-app.js';
 import { rescueLayer } from './layers/rescue.js';
 import type { Logger } from '../telemetry/logger.js';
-// Observability (issue 5).
 import type { HealthService } from '../health/service.js';
 import type { CallMetricsTable } from '../telemetry/metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
@@ -23,7 +22,7 @@ export interface InboundDeps {
   readonly pool: SessionPool;
   readonly log: Logger;
   readonly accessLog: boolean;
-  // (issue 5) Each is optional: absent means its layer is not in the chain (no per-call cost).
+  // Each is optional: absent means its layer is not in the chain (no per-call cost).
   /** Per-call metrics of the inbound direction. */
   readonly metrics?: CallMetricsTable;
   /** Tracing, when `tracing.mode` is on. */
@@ -46,7 +45,6 @@ export function inboundLayers(deps: InboundDeps): Layer[] {
     deadlineLayer(),
     // health answers grpc.health.v1 itself (app health + sidecar readiness), so it never reaches the app.
     ...(deps.health !== undefined ? [healthLayer({ health: deps.health })] : []),
-    // Later: authz and rate limits go here, after the deadline and before the app.
     localAppLayer({ service: deps.service, appAddress: deps.appAddress }),
   ];
 }

@@ -4,14 +4,13 @@
 import type { Backends } from '../balance/backends.js';
 import type { Logger } from '../telemetry/logger.js';
 import { forwardHandler } from './forward.js';
-import type { SessionPool } from './http2/session-pool.js';
+import type { SessionPool } from '../h2/session-pool.js';
 import { compose, type Handler, type Layer } from './layer.js';
 import { accessLogLayer } from './layers/access-log.js';
 import { balanceLayer } from './layers/balance.js';
 import { deadlineLayer } from './layers/deadline.js';
 import { rescueLayer } from './layers/rescue.js';
 import { routeLayer } from './layers/route.js';
-// Resilience policy (issue 4).
 import { EMPTY_POLICY } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
 import type { ResilienceEvents } from '../resilience/events.js';
@@ -19,7 +18,6 @@ import { circuitBreakerLayer } from './layers/circuit-breaker.js';
 import { createOutlierController } from './layers/outlier.js';
 import { retryLayer } from './layers/retry.js';
 import { timeoutLayer } from './layers/timeout.js';
-// Observability (issue 5).
 import type { AttemptMetricsTable, CallMetricsTable } from '../telemetry/metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { endpointMetricsLayer } from './layers/endpoint-metrics.js';
@@ -35,7 +33,7 @@ export interface OutboundDeps {
   readonly policy?: PolicyStore;
   /** Decision hooks of the resilience layers (metrics). */
   readonly resilienceEvents?: ResilienceEvents;
-  // (issue 5) Each is optional: absent means its layers are not in the chain (no per-call cost).
+  // Each is optional: absent means its layers are not in the chain (no per-call cost).
   /** Per-call and per-attempt metrics of the outbound direction. */
   readonly metrics?: { readonly calls: CallMetricsTable; readonly attempts: AttemptMetricsTable };
   /** Tracing, when `tracing.mode` is on. */
@@ -87,7 +85,7 @@ function build(deps: OutboundDeps): { layers: Layer[]; close: () => void } {
     // outlier (per endpoint): right below balance, so the pick and the start of a probe are one synchronous step;
     // an ejected endpoint is marked not ready for the picker.
     outlier.layer,
-    // Per attempt, right above forward (issue 5): endpoint-metrics counts each attempt by result; the CLIENT span
+    // Per attempt, right above forward: endpoint-metrics counts each attempt by result; the CLIENT span
     // of each attempt (retries are separate spans) carries the IDs injected into that attempt's request.
     ...(deps.metrics !== undefined ? [endpointMetricsLayer({ table: deps.metrics.attempts })] : []),
     ...(deps.tracing !== undefined ? [attemptTracingLayer({ tracing: deps.tracing })] : []),

@@ -5,8 +5,8 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { ProxyError } from '../errors.js';
 import { type BodySource, type ProxyCall, ProxyReply } from './call.js';
-import type { H2Stream } from './h2/stream.js';
-import { encodeGrpcMessage } from './grpc/status.js';
+import type { H2Stream } from '../h2/stream.js';
+import { encodeGrpcMessage } from '../grpc/status.js';
 
 /** Trailers for a meshlet-made error: grpc-status, percent-encoded grpc-message, and x-meshlet-error naming the code. */
 export function errorTrailers(err: ProxyError): OutgoingHttpHeaders {

@@ -5,10 +5,11 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { ProxyError, toProxyError } from '../errors.js';
-import { splitHostPort } from './address.js';
-import { type Direction, type PeerInfo, ProxyCall, type ProxyReply } from './call.js';
-import { H2Connection } from './h2/connection.js';
-import type { H2Stream } from './h2/stream.js';
+import { splitHostPort } from '../net/address.js';
+import { ProxyCall, type ProxyReply } from './call.js';
+import type { Direction, PeerInfo } from '../grpc/call.js';
+import { H2Connection } from '../h2/connection.js';
+import type { H2Stream } from '../h2/stream.js';
 import type { Handler } from './layer.js';
 import { RequestBody } from './request-body.js';
 import { errorReply, writeReply } from './respond.js';

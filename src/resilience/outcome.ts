@@ -5,8 +5,8 @@
 // connection errors. Any other status is an answer from a working app (NOT_FOUND is not a sick endpoint).
 
 import type { ErrorCode, ProxyError } from '../errors.js';
-import type { CallEnd } from '../proxy/call.js';
-import { Status } from '../proxy/grpc/status.js';
+import type { CallEnd } from '../grpc/call.js';
+import { Status } from '../grpc/status.js';
 import type { Outcome } from './circuit-breaker.js';
 
 const FAILURE_MASK =

@@ -5,7 +5,7 @@
 
 import type { Backends } from '../balance/backends.js';
 import type { ConsulBackendStats } from '../discovery/consul/resolver.js';
-import type { SessionPool } from '../proxy/http2/session-pool.js';
+import type { SessionPool } from '../h2/session-pool.js';
 import { type Metrics, PREFIX } from './metrics.js';
 import type { Logger } from './logger.js';
 
@@ -165,7 +165,7 @@ export function addMeshStateMetrics(metrics: Metrics, src: MeshStateSources): vo
   }
 }
 
-/** Pool events (src/proxy/http2/session-pool.ts) with connect failures and closes also counted. */
+/** Pool events (src/h2/session-pool.ts) with connect failures and closes also counted. */
 export function countPoolEvents<E extends { onConnectError?(address: string, err: Error): void; onClose?(address: string, reason: string): void }>(
   events: E,
   metrics: Metrics,

@@ -4,10 +4,10 @@
 // per (direction, upstream, service, method), found with two map lookups and turned into Prometheus families only
 // at scrape time: a call costs a few increments, not prom-client's label hashing. Mesh state (endpoints, breakers,
 // retries, reloads, Consul, connections) uses ordinary prom-client metrics or gauges computed at scrape time.
-// Later features add theirs with one line: `metrics.counter({ name, help, labelNames })`.
+// A new feature adds its own with one line: `metrics.counter({ name, help, labelNames })`.
 
 import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
-import type { Direction, ProxyCall } from '../proxy/call.js';
+import type { Direction, CallInfo } from '../grpc/call.js';
 import type { ResilienceEvents } from '../resilience/events.js';
 
 /** Every metric name starts with this. */
@@ -125,7 +125,7 @@ export class CallSeries {
   }
 
   /** Records the end of a call: status, handling time since `call.startMs`, bytes, and unary message counts. */
-  end(call: ProxyCall, status: number): void {
+  end(call: CallInfo, status: number): void {
     this.handled[status >= 0 && status <= 16 ? status : 2]!++;
     const seconds = (performance.now() - call.startMs) / 1000;
     this.sumSeconds += seconds;
@@ -217,7 +217,7 @@ export class CallMetricsTable {
   }
 
   /** The series of `call` (by its `:authority` and `:path`), created on first use. Two map lookups when known. */
-  series(call: ProxyCall): CallSeries {
+  series(call: CallInfo): CallSeries {
     let scope = this.fixed;
     if (scope === undefined) {
       const authority = call.authority;
@@ -247,7 +247,7 @@ export class CallMetricsTable {
     return scope;
   }
 
-  private admit(scope: Scope, call: ProxyCall): CallSeries {
+  private admit(scope: Scope, call: CallInfo): CallSeries {
     const service = call.service;
     const method = call.method;
     const key = `${service}/${method}`;
@@ -372,7 +372,7 @@ export interface Metrics {
   };
   /** Upstream HTTP/2 sessions: connect failures and closes (session counts are collected from the pools). */
   readonly sessions: { readonly connectErrors: Counter<'direction'>; readonly closed: Counter<'direction' | 'reason'> };
-  /** Resilience decisions (issue 4 wires its hooks to these). */
+  /** Resilience decisions. */
   readonly resilience: {
     readonly ejections: Counter<'upstream'>;
     readonly ejectionsSkipped: Counter<'upstream'>;

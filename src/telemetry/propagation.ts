@@ -6,7 +6,7 @@
 
 import { randomFillSync } from 'node:crypto';
 import { type IncomingHttpHeaders, sensitiveHeaders } from 'node:http2';
-import { contextKey } from '../proxy/call.js';
+import { contextKey } from '../grpc/call.js';
 
 /** A propagation format: W3C Trace Context, B3 single-header, B3 multi-header. */
 export type PropagationFormat = 'tracecontext' | 'b3' | 'b3multi';

@@ -11,7 +11,7 @@ import { ExportResultCode, TraceState, type ExportResult } from '@opentelemetry/
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { CallEnd, ProxyCall } from '../proxy/call.js';
+import type { CallEnd, CallInfo } from '../grpc/call.js';
 import type { Logger } from './logger.js';
 import { extract, formatMask, inject, newSpanId, newTraceId, type PropagationFormat, type RemoteParent } from './propagation.js';
 import { TracedCall } from './traced-call.js';
@@ -81,14 +81,14 @@ export interface Tracing {
    * Inbound: extracts the parent, decides, and (sampled) starts the SERVER span; writes the hop's IDs on the request
    * headers for the app unless the call is an unsampled pass-through.
    */
-  startServer(call: ProxyCall): TracedCall;
+  startServer(call: CallInfo): TracedCall;
   /**
    * Outbound, once per call: extracts the parent and decides; sampled calls get an INTERNAL call span that attempt
    * spans hang under; an unsampled root gets fresh unsampled IDs injected once.
    */
-  startOutbound(call: ProxyCall): TracedCall;
+  startOutbound(call: CallInfo): TracedCall;
   /** Outbound, per attempt of a sampled call: starts the CLIENT span and injects its IDs. */
-  startAttempt(call: ProxyCall, traced: TracedCall): Span;
+  startAttempt(call: CallInfo, traced: TracedCall): Span;
   /** Ends a span with the call's final status and the semconv status attributes. */
   endSpan(span: Span, kind: SpanKind, end: CallEnd): void;
   /** Exports what is queued; resolves even when the export fails (failures are counted and logged). */
@@ -98,7 +98,7 @@ export interface Tracing {
 }
 
 /** The span name of a call: `package.Service/Method` (semconv RPC span name). */
-function spanName(call: ProxyCall): string {
+function spanName(call: CallInfo): string {
   return call.path.length > 1 ? call.path.slice(1) : 'unknown';
 }
 
@@ -153,7 +153,7 @@ export function createTracing(options: TracingOptions): Tracing {
     });
   };
 
-  const baseAttributes = (call: ProxyCall, span: Span): void => {
+  const baseAttributes = (call: CallInfo, span: Span): void => {
     span.setAttribute(ATTR.RPC_SYSTEM, 'grpc');
     span.setAttribute(ATTR.RPC_SERVICE, call.service);
     span.setAttribute(ATTR.RPC_METHOD, call.method);
@@ -161,14 +161,14 @@ export function createTracing(options: TracingOptions): Tracing {
     if (call.peer.identity !== undefined) span.setAttribute(ATTR.PEER_IDENTITY, call.peer.identity);
   };
 
-  const startTime = (call: ProxyCall): number => performance.timeOrigin + call.startMs;
+  const startTime = (call: CallInfo): number => performance.timeOrigin + call.startMs;
 
   /**
    * Reads the incoming trace context and takes the sampling decision, shared by server and outbound calls. An
    * unsampled call is finished here (pass-through: the app sees the parent's IDs and decision; a root gets fresh
    * unsampled IDs) and returned as a TracedCall; a sampled one returns its parent and the formats to inject.
    */
-  const begin = (call: ProxyCall): TracedCall | { readonly parent: RemoteParent | undefined; readonly mask: number } => {
+  const begin = (call: CallInfo): TracedCall | { readonly parent: RemoteParent | undefined; readonly mask: number } => {
     const ex = extract(call.headers, extractMask);
     const parent = ex.parent;
     const mask = (ex.present & extractMask) | primaryMask;

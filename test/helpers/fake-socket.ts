@@ -5,7 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { FrameReader } from '../../src/proxy/h2/frame-reader.js';
+import { FrameReader } from '../../src/h2/frame-reader.js';
 
 export interface WrittenFrame {
   type: number;

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Peers for the HTTP/2 engine's conformance tests (test/unit/proxy/h2): our H2Connection as server or client on
+// Peers for the HTTP/2 engine's conformance tests (test/unit/h2): our H2Connection as server or client on
 // 127.0.0.1 port 0, node:http2 as the other side, and a raw socket peer that writes hand-built frames and parses
 // what the engine answers. Everything started is registered with `track` so afterEach can close it.
 
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { H2Connection, type H2ConnectionOptions } from '../../src/proxy/h2/connection.js';
-import { CONNECTION_PREFACE, encodeHeaders, encodeSettings, encodeSettingsAck, FrameType, Flags } from '../../src/proxy/h2/frame.js';
-import { FrameReader, type FrameSink } from '../../src/proxy/h2/frame-reader.js';
-import { HpackDecoder } from '../../src/proxy/h2/hpack/decoder.js';
-import { HpackEncoder } from '../../src/proxy/h2/hpack/encoder.js';
-import type { H2Stream } from '../../src/proxy/h2/stream.js';
+import { H2Connection, type H2ConnectionOptions } from '../../src/h2/connection.js';
+import { CONNECTION_PREFACE, encodeHeaders, encodeSettings, encodeSettingsAck, FrameType, Flags } from '../../src/h2/frame.js';
+import { FrameReader, type FrameSink } from '../../src/h2/frame-reader.js';
+import { HpackDecoder } from '../../src/h2/hpack/decoder.js';
+import { HpackEncoder } from '../../src/h2/hpack/encoder.js';
+import type { H2Stream } from '../../src/h2/stream.js';
 
 /** Things to close after each test, newest first. */
 export class Tracker {

@@ -6,8 +6,8 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { CONNECTION_PREFACE, encodeHeaders, encodeSettings, ErrorCode, FrameType } from '../../src/proxy/h2/frame.js';
-import { HpackEncoder } from '../../src/proxy/h2/hpack/encoder.js';
+import { CONNECTION_PREFACE, encodeHeaders, encodeSettings, ErrorCode, FrameType } from '../../src/h2/frame.js';
+import { HpackEncoder } from '../../src/h2/hpack/encoder.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { echoClient, startEcho, unary } from '../helpers/echo.js';
 import { type Exposition, scrape } from '../helpers/prom-text.js';

@@ -27,7 +27,7 @@ describe('http2 settings from the config', () => {
     const [settings] = (await once(client, 'remoteSettings')) as [http2.Settings];
     expect(settings).toMatchObject({ initialWindowSize: 262_144, maxConcurrentStreams: 2, maxHeaderListSize: 8192 });
 
-    // (Enforcement with REFUSED_STREAM is the engine's, tested in test/unit/proxy/h2/connection.test.ts; node's
+    // (Enforcement with REFUSED_STREAM is the engine's, tested in test/unit/h2/connection.test.ts; node's
     // client honours the limit, so it cannot show it here.)
     const req = client.request({ ':method': 'POST', ':path': '/test.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers' });
     req.end(Buffer.from([0, 0, 0, 0, 0]));

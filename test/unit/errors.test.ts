@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERRORS, ProxyError, toProxyError } from '../../src/errors.js';
-import { Status } from '../../src/proxy/grpc/status.js';
+import { Status } from '../../src/grpc/status.js';
 
 describe('error catalogue', () => {
   it('documents every ERR_* code in docs/errors.md with its status', () => {

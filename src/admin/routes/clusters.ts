@@ -6,7 +6,7 @@
 import type { Backends } from '../../balance/backends.js';
 import type { ConsulBackendStats } from '../../discovery/consul/resolver.js';
 import type { EndpointCheckState } from '../../health/upstream-checker.js';
-import type { SessionPool } from '../../proxy/http2/session-pool.js';
+import type { SessionPool } from '../../h2/session-pool.js';
 import type { AdminServer } from '../server.js';
 
 /** Where /clusters reads from; every part is optional (a client-only sidecar has no inbound side). */
@@ -17,9 +17,9 @@ export interface ClustersSources {
   readonly inboundPool?: SessionPool;
   /** Active health-check state of an upstream endpoint. */
   readonly upstreamHealth?: (address: string) => EndpointCheckState | undefined;
-  /** Extra per-endpoint state from other features (outlier detection, breakers: issue 4). */
+  /** Extra per-endpoint state from other features (outlier detection, breakers). */
   readonly endpointDetail?: (backend: string, address: string) => Record<string, unknown> | undefined;
-  /** Extra per-backend state from other features (breaker state, limits: issue 4). */
+  /** Extra per-backend state from other features (breaker state, limits). */
   readonly backendDetail?: (backend: string) => Record<string, unknown> | undefined;
   readonly consul?: () => ConsulBackendStats[];
   /** performance.now(), for ages. */

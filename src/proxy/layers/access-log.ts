@@ -7,8 +7,9 @@
 import { toProxyError } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { traceKey } from '../../telemetry/propagation.js';
-import type { CallEnd, ProxyCall, ProxyReply } from '../call.js';
-import { STATUS_NAMES } from '../grpc/status.js';
+import type { ProxyCall, ProxyReply } from '../call.js';
+import type { CallEnd } from '../../grpc/call.js';
+import { STATUS_NAMES } from '../../grpc/status.js';
 import type { Layer } from '../layer.js';
 
 export function accessLogLayer(deps: { readonly log: Logger }): Layer {
@@ -32,7 +33,7 @@ export function accessLogLayer(deps: { readonly log: Logger }): Layer {
 }
 
 function write(log: Logger, call: ProxyCall, end: CallEnd): void {
-  // (issue 5) Set by the tracing layer; undefined (and the fields left out) when tracing is off.
+  // Set by the tracing layer; undefined (and the fields left out) when tracing is off.
   const trace = call.get(traceKey);
   log.info(
     {

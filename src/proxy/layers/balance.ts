@@ -3,15 +3,16 @@
 // records the attempt's load (in-flight, latency) for least_request. An attempt that certainly never reached the
 // app (connect refused, REFUSED_STREAM, GOAWAY race) is sent again to another endpoint while the body is still
 // replayable: that is always safe, and it is what makes a draining peer invisible to clients. The outbound chain
-// passes maxSafeRetries 0: its retry layer makes those re-sends within the retry policy and budget (issue 4).
+// passes maxSafeRetries 0: its retry layer makes those re-sends within the retry policy and budget.
 
 import type { Backends } from '../../balance/backends.js';
 import { ProxyError, toProxyError } from '../../errors.js';
-import { contextKey, type ProxyCall, type ProxyReply } from '../call.js';
+import { type ProxyCall, type ProxyReply } from '../call.js';
+import { contextKey } from '../../grpc/call.js';
 import type { Handler, Layer } from '../layer.js';
 
 /**
- * Endpoints this call's next pick should avoid when another ready one exists. The retry layer above (issue 4)
+ * Endpoints this call's next pick should avoid when another ready one exists. The retry layer above
  * adds the endpoint of each failed attempt, so a retry goes to a different endpoint.
  */
 export const AVOID_ENDPOINTS = contextKey<Set<string>>('balance.avoid');

@@ -5,8 +5,8 @@
 
 import { ProxyError } from '../../errors.js';
 import type { ProxyCall } from '../call.js';
-import { Status } from '../grpc/status.js';
-import { parseGrpcTimeout } from '../grpc/timeout.js';
+import { Status } from '../../grpc/status.js';
+import { parseGrpcTimeout } from '../../grpc/timeout.js';
 import type { Layer } from '../layer.js';
 
 const expired = (): ProxyError => new ProxyError('ERR_DEADLINE_EXCEEDED', 'Deadline exceeded (meshlet)');
@@ -32,5 +32,5 @@ export function deadlineLayer(): Layer {
   };
 }
 
-/** The error a call gets when its deadline expires in the proxy; shared with the route timeout (issue 4). */
+/** The error a call gets when its deadline expires in the proxy; shared with the route timeout. */
 export const deadlineExpired = expired;

@@ -16,7 +16,7 @@ import {
 } from '../../health/proto.js';
 import type { HealthService } from '../../health/service.js';
 import { type ProxyCall, ProxyReply } from '../call.js';
-import { encodeGrpcMessage, Status } from '../grpc/status.js';
+import { encodeGrpcMessage, Status } from '../../grpc/status.js';
 import type { Layer } from '../layer.js';
 
 const HEALTH_PREFIX = '/grpc.health.v1.Health/';

@@ -6,7 +6,7 @@
 import { ProxyError, toProxyError } from '../../errors.js';
 import type { CallMetricsTable } from '../../telemetry/metrics.js';
 import type { ProxyCall, ProxyReply } from '../call.js';
-import { countMessages, requestSource } from '../grpc/message-counter.js';
+import { countMessages, requestSource } from '../message-counter.js';
 import type { Layer } from '../layer.js';
 
 export interface MetricsLayerDeps {

@@ -13,7 +13,8 @@ import { NO_EVENTS, type ResilienceEvents } from '../../resilience/events.js';
 import type { OutlierTransition } from '../../resilience/outlier.js';
 import { outcomeOfEnd, outcomeOfError } from '../../resilience/outcome.js';
 import type { Logger } from '../../telemetry/logger.js';
-import type { CallEnd, ProxyCall, ProxyReply } from '../call.js';
+import type { ProxyCall, ProxyReply } from '../call.js';
+import type { CallEnd } from '../../grpc/call.js';
 import type { Handler, Layer } from '../layer.js';
 
 export interface OutlierDeps {

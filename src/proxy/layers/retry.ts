@@ -14,7 +14,7 @@ import type { RetryPolicy } from '../../policy/match.js';
 import type { BackendResilience, PolicyStore } from '../../policy/store.js';
 import { NO_EVENTS, type ResilienceEvents, type RetryGiveUp, type RetryReason } from '../../resilience/events.js';
 import { type CancelTarget, ProxyCall, type ProxyReply } from '../call.js';
-import type { ContextKey } from '../call.js';
+import type { ContextKey } from '../../grpc/call.js';
 import type { Handler, Layer } from '../layer.js';
 import { AVOID_ENDPOINTS } from './balance.js';
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // route (outbound): names the backend of a call from its :authority host (port stripped), the service name the app
-// dialled. Policy-based routes (issue 4) will attach the matched route here too.
+// dialled.
 
 import { ProxyError } from '../../errors.js';
 import type { ProxyCall } from '../call.js';

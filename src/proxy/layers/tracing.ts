@@ -9,7 +9,8 @@ import { traceKey } from '../../telemetry/propagation.js';
 import { SPAN_KIND, TracedCall } from '../../telemetry/traced-call.js';
 // Types only: the OpenTelemetry SDK behind them is loaded just when tracing is on.
 import type { Tracing } from '../../telemetry/tracing.js';
-import type { CallEnd, ProxyCall, ProxyReply } from '../call.js';
+import type { ProxyCall, ProxyReply } from '../call.js';
+import type { CallEnd } from '../../grpc/call.js';
 import type { Layer } from '../layer.js';
 import { isHealthPath } from './health.js';
 

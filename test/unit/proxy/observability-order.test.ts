@@ -15,7 +15,7 @@ import { ProxyError } from '../../../src/errors.js';
 import type { HealthService } from '../../../src/health/service.js';
 import { PolicyStore } from '../../../src/policy/store.js';
 import { ProxyCall } from '../../../src/proxy/call.js';
-import type { SessionPool } from '../../../src/proxy/http2/session-pool.js';
+import type { SessionPool } from '../../../src/h2/session-pool.js';
 import { inboundLayers } from '../../../src/proxy/inbound.js';
 import { compose, type Handler } from '../../../src/proxy/layer.js';
 import { outboundLayers } from '../../../src/proxy/outbound.js';

@@ -11,7 +11,7 @@ import { endpointFromAddress, type Resolver } from '../../../src/discovery/resol
 import { ProxyError } from '../../../src/errors.js';
 import { PolicyStore } from '../../../src/policy/store.js';
 import type { ProxyCall, ProxyReply } from '../../../src/proxy/call.js';
-import type { SessionPool } from '../../../src/proxy/http2/session-pool.js';
+import type { SessionPool } from '../../../src/h2/session-pool.js';
 import { compose, type Handler } from '../../../src/proxy/layer.js';
 import { outboundLayers } from '../../../src/proxy/outbound.js';
 import { createLogger } from '../../../src/telemetry/logger.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Backends } from '../../../src/balance/backends.js';
-import type { SessionPool } from '../../../src/proxy/http2/session-pool.js';
+import type { SessionPool } from '../../../src/h2/session-pool.js';
 import { backendFromAuthority } from '../../../src/proxy/layers/route.js';
 import { addMeshStateMetrics } from '../../../src/telemetry/mesh-metrics.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';

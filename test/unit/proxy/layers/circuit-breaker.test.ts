@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ProxyError } from '../../../../src/errors.js';
 import { PolicyStore } from '../../../../src/policy/store.js';
 import type { ProxyReply } from '../../../../src/proxy/call.js';
-import { Status } from '../../../../src/proxy/grpc/status.js';
+import { Status } from '../../../../src/grpc/status.js';
 import type { Handler } from '../../../../src/proxy/layer.js';
 import { circuitBreakerLayer } from '../../../../src/proxy/layers/circuit-breaker.js';
 import { countingEvents, makeCall, policy, streaming, trailersOnly } from './resilience-harness.js';

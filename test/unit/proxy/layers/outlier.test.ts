@@ -9,7 +9,7 @@ import { endpointFromAddress, type Resolver } from '../../../../src/discovery/re
 import { ProxyError } from '../../../../src/errors.js';
 import { PolicyStore } from '../../../../src/policy/store.js';
 import type { ProxyReply } from '../../../../src/proxy/call.js';
-import { Status } from '../../../../src/proxy/grpc/status.js';
+import { Status } from '../../../../src/grpc/status.js';
 import { createOutlierController, type OutlierController } from '../../../../src/proxy/layers/outlier.js';
 import { createLogger } from '../../../../src/telemetry/logger.js';
 import { countingEvents, makeCall, policy, trailersOnly } from './resilience-harness.js';

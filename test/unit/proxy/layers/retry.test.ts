@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProxyError } from '../../../../src/errors.js';
 import { PolicyStore } from '../../../../src/policy/store.js';
 import type { ProxyCall, ProxyReply } from '../../../../src/proxy/call.js';
-import { Status } from '../../../../src/proxy/grpc/status.js';
+import { Status } from '../../../../src/grpc/status.js';
 import type { Handler } from '../../../../src/proxy/layer.js';
 import { AVOID_ENDPOINTS } from '../../../../src/proxy/layers/balance.js';
 import { AttemptCall, retryLayer } from '../../../../src/proxy/layers/retry.js';

@@ -6,14 +6,14 @@
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { FakeSocket } from '../../../helpers/fake-socket.js';
-import { seededRandom as prng } from '../../../helpers/prng.js';
-import { H2Connection } from '../../../../src/proxy/h2/connection.js';
-import { CONNECTION_PREFACE, FrameError } from '../../../../src/proxy/h2/frame.js';
-import { FrameReader } from '../../../../src/proxy/h2/frame-reader.js';
-import { HpackDecoder } from '../../../../src/proxy/h2/hpack/decoder.js';
-import { HpackEncoder } from '../../../../src/proxy/h2/hpack/encoder.js';
-import { HpackError } from '../../../../src/proxy/h2/hpack/errors.js';
+import { FakeSocket } from '../../helpers/fake-socket.js';
+import { seededRandom as prng } from '../../helpers/prng.js';
+import { H2Connection } from '../../../src/h2/connection.js';
+import { CONNECTION_PREFACE, FrameError } from '../../../src/h2/frame.js';
+import { FrameReader } from '../../../src/h2/frame-reader.js';
+import { HpackDecoder } from '../../../src/h2/hpack/decoder.js';
+import { HpackEncoder } from '../../../src/h2/hpack/encoder.js';
+import { HpackError } from '../../../src/h2/hpack/errors.js';
 
 function randomBytes(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

@@ -6,9 +6,9 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { H2Connection } from '../../../../src/proxy/h2/connection.js';
-import { encodeWindowUpdate, encodeSettings, ErrorCode, Flags, FrameType, SettingId } from '../../../../src/proxy/h2/frame.js';
-import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
+import type { H2Connection } from '../../../src/h2/connection.js';
+import { encodeWindowUpdate, encodeSettings, ErrorCode, Flags, FrameType, SettingId } from '../../../src/h2/frame.js';
+import type { H2Stream } from '../../../src/h2/stream.js';
 import {
   connectEngine,
   connectNode,
@@ -21,7 +21,7 @@ import {
   startEngineServer,
   startNodeServer,
   Tracker,
-} from '../../../helpers/h2-peers.js';
+} from '../../helpers/h2-peers.js';
 
 const t = new Tracker();
 afterEach(() => t.closeAll());

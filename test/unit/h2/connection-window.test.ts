@@ -5,9 +5,9 @@
 
 import type http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
-import { connectNode, startEngineServer, Tracker } from '../../../helpers/h2-peers.js';
-import { waitUntil } from '../../../helpers/wait.js';
+import type { H2Stream } from '../../../src/h2/stream.js';
+import { connectNode, startEngineServer, Tracker } from '../../helpers/h2-peers.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const t = new Tracker();
 afterEach(() => t.closeAll());

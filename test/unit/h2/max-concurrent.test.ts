@@ -5,8 +5,8 @@
 import { once } from 'node:events';
 import type http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
-import { connectEngine, readAll, startNodeServer, Tracker } from '../../../helpers/h2-peers.js';
+import type { H2Stream } from '../../../src/h2/stream.js';
+import { connectEngine, readAll, startNodeServer, Tracker } from '../../helpers/h2-peers.js';
 
 const t = new Tracker();
 afterEach(() => t.closeAll());

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // gRPC status codes, grpc-message percent-encoding and the RST_STREAM → status mapping (PROTOCOL-HTTP2.md).
 
-import { ErrorCode } from '../h2/frame.js';
-
 /** gRPC status codes (grpc/doc/statuscodes.md). */
 export enum Status {
   OK = 0,
@@ -66,8 +64,14 @@ export function decodeGrpcMessage(value: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** HTTP/2 error codes (RFC 9113 §7): the engine's table, under the name the status mapping has always used. */
-export const H2_CODE = ErrorCode;
+/**
+ * The RST_STREAM error codes the status mapping names (RFC 9113 §7). Protocol constants, spelled out here so this
+ * leaf needs nothing of the engine.
+ */
+const RST_REFUSED_STREAM = 0x7;
+const RST_CANCEL = 0x8;
+const RST_ENHANCE_YOUR_CALM = 0xb;
+const RST_INADEQUATE_SECURITY = 0xc;
 
 /**
  * The status a client sees when a stream is reset without trailers (PROTOCOL-HTTP2.md "Errors"; grpc-js does the
@@ -76,13 +80,13 @@ export const H2_CODE = ErrorCode;
  */
 export function statusForRstCode(rstCode: number): Status {
   switch (rstCode) {
-    case H2_CODE.REFUSED_STREAM:
+    case RST_REFUSED_STREAM:
       return Status.UNAVAILABLE;
-    case H2_CODE.CANCEL:
+    case RST_CANCEL:
       return Status.CANCELLED;
-    case H2_CODE.ENHANCE_YOUR_CALM:
+    case RST_ENHANCE_YOUR_CALM:
       return Status.RESOURCE_EXHAUSTED;
-    case H2_CODE.INADEQUATE_SECURITY:
+    case RST_INADEQUATE_SECURITY:
       return Status.PERMISSION_DENIED;
     default:
       return Status.INTERNAL;

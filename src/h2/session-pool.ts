@@ -4,11 +4,11 @@
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
-import { ProxyError } from '../../errors.js';
-import { splitHostPort } from '../address.js';
-import { H2Connection, STREAM_ID_LIMIT } from '../h2/connection.js';
-import type { Settings } from '../h2/frame.js';
-import type { H2Stream } from '../h2/stream.js';
+import { ProxyError } from '../errors.js';
+import { splitHostPort } from '../net/address.js';
+import { H2Connection, STREAM_ID_LIMIT } from './connection.js';
+import type { Settings } from './frame.js';
+import type { H2Stream } from './stream.js';
 
 export interface SessionPoolOptions {
   /** TCP connect + first SETTINGS; default 3000 ms, range 10-60000. */

@@ -16,7 +16,7 @@ import {
   encodeWindowUpdate,
   parseSettings,
   type Settings,
-} from '../../../../src/proxy/h2/frame.js';
+} from '../../../src/h2/frame.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

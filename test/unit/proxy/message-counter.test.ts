@@ -4,8 +4,8 @@
 
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { countMessages, MessageCounter, requestSource } from '../../../../src/proxy/grpc/message-counter.js';
-import { RequestBody } from '../../../../src/proxy/request-body.js';
+import { countMessages, MessageCounter, requestSource } from '../../../src/proxy/message-counter.js';
+import { RequestBody } from '../../../src/proxy/request-body.js';
 
 function msg(len: number, fill = 7): Buffer {
   const b = Buffer.alloc(5 + len, fill);

@@ -3,15 +3,15 @@
 // decode byte-exact, and EOS / bad padding are rejected.
 
 import { describe, expect, it } from 'vitest';
-import { seededRandom as mulberry32 } from '../../../../helpers/prng.js';
-import { HpackError } from '../../../../../src/proxy/h2/hpack/errors.js';
+import { seededRandom as mulberry32 } from '../../../helpers/prng.js';
+import { HpackError } from '../../../../src/h2/hpack/errors.js';
 import {
   HUFFMAN_CODES,
   HUFFMAN_LENGTHS,
   huffmanDecode,
   huffmanEncode,
   huffmanEncodedLength,
-} from '../../../../../src/proxy/h2/hpack/huffman.js';
+} from '../../../../src/h2/hpack/huffman.js';
 
 /** RFC 7541 Appendix C.4 and C.6 Huffman-coded strings. */
 const APPENDIX_C: Array<[string, string]> = [

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
-import { formatGrpcTimeout, parseGrpcTimeout } from '../../../../src/proxy/grpc/timeout.js';
+import { formatGrpcTimeout, parseGrpcTimeout } from '../../../src/grpc/timeout.js';
 
 describe('grpc-timeout', () => {
   it.each([

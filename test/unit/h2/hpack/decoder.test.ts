@@ -3,8 +3,8 @@
 // and each malformed input rejected with an HpackError that names the problem.
 
 import { describe, expect, it } from 'vitest';
-import { HpackDecoder } from '../../../../../src/proxy/h2/hpack/decoder.js';
-import { HpackError } from '../../../../../src/proxy/h2/hpack/errors.js';
+import { HpackDecoder } from '../../../../src/h2/hpack/decoder.js';
+import { HpackError } from '../../../../src/h2/hpack/errors.js';
 
 function hex(s: string): Buffer {
   return Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -4,11 +4,11 @@
 // replies it never reads (PING floods) is cut off; a peer that merely cancels some calls, or reads slowly, is not.
 
 import { describe, expect, it } from 'vitest';
-import { H2Connection } from '../../../../src/proxy/h2/connection.js';
-import { CONNECTION_PREFACE, encodeHeaders, encodePing, encodeRstStream, encodeSettings, ErrorCode, FrameType } from '../../../../src/proxy/h2/frame.js';
-import { HpackEncoder } from '../../../../src/proxy/h2/hpack/encoder.js';
-import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
-import { FakeSocket } from '../../../helpers/fake-socket.js';
+import { H2Connection } from '../../../src/h2/connection.js';
+import { CONNECTION_PREFACE, encodeHeaders, encodePing, encodeRstStream, encodeSettings, ErrorCode, FrameType } from '../../../src/h2/frame.js';
+import { HpackEncoder } from '../../../src/h2/hpack/encoder.js';
+import type { H2Stream } from '../../../src/h2/stream.js';
+import { FakeSocket } from '../../helpers/fake-socket.js';
 
 const REQUEST = [':method', 'POST', ':scheme', 'http', ':authority', 'svc', ':path', '/a.B/C', 'content-type', 'application/grpc'];
 

@@ -3,11 +3,11 @@
 // preface and SETTINGS is closed), and `addListener('data')` starting the flow like `on('data')`.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { H2Connection } from '../../../../src/proxy/h2/connection.js';
-import { CONNECTION_PREFACE, encodeHeaders, encodePing, encodeSettings, ErrorCode, FrameType } from '../../../../src/proxy/h2/frame.js';
-import { HpackEncoder } from '../../../../src/proxy/h2/hpack/encoder.js';
-import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
-import { FakeSocket } from '../../../helpers/fake-socket.js';
+import { H2Connection } from '../../../src/h2/connection.js';
+import { CONNECTION_PREFACE, encodeHeaders, encodePing, encodeSettings, ErrorCode, FrameType } from '../../../src/h2/frame.js';
+import { HpackEncoder } from '../../../src/h2/hpack/encoder.js';
+import type { H2Stream } from '../../../src/h2/stream.js';
+import { FakeSocket } from '../../helpers/fake-socket.js';
 
 afterEach(() => {
   vi.useRealTimers();

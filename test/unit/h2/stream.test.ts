@@ -5,8 +5,8 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { H2Connection } from '../../../../src/proxy/h2/connection.js';
-import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
+import type { H2Connection } from '../../../src/h2/connection.js';
+import type { H2Stream } from '../../../src/h2/stream.js';
 import {
   connectEngine,
   connectNode,
@@ -16,7 +16,7 @@ import {
   startNodeServer,
   Tracker,
   writeWithBackpressure,
-} from '../../../helpers/h2-peers.js';
+} from '../../helpers/h2-peers.js';
 
 const t = new Tracker();
 afterEach(() => t.closeAll());

@@ -3,7 +3,7 @@
 
 import { sensitiveHeaders } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import { type BlockKind, toHeaderList, toHeaderObject } from '../../../../src/proxy/h2/headers.js';
+import { type BlockKind, toHeaderList, toHeaderObject } from '../../../src/h2/headers.js';
 
 const REQ = [':method', 'POST', ':scheme', 'http', ':authority', 'a', ':path', '/s/M'];
 

@@ -5,9 +5,9 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { H2Connection } from '../../../../src/proxy/h2/connection.js';
-import { HpackDecoder } from '../../../../src/proxy/h2/hpack/decoder.js';
-import type { H2Stream } from '../../../../src/proxy/h2/stream.js';
+import { H2Connection } from '../../../src/h2/connection.js';
+import { HpackDecoder } from '../../../src/h2/hpack/decoder.js';
+import type { H2Stream } from '../../../src/h2/stream.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {

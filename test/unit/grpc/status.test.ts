@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { constants } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import { decodeGrpcMessage, encodeGrpcMessage, Status, statusForHttpStatus, statusForRstCode } from '../../../../src/proxy/grpc/status.js';
+import { decodeGrpcMessage, encodeGrpcMessage, Status, statusForHttpStatus, statusForRstCode } from '../../../src/grpc/status.js';
 
 describe('grpc-message percent-encoding', () => {
   it('leaves printable ASCII alone and encodes %, controls and UTF-8', () => {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CONNECTION_PREFACE, ErrorCode, Flags, FrameError, FrameType } from '../../../../src/proxy/h2/frame.js';
-import { FrameReader, type FrameSink } from '../../../../src/proxy/h2/frame-reader.js';
+import { CONNECTION_PREFACE, ErrorCode, Flags, FrameError, FrameType } from '../../../src/h2/frame.js';
+import { FrameReader, type FrameSink } from '../../../src/h2/frame-reader.js';
 
 interface Seen {
   type: number;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionPool, type SessionPoolOptions } from '../../../../src/proxy/http2/session-pool.js';
+import { SessionPool, type SessionPoolOptions } from '../../../src/h2/session-pool.js';
 
 const opts: SessionPoolOptions = {
   connectTimeoutMs: 1000,

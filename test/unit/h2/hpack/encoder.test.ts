@@ -3,9 +3,9 @@
 // updates, and encoder -> decoder round trips that keep both dynamic tables in sync.
 
 import { describe, expect, it } from 'vitest';
-import { seededRandom as mulberry32 } from '../../../../helpers/prng.js';
-import { HpackDecoder } from '../../../../../src/proxy/h2/hpack/decoder.js';
-import { HpackEncoder, NO_INDEX } from '../../../../../src/proxy/h2/hpack/encoder.js';
+import { seededRandom as mulberry32 } from '../../../helpers/prng.js';
+import { HpackDecoder } from '../../../../src/h2/hpack/decoder.js';
+import { HpackEncoder, NO_INDEX } from '../../../../src/h2/hpack/encoder.js';
 
 function roundTrip(enc: HpackEncoder, dec: HpackDecoder, headers: string[], never?: ReadonlySet<string> | string[]): Buffer {
   const block = enc.encode(headers, never);

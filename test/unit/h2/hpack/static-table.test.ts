@@ -7,7 +7,7 @@ import {
   STATIC_NAMES,
   STATIC_TABLE_LENGTH,
   STATIC_VALUES,
-} from '../../../../../src/proxy/h2/hpack/static-table.js';
+} from '../../../../src/h2/hpack/static-table.js';
 
 describe('static table', () => {
   it('has 61 entries with names and values aligned to HPACK indices 1..61', () => {

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// The call vocabulary every area shares (telemetry, resilience, policy, the data path): which way a call goes,
+// how it ended, and typed keys into a call's context. A leaf: it imports nothing of the data path.
+
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { ProxyError } from '../errors.js';
+
+/** Which listener a call arrived on: `inbound` (peers → the local app) or `outbound` (the local app → the mesh). */
+export type Direction = 'inbound' | 'outbound';
+
+/** A typed key into a call's context, for values that later layers (authz, rate limit, tracing) attach. */
+export interface ContextKey<T> {
+  readonly name: string;
+  readonly _type?: T;
+}
+
+export function contextKey<T>(name: string): ContextKey<T> {
+  return Object.freeze({ name }) as ContextKey<T>;
+}
+
+/** How a call ended, as the downstream client sees it. Delivered once to every `onEnd` listener. */
+export interface CallEnd {
+  /** The gRPC status code sent downstream. */
+  readonly status: number;
+  /** The grpc-message, decoded (human-readable), when there was one. */
+  readonly message: string | undefined;
+  /** Set when meshlet itself produced the status. */
+  readonly error: ProxyError | undefined;
+}
+
+/** Who is on the other end of the downstream connection. `identity` is filled by mTLS (a SPIFFE ID) when present. */
+export interface PeerInfo {
+  readonly address: string;
+  readonly port: number;
+  identity: string | undefined;
+}
+
+/**
+ * The read-only view of one call that telemetry and policy need (the data path's ProxyCall implements it), so
+ * they depend on this leaf and not on the data path.
+ */
+export interface CallInfo {
+  readonly direction: Direction;
+  /** `:path` as received, e.g. `/user.v1.UserService/GetUser`. */
+  readonly path: string;
+  /** `:authority` as received (host[:port]). */
+  readonly authority: string;
+  /** The fully qualified gRPC service (`user.v1.UserService`). */
+  readonly service: string;
+  /** The gRPC method name (`GetUser`). */
+  readonly method: string;
+  /** Request headers; tracing injects its propagation headers here. */
+  readonly headers: IncomingHttpHeaders;
+  /** Request DATA bytes read so far. */
+  readonly body: { readonly bytes: number };
+  readonly peer: PeerInfo;
+  /** performance.now() when the call arrived. */
+  readonly startMs: number;
+  /** The logical service the call is routed to. */
+  readonly backend: string | undefined;
+  /** `host:port` of the endpoint of the current attempt. */
+  readonly endpoint: string | undefined;
+  /** Attempts made upstream. */
+  readonly attempts: number;
+  /** Response DATA bytes. */
+  readonly responseBytes: number;
+}
