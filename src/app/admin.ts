@@ -12,7 +12,7 @@ import type { BootstrapConfig } from '../config/schema.js';
 import { redactConfig } from '../config/redact.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import { addMeshStateMetrics } from '../telemetry/mesh-metrics.js';
+import { addMeshStateMetrics } from './mesh-metrics.js';
 import type { AppDiscovery } from './discovery.js';
 import type { AppInbound } from './inbound.js';
 import type { AppOutbound } from './outbound.js';

@@ -11,7 +11,7 @@ import type { SessionPool } from '../h2/session-pool.js';
 import { inboundHandler } from '../proxy/inbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countConnectionErrors, countConnections } from '../telemetry/mesh-metrics.js';
+import { countConnectionErrors, countConnections } from './mesh-metrics.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppTelemetry } from './telemetry.js';
 

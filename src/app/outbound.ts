@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { Backends, type BackendBalancing } from '../balance/backends.js';
 import { systemPickerEnv } from '../balance/random.js';
-import { getPolicy } from '../balance/registry.js';
+import { getPolicy } from '../balance/policies.js';
 import type { BalancingConfig, BootstrapConfig } from '../config/schema.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createUpstreamChecker, type UpstreamChecker } from '../health/upstream-checker.js';
@@ -13,7 +13,7 @@ import type { SessionPool } from '../h2/session-pool.js';
 import { outboundChain } from '../proxy/outbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countConnectionErrors, countConnections } from '../telemetry/mesh-metrics.js';
+import { countConnectionErrors, countConnections } from './mesh-metrics.js';
 import type { AppDiscovery } from './discovery.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppResilience } from './resilience.js';

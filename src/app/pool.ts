@@ -4,7 +4,7 @@
 import type { ConnectionConfig, Http2Config } from '../config/schema.js';
 import { SessionPool } from '../h2/session-pool.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countPoolEvents } from '../telemetry/mesh-metrics.js';
+import { countPoolEvents } from './mesh-metrics.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
 /**

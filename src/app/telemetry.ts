@@ -6,7 +6,7 @@ import { type BootstrapConfig, observabilityConfig } from '../config/schema.js';
 import { backendFromAuthority } from '../proxy/layers/route.js';
 import { combineEvents, type ResilienceEvents } from '../resilience/events.js';
 import type { Logger } from '../telemetry/logger.js';
-import { createMetrics, type Metrics, resilienceEvents } from '../telemetry/metrics.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { loadMethodTypes } from '../telemetry/method-types.js';
 import { addProcessMetrics, meshletVersion } from '../telemetry/process-metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
@@ -72,5 +72,31 @@ export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDe
     async close() {
       await tracing?.shutdown();
     },
+  };
+}
+
+/**
+ * The resilience decision hooks (src/resilience/events.ts) bound to their counters: pass the result wherever the
+ * resilience layers take `ResilienceEvents`. Reload results map to `accepted` (applied), `rejected`, `unchanged`.
+ */
+export function resilienceEvents(metrics: Metrics): ResilienceEvents {
+  const r = metrics.resilience;
+  const reloads = metrics.config.reloads;
+  return {
+    onEject: (backend) => r.ejections.inc({ upstream: backend }),
+    onEjectSkipped: (backend) => r.ejectionsSkipped.inc({ upstream: backend }),
+    onProbation: (backend) => r.probations.inc({ upstream: backend }),
+    onRestore: (backend) => r.restores.inc({ upstream: backend }),
+    onOverflow: (backend, limit) => r.overflows.inc({ upstream: backend, limit }),
+    onBreakerState: (backend, state) => {
+      r.setBreakerState(backend, state);
+      r.breakerTransitions.inc({ upstream: backend, state });
+    },
+    onBreakerReject: (backend) => r.breakerRejections.inc({ upstream: backend }),
+    onRetry: (backend, reason) => r.retries.inc({ upstream: backend, reason }),
+    onRetryGiveUp: (backend, why) => r.retriesGivenUp.inc({ upstream: backend, reason: why }),
+    onBudgetExhausted: (backend) => r.budgetExhausted.inc({ upstream: backend }),
+    onShadow: (feature, backend, detail) => r.shadow.inc({ feature, upstream: backend, detail }),
+    onReload: (result) => reloads.inc({ result: result === 'applied' ? 'accepted' : result }),
   };
 }

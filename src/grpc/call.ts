@@ -3,7 +3,6 @@
 // how it ended, and typed keys into a call's context. A leaf: it imports nothing of the data path.
 
 import type { IncomingHttpHeaders } from 'node:http2';
-import type { ProxyError } from '../errors.js';
 
 /** Which listener a call arrived on: `inbound` (peers → the local app) or `outbound` (the local app → the mesh). */
 export type Direction = 'inbound' | 'outbound';
@@ -18,6 +17,19 @@ export function contextKey<T>(name: string): ContextKey<T> {
   return Object.freeze({ name }) as ContextKey<T>;
 }
 
+/**
+ * What the shared vocabulary knows of an error meshlet itself produced: its `x-meshlet-error` code and status.
+ * `ProxyError` (src/errors.ts, the catalogue) implements it; this leaf does not import the catalogue.
+ */
+export interface MeshletError {
+  /** The `ERR_*` code sent as `x-meshlet-error`. */
+  readonly code: string;
+  readonly grpcStatus: number;
+  readonly message: string;
+  /** True when the upstream application certainly never saw the call. */
+  readonly neverReachedApp: boolean;
+}
+
 /** How a call ended, as the downstream client sees it. Delivered once to every `onEnd` listener. */
 export interface CallEnd {
   /** The gRPC status code sent downstream. */
@@ -25,7 +37,7 @@ export interface CallEnd {
   /** The grpc-message, decoded (human-readable), when there was one. */
   readonly message: string | undefined;
   /** Set when meshlet itself produced the status. */
-  readonly error: ProxyError | undefined;
+  readonly error: MeshletError | undefined;
 }
 
 /** Who is on the other end of the downstream connection. `identity` is filled by mTLS (a SPIFFE ID) when present. */

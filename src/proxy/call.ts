@@ -4,20 +4,9 @@
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { ProxyError } from '../errors.js';
+import type { BodySource } from './body-source.js';
 import type { RequestBody } from './request-body.js';
 import type { CallEnd, CallInfo, ContextKey, Direction, PeerInfo } from '../grpc/call.js';
-
-/**
- * The readable side of a body as the data path uses it: a 'data'/'end' event source with pause/resume. meshlet's
- * HTTP/2 streams (h2/stream.ts) and node's Readable (replies meshlet makes itself, e.g. health answers) both fit.
- */
-export interface BodySource extends NodeJS.EventEmitter {
-  pause(): unknown;
-  resume(): unknown;
-  isPaused(): boolean;
-  /** Abandons the body (an upstream stream is reset). */
-  destroy(): unknown;
-}
 
 /** Something to tell when a call is cancelled (an upstream attempt, a waiter). */
 export interface CancelTarget {

@@ -4,7 +4,7 @@
 // buffered or copied: the counter only remembers where the current message ends. Used by the metrics layer for
 // meshlet_grpc_msg_received_total / meshlet_grpc_msg_sent_total on streams.
 
-import type { BodySource } from './call.js';
+import type { BodySource } from './body-source.js';
 import type { RequestBody } from './request-body.js';
 
 /** Where the counted messages go (a CallSeries). */

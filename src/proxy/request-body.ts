@@ -2,7 +2,7 @@
 // The downstream request body, relayed to one upstream attempt at a time with back-pressure, and kept in a
 // bounded replay buffer so an attempt that never reached the app (or a retry) can be sent again.
 
-import type { BodySource } from './call.js';
+import type { BodySource } from './body-source.js';
 
 /** Where a request body goes: an upstream HTTP/2 stream, or a node Writable (the health layer reads it itself). */
 export interface BodySink {

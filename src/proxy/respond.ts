@@ -4,7 +4,8 @@
 
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { ProxyError } from '../errors.js';
-import { type BodySource, type ProxyCall, ProxyReply } from './call.js';
+import type { BodySource } from './body-source.js';
+import { type ProxyCall, ProxyReply } from './call.js';
 import type { H2Stream } from '../h2/stream.js';
 import { encodeGrpcMessage } from '../grpc/status.js';
 

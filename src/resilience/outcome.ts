@@ -4,8 +4,8 @@
 // Failures follow Linkerd's failure accrual: UNAVAILABLE, INTERNAL, DATA_LOSS, DEADLINE_EXCEEDED, plus
 // connection errors. Any other status is an answer from a working app (NOT_FOUND is not a sick endpoint).
 
-import type { ErrorCode, ProxyError } from '../errors.js';
-import type { CallEnd } from '../grpc/call.js';
+import type { ErrorCode } from '../errors.js';
+import type { CallEnd, MeshletError } from '../grpc/call.js';
 import { Status } from '../grpc/status.js';
 import type { Outcome } from './circuit-breaker.js';
 
@@ -17,7 +17,7 @@ const FAILURE_MASK =
  * decision or the client, the upstream declined gracefully (REFUSED_STREAM, GOAWAY while draining), or a meshlet
  * bug. Connect failures and lost connections are failures (through their status).
  */
-const NEUTRAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+const NEUTRAL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_DOWNSTREAM_CANCELLED',
   'ERR_BAD_REQUEST',
   'ERR_NO_ENDPOINTS',
@@ -39,7 +39,7 @@ export function outcomeOfStatus(status: number): Outcome {
 }
 
 /** The outcome of a meshlet-made error. A deadline that expired before the attempt was sent is neutral. */
-export function outcomeOfError(e: ProxyError): Outcome {
+export function outcomeOfError(e: MeshletError): Outcome {
   if (NEUTRAL_CODES.has(e.code)) return 'neutral';
   if (e.code === 'ERR_DEADLINE_EXCEEDED' && e.neverReachedApp) return 'neutral';
   return outcomeOfStatus(e.grpcStatus);

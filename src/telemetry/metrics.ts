@@ -8,7 +8,6 @@
 
 import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import type { Direction, CallInfo } from '../grpc/call.js';
-import type { ResilienceEvents } from '../resilience/events.js';
 
 /** Every metric name starts with this. */
 export const PREFIX = 'meshlet_';
@@ -675,31 +674,5 @@ export function createMetrics(options: MetricsOptions): Metrics {
     async scrape() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
-  };
-}
-
-/**
- * The resilience decision hooks (src/resilience/events.ts) bound to their counters: pass the result wherever the
- * resilience layers take `ResilienceEvents`. Reload results map to `accepted` (applied), `rejected`, `unchanged`.
- */
-export function resilienceEvents(metrics: Metrics): ResilienceEvents {
-  const r = metrics.resilience;
-  const reloads = metrics.config.reloads;
-  return {
-    onEject: (backend) => r.ejections.inc({ upstream: backend }),
-    onEjectSkipped: (backend) => r.ejectionsSkipped.inc({ upstream: backend }),
-    onProbation: (backend) => r.probations.inc({ upstream: backend }),
-    onRestore: (backend) => r.restores.inc({ upstream: backend }),
-    onOverflow: (backend, limit) => r.overflows.inc({ upstream: backend, limit }),
-    onBreakerState: (backend, state) => {
-      r.setBreakerState(backend, state);
-      r.breakerTransitions.inc({ upstream: backend, state });
-    },
-    onBreakerReject: (backend) => r.breakerRejections.inc({ upstream: backend }),
-    onRetry: (backend, reason) => r.retries.inc({ upstream: backend, reason }),
-    onRetryGiveUp: (backend, why) => r.retriesGivenUp.inc({ upstream: backend, reason: why }),
-    onBudgetExhausted: (backend) => r.budgetExhausted.inc({ upstream: backend }),
-    onShadow: (feature, backend, detail) => r.shadow.inc({ feature, upstream: backend, detail }),
-    onReload: (result) => reloads.inc({ result: result === 'applied' ? 'accepted' : result }),
   };
 }

@@ -7,7 +7,9 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 // The registry is module state: load a fresh copy per test.
 async function fresh() {
   vi.resetModules();
-  const registry = await import('../../../src/balance/registry.js');
+  const store = await import('../../../src/balance/registry.js');
+  const policies = await import('../../../src/balance/policies.js');
+  const registry = { ...store, ...policies };
   const rr = await import('../../../src/balance/round-robin.js');
   const lr = await import('../../../src/balance/least-request.js');
   const rh = await import('../../../src/balance/ring-hash.js');

@@ -8,7 +8,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Backends } from '../../../src/balance/backends.js';
-import { getPolicy } from '../../../src/balance/registry.js';
+import { getPolicy } from '../../../src/balance/policies.js';
 import { setup as setupRoundRobin } from '../../../src/balance/round-robin.js';
 import { endpointFromAddress, type Resolver } from '../../../src/discovery/resolver.js';
 import { ProxyError } from '../../../src/errors.js';

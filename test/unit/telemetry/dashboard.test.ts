@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backends } from '../../../src/balance/backends.js';
 import type { SessionPool } from '../../../src/h2/session-pool.js';
 import { backendFromAuthority } from '../../../src/proxy/layers/route.js';
-import { addMeshStateMetrics } from '../../../src/telemetry/mesh-metrics.js';
+import { addMeshStateMetrics } from '../../../src/app/mesh-metrics.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { addProcessMetrics } from '../../../src/telemetry/process-metrics.js';
 

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ProxyCall } from '../../../src/proxy/call.js';
 import { RequestBody } from '../../../src/proxy/request-body.js';
 import { backendFromAuthority } from '../../../src/proxy/layers/route.js';
-import { bucketIndex, CallMetricsTable, codeName, createMetrics, HANDLING_BUCKETS_SECONDS, MethodTypes, OTHER, resilienceEvents } from '../../../src/telemetry/metrics.js';
+import { bucketIndex, CallMetricsTable, codeName, createMetrics, HANDLING_BUCKETS_SECONDS, MethodTypes, OTHER } from '../../../src/telemetry/metrics.js';
+import { resilienceEvents } from '../../../src/app/telemetry.js';
 import { grpcTypeOf, loadMethodTypes } from '../../../src/telemetry/method-types.js';
 import { parsePrometheusText } from '../../helpers/prom-text.js';
 

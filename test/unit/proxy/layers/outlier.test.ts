@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Backends } from '../../../../src/balance/backends.js';
 import { setup as setupRoundRobin } from '../../../../src/balance/round-robin.js';
-import { getPolicy } from '../../../../src/balance/registry.js';
+import { getPolicy } from '../../../../src/balance/policies.js';
 import { endpointFromAddress, type Resolver } from '../../../../src/discovery/resolver.js';
 import { ProxyError } from '../../../../src/errors.js';
 import { PolicyStore } from '../../../../src/policy/store.js';

@@ -6,8 +6,8 @@
 import type { Backends } from '../balance/backends.js';
 import type { ConsulBackendStats } from '../discovery/consul/resolver.js';
 import type { SessionPool } from '../h2/session-pool.js';
-import { type Metrics, PREFIX } from './metrics.js';
-import type { Logger } from './logger.js';
+import { type Metrics, PREFIX } from '../telemetry/metrics.js';
+import type { Logger } from '../telemetry/logger.js';
 
 /** Where the values come from; every part is optional. */
 export interface MeshStateSources {
