@@ -8,10 +8,8 @@ import { basename, dirname } from 'node:path';
 import type { Logger } from '../telemetry/logger.js';
 import { formatIssue } from './errors.js';
 import type { LoadResult } from './load.js';
+import type { ReloadResult } from './reload-result.js';
 import { fileSource, staticSource, type ConfigSource } from './source.js';
-
-/** What one reload attempt did: the new file was applied, rejected (the last good one stays), or was the same. */
-export type ReloadResult = 'applied' | 'rejected' | 'unchanged';
 
 export interface ConfigWatcherOptions<T> {
   /** The file to follow; may be a symlink (a Kubernetes ConfigMap mount). */

@@ -3,7 +3,7 @@
 // reloads): plain optional callbacks, so src/app/telemetry.ts binds pre-labelled counters to them and tests can
 // count decisions without a metrics registry. Every decision the layers take calls exactly one hook.
 
-import type { ReloadResult } from '../config/watch.js';
+import type { ReloadResult } from '../config/reload-result.js';
 
 /** A protective feature that has `mode: off | shadow | enforce` in the policy. */
 export type ResilienceFeature = 'limits' | 'circuit_breaker' | 'outlier' | 'retry' | 'retry_budget';
