@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image, two entrypoints: the sidecar (default) and, later, the injector. Multi-stage: the runtime stage has
+# The meshlet sidecar image (entrypoint: the meshlet CLI, default command `run`). Multi-stage: the runtime stage has
 # no compiler, no dev dependencies and runs as a non-root user.
 
 FROM node:20-bookworm-slim AS build
@@ -19,7 +19,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY config ./config
-# A fixed UID so the traffic-redirect init container can exclude the proxy's own traffic from iptables REDIRECT.
+# A fixed non-root UID, so a pod's securityContext (runAsUser, fsGroup) can name it.
 RUN groupadd --system --gid 4242 meshlet && useradd --system --uid 4242 --gid meshlet --no-create-home meshlet
 USER 4242:4242
 # outbound, inbound, admin (see config/schema: outbound.listen, inbound.listen, admin.listen)

@@ -40,7 +40,8 @@ export type NodeProxyStart = { ok: true; proxy: Tracked; commandLine: string } |
 
 /**
  * `meshlet proxy` arguments. Without `accessLog`, `--no-access-log` is added when `meshlet --help` lists it, so
- * meshlet runs like nginx's `access_log off` (asked through `--help` because the CLI is still changing).
+ * meshlet runs like nginx's `access_log off` (asked through `--help` because the CLI is still changing). The admin
+ * server takes a free port unless `extra` names one: quick mode's default, 127.0.0.1:6191, is fixed.
  */
 export function meshletArgs(main: string, listenPort: number, upstreamPort: number, accessLog: boolean, extra: readonly string[]): string[] {
   const args = ['proxy', '--listen', `127.0.0.1:${listenPort}`, '--upstream', `127.0.0.1:${upstreamPort}`];
@@ -48,6 +49,7 @@ export function meshletArgs(main: string, listenPort: number, upstreamPort: numb
     const help = spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8', timeout: 10_000 });
     if (`${help.stdout ?? ''}`.includes('--no-access-log')) args.push('--no-access-log');
   }
+  if (!extra.includes('--admin')) args.push('--admin', '127.0.0.1:0');
   return [...args, ...extra];
 }
 

@@ -7,10 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createApp, type App } from './app.js';
+import type { AddressInfo } from 'node:net';
+import { createApp, type App, type AppAddresses } from './app.js';
 import { bootstrapJsonSchema } from './config/json-schema.js';
 import { loadBootstrap } from './config/load.js';
 import { formatIssue } from './config/errors.js';
+import { loadQuickMode } from './config/quick-mode.js';
 import { fileSource, staticSource } from './config/source.js';
 import { validateFiles } from './config/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
@@ -183,23 +185,28 @@ async function proxy(args: string[]): Promise<number> {
     process.stderr.write('meshlet proxy: --listen HOST:PORT and --upstream HOST:PORT are required\n');
     return 2;
   }
-  // Quick mode is an inbound listener whose "app" is the upstream: the same chain as a sidecar's inbound side.
-  const yaml = JSON.stringify({
-    service: { name: 'proxy' },
-    inbound: { listen: values.listen, app: values.upstream },
-    admin: { listen: values.admin ?? '127.0.0.1:0' },
-    log: { level: values['log-level'] ?? 'info', accessLog: values['no-access-log'] !== true },
+  const loaded = await loadQuickMode({
+    listen: values.listen,
+    upstream: values.upstream,
+    admin: values.admin,
+    logLevel: values['log-level'],
+    accessLog: values['no-access-log'] !== true,
   });
-  // Flags are the whole config in quick mode: MESHLET_* variables do not override them.
-  const loaded = await loadBootstrap(staticSource('command line', yaml), {});
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
     return 2;
   }
-  return serve(loaded.config);
+  // The default admin port is fixed, so a second quick proxy on one host collides there: say how to avoid it.
+  return serve(loaded.config, ' (another meshlet running? --admin 127.0.0.1:0 picks a free admin port)');
 }
 
-async function serve(config: Parameters<typeof createApp>[0]): Promise<number> {
+/** `http://host:port` of a bound admin server (IPv6 in brackets). */
+function adminUrl(address: AddressInfo): string {
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/** Builds and starts the app, tells the user where its admin server is, then waits for a signal. */
+async function serve(config: Parameters<typeof createApp>[0], adminInUseHint = ''): Promise<number> {
   const log = createLogger({ level: config.log.level });
   // A bug that escapes every handler must not die as an unstructured stack on stderr: log it as JSON (pino flushes
   // its buffer on exit) and exit non-zero, so the orchestrator restarts the sidecar. Node would exit anyway.
@@ -210,14 +217,19 @@ async function serve(config: Parameters<typeof createApp>[0]): Promise<number> {
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
   let app: App;
+  let addresses: AppAddresses;
   try {
     app = await createApp(config, { log });
-    await app.start();
+    addresses = await app.start();
   } catch (err) {
     log.fatal({ err }, 'meshlet failed to start');
     flushLogger(log);
+    const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && String((err as Error).message).endsWith(config.admin.listen);
+    process.stderr.write(`meshlet: failed to start: ${err instanceof Error ? err.message : String(err)}${inUse ? adminInUseHint : ''}\n`);
     return 1;
   }
+  // The JSON log above carries the same addresses; this line is for the person at the terminal.
+  if (addresses.admin !== undefined) process.stderr.write(`meshlet: admin ${adminUrl(addresses.admin)} (/ready /metrics /config /clusters)\n`);
   return waitForSignal(app, log);
 }
 

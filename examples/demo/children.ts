@@ -16,6 +16,8 @@ export interface ChildSpec {
   env?: Readonly<Record<string, string>>;
   /** stdout and stderr are appended here. */
   logFile: string;
+  /** Working directory. Default: the demo's own. */
+  cwd?: string;
 }
 
 /** How a child ended. */
@@ -52,6 +54,7 @@ export function startChild(spec: ChildSpec): Child {
   try {
     child = spawn(spec.command, [...spec.args], {
       env: { ...process.env, ...spec.env },
+      ...(spec.cwd !== undefined && { cwd: spec.cwd }),
       stdio: ['ignore', fd, fd],
       detached: true,
     });

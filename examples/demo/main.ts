@@ -65,7 +65,7 @@ if (taken.length > 0) {
 
 // 2. Start the children. Ctrl-C and SIGTERM abort `stop`; a child exiting on its own aborts `died`.
 const logDir = mkdtempSync(join(tmpdir(), 'meshlet-demo-'));
-const plan = demoPlan({ configs: demoConfigs(mode), meshlet, nodePath: process.execPath, entries, logDir });
+const plan = demoPlan({ configs: demoConfigs(mode), root, meshlet, nodePath: process.execPath, entries, logDir });
 const stop = new AbortController();
 const died = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

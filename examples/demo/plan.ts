@@ -61,6 +61,11 @@ export interface DemoPlan {
 /** Inputs of demoPlan. */
 export interface PlanInputs {
   configs: DemoConfigs;
+  /**
+   * The repository root: the sidecars' working directory, so the relative `metrics.protoFiles` paths in their
+   * configs resolve wherever the demo is started from.
+   */
+  root: string;
   meshlet: Command;
   nodePath: string;
   entries: { userService: string; orderService: string };
@@ -69,7 +74,7 @@ export interface PlanInputs {
 }
 
 /** Builds the plan. Children are listed in start order: user-service, its sidecar, order-service, its sidecar. */
-export function demoPlan({ configs, meshlet, nodePath, entries, logDir, ports = DEMO_PORTS }: PlanInputs): DemoPlan {
+export function demoPlan({ configs, root, meshlet, nodePath, entries, logDir, ports = DEMO_PORTS }: PlanInputs): DemoPlan {
   const addr = (port: number) => `${DEMO_HOST}:${port}`;
   const admin = (port: number) => `http://${DEMO_HOST}:${port}`;
   const sidecar = (name: string, config: string): ChildSpec => ({
@@ -77,6 +82,7 @@ export function demoPlan({ configs, meshlet, nodePath, entries, logDir, ports = 
     command: meshlet.command,
     args: [...meshlet.args, 'run', '--config', config],
     logFile: join(logDir, `${name}-sidecar.log`),
+    cwd: root,
   });
   return {
     children: [

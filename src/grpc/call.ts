@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 /** Which listener a call arrived on: `inbound` (peers → the local app) or `outbound` (the local app → the mesh). */
 export type Direction = 'inbound' | 'outbound';
 
-/** A typed key into a call's context, for values that later layers (authz, rate limit, tracing) attach. */
+/** A typed key into a call's context, for a value one layer attaches for layers further down the chain. */
 export interface ContextKey<T> {
   readonly name: string;
   readonly _type?: T;
@@ -40,7 +40,10 @@ export interface CallEnd {
   readonly error: MeshletError | undefined;
 }
 
-/** Who is on the other end of the downstream connection. `identity` is filled by mTLS (a SPIFFE ID) when present. */
+/**
+ * Who is on the other end of the downstream connection. `identity` is an authenticated peer identity (a SPIFFE ID);
+ * the listeners speak plaintext h2c, so nothing authenticates a peer and it stays undefined.
+ */
 export interface PeerInfo {
   readonly address: string;
   readonly port: number;

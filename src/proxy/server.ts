@@ -111,7 +111,7 @@ export class ProxyListener {
       maxHeaderListBytes: this.opts.maxHeaderListBytes,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
     });
-    // One PeerInfo per connection; mTLS fills `identity` here once it lands.
+    // One PeerInfo per connection; plaintext h2c authenticates no one, so `identity` stays undefined.
     const peer: PeerInfo = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, identity: undefined };
     this.sessions.add(session);
     this.opts.onConnection?.(true);

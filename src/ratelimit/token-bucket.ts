@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Token bucket: the pure rate algorithm behind the `rate-limit` layer and the Consul blocking-query loop.
+// Token bucket: the pure rate algorithm that paces the Consul blocking-query loop (src/discovery/consul/watcher.ts).
 // No timers and no I/O: time comes from the injected `now`, and callers decide what to do when it is empty.
 
 /** Options of {@link createTokenBucket}. */

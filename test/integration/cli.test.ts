@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The meshlet CLI as a user runs it: help, version, validate, quick proxy mode (foreground, logs where it listens,
-// clean exit on SIGTERM), and run refusing an invalid config before starting anything.
+// prints its admin URL, clean exit on SIGTERM, a taken admin port), and run refusing an invalid config before
+// starting anything.
 
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,11 +57,17 @@ describe('meshlet CLI', () => {
   });
 
   it('proxy quick mode serves in the foreground, logs where it listens, and exits 0 on SIGTERM', async () => {
-    const child = spawnMeshlet(['proxy', '--listen', '127.0.0.1:0', '--upstream', echo.address]);
+    const child = spawnMeshlet(['proxy', '--listen', '127.0.0.1:0', '--upstream', echo.address, '--admin', '127.0.0.1:0']);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const adminLine = waitForStderr(child, /^meshlet: admin (http:\/\/127\.0\.0\.1:(\d+)) /m);
     const line = await waitForLog(child, (l) => l.msg === 'meshlet listening');
     const inbound = String(line.inbound);
     expect(inbound).toMatch(/^127\.0\.0\.1:\d+$/);
+    // The URL printed for the user is the admin server's, on the port the OS picked.
+    const [, url, port] = await adminLine;
+    expect(port).not.toBe('0');
+    expect(`127.0.0.1:${port}`).toBe(line.admin);
+    expect((await fetch(`${url}/live`)).status).toBe(200);
     const c = echoClient(inbound);
     const r = await unary(c, Buffer.from('via cli'));
     c.close();
@@ -67,4 +76,31 @@ describe('meshlet CLI', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
+
+  it('proxy quick mode names a taken admin port and how to get a free one', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const admin = `127.0.0.1:${(taken.address() as AddressInfo).port}`;
+      const r = await runMeshlet(['proxy', '--listen', '127.0.0.1:0', '--upstream', echo.address, '--admin', admin]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`EADDRINUSE: address already in use ${admin}`);
+      expect(r.stderr).toContain('--admin 127.0.0.1:0 picks a free admin port');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
 });
+
+/** Resolves with the match of `pattern` in the child's stderr so far; rejects if the child exits first. */
+function waitForStderr(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      text += c.toString();
+      const m = text.match(pattern);
+      if (m) resolve(m);
+    });
+    child.once('exit', (code) => reject(new Error(`meshlet exited (${code}) before printing ${pattern}; stderr: ${text}`)));
+  });
+}

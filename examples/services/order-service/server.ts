@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // Assembles order-service: OrderService handlers (orders repository + user-service client), plus
-// grpc.health.v1.Health, on one grpc.Server. Health does not follow user-service: a dependency's outage must not
-// take this service out of its own load balancers (it answers UNAVAILABLE per call instead).
+// grpc.health.v1.Health and server reflection, on one grpc.Server. Health does not follow user-service: a
+// dependency's outage must not take this service out of its own load balancers (it answers UNAVAILABLE per call
+// instead).
 
 import * as grpc from '@grpc/grpc-js';
 
-import { createHealthService } from '../shared/health.js';
+import { createHealthService, HEALTH_PROTO } from '../shared/health.js';
 import type { Logger } from '../shared/logger.js';
 import { silentLogger } from '../shared/logger.js';
+import { addReflection } from '../shared/reflection.js';
 import { listen, type ListenOptions, type RunningServer } from '../shared/server.js';
 import { createOrderHandlers } from './handler.js';
 import { createInMemoryOrderRepository, type OrderRepository } from './repository.js';
-import { ORDER_SERVICE_NAME, orderServiceDefinition } from './types.js';
+import { ORDER_PROTO, ORDER_SERVICE_NAME, orderServiceDefinition } from './types.js';
 import { createUserClient } from './user-client.js';
 
 /** Options for startOrderService. */
@@ -47,6 +49,7 @@ export async function startOrderService(options: OrderServiceOptions): Promise<R
     }),
   );
   server.addService(health.definition, health.implementation);
+  addReflection(server, [ORDER_PROTO, HEALTH_PROTO]);
   let running: RunningServer;
   try {
     running = await listen(server, health, options);

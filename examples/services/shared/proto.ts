@@ -22,18 +22,26 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
 const packages = new Map<string, protoLoader.PackageDefinition>();
 
 /**
- * The service `fullName` (e.g. `user.v1.UserService`) from the .proto at `protoPath` (segments under the repository
- * root). Files are parsed once per process.
- * @throws Error when the file has no such service.
+ * Everything the .proto at `protoPath` (segments under the repository root) defines, with the file descriptors
+ * server reflection answers from. Files are parsed once per process.
  */
-export function loadService(protoPath: readonly string[], fullName: string): grpc.ServiceDefinition {
+export function loadPackage(protoPath: readonly string[]): protoLoader.PackageDefinition {
   const file = fromRoot(...protoPath);
   let pkg = packages.get(file);
   if (pkg === undefined) {
     pkg = protoLoader.loadSync(file, PROTO_LOADER_OPTIONS);
     packages.set(file, pkg);
   }
-  const def = pkg[fullName];
+  return pkg;
+}
+
+/**
+ * The service `fullName` (e.g. `user.v1.UserService`) from the .proto at `protoPath` (see {@link loadPackage}).
+ * @throws Error when the file has no such service.
+ */
+export function loadService(protoPath: readonly string[], fullName: string): grpc.ServiceDefinition {
+  const file = fromRoot(...protoPath);
+  const def = loadPackage(protoPath)[fullName];
   if (def === undefined || 'format' in def) throw new Error(`${file} defines no service ${fullName}`);
   return def as grpc.ServiceDefinition;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The demo's child processes: output to a log file, SIGTERM then wait, SIGKILL past the grace period, spawn errors.
+// The demo's child processes: output to a log file, working directory, SIGTERM then wait, SIGKILL past the grace
+// period, spawn errors.
 
-import { mkdtempSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,6 +35,12 @@ describe('startChild', () => {
     expect(await child.exited).toEqual({ code: 0, signal: null });
     expect(child.hasExited()).toBe(true);
     expect(logTail(child.logFile)).toBe('env=x\nto stderr');
+  });
+
+  it('runs the child in its cwd when one is given', async () => {
+    const child = startChild({ name: 'cwd', command: process.execPath, args: ['-e', 'console.log(process.cwd())'], logFile: join(dir, 'cwd.log'), cwd: dir });
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(logTail(child.logFile)).toBe(realpathSync(dir));
   });
 
   it('stops a child with SIGTERM and waits for its exit', async () => {

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// The demo's sidecar configs: valid against meshlet's bootstrap schema, and wired to the demo's port table
-// (order-service's sidecar reaches user-service's sidecar inbound; each inbound forwards to its own app).
+// The demo's sidecar configs: valid against meshlet's bootstrap schema, wired to the demo's port table
+// (order-service's sidecar reaches user-service's sidecar inbound; each inbound forwards to its own app), and
+// giving the metrics each method's grpc_type.
 
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 import { demoConfigs, demoMode, type DemoMode } from '../../../../examples/demo/configs.js';
 import { DEMO_HOST, DEMO_PORTS } from '../../../../examples/demo/ports.js';
-import { bootstrapSchema, type BootstrapConfig } from '../../../../src/config/schema.js';
+import { projectRoot } from '../../../../examples/services/shared/project-root.js';
+import { bootstrapSchema, observabilityConfig, type BootstrapConfig } from '../../../../src/config/schema.js';
+import { loadMethodTypes } from '../../../../src/telemetry/method-types.js';
+import type { MethodTypes } from '../../../../src/telemetry/metrics.js';
 
 const load = (file: string): BootstrapConfig => {
   const result = bootstrapSchema.safeParse(parse(readFileSync(file, 'utf8')));
@@ -17,6 +22,15 @@ const load = (file: string): BootstrapConfig => {
   return result.data;
 };
 const at = (port: number) => `${DEMO_HOST}:${port}`;
+
+/**
+ * The grpc_type table a sidecar builds from `config` (as src/app/telemetry.ts does), run where the demo runs its
+ * sidecars: relative protoFiles paths resolve against the repository root (demoPlan's `cwd`).
+ */
+const methodTypesOf = (config: BootstrapConfig): MethodTypes => {
+  const { methodTypes, protoFiles } = observabilityConfig(config).metrics;
+  return loadMethodTypes(methodTypes, protoFiles.map((f) => resolve(projectRoot(), f)));
+};
 
 describe('demo configs', () => {
   it('chooses the Consul variant only when CONSUL_HTTP_ADDR is set and non-empty', () => {
@@ -42,6 +56,18 @@ describe('demo configs', () => {
       expect(Object.keys(order.upstreams)).toEqual(['user-service']);
       expect(user.admin.listen).toBe(at(DEMO_PORTS.userAdmin));
       expect(order.admin.listen).toBe(at(DEMO_PORTS.orderAdmin));
+    });
+
+    it('gives the metrics UserService\'s method types on both sidecars, and OrderService\'s on its own (regression: issue 11, grpc_type="unknown")', () => {
+      for (const c of [user, order]) {
+        const types = methodTypesOf(c);
+        expect(types.typeOf('user.v1.UserService', 'GetUser')).toBe('unary');
+        expect(types.typeOf('user.v1.UserService', 'ListUsers')).toBe('server_stream');
+        expect(c.metrics?.protoFiles.every((f) => !isAbsolute(f))).toBe(true);
+      }
+      const orderTypes = methodTypesOf(order);
+      expect(orderTypes.typeOf('order.v1.OrderService', 'GetOrder')).toBe('unary');
+      expect(orderTypes.typeOf('order.v1.OrderService', 'ListOrders')).toBe('server_stream');
     });
 
     it('keeps every listener on loopback', () => {

@@ -44,6 +44,7 @@ describe('missingBuildOutputs', () => {
 describe('demoPlan', () => {
   const plan = demoPlan({
     configs: demoConfigs('static'),
+    root: '/repo',
     meshlet: { command: 'meshlet', args: ['--x'] },
     nodePath: 'node',
     entries: { userService: '/d/user.js', orderService: '/d/order.js' },
@@ -59,6 +60,10 @@ describe('demoPlan', () => {
     ]);
     expect(new Set(plan.children.map((c) => c.logFile)).size).toBe(4);
     expect(plan.children.every((c) => c.logFile.startsWith('/logs/'))).toBe(true);
+  });
+
+  it('runs the sidecars in the repository root, where their configs\' protoFiles paths resolve', () => {
+    expect(plan.children.map((c) => c.cwd)).toEqual([undefined, '/repo', undefined, '/repo']);
   });
 
   it("points order-service at its own sidecar's outbound listener with authority user-service", () => {
