@@ -203,6 +203,11 @@ function matchRule(r: CompiledRule, identity: string | undefined, headers: Incom
   return via;
 }
 
+/** Whether rule `r` matches the caller and metadata, as `evaluate` tests it (`meshlet explain`). */
+export function ruleMatches(r: CompiledRule, identity: string | undefined, headers: IncomingHttpHeaders): boolean {
+  return matchRule(r, identity, headers, r.action === 'deny') !== Match.No;
+}
+
 function anyPattern(patterns: readonly IdentityPattern[], id: string): boolean {
   for (const p of patterns) if (matchIdentity(p, id)) return true;
   return false;
