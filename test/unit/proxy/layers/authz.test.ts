@@ -54,7 +54,7 @@ function setup(yaml: string) {
   const handler = compose([authzLayer({ policy: store, decisions: metrics.authz.decisions, log, now: () => clock })], terminal);
   const count = async (labels: Record<string, string>): Promise<number> => {
     const values = (await metrics.authz.decisions.get()).values;
-    return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((n, v) => n + v.value, 0);
+    return values.filter((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want)).reduce((n, v) => n + v.value, 0);
   };
   return { handler, store, lines, count, reached: () => reached, tick: (ms: number) => (clock += ms) };
 }
