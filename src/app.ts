@@ -78,11 +78,14 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   const telemetry = await createTelemetry(config, { log, resilienceEvents: opts.resilienceEvents });
   const { metrics, tracing } = telemetry;
   const readiness = createReadiness();
+  // The policy store before inbound: the inbound chain's authz reads it per call.
+  const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
   const inbound =
-    config.inbound === undefined ? undefined : createInbound(config, config.inbound, { log, telemetry, notReady: readiness.notReady });
+    config.inbound === undefined
+      ? undefined
+      : createInbound(config, config.inbound, { log, telemetry, notReady: readiness.notReady, policy: resilience.store });
   const health = inbound?.health;
   const discovery = createDiscovery(config, { log, metrics, resolver: opts.resolver });
-  const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
   // Endpoint updates can change readiness (declared upstreams resolved): health answers re-evaluate.
   const onEndpointsChanged = () => health?.refresh();
   const outbound =

@@ -41,6 +41,11 @@ export const ERRORS = {
   ERR_LIMIT_MAX_PENDING: Status.UNAVAILABLE,
   /** An attempt got no response headers within `retry.perTryTimeoutMs` and no retry was left. */
   ERR_RETRY_PER_TRY_TIMEOUT: Status.DEADLINE_EXCEEDED,
+  // Inbound authorization (policy `authz`, enforce mode): the app never sees the call.
+  /** A deny rule or a deny default applies to the caller and method. */
+  ERR_AUTHZ_DENIED: Status.PERMISSION_DENIED,
+  /** Denied a caller without a verified identity where an identity could have changed the answer. */
+  ERR_AUTHZ_UNAUTHENTICATED: Status.UNAUTHENTICATED,
   /** A bug: an invariant did not hold. Logged with its stack. */
   ERR_INTERNAL: Status.INTERNAL,
 } as const satisfies Record<string, Status>;

@@ -21,6 +21,7 @@ import { readText } from './config/load.js';
 import type { BootstrapConfig } from './config/schema.js';
 import { detectKind } from './config/validate.js';
 import { explainCall, parseCallName } from './policy/explain.js';
+import { explainAuthz, parseInboundMethod, parseMetadataArgs } from './authz/explain.js';
 import { loadPolicy } from './policy/load.js';
 import { EMPTY_POLICY } from './policy/schema.js';
 
@@ -35,6 +36,10 @@ Usage:
   meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method
                                       Print the effective outbound chain for one call (timeout, retries, budget,
                                       limits, breaker, outlier detection, balancing) and where each value came from.
+  meshlet explain --config FILE [--policy FILE] --inbound pkg.Service/Method [--identity SPIFFE-ID]
+                  [--metadata KEY=VALUE]...
+                                      Print the authz rules an inbound call meets and the decision (no --identity:
+                                      a caller without a verified identity).
   meshlet schema                      Print the bootstrap config's JSON Schema.
   meshlet --help | --version
 
@@ -120,13 +125,25 @@ async function run(args: string[]): Promise<number> {
 async function explain(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, policy: { type: 'string' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      policy: { type: 'string' },
+      inbound: { type: 'string' },
+      identity: { type: 'string' },
+      metadata: { type: 'string', multiple: true },
+    },
     allowPositionals: true,
     strict: true,
   });
   const call = positionals.length === 1 ? parseCallName(positionals[0] as string) : undefined;
-  if (call === undefined || (values.config === undefined && values.policy === undefined)) {
-    process.stderr.write('meshlet explain: usage: meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method\n');
+  const inbound = values.inbound === undefined ? undefined : parseInboundMethod(values.inbound);
+  const metadata = parseMetadataArgs(values.metadata ?? []);
+  const ok = values.inbound === undefined ? call !== undefined : inbound !== undefined && positionals.length === 0 && metadata !== undefined;
+  if (!ok || (values.config === undefined && values.policy === undefined)) {
+    process.stderr.write(
+      'meshlet explain: usage: meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method\n' +
+        '       or: meshlet explain --config FILE [--policy FILE] --inbound pkg.Service/Method [--identity ID] [--metadata K=V]...\n',
+    );
     return 2;
   }
   let bootstrap: BootstrapConfig | undefined;
@@ -157,6 +174,12 @@ async function explain(args: string[]): Promise<number> {
     }
     policy = loaded.config;
   }
+  if (inbound !== undefined) {
+    const lines = [`policy     ${policyFile ?? 'none (built-in defaults)'}`, ...explainAuthz({ authz: policy.authz, method: inbound, identity: values.identity, metadata }).lines];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  }
+  if (call === undefined) return 2; // unreachable: checked above
   const lines = explainCall({
     policy,
     policyFile,

@@ -8,6 +8,7 @@ import { type AppHealth, createAppHealth } from '../health/app-health.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createHealthService, type HealthService } from '../health/service.js';
 import type { SessionPool } from '../h2/session-pool.js';
+import type { PolicyStore } from '../policy/store.js';
 import { inboundHandler } from '../proxy/inbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -20,6 +21,8 @@ export interface InboundDeps {
   readonly telemetry: AppTelemetry;
   /** The first reason the sidecar is not ready (Readiness.notReady); evaluated per health answer. */
   readonly notReady: () => string | undefined;
+  /** The policy in force: its `authz` section governs the inbound chain (read per call, so reloads apply). */
+  readonly policy: PolicyStore;
 }
 
 export interface AppInbound {
@@ -79,6 +82,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
       metrics: telemetry.callMetrics?.calls.inbound,
       tracing: telemetry.tracing,
       health,
+      authz: { policy: deps.policy, decisions: metrics.authz.decisions, maxMethods: obs.metrics.maxMethods },
     }),
   });
   const served = health;

@@ -30,7 +30,7 @@ export const validators: { readonly [K in ConfigKind]?: Validator } = {
 };
 
 /** Top-level keys only a policy document has (policy/schema.ts); none of them is a bootstrap key. */
-const POLICY_KEYS: ReadonlySet<unknown> = new Set(['routes', 'backends', 'defaults']);
+const POLICY_KEYS: ReadonlySet<unknown> = new Set(['routes', 'backends', 'defaults', 'authz']);
 
 /**
  * 'policy' when the document has a top-level `routes`, `backends` or `defaults` key, else 'bootstrap' (which also

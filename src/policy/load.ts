@@ -8,6 +8,7 @@ import { compareIssues, formatPath, type ConfigIssue } from '../config/errors.js
 import { readText, validateParsed, type LoadResult } from '../config/load.js';
 import type { ConfigSource } from '../config/source.js';
 import { parseYaml, positionOf, type ParsedYaml } from '../config/yaml-document.js';
+import { authzIssues } from '../authz/validate.js';
 import { merge, parseMethodPattern, routeLabel } from './match.js';
 import { POLICY_DEFAULTS, policySchema, type Policy } from './schema.js';
 
@@ -34,7 +35,7 @@ export function parsePolicy(name: string, text: string): LoadResult<Policy> {
   }
   const result = validateParsed(policySchema, parse.parsed, parse.parsed.data, { issues: parse.issues, fromEnv: [] });
   if (!result.ok) return result;
-  const issues = crossFieldIssues(result.config).map((i) => place(parse.parsed, i));
+  const issues = [...crossFieldIssues(result.config), ...authzIssues(result.config.authz)].map((i) => place(parse.parsed, i));
   if (issues.length > 0) return { ok: false, errors: issues.sort(compareIssues) };
   return result;
 }

@@ -5,6 +5,7 @@
 
 import { toJsonSchema, type JsonSchema } from '../config/json-schema.js';
 import { paragraph, renderSection, schemaSections, type SchemaSection } from '../config/schema-doc.js';
+import { AUTHZ_GUIDE } from '../authz/guide.js';
 import { policySchema } from './schema.js';
 
 export const POLICY_JSON_SCHEMA_PATH = 'config/schema/policy.schema.json';
@@ -58,6 +59,8 @@ export function policyReference(): string {
     'flight keep what they already decided. Breaker, budget, limit and ejection state carries over by backend and',
     'endpoint. An invalid file changes nothing: the issues are logged as `file:line:column: path: message` and',
     'counted (reload result `rejected`).',
+    '',
+    ...AUTHZ_GUIDE,
   ];
   // A section that appears in several places (`retry` under defaults, backends and routes) is written once.
   const unique = new Map<string, { section: SchemaSection; paths: string[] }>();

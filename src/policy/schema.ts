@@ -10,6 +10,7 @@
 // Schema (via `.meta`).
 
 import { z } from 'zod';
+import { authzSchema } from '../authz/schema.js';
 
 /** Every protective feature's switch: off (no work), shadow (count and log, never reject), enforce. */
 export const MODES = ['off', 'shadow', 'enforce'] as const;
@@ -258,11 +259,12 @@ export const policySchema = z
       .optional()
       .describe('Settings per backend, by the name the app calls (its :authority host), over `defaults`.'),
     routes: z.array(routeSchema).optional().describe('Per-method settings, over the settings of their backend.'),
+    authz: authzSchema.optional(),
   })
   .strict()
   .describe(
     'meshlet policy (policy.yaml): timeouts, retries, retry budgets, circuit breakers and outlier detection for ' +
-      'outbound calls. Hot-reloaded: a valid change applies within a second; an invalid one is rejected and the ' +
+      'outbound calls, and authorization (`authz`) of inbound calls. Hot-reloaded: a valid change applies within a second; an invalid one is rejected and the ' +
       'last good policy stays. Every value is an override: route > backends.<name> > defaults > built-in default.',
   );
 

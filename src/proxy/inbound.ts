@@ -2,6 +2,7 @@
 // The inbound chain (peer sidecars → local app). The order of layers lives here and nowhere else.
 
 import type { SessionPool } from '../h2/session-pool.js';
+import { authzLayer, type AuthzLayerDeps } from './layers/authz.js';
 import { forwardHandler } from './forward.js';
 import { compose, type Handler, type Layer } from './layer.js';
 import { accessLogLayer } from './layers/access-log.js';
@@ -29,6 +30,8 @@ export interface InboundDeps {
   readonly tracing?: Tracing;
   /** The sidecar's grpc.health.v1 service, answered on this listener. */
   readonly health?: HealthService;
+  /** The policy store and decision counter of inbound authorization (policy `authz`). */
+  readonly authz?: Omit<AuthzLayerDeps, 'log'>;
 }
 
 export function inboundLayers(deps: InboundDeps): Layer[] {
@@ -45,6 +48,11 @@ export function inboundLayers(deps: InboundDeps): Layer[] {
     deadlineLayer(),
     // health answers grpc.health.v1 itself (app health + sidecar readiness), so it never reaches the app.
     ...(deps.health !== undefined ? [healthLayer({ health: deps.health })] : []),
+    // authz below health: probes (kubelet, Consul) carry no workload identity, so under a deny-by-default policy they
+    // would fail and take the instance out of service; their answer reveals only readiness. So health is answered
+    // before authz and never subject to it. Below deadline, so the decision
+    // is made within the call's budget; above local-app, so a denied call never reaches the app.
+    ...(deps.authz !== undefined ? [authzLayer({ ...deps.authz, log: deps.log.child({ component: 'authz' }) })] : []),
     localAppLayer({ service: deps.service, appAddress: deps.appAddress }),
   ];
 }

@@ -390,6 +390,12 @@ export interface Metrics {
   };
   /** Policy reloads: `result` is `accepted` or `rejected`. */
   readonly config: { readonly reloads: Counter<'result'> };
+  /**
+   * Inbound authorization decisions (policy `authz`): `decision` allow|deny, `rule` the rule's name or `rules[i]`
+   * or the default that decided (from config, never the caller), `mode` shadow|enforce; method labels bounded like
+   * the call metrics.
+   */
+  readonly authz: { readonly decisions: Counter<'grpc_service' | 'grpc_method' | 'decision' | 'rule' | 'mode'> };
   readonly health: {
     /** Checks of the local app: result `serving`, `not_serving`, `error`. */
     readonly appChecks: Counter<'result'>;
@@ -637,6 +643,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
       },
     },
     config: { reloads },
+    authz: {
+      decisions: counter({
+        name: `${PREFIX}authz_decisions_total`,
+        help: 'Inbound authorization decisions, by method, decision (allow, deny), deciding rule and mode (shadow: what would have happened).',
+        labelNames: ['grpc_service', 'grpc_method', 'decision', 'rule', 'mode'] as const,
+      }),
+    },
     health: {
       appChecks: counter({
         name: `${PREFIX}health_app_checks_total`,

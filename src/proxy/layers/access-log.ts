@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // access-log: one JSON line per call when it ends (direction, service/method, status, duration, bytes, upstream
-// endpoint, attempts and retries, trace_id/span_id when tracing is on, meshlet error code). Field names are flat
-// snake_case so ELK/Loki need no parsing rules.
+// endpoint, attempts and retries, trace_id/span_id when tracing is on, meshlet error code, and the inbound `authz`
+// decision {decision, rule, mode} when authz decided the call). Field names are flat snake_case so ELK/Loki need no
+// parsing rules.
 // Costs nothing but a level check when info is off.
 
 import { toProxyError } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { traceKey } from '../../telemetry/propagation.js';
+import { authzKey } from '../../authz/evaluate.js';
 import type { ProxyCall, ProxyReply } from '../call.js';
 import type { CallEnd } from '../../grpc/call.js';
 import { STATUS_NAMES } from '../../grpc/status.js';
@@ -35,6 +37,8 @@ export function accessLogLayer(deps: { readonly log: Logger }): Layer {
 function write(log: Logger, call: ProxyCall, end: CallEnd): void {
   // Set by the tracing layer; undefined (and the fields left out) when tracing is off.
   const trace = call.get(traceKey);
+  // Set by the authz layer (inbound, when the policy has an authz section); shadow: what would have happened.
+  const authz = call.get(authzKey);
   log.info(
     {
       access: true,
@@ -56,6 +60,7 @@ function write(log: Logger, call: ProxyCall, end: CallEnd): void {
       span_id: trace?.spanId,
       peer: call.peer.address,
       peer_identity: call.peer.identity,
+      authz: authz === undefined ? undefined : { decision: authz.decision, rule: authz.rule, mode: authz.mode },
     },
     'call',
   );
