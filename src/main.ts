@@ -12,6 +12,7 @@ import { bootstrapJsonSchema } from './config/json-schema.js';
 import { loadBootstrap } from './config/load.js';
 import { formatIssue } from './config/errors.js';
 import { fileSource, staticSource } from './config/source.js';
+import { loadStartup } from './config/startup.js';
 import { validateFiles } from './config/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 // Resilience policy: `explain`, and policy checks before `run` starts anything.
@@ -28,8 +29,9 @@ Usage:
   meshlet run --config FILE           Run the sidecar (inbound + outbound + admin) from a bootstrap YAML file.
   meshlet proxy --listen HOST:PORT --upstream HOST:PORT [--admin HOST:PORT] [--log-level LEVEL] [--no-access-log]
                                       Quick mode: forward every call on the listener to one upstream, same data path.
-  meshlet validate FILE...            Check config files (bootstrap or policy); prints every error as
-                                      file:line:column: path: message.
+  meshlet validate FILE...            Check config files (bootstrap or policy) as run loads them: env overrides
+                                      applied, the bootstrap's policy.file checked too; prints every error as
+                                      file:line:column: path: message (an env value's error names the variable).
   meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method
                                       Print the effective outbound chain for one call (timeout, retries, budget,
                                       limits, breaker, outlier detection, balancing) and where each value came from.
@@ -96,22 +98,14 @@ async function run(args: string[]): Promise<number> {
     process.stderr.write('meshlet run: --config FILE is required\n');
     return 2;
   }
-  const loaded = await loadBootstrap(fileSource(values.config));
+  // The same load as `meshlet validate`: env overrides, then the policy file the bootstrap names.
+  const loaded = await loadStartup(fileSource(values.config), process.env);
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
-    process.stderr.write(`meshlet: ${values.config} is invalid; nothing started\n`);
+    process.stderr.write(`meshlet: ${loaded.invalid} is invalid; nothing started\n`);
     return 1;
   }
-  const policyFile = loaded.config.policy?.file;
-  if (policyFile !== undefined) {
-    const policy = await loadPolicy(fileSource(policyFile));
-    if (!policy.ok) {
-      for (const issue of policy.errors) process.stderr.write(`${formatIssue(issue)}\n`);
-      process.stderr.write(`meshlet: ${policyFile} is invalid; nothing started\n`);
-      return 1;
-    }
-  }
-  return serve(loaded.config);
+  return serve(loaded.bootstrap);
 }
 
 /** `meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method`. FILE may be a bootstrap or a policy. */
