@@ -16,8 +16,11 @@ import { loadStartup } from './config/startup.js';
 import { validateFiles } from './config/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 // Resilience policy: `explain`, and policy checks before `run` starts anything.
+import { outboundExplainLayers } from './app/explain.js';
 import { readText } from './config/load.js';
+import { loadBootstrapWithOrigins, type OriginOf } from './config/origin.js';
 import type { BootstrapConfig } from './config/schema.js';
+import { OUTBOUND_TERMINAL } from './proxy/outbound.js';
 import { detectKind } from './config/validate.js';
 import { explainCall, parseCallName } from './policy/explain.js';
 import { loadPolicy } from './policy/load.js';
@@ -33,8 +36,10 @@ Usage:
                                       applied, the bootstrap's policy.file checked too; prints every error as
                                       file:line:column: path: message (an env value's error names the variable).
   meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method
-                                      Print the effective outbound chain for one call (timeout, retries, budget,
-                                      limits, breaker, outlier detection, balancing) and where each value came from.
+                                      Print the outbound chain run would build for one call (every layer, timeout,
+                                      retries, budget, limits, breaker, outlier detection, balancing) and where each
+                                      value came from: the file (with its line), an env variable or a default.
+                                      The policy is --policy, else the bootstrap's policy.file.
   meshlet schema                      Print the bootstrap config's JSON Schema.
   meshlet --help | --version
 
@@ -121,23 +126,30 @@ async function explain(args: string[]): Promise<number> {
     process.stderr.write('meshlet explain: usage: meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method\n');
     return 2;
   }
-  let bootstrap: BootstrapConfig | undefined;
+  let bootstrap: { config: BootstrapConfig; file: string; originOf: OriginOf } | undefined;
   let policyFile = values.policy;
+  let policyNamedBy = values.policy === undefined ? undefined : '--policy';
   if (values.config !== undefined) {
     const text = await readText(fileSource(values.config));
     if (typeof text !== 'string') {
       process.stderr.write(`${formatIssue(text)}\n`);
       return 1;
     }
-    if (detectKind(text) === 'policy') policyFile ??= values.config;
-    else {
-      const loaded = await loadBootstrap(staticSource(values.config, text), {});
+    if (detectKind(text) === 'policy') {
+      policyFile ??= values.config;
+      policyNamedBy ??= '--config';
+    } else {
+      // The bootstrap as `run` loads it: env overrides applied, each value traced to the file, the env or a default.
+      const loaded = await loadBootstrapWithOrigins(staticSource(values.config, text), process.env);
       if (!loaded.ok) {
         for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
         return 1;
       }
-      bootstrap = loaded.config;
-      policyFile ??= bootstrap.policy?.file;
+      bootstrap = { config: loaded.config, file: values.config, originOf: loaded.originOf };
+      if (policyFile === undefined && loaded.config.policy !== undefined) {
+        policyFile = loaded.config.policy.file;
+        policyNamedBy = `policy.file, ${loaded.originOf(['policy', 'file'])}`;
+      }
     }
   }
   let policy = EMPTY_POLICY;
@@ -152,8 +164,10 @@ async function explain(args: string[]): Promise<number> {
   const lines = explainCall({
     policy,
     policyFile,
+    policyNamedBy,
     bootstrap,
-    bootstrapFile: bootstrap === undefined ? undefined : values.config,
+    layers: outboundExplainLayers(bootstrap),
+    terminal: OUTBOUND_TERMINAL,
     backend: call.backend,
     method: call.method,
   });
