@@ -14,11 +14,15 @@ import { loadBootstrap } from './config/load.js';
 import { formatIssue } from './config/errors.js';
 import { loadQuickMode } from './config/quick-mode.js';
 import { fileSource, staticSource } from './config/source.js';
+import { loadStartup } from './config/startup.js';
 import { validateFiles } from './config/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 // Resilience policy: `explain`, and policy checks before `run` starts anything.
+import { outboundExplainLayers } from './app/explain.js';
 import { readText } from './config/load.js';
+import { loadBootstrapWithOrigins, type OriginOf } from './config/origin.js';
 import type { BootstrapConfig } from './config/schema.js';
+import { OUTBOUND_TERMINAL } from './proxy/outbound.js';
 import { detectKind } from './config/validate.js';
 import { explainCall, parseCallName } from './policy/explain.js';
 import { explainAuthz, parseInboundMethod, parseMetadataArgs } from './authz/explain.js';
@@ -31,11 +35,14 @@ Usage:
   meshlet run --config FILE           Run the sidecar (inbound + outbound + admin) from a bootstrap YAML file.
   meshlet proxy --listen HOST:PORT --upstream HOST:PORT [--admin HOST:PORT] [--log-level LEVEL] [--no-access-log]
                                       Quick mode: forward every call on the listener to one upstream, same data path.
-  meshlet validate FILE...            Check config files (bootstrap or policy); prints every error as
-                                      file:line:column: path: message.
+  meshlet validate FILE...            Check config files (bootstrap or policy) as run loads them: env overrides
+                                      applied, the bootstrap's policy.file checked too; prints every error as
+                                      file:line:column: path: message (an env value's error names the variable).
   meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method
-                                      Print the effective outbound chain for one call (timeout, retries, budget,
-                                      limits, breaker, outlier detection, balancing) and where each value came from.
+                                      Print the outbound chain run would build for one call (every layer, timeout,
+                                      retries, budget, limits, breaker, outlier detection, balancing) and where each
+                                      value came from: the file (with its line), an env variable or a default.
+                                      The policy is --policy, else the bootstrap's policy.file.
   meshlet explain --config FILE [--policy FILE] --inbound pkg.Service/Method [--identity SPIFFE-ID]
                   [--metadata KEY=VALUE]...
                                       Print the authz rules an inbound call meets and the decision (no --identity:
@@ -103,22 +110,14 @@ async function run(args: string[]): Promise<number> {
     process.stderr.write('meshlet run: --config FILE is required\n');
     return 2;
   }
-  const loaded = await loadBootstrap(fileSource(values.config));
+  // The same load as `meshlet validate`: env overrides, then the policy file the bootstrap names.
+  const loaded = await loadStartup(fileSource(values.config), process.env);
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
-    process.stderr.write(`meshlet: ${values.config} is invalid; nothing started\n`);
+    process.stderr.write(`meshlet: ${loaded.invalid} is invalid; nothing started\n`);
     return 1;
   }
-  const policyFile = loaded.config.policy?.file;
-  if (policyFile !== undefined) {
-    const policy = await loadPolicy(fileSource(policyFile));
-    if (!policy.ok) {
-      for (const issue of policy.errors) process.stderr.write(`${formatIssue(issue)}\n`);
-      process.stderr.write(`meshlet: ${policyFile} is invalid; nothing started\n`);
-      return 1;
-    }
-  }
-  return serve(loaded.config);
+  return serve(loaded.bootstrap);
 }
 
 /** `meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method`. FILE may be a bootstrap or a policy. */
@@ -146,23 +145,30 @@ async function explain(args: string[]): Promise<number> {
     );
     return 2;
   }
-  let bootstrap: BootstrapConfig | undefined;
+  let bootstrap: { config: BootstrapConfig; file: string; originOf: OriginOf } | undefined;
   let policyFile = values.policy;
+  let policyNamedBy = values.policy === undefined ? undefined : '--policy';
   if (values.config !== undefined) {
     const text = await readText(fileSource(values.config));
     if (typeof text !== 'string') {
       process.stderr.write(`${formatIssue(text)}\n`);
       return 1;
     }
-    if (detectKind(text) === 'policy') policyFile ??= values.config;
-    else {
-      const loaded = await loadBootstrap(staticSource(values.config, text), {});
+    if (detectKind(text) === 'policy') {
+      policyFile ??= values.config;
+      policyNamedBy ??= '--config';
+    } else {
+      // The bootstrap as `run` loads it: env overrides applied, each value traced to the file, the env or a default.
+      const loaded = await loadBootstrapWithOrigins(staticSource(values.config, text), process.env);
       if (!loaded.ok) {
         for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
         return 1;
       }
-      bootstrap = loaded.config;
-      policyFile ??= bootstrap.policy?.file;
+      bootstrap = { config: loaded.config, file: values.config, originOf: loaded.originOf };
+      if (policyFile === undefined && loaded.config.policy !== undefined) {
+        policyFile = loaded.config.policy.file;
+        policyNamedBy = `policy.file, ${loaded.originOf(['policy', 'file'])}`;
+      }
     }
   }
   let policy = EMPTY_POLICY;
@@ -183,8 +189,10 @@ async function explain(args: string[]): Promise<number> {
   const lines = explainCall({
     policy,
     policyFile,
+    policyNamedBy,
     bootstrap,
-    bootstrapFile: bootstrap === undefined ? undefined : values.config,
+    layers: outboundExplainLayers(bootstrap),
+    terminal: OUTBOUND_TERMINAL,
     backend: call.backend,
     method: call.method,
   });

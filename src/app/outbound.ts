@@ -17,7 +17,7 @@ import { countConnectionErrors, countConnections } from './mesh-metrics.js';
 import type { AppDiscovery } from './discovery.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppResilience } from './resilience.js';
-import type { AppTelemetry } from './telemetry.js';
+import { chainFeatures, type AppTelemetry } from './telemetry.js';
 
 export interface OutboundDeps {
   readonly log: Logger;
@@ -34,6 +34,8 @@ export interface AppOutbound {
   readonly listener: ProxyListener;
   readonly pool: SessionPool;
   readonly backends: Backends;
+  /** The names of the outbound chain's layers, outermost first (what `meshlet explain` prints). */
+  readonly layers: readonly string[];
   /** Present only when `health.upstreams.enabled`. */
   readonly upstreamChecker: UpstreamChecker | undefined;
   /**
@@ -76,7 +78,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     backends,
     pool,
     log,
-    accessLog: config.log.accessLog,
+    accessLog: chainFeatures(config).accessLog,
     policy: resilience.store,
     resilienceEvents: resilience.events,
     metrics: callMetrics === undefined ? undefined : { calls: callMetrics.calls.outbound, attempts: callMetrics.attempts },
@@ -110,6 +112,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     listener,
     pool,
     backends,
+    layers: chain.layers,
     upstreamChecker: checker,
     async start() {
       const address = await listener.start();

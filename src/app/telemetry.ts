@@ -4,6 +4,7 @@
 
 import { type BootstrapConfig, observabilityConfig } from '../config/schema.js';
 import { backendFromAuthority } from '../proxy/layers/route.js';
+import type { ChainFeatures } from '../proxy/outbound.js';
 import { combineEvents, type ResilienceEvents } from '../resilience/events.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
@@ -32,6 +33,37 @@ export interface AppTelemetry {
   close(): Promise<void>;
 }
 
+/** One bootstrap switch of an optional chain layer: where it is set, its value as written, whether it is on. */
+export interface FeatureSetting {
+  readonly path: readonly string[];
+  value(config: BootstrapConfig): string;
+  on(config: BootstrapConfig): boolean;
+}
+
+/**
+ * The bootstrap switches of the chains' optional layers: `log.accessLog`, `metrics.enabled`, `tracing.mode`.
+ * `createTelemetry` decides with them whether the chains get metrics and tracing; `meshlet explain` prints them.
+ */
+export const FEATURE_SETTINGS: { readonly [K in keyof ChainFeatures]: FeatureSetting } = {
+  accessLog: { path: ['log', 'accessLog'], value: (c) => String(c.log.accessLog), on: (c) => c.log.accessLog },
+  metrics: {
+    path: ['metrics', 'enabled'],
+    value: (c) => String(observabilityConfig(c).metrics.enabled),
+    on: (c) => observabilityConfig(c).metrics.enabled,
+  },
+  tracing: {
+    path: ['tracing', 'mode'],
+    value: (c) => observabilityConfig(c).tracing.mode,
+    on: (c) => observabilityConfig(c).tracing.mode === 'on',
+  },
+};
+
+/** Which optional layers the chains of `config` have (FEATURE_SETTINGS evaluated). */
+export function chainFeatures(config: BootstrapConfig): ChainFeatures {
+  const { accessLog, metrics, tracing } = FEATURE_SETTINGS;
+  return { accessLog: accessLog.on(config), metrics: metrics.on(config), tracing: tracing.on(config) };
+}
+
 /**
  * Builds the registry and tracing from the config's observability sections. Starts nothing (no timers, no I/O).
  * The OpenTelemetry SDK (./telemetry/tracing.ts) is imported here, and only when tracing is on.
@@ -39,6 +71,7 @@ export interface AppTelemetry {
 export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDeps): Promise<AppTelemetry> {
   const version = meshletVersion();
   const obs = observabilityConfig(config);
+  const features = chainFeatures(config);
   const metrics = createMetrics({
     serviceName: config.service.name,
     upstreamOf: backendFromAuthority,
@@ -49,7 +82,7 @@ export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDe
   });
   if (obs.metrics.process) addProcessMetrics(metrics.registry, { version });
   const tracing =
-    obs.tracing.mode === 'on'
+    features.tracing
       ? (await import('../telemetry/tracing.js')).createTracing({
           serviceName: obs.tracing.serviceName ?? config.service.name,
           sampleRatio: obs.tracing.sampleRatio,
@@ -66,7 +99,7 @@ export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDe
   return {
     obs,
     metrics,
-    callMetrics: obs.metrics.enabled ? metrics : undefined,
+    callMetrics: features.metrics ? metrics : undefined,
     tracing,
     events: combineEvents(resilienceEvents(metrics), deps.resilienceEvents),
     async close() {

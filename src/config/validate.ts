@@ -1,25 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 // `meshlet validate FILE...`: checks config files of any known kind and prints every issue, compiler-style.
+// A bootstrap is checked as `meshlet run` loads it (startup.ts): env overrides and the policy file it names.
 
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { formatIssue, type ConfigIssue } from './errors.js';
-import { loadBootstrap, readText } from './load.js';
+import { readText } from './load.js';
+import { loadStartup } from './startup.js';
 import { loadPolicy } from '../policy/load.js';
-import { fileSource, staticSource, type ConfigSource } from './source.js';
+import { fileSource, staticSource, type ConfigSource, type Env } from './source.js';
 
 /** The kinds of config file meshlet reads. */
 export type ConfigKind = 'bootstrap' | 'policy';
 
-/** Checks one document; resolves to its issues (none when valid). */
-export type Validator = (source: ConfigSource) => Promise<ConfigIssue[]>;
+/** Checks one document under `env`; resolves to its issues (none when valid). */
+export type Validator = (source: ConfigSource, env: Env) => Promise<ConfigIssue[]>;
 
 /**
- * One validator per kind. Files are checked on their own: env overrides are not applied, so a file that is
- * only valid with some env set is reported as it is.
+ * One validator per kind. A bootstrap is checked exactly as `meshlet run` loads it: with the env overrides
+ * applied (a bad value is reported under the variable's name) and with the policy file it names loaded too, so
+ * a bootstrap that validates is one `run` starts with.
  */
 export const validators: { readonly [K in ConfigKind]?: Validator } = {
-  bootstrap: async (source) => {
-    const result = await loadBootstrap(source, {});
+  bootstrap: async (source, env) => {
+    const result = await loadStartup(source, env);
     return result.ok ? [] : result.errors;
   },
   // Policy files: the same pipeline as hot reload, cross-field checks included.
@@ -44,25 +47,35 @@ export function detectKind(text: string): ConfigKind {
 }
 
 /**
- * Validates each file and returns one output line per issue (`file:line:column: path: message`) or `file: ok`.
- * `ok` is true when every file is valid; false for no files at all. Never throws for unreadable files.
+ * Validates each file under `env` (the process environment by default, as `run` sees it) and returns one output
+ * line per issue (`file:line:column: path: message`) or `file: ok`. An issue reached from two files (a policy
+ * given on the command line and named by a bootstrap) is printed once. `ok` is true when every file is valid;
+ * false for no files at all. Never throws for unreadable files.
  */
-export async function validateFiles(paths: readonly string[]): Promise<{ ok: boolean; output: string[] }> {
+export async function validateFiles(
+  paths: readonly string[],
+  env: Env = process.env,
+): Promise<{ ok: boolean; output: string[] }> {
   if (paths.length === 0) return { ok: false, output: ['no files to validate'] };
   const output: string[] = [];
+  const printed = new Set<string>();
   let ok = true;
   for (const path of paths) {
-    const issues = await validateOne(fileSource(path));
+    const issues = await validateOne(fileSource(path), env);
     if (issues.length === 0) output.push(`${path}: ok`);
     else {
       ok = false;
-      output.push(...issues.map(formatIssue));
+      for (const line of issues.map(formatIssue)) {
+        if (printed.has(line)) continue;
+        printed.add(line);
+        output.push(line);
+      }
     }
   }
   return { ok, output };
 }
 
-async function validateOne(source: ConfigSource): Promise<ConfigIssue[]> {
+async function validateOne(source: ConfigSource, env: Env): Promise<ConfigIssue[]> {
   const text = await readText(source);
   if (typeof text !== 'string') return [text];
   const kind = detectKind(text);
@@ -71,5 +84,5 @@ async function validateOne(source: ConfigSource): Promise<ConfigIssue[]> {
     return [{ file: source.name, line: 0, column: 0, path: '', message: `${kind} files cannot be validated yet` }];
   }
   // Hand the validator the text already read, so a file replaced meanwhile is not checked as another version.
-  return validator(staticSource(source.name, text));
+  return validator(staticSource(source.name, text), env);
 }

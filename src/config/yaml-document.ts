@@ -4,6 +4,7 @@
 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { formatPath, type ConfigIssue } from './errors.js';
+import { explainIndentError } from './yaml-indent.js';
 
 /** A parsed config document; `data` is the plain JS value (`null` for an empty document). */
 export interface ParsedYaml {
@@ -20,8 +21,9 @@ export type ParseResult =
 
 /**
  * Parses one YAML document (YAML 1.2 core schema: `yes`/`on` stay strings). Syntax errors, warnings (e.g. unknown
- * tags) and multiple documents fail the parse. Duplicate keys do not: they come back in `issues` next to the
- * parsed document, so schema validation can still report everything else in the same run.
+ * tags) and multiple documents fail the parse; an indentation error points at the offending key, with its path.
+ * Duplicate keys do not fail it: they come back in `issues` next to the parsed document, so schema validation can
+ * still report everything else in the same run.
  */
 export function parseYaml(name: string, text: string): ParseResult {
   const lines = new LineCounter();
@@ -29,13 +31,16 @@ export function parseYaml(name: string, text: string): ParseResult {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const problems = [...doc.errors, ...doc.warnings];
   if (problems.length > 0) {
-    return {
-      ok: false,
-      issues: problems.map((e) => {
-        const { line, col } = lines.linePos(e.pos[0]);
-        return { file: name, line, column: col, path: '', message: e.message };
-      }),
-    };
+    const issues = new Map<string, ConfigIssue>();
+    for (const e of problems) {
+      const { line, col } = lines.linePos(e.pos[0]);
+      // Indentation errors point at the offending key, with its path (yaml-indent.ts); one issue per key.
+      const indent = explainIndentError(text, { code: e.code, line, column: col });
+      const issue = indent === undefined ? { file: name, line, column: col, path: '', message: e.message } : { file: name, ...indent };
+      const key = `${issue.line}:${issue.column}:${indent === undefined ? issue.message : ''}`;
+      if (!issues.has(key)) issues.set(key, issue);
+    }
+    return { ok: false, issues: [...issues.values()] };
   }
   let data: unknown;
   try {

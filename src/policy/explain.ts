@@ -1,27 +1,39 @@
 // SPDX-License-Identifier: Apache-2.0
-// `meshlet explain`: the effective outbound chain for one call (backend + gRPC method): the route it matches,
-// then timeout, retry, retry budget, thresholds, failure-rate breaker, outlier detection and balancing, each value
-// with where it came from. Pure: takes the loaded configs, returns text lines.
+// `meshlet explain`: the effective outbound chain for one call (backend + gRPC method): the layers the app composes,
+// the route it matches, then timeout, retry, retry budget, thresholds, failure-rate breaker, outlier detection and
+// balancing, each value with where it came from. Pure: takes the loaded configs and the chain, returns text lines.
 
+import type { OriginOf } from '../config/origin.js';
 import type { BootstrapConfig } from '../config/schema.js';
 import { CompiledPolicy, type Source } from './match.js';
 import type { Policy } from './schema.js';
+
+/** One layer of the outbound chain as the app would compose it (app/explain.ts builds these from proxy/outbound.ts). */
+export interface ExplainLayer {
+  readonly name: string;
+  /** In the chain (true), switched off (false), or unknown because no bootstrap was given (undefined). */
+  readonly on: boolean | undefined;
+  /** For an optional layer: the bootstrap setting that switches it, its value and where that came from. */
+  readonly setting?: { readonly path: string; readonly value: string; readonly origin: string };
+}
 
 export interface ExplainInput {
   readonly policy: Policy;
   /** The policy file's name, for the header; undefined when no policy file is configured. */
   readonly policyFile: string | undefined;
-  /** The bootstrap, for balancing and endpoints; undefined when only a policy file was given. */
-  readonly bootstrap: BootstrapConfig | undefined;
-  readonly bootstrapFile?: string;
+  /** Who named the policy file (`--policy`, `policy.file (sidecar.yaml:9)`); shown next to it. */
+  readonly policyNamedBy?: string;
+  /** The bootstrap (env overrides applied), its file name and the origin of each value; undefined when only a policy file was given. */
+  readonly bootstrap: { readonly config: BootstrapConfig; readonly file: string; readonly originOf: OriginOf } | undefined;
+  /** Every layer of the outbound chain, outermost first, optional ones included (switched off or not). */
+  readonly layers: readonly ExplainLayer[];
+  /** The terminal handler below the last layer. */
+  readonly terminal: string;
   /** The backend name (the :authority host the app calls). */
   readonly backend: string;
   /** `pkg.Service/Method`. */
   readonly method: string;
 }
-
-/** The outbound chain as outbound.ts builds it (outermost first); resilience layers are marked with their mode. */
-const CHAIN = ['rescue', 'access-log', 'deadline', 'route', 'timeout', 'retry', 'circuit-breaker', 'balance', 'outlier', 'forward'] as const;
 
 /** Splits `backend/pkg.Service/Method`; undefined when it is not of that form. */
 export function parseCallName(name: string): { backend: string; method: string } | undefined {
@@ -39,7 +51,12 @@ export function explainCall(input: ExplainInput): string[] {
   const out: string[] = [];
   const header = (k: string, v: string) => out.push(`${k.padEnd(10)} ${v}`);
   header('call', `${input.backend} ${path}`);
-  header('policy', input.policyFile ?? 'none (built-in defaults)');
+  header(
+    'policy',
+    input.policyFile === undefined
+      ? `none (built-in defaults)${input.bootstrap === undefined ? '' : `: ${input.bootstrap.file} sets no policy.file`}`
+      : `${input.policyFile}${input.policyNamedBy === undefined ? '' : ` (named by ${input.policyNamedBy})`}`,
+  );
   const m = route.route;
   header(
     'route',
@@ -53,7 +70,10 @@ export function explainCall(input: ExplainInput): string[] {
     outlier: b.outlierDetection.mode,
     timeout: r.timeoutMs > 0 ? `${r.timeoutMs} ms` : 'none',
   };
-  header('chain', CHAIN.map((l) => (modeOf[l] === undefined ? l : `${l} (${modeOf[l]})`)).join(' → '));
+  const chain = input.layers
+    .filter((l) => l.on !== false)
+    .map((l) => `${l.name}${l.on === undefined ? '?' : ''}${modeOf[l.name] === undefined ? '' : ` (${modeOf[l.name]})`}`);
+  header('chain', [...chain, input.terminal].join(' → '));
 
   const table = (title: string, rows: readonly (readonly [string, string, string])[], notes: readonly string[] = []) => {
     out.push('', title);
@@ -75,6 +95,18 @@ export function explainCall(input: ExplainInput): string[] {
     table(title, rows, notes);
   };
 
+  const optional = input.layers.filter((l) => l.setting !== undefined);
+  if (optional.length > 0) {
+    table(
+      'optional layers',
+      optional.map((l) => {
+        const set = l.setting as NonNullable<ExplainLayer['setting']>;
+        return [l.name, l.on === undefined ? '?' : l.on ? 'on' : 'off', `${set.path} ${set.value}, ${set.origin}`] as const;
+      }),
+      input.bootstrap === undefined ? ['? = set in the bootstrap: give it (--config sidecar.yaml) to see them'] : [],
+    );
+  }
+
   section('timeout', { timeoutMs: r.timeoutMs }, route.sources, '', [
     r.timeoutMs > 0
       ? `the deadline is the earlier of ${r.timeoutMs} ms after arrival and the client's grpc-timeout`
@@ -93,27 +125,37 @@ export function explainCall(input: ExplainInput): string[] {
   section(`circuitBreaker (backend ${input.backend})`, b.circuitBreaker, backend.sources, 'circuitBreaker.');
   section(`outlierDetection (endpoints of ${input.backend})`, b.outlierDetection, backend.sources, 'outlierDetection.');
 
-  const up = input.bootstrap?.upstreams[input.backend];
-  const where = input.bootstrapFile ?? 'bootstrap';
-  if (input.bootstrap === undefined) {
+  const boot = input.bootstrap;
+  if (boot === undefined) {
     table('balancing', [['policy', '?', 'give the bootstrap (--config sidecar.yaml) to see balancing and endpoints']]);
-  } else if (up === undefined) {
-    const found = input.bootstrap.consul === undefined ? 'none: not in upstreams and no consul section (ERR_UNKNOWN_BACKEND)' : 'discovered in Consul';
-    table('balancing', [
-      ['policy', 'least_request', `built-in default (${input.backend} is not in ${where} upstreams)`],
-      ['endpoints', found, ''],
-    ]);
-  } else {
-    const bal = up.balancing;
-    const from = `${where} upstreams.${input.backend}`;
-    const rows: [string, string, string][] = [['policy', bal.policy, `${from}.balancing`]];
-    if (bal.policy === 'ring_hash') rows.push(['hashHeader', bal.hashHeader ?? '', `${from}.balancing`], ['ringSize', String(bal.ringSize), `${from}.balancing`]);
-    const endpoints =
-      up.endpoints === undefined
-        ? ['discovered in Consul', '']
-        : [up.endpoints.map((e) => (typeof e === 'string' ? e : `${e.address} (weight ${e.weight})`)).join(', '), `${from}.endpoints`];
-    rows.push(['endpoints', endpoints[0] as string, endpoints[1] as string]);
-    table('balancing', rows);
+    return out;
   }
+  // Every bootstrap value with its origin: the file's line, an env variable, or the schema's default.
+  const from = (path: readonly string[]) => {
+    const origin = boot.originOf(path);
+    return origin.startsWith(`${boot.file}:`) ? `${origin} ${path.join('.')}` : origin;
+  };
+  const up = boot.config.upstreams[input.backend];
+  const consul = boot.config.consul === undefined ? undefined : `discovered in Consul (consul.address: ${from(['consul', 'address'])})`;
+  if (up === undefined) {
+    table('balancing', [
+      ['policy', 'least_request', `built-in default (${input.backend} is not in ${boot.file} upstreams)`],
+      ['endpoints', consul ?? 'none: not in upstreams and no consul section (ERR_UNKNOWN_BACKEND)', ''],
+    ]);
+    return out;
+  }
+  const at = ['upstreams', input.backend];
+  const bal = up.balancing;
+  const rows: [string, string, string][] = [['policy', bal.policy, from([...at, 'balancing', 'policy'])]];
+  if (bal.policy === 'ring_hash') {
+    rows.push(['hashHeader', bal.hashHeader ?? '', from([...at, 'balancing', 'hashHeader'])]);
+    rows.push(['ringSize', String(bal.ringSize), from([...at, 'balancing', 'ringSize'])]);
+  }
+  if (up.endpoints === undefined) rows.push(['endpoints', consul ?? 'none: no static endpoints and no consul section', '']);
+  else {
+    const list = up.endpoints.map((e) => (typeof e === 'string' ? e : `${e.address} (weight ${e.weight})`)).join(', ');
+    rows.push(['endpoints', list, from([...at, 'endpoints'])]);
+  }
+  table('balancing', rows);
   return out;
 }

@@ -118,7 +118,7 @@ class UpstreamAttempt implements CancelTarget {
 
   private failReply(reply: ProxyReply, err: ProxyError): void {
     if (reply.end !== undefined) return;
-    reply.trailers = errorTrailers(err);
+    reply.trailers = errorTrailers(err, this.call.direction);
     reply.finish({ status: err.grpcStatus, message: err.message, error: err });
   }
 

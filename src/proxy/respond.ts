@@ -7,20 +7,40 @@ import type { ProxyError } from '../errors.js';
 import type { BodySource } from './body-source.js';
 import { type ProxyCall, ProxyReply } from './call.js';
 import type { H2Stream } from '../h2/stream.js';
-import { encodeGrpcMessage } from '../grpc/status.js';
+import type { Direction } from '../grpc/call.js';
+import { encodeGrpcMessage, STATUS_NAMES } from '../grpc/status.js';
 
-/** Trailers for a meshlet-made error: grpc-status, percent-encoded grpc-message, and x-meshlet-error naming the code. */
-export function errorTrailers(err: ProxyError): OutgoingHttpHeaders {
+/**
+ * The grpc-message meshlet sends for its own error, by side (docs/errors.md, "What goes on the wire"):
+ * - outbound: the caller is the local app, inside the pod: the full message, endpoint address and errno included,
+ *   so the app's own logs say what failed;
+ * - inbound: the caller is another service: `meshlet: <status> (<code>)` only, so internal addresses, ports and
+ *   errnos never leave the pod. The detail stays in the call's end (access log `grpc_message`, spans).
+ */
+export function wireMessage(err: ProxyError, direction: Direction): string {
+  if (direction === 'outbound') return err.message;
+  const status = (STATUS_NAMES[err.grpcStatus] ?? String(err.grpcStatus)).toLowerCase().replaceAll('_', ' ');
+  return `meshlet: ${status} (${err.code})`;
+}
+
+/**
+ * Trailers for a meshlet-made error: grpc-status, percent-encoded grpc-message (`wireMessage` for `direction`),
+ * and x-meshlet-error naming the code.
+ */
+export function errorTrailers(err: ProxyError, direction: Direction): OutgoingHttpHeaders {
   return {
     'grpc-status': String(err.grpcStatus),
-    'grpc-message': encodeGrpcMessage(err.message),
+    'grpc-message': encodeGrpcMessage(wireMessage(err, direction)),
     'x-meshlet-error': err.code,
   };
 }
 
-/** A Trailers-Only reply (HTTP 200, application/grpc) for a meshlet-made error; already ended. */
-export function errorReply(err: ProxyError): ProxyReply {
-  const reply = new ProxyReply({ ':status': 200, 'content-type': 'application/grpc', ...errorTrailers(err) }, null);
+/**
+ * A Trailers-Only reply (HTTP 200, application/grpc) for a meshlet-made error on a `direction` listener; already
+ * ended. The call's end keeps the full message for logs; the wire gets `wireMessage`.
+ */
+export function errorReply(err: ProxyError, direction: Direction): ProxyReply {
+  const reply = new ProxyReply({ ':status': 200, 'content-type': 'application/grpc', ...errorTrailers(err, direction) }, null);
   reply.finish({ status: err.grpcStatus, message: err.message, error: err });
   return reply;
 }

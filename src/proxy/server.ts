@@ -154,7 +154,7 @@ export class ProxyListener {
       },
       (err: unknown) => {
         // `rescue` normally turns errors into replies; this is the last line of defence.
-        reply = errorReply(toProxyError(err));
+        reply = errorReply(toProxyError(err), call.direction);
         writeReply(call, stream, reply);
       },
     );

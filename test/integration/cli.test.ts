@@ -47,6 +47,20 @@ describe('meshlet CLI', () => {
     expect(r.stderr).toMatch(new RegExp(`${bad}:7:\\d+: log.level`));
   });
 
+  it('validate applies env overrides as run does: a bad MESHLET_ADMIN_LISTEN fails both, naming the variable (issue 11)', async () => {
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, 'service: { name: x }\noutbound: { listen: 127.0.0.1:0 }\n');
+    const env = { MESHLET_ADMIN_LISTEN: 'bogus' };
+    const validate = await runMeshlet(['validate', good], env);
+    expect(validate.code).toBe(1);
+    expect(validate.stdout).toBe('');
+    expect(validate.stderr).toContain('MESHLET_ADMIN_LISTEN: admin.listen: expected host:port');
+    const run = await runMeshlet(['run', '--config', good], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('MESHLET_ADMIN_LISTEN: admin.listen: expected host:port');
+    expect(run.stderr).toContain('nothing started');
+  });
+
   it('run refuses an invalid config and starts nothing', async () => {
     const bad = join(dir, 'bad-run.yaml');
     writeFileSync(bad, 'service: {}\n');

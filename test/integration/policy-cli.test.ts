@@ -55,7 +55,19 @@ describe('meshlet explain', () => {
     expect(out).toMatch(/timeoutMs\s+5000\s+routes\[1\] "billing-charge"/);
     expect(out).toMatch(/maxConcurrentRequests\s+200\s+backends\.billing/);
     expect(out).toMatch(/consecutiveFailures\s+7\s+defaults/);
-    expect(out).toMatch(/policy\s+round_robin\s+.*sidecar\.yaml upstreams\.billing\.balancing/);
+    expect(out).toMatch(/policy\s+round_robin\s+.*sidecar\.yaml:5 upstreams\.billing\.balancing\.policy/);
+  });
+
+  it('reads the policy file the bootstrap names, prints the chain run builds, and credits file, env and defaults (issue 11)', async () => {
+    const sidecar = join(dir, 'sidecar.yaml');
+    const r = await runMeshlet(['explain', '--config', sidecar, 'orders/orders.v1.Orders/Get'], { CONSUL_HTTP_ADDR: '127.0.0.1:8500' });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[1]).toBe(`policy     ${EXAMPLE_POLICY} (named by policy.file, ${sidecar}:6)`);
+    expect(lines[3]).toMatch(/^chain {6}rescue → access-log → metrics → deadline → route → timeout .* → outlier \(enforce\) → endpoint-metrics → forward$/);
+    expect(r.stdout).toMatch(/tracing\s+off\s+tracing\.mode off, built-in default/);
+    expect(r.stdout).toMatch(/policy\s+least_request\s+built-in default/);
+    expect(r.stdout).toMatch(/endpoints\s+discovered in Consul \(consul\.address: env CONSUL_HTTP_ADDR\)/);
   });
 
   it('takes a policy file alone, and rejects a malformed call name', async () => {

@@ -163,10 +163,41 @@ const invalid: { name: string; doc: string; issues: Expect[] }[] = [
     doc: yaml('service:', '  name: "user-service', 'outbound: {}'),
     issues: [['', '4:1', 'Missing closing "quote']],
   },
+  // Indentation errors point at the offending key, with its path (issue 11): the parser alone says column 1, no path.
   {
-    name: 'bad indentation',
+    name: 'bad indentation: a key between two levels',
     doc: yaml('service:', '  name: a', ' outbound: {}'),
-    issues: [['', '3:1', 'All mapping items must start at the same column']],
+    issues: [['service.outbound', '3:2', 'bad indentation: "outbound" is at column 2, but the keys under "service" are at column 3, "service" itself at column 1']],
+  },
+  {
+    name: 'bad indentation: bad nesting deep in a backend',
+    doc: yaml('service: { name: a }', 'outbound: {}', 'upstreams:', '  b:', '    balancing:', '      policy: ring_hash', '     hashHeader: x'),
+    issues: [['upstreams.b.balancing.hashHeader', '7:6', 'the keys under "balancing" are at column 7, "balancing" itself at column 5']],
+  },
+  {
+    name: 'bad indentation: a tab',
+    doc: yaml('service:', '\tname: a', 'outbound: {}'),
+    issues: [['service.name', '2:2', '"name" is indented with a tab; YAML indents with spaces only']],
+  },
+  {
+    name: 'bad indentation: a key indented under a scalar',
+    doc: yaml('service:', '  name: a', '    tags: [x]', 'outbound: {}'),
+    issues: [['service.name.tags', '3:5', '"tags" is indented under "name", which already has a value on its line; align it with "name" (column 3)']],
+  },
+  {
+    name: 'bad indentation: a key indented under a scalar in a list item',
+    doc: yaml(
+      'service: { name: a }',
+      'outbound: {}',
+      'upstreams:',
+      '  b:',
+      '    endpoints:',
+      '      - address: 10.0.0.1:1',
+      '        weight: 2',
+      '      - address: 10.0.0.2:1',
+      '         weight: 3',
+    ),
+    issues: [['upstreams.b.endpoints[1].address.weight', '9:10', 'align it with "address" (column 9)']],
   },
   {
     name: 'unknown YAML tag',

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // `meshlet explain`: the effective chain of one call, every value with its source.
-import { describe, expect, it } from 'vitest';
-import { bootstrapSchema } from '../../../src/config/schema.js';
-import { explainCall, parseCallName } from '../../../src/policy/explain.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { outboundExplainLayers } from '../../../src/app/explain.js';
+import { loadBootstrapWithOrigins, type LoadWithOrigins } from '../../../src/config/origin.js';
+import { staticSource, type Env } from '../../../src/config/source.js';
+import { explainCall, parseCallName, type ExplainInput } from '../../../src/policy/explain.js';
+import { OUTBOUND_TERMINAL } from '../../../src/proxy/outbound.js';
 import { parsePolicy } from '../../../src/policy/load.js';
 import type { Policy } from '../../../src/policy/schema.js';
 
@@ -25,11 +28,39 @@ function policy(yaml: string): Policy {
   return r.config;
 }
 
-const bootstrap = bootstrapSchema.parse({
-  service: { name: 'me' },
-  outbound: {},
-  upstreams: { users: { endpoints: ['10.0.0.1:6143', { address: '10.0.0.2:6143', weight: 2 }], balancing: { policy: 'round_robin' } } },
+const SIDECAR = [
+  'service: { name: me }',
+  'outbound: {}',
+  'upstreams:',
+  '  users:',
+  "    endpoints: ['10.0.0.1:6143', { address: '10.0.0.2:6143', weight: 2 }]",
+  '    balancing: { policy: round_robin }',
+  '  sessions:',
+  '    balancing:',
+  '      hashHeader: x-user-id',
+  '      policy: ring_hash',
+  '  orders: {}',
+  'tracing: { mode: on }',
+  '',
+].join('\n');
+
+type Bootstrap = NonNullable<ExplainInput['bootstrap']>;
+
+async function boot(yaml: string, env: Env = {}): Promise<Bootstrap> {
+  const loaded: LoadWithOrigins = await loadBootstrapWithOrigins(staticSource('sidecar.yaml', yaml), env);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  return { config: loaded.config, file: 'sidecar.yaml', originOf: loaded.originOf };
+}
+
+let bootstrap: Bootstrap;
+beforeAll(async () => {
+  bootstrap = await boot(SIDECAR);
 });
+
+/** explainCall with the chain the app would build for `b`. */
+function explain(input: Omit<ExplainInput, 'layers' | 'terminal'>): string[] {
+  return explainCall({ ...input, layers: outboundExplainLayers(input.bootstrap), terminal: OUTBOUND_TERMINAL });
+}
 
 /** The row of `table` whose first column is `key`, split into its columns. */
 function row(lines: string[], table: string, key: string): string[] | undefined {
@@ -51,22 +82,54 @@ describe('parseCallName', () => {
 });
 
 describe('explainCall', () => {
-  const lines = explainCall({
-    policy: policy(POLICY),
-    policyFile: 'policy.yaml',
-    bootstrap,
-    bootstrapFile: 'sidecar.yaml',
-    backend: 'users',
-    method: 'user.v1.Users/Get',
+  let lines: string[];
+  beforeAll(() => {
+    lines = explain({
+      policy: policy(POLICY),
+      policyFile: 'policy.yaml',
+      policyNamedBy: '--policy',
+      bootstrap,
+      backend: 'users',
+      method: 'user.v1.Users/Get',
+    });
   });
 
-  it('names the call, the policy file, the matched route and the chain with each layer\'s mode', () => {
+  it("names the call, the policy file, the matched route and the whole chain with each layer's mode", () => {
     expect(lines.slice(0, 4)).toEqual([
       'call       users /user.v1.Users/Get',
-      'policy     policy.yaml',
+      'policy     policy.yaml (named by --policy)',
       'route      routes[0] "get-user" (backend users, method user.v1.Users/Get)',
-      'chain      rescue → access-log → deadline → route → timeout (300 ms) → retry (enforce) → circuit-breaker (limits enforce, breaker off) → balance → outlier (enforce) → forward',
+      'chain      rescue → access-log → tracing → metrics → deadline → route → timeout (300 ms) → retry (enforce) → circuit-breaker (limits enforce, breaker off) → balance → outlier (enforce) → endpoint-metrics → attempt-tracing → forward',
     ]);
+  });
+
+  it('lists the optional layers with the setting that switches each and where it came from (issue 11)', () => {
+    expect(row(lines, 'optional layers', 'access-log')).toEqual(['access-log', 'on', 'log.accessLog true, built-in default']);
+    expect(row(lines, 'optional layers', 'tracing')).toEqual(['tracing', 'on', 'tracing.mode on, sidecar.yaml:12']);
+    expect(row(lines, 'optional layers', 'endpoint-metrics')).toEqual(['endpoint-metrics', 'on', 'metrics.enabled true, built-in default']);
+  });
+
+  it('leaves switched-off layers out of the chain', async () => {
+    const off = explain({ policy: {}, policyFile: undefined, bootstrap: await boot('service: { name: a }\noutbound: {}\nlog: { accessLog: false }\nmetrics: { enabled: false }\n'), backend: 'x', method: 'a.B/C' });
+    expect(off[3]).toBe('chain      rescue → deadline → route → timeout (none) → retry (enforce) → circuit-breaker (off) → balance → outlier (enforce) → forward');
+    expect(row(off, 'optional layers', 'metrics')).toEqual(['metrics', 'off', 'metrics.enabled false, sidecar.yaml:4']);
+  });
+
+  it('tells bootstrap values from the file, from the env and from schema defaults (issue 11)', async () => {
+    const sessions = explain({ policy: {}, policyFile: undefined, bootstrap, backend: 'sessions', method: 'a.B/C' });
+    expect(row(sessions, 'balancing', 'policy')).toEqual(['policy', 'ring_hash', 'sidecar.yaml:10 upstreams.sessions.balancing.policy']);
+    expect(row(sessions, 'balancing', 'hashHeader')).toEqual(['hashHeader', 'x-user-id', 'sidecar.yaml:9 upstreams.sessions.balancing.hashHeader']);
+    expect(row(sessions, 'balancing', 'ringSize')).toEqual(['ringSize', '1024', 'built-in default']);
+    // A backend in the file without a balancing section: the policy is the schema's default, not the file's.
+    const orders = explain({ policy: {}, policyFile: undefined, bootstrap, backend: 'orders', method: 'a.B/C' });
+    expect(row(orders, 'balancing', 'policy')).toEqual(['policy', 'least_request', 'built-in default']);
+    expect(row(orders, 'balancing', 'endpoints')).toEqual(['endpoints', 'none: no static endpoints and no consul section']);
+    // CONSUL_HTTP_ADDR turns discovery on, as it does for `run`.
+    const withEnv = await boot(SIDECAR, { CONSUL_HTTP_ADDR: '127.0.0.1:8500', MESHLET_LOG_LEVEL: 'debug' });
+    const viaConsul = explain({ policy: {}, policyFile: undefined, bootstrap: withEnv, backend: 'orders', method: 'a.B/C' });
+    expect(row(viaConsul, 'balancing', 'endpoints')).toEqual(['endpoints', 'discovered in Consul (consul.address: env CONSUL_HTTP_ADDR)']);
+    expect(withEnv.originOf(['log', 'level'])).toBe('env MESHLET_LOG_LEVEL');
+    expect(withEnv.originOf(['service', 'name'])).toBe('sidecar.yaml:1');
   });
 
   it('gives every value with where it came from', () => {
@@ -76,18 +139,18 @@ describe('explainCall', () => {
     expect(row(lines, 'limits (backend users)', 'maxConcurrentRequests')).toEqual(['maxConcurrentRequests', '10', 'backends.users']);
     expect(row(lines, 'limits (backend users)', 'maxConcurrentRetries')).toEqual(['maxConcurrentRetries', '3', 'built-in default']);
     expect(row(lines, 'outlierDetection (endpoints of users)', 'consecutiveFailures')).toEqual(['consecutiveFailures', '7', 'built-in default']);
-    expect(row(lines, 'balancing', 'policy')).toEqual(['policy', 'round_robin', 'sidecar.yaml upstreams.users.balancing']);
-    expect(row(lines, 'balancing', 'endpoints')).toEqual(['endpoints', '10.0.0.1:6143, 10.0.0.2:6143 (weight 2)', 'sidecar.yaml upstreams.users.endpoints']);
+    expect(row(lines, 'balancing', 'policy')).toEqual(['policy', 'round_robin', 'sidecar.yaml:6 upstreams.users.balancing.policy']);
+    expect(row(lines, 'balancing', 'endpoints')).toEqual(['endpoints', '10.0.0.1:6143, 10.0.0.2:6143 (weight 2)', 'sidecar.yaml:5 upstreams.users.endpoints']);
   });
 
   it('falls back to backend and default settings when no route matches', () => {
-    const other = explainCall({ policy: policy(POLICY), policyFile: 'policy.yaml', bootstrap, backend: 'users', method: 'user.v1.Users/List' });
+    const other = explain({ policy: policy(POLICY), policyFile: 'policy.yaml', bootstrap, backend: 'users', method: 'user.v1.Users/List' });
     expect(other[2]).toBe('route      no route matches: backend and default settings only');
     expect(row(other, 'timeout', 'timeoutMs')).toEqual(['timeoutMs', '10000', 'defaults']);
   });
 
-  it('says when retries are off entirely, and when balancing is unknown without a bootstrap', () => {
-    const off = explainCall({
+  it('says when retries are off entirely, and when balancing and optional layers are unknown without a bootstrap', () => {
+    const off = explain({
       policy: policy('defaults:\n  retry: { mode: off }\n'),
       policyFile: 'p.yaml',
       bootstrap: undefined,
@@ -96,11 +159,13 @@ describe('explainCall', () => {
     });
     expect(off).toContain('  note: no retries at all, not even of attempts that never reached the app');
     expect(row(off, 'balancing', 'policy')?.[2]).toContain('give the bootstrap');
+    expect(off[3]).toContain('rescue → access-log? → tracing? → metrics? → deadline');
+    expect(row(off, 'optional layers', 'metrics')).toEqual(['metrics', '?', 'metrics.enabled ?, no bootstrap given']);
   });
 
   it('with no policy file, every value is a built-in default', () => {
-    const none = explainCall({ policy: {}, policyFile: undefined, bootstrap, backend: 'elsewhere', method: 'a.B/C' });
-    expect(none[1]).toBe('policy     none (built-in defaults)');
-    expect(row(none, 'balancing', 'policy')).toEqual(['policy', 'least_request', 'built-in default (elsewhere is not in bootstrap upstreams)']);
+    const none = explain({ policy: {}, policyFile: undefined, bootstrap, backend: 'elsewhere', method: 'a.B/C' });
+    expect(none[1]).toBe('policy     none (built-in defaults): sidecar.yaml sets no policy.file');
+    expect(row(none, 'balancing', 'policy')).toEqual(['policy', 'least_request', 'built-in default (elsewhere is not in sidecar.yaml upstreams)']);
   });
 });

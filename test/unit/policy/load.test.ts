@@ -16,6 +16,11 @@ describe('invalid policy documents', () => {
   const table: Array<[string, string, string[]]> = [
     ['an empty document (a file truncated mid-write is never "no policy")', '', ['p.yaml:1:1: the policy document is empty; write `routes: []` for a policy with only built-in defaults']],
     ['broken YAML', 'routes: [\n', ['p.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    [
+      'a key between two indentation levels in a route (issue 11)',
+      'routes:\n  - match: { backend: a }\n    timeoutMs: 5\n  - match:\n      backend: b\n     method: x.Y/Z\n',
+      ['p.yaml:6:6: routes[1].match.method: bad indentation: "method" is at column 6, but the keys under "match" are at column 7, "match" itself at column 5'],
+    ],
     ['an unknown mode', 'defaults:\n  retry:\n    mode: sometimes\n', ['p.yaml:3:11: defaults.retry.mode: expected one of "off"|"shadow"|"enforce"']],
     ['a misspelt key, with a suggestion', 'defaults:\n  retri: {}\n', ['p.yaml:2:3: defaults.retri: unknown key "retri" (did you mean "retry"?)']],
     [

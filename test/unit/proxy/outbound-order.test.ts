@@ -2,8 +2,19 @@
 // The order of the outbound chain's resilience layers, observed through the real chain over a stub terminal:
 // retry above balance (a retry picks another endpoint), circuit-breaker above balance (a rejected or waiting
 // attempt has picked no endpoint), outlier below balance (an ejected endpoint is not picked), timeout above retry
-// (the route timeout bounds every attempt together).
+// (the route timeout bounds every attempt together). And `meshlet explain` prints the chain the app composes
+// (issue 11): both read OUTBOUND_LAYERS, and a table of configs checks them against each other.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { outboundExplainLayers } from '../../../src/app/explain.js';
+import { createDiscovery } from '../../../src/app/discovery.js';
+import { createOutbound } from '../../../src/app/outbound.js';
+import { createResilience } from '../../../src/app/resilience.js';
+import { createTelemetry } from '../../../src/app/telemetry.js';
+import { loadBootstrapWithOrigins } from '../../../src/config/origin.js';
+import { staticSource } from '../../../src/config/source.js';
+import { explainCall } from '../../../src/policy/explain.js';
+import { EMPTY_POLICY } from '../../../src/policy/schema.js';
+import { OUTBOUND_TERMINAL } from '../../../src/proxy/outbound.js';
 import { Backends } from '../../../src/balance/backends.js';
 import { getPolicy } from '../../../src/balance/policies.js';
 import { setup as setupRoundRobin } from '../../../src/balance/round-robin.js';
@@ -100,4 +111,53 @@ describe('outbound chain order', () => {
     // Per-try timeouts at 40 ms and 80 ms, the route deadline at 100 ms: never the 11 attempts maxRetries allows.
     expect(attempts).toBeLessThanOrEqual(3);
   });
+});
+
+describe('explain prints the chain the app composes', () => {
+  const switches = [false, true].flatMap((accessLog) =>
+    [false, true].flatMap((metrics) => [false, true].map((tracing) => ({ accessLog, metrics, tracing }))),
+  );
+  for (const on of switches) {
+    it(`access log ${on.accessLog ? 'on' : 'off'}, metrics ${on.metrics ? 'on' : 'off'}, tracing ${on.tracing ? 'on' : 'off'}`, async () => {
+      const yaml = [
+        'service: { name: caller }',
+        'outbound: { listen: 127.0.0.1:0 }',
+        `log: { accessLog: ${on.accessLog} }`,
+        `metrics: { enabled: ${on.metrics} }`,
+        `tracing: { mode: ${on.tracing ? 'on' : 'off'} }`,
+        '',
+      ].join('\n');
+      const loaded = await loadBootstrapWithOrigins(staticSource('sidecar.yaml', yaml), {});
+      if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+      const { config, originOf } = loaded;
+      // The app's own wiring, as createApp does it (nothing is started).
+      const telemetry = await createTelemetry(config, { log });
+      const discovery = createDiscovery(config, { log, metrics: telemetry.metrics });
+      const resilience = createResilience(config, { log, events: telemetry.events, policy: EMPTY_POLICY });
+      const outbound = createOutbound(config, config.outbound!, { log, telemetry, discovery, resilience, onEndpointsChanged: () => {} });
+      try {
+        const lines = explainCall({
+          policy: EMPTY_POLICY,
+          policyFile: undefined,
+          bootstrap: { config, file: 'sidecar.yaml', originOf },
+          layers: outboundExplainLayers({ config, originOf }),
+          terminal: OUTBOUND_TERMINAL,
+          backend: 'b',
+          method: 'a.B/C',
+        });
+        const chain = lines.find((l) => l.startsWith('chain '))!.slice('chain'.length).trim();
+        const printed = chain.split(' → ').map((l) => l.replace(/ \(.*\)$/, ''));
+        expect(printed).toEqual([...outbound.layers, 'forward']);
+        // The switches really change the composed chain, so the comparison above covers each of them.
+        expect(outbound.layers.includes('access-log')).toBe(on.accessLog);
+        expect(outbound.layers.filter((l) => l === 'metrics' || l === 'endpoint-metrics')).toHaveLength(on.metrics ? 2 : 0);
+        expect(outbound.layers.filter((l) => l === 'tracing' || l === 'attempt-tracing')).toHaveLength(on.tracing ? 2 : 0);
+      } finally {
+        outbound.close();
+        resilience.close();
+        discovery.close();
+        await telemetry.close();
+      }
+    });
+  }
 });
