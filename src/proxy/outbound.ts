@@ -13,6 +13,7 @@ import { rescueLayer } from './layers/rescue.js';
 import { routeLayer } from './layers/route.js';
 import { EMPTY_POLICY } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
+import { BackendStates } from '../resilience/backend-state.js';
 import type { ResilienceEvents } from '../resilience/events.js';
 import { circuitBreakerLayer } from './layers/circuit-breaker.js';
 import { createOutlierController } from './layers/outlier.js';
@@ -29,8 +30,8 @@ export interface OutboundDeps {
   readonly pool: SessionPool;
   readonly log: Logger;
   readonly accessLog: boolean;
-  /** The resilience policy and its per-backend state; default: built-in defaults only (no policy file). */
-  readonly policy?: PolicyStore;
+  /** The per-backend resilience state and the policy store it follows; default: built-in defaults only (no policy file). */
+  readonly states?: BackendStates;
   /** Decision hooks of the resilience layers (metrics). */
   readonly resilienceEvents?: ResilienceEvents;
   // Each is optional: absent means its layers are not in the chain (no per-call cost).
@@ -57,9 +58,9 @@ export function outboundChain(deps: OutboundDeps): OutboundChain {
 }
 
 function build(deps: OutboundDeps): { layers: Layer[]; close: () => void } {
-  const store = deps.policy ?? new PolicyStore(EMPTY_POLICY);
+  const states = deps.states ?? new BackendStates(new PolicyStore(EMPTY_POLICY));
   const events = deps.resilienceEvents;
-  const outlier = createOutlierController({ store, backends: deps.backends, log: deps.log.child({ component: 'outlier' }), events });
+  const outlier = createOutlierController({ states, backends: deps.backends, log: deps.log.child({ component: 'outlier' }), events });
   const layers = [
     // rescue is outermost: every failure below becomes a Trailers-Only status.
     rescueLayer({ log: deps.log }),
@@ -74,13 +75,13 @@ function build(deps: OutboundDeps): { layers: Layer[]; close: () => void } {
     // route names the backend from :authority; balance picks an endpoint per request.
     routeLayer(),
     // timeout: the route timeout, from arrival and over all attempts; it only tightens the client's deadline.
-    timeoutLayer({ store }),
+    timeoutLayer({ store: states.policy }),
     // retry owns every re-send (balance's own safe re-send is off: maxSafeRetries 0), so retries, safe or not, share
     // one limit, one budget and one concurrent-retry threshold. Above balance, so a retry picks another endpoint.
-    retryLayer({ store, events }),
+    retryLayer({ states, events }),
     // circuit-breaker (per backend): each attempt, retries included, is admitted against the failure-rate breaker
     // and the thresholds; above balance, so an attempt waiting for a slot has not picked an endpoint yet.
-    circuitBreakerLayer({ store, events }),
+    circuitBreakerLayer({ states, events }),
     balanceLayer({ backends: deps.backends, maxSafeRetries: 0 }),
     // outlier (per endpoint): right below balance, so the pick and the start of a probe are one synchronous step;
     // an ejected endpoint is marked not ready for the picker.

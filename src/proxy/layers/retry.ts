@@ -11,7 +11,7 @@
 import { fullJitterDelayMs } from '../../resilience/backoff.js';
 import { type ErrorCode, ProxyError, toProxyError } from '../../errors.js';
 import type { RetryPolicy } from '../../policy/match.js';
-import type { BackendResilience, PolicyStore } from '../../policy/store.js';
+import type { BackendResilience, BackendStates } from '../../resilience/backend-state.js';
 import { NO_EVENTS, type ResilienceEvents, type RetryGiveUp, type RetryReason } from '../../resilience/events.js';
 import { type CancelTarget, ProxyCall, type ProxyReply } from '../call.js';
 import type { ContextKey } from '../../grpc/call.js';
@@ -19,7 +19,8 @@ import type { Handler, Layer } from '../layer.js';
 import { AVOID_ENDPOINTS } from './balance.js';
 
 export interface RetryDeps {
-  readonly store: PolicyStore;
+  /** The per-backend limiter and budget, and (through `states.policy`) the route policy. */
+  readonly states: BackendStates;
   readonly events?: ResilienceEvents;
   /** Monotonic ms; default performance.now(). */
   readonly now?: () => number;
@@ -53,7 +54,8 @@ export function retryReasonOf(e: ProxyError, retry: RetryPolicy): RetryReason | 
 }
 
 export function retryLayer(deps: RetryDeps): Layer {
-  const { store } = deps;
+  const { states } = deps;
+  const store = states.policy;
   const events = deps.events ?? NO_EVENTS;
   const now = deps.now ?? (() => performance.now());
   const random = deps.random ?? Math.random;
@@ -85,7 +87,7 @@ export function retryLayer(deps: RetryDeps): Layer {
     };
 
     async function retrying(call: ProxyCall, name: string, retry: RetryPolicy): Promise<ProxyReply> {
-      const rs = store.backend(name);
+      const rs = states.backend(name);
       if (rs.policy.retryBudget.mode !== 'off') rs.budget.deposit(now());
       let retrySlot = false;
       for (let retries = 0; ; retries++) {
