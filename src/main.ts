@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write('meshlet validate: name at least one file\n');
         return 2;
       }
-      const result = await validateFiles(rest);
+      const result = await validateFiles(rest, loadPolicy);
       for (const line of result.output) (result.ok ? process.stdout : process.stderr).write(`${line}\n`);
       return result.ok ? 0 : 1;
     }

@@ -1,33 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // `meshlet validate FILE...`: checks config files of any known kind and prints every issue, compiler-style.
+// The policy loader comes in as a parameter, so config/ does not depend on policy/ (which builds on config/).
 
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { formatIssue, type ConfigIssue } from './errors.js';
-import { loadBootstrap, readText } from './load.js';
-import { loadPolicy } from '../policy/load.js';
+import { loadBootstrap, readText, type LoadResult } from './load.js';
 import { fileSource, staticSource, type ConfigSource } from './source.js';
 
 /** The kinds of config file meshlet reads. */
 export type ConfigKind = 'bootstrap' | 'policy';
 
-/** Checks one document; resolves to its issues (none when valid). */
-export type Validator = (source: ConfigSource) => Promise<ConfigIssue[]>;
-
-/**
- * One validator per kind. Files are checked on their own: env overrides are not applied, so a file that is
- * only valid with some env set is reported as it is.
- */
-export const validators: { readonly [K in ConfigKind]?: Validator } = {
-  bootstrap: async (source) => {
-    const result = await loadBootstrap(source, {});
-    return result.ok ? [] : result.errors;
-  },
-  // Policy files: the same pipeline as hot reload, cross-field checks included.
-  policy: async (source) => {
-    const result = await loadPolicy(source);
-    return result.ok ? [] : result.errors;
-  },
-};
+/** Loads a policy document: policy/load.ts `loadPolicy`, the same pipeline as hot reload, cross-field checks included. */
+export type PolicyLoader = (source: ConfigSource) => Promise<LoadResult<unknown>>;
 
 /** Top-level keys only a policy document has (policy/schema.ts); none of them is a bootstrap key. */
 const POLICY_KEYS: ReadonlySet<unknown> = new Set(['routes', 'backends', 'defaults']);
@@ -46,13 +30,15 @@ export function detectKind(text: string): ConfigKind {
 /**
  * Validates each file and returns one output line per issue (`file:line:column: path: message`) or `file: ok`.
  * `ok` is true when every file is valid; false for no files at all. Never throws for unreadable files.
+ * Files are checked on their own: env overrides are not applied, so a bootstrap that is only valid with some env
+ * set is reported as it is.
  */
-export async function validateFiles(paths: readonly string[]): Promise<{ ok: boolean; output: string[] }> {
+export async function validateFiles(paths: readonly string[], loadPolicy: PolicyLoader): Promise<{ ok: boolean; output: string[] }> {
   if (paths.length === 0) return { ok: false, output: ['no files to validate'] };
   const output: string[] = [];
   let ok = true;
   for (const path of paths) {
-    const issues = await validateOne(fileSource(path));
+    const issues = await validateOne(fileSource(path), loadPolicy);
     if (issues.length === 0) output.push(`${path}: ok`);
     else {
       ok = false;
@@ -62,14 +48,11 @@ export async function validateFiles(paths: readonly string[]): Promise<{ ok: boo
   return { ok, output };
 }
 
-async function validateOne(source: ConfigSource): Promise<ConfigIssue[]> {
+async function validateOne(source: ConfigSource, loadPolicy: PolicyLoader): Promise<ConfigIssue[]> {
   const text = await readText(source);
   if (typeof text !== 'string') return [text];
-  const kind = detectKind(text);
-  const validator = validators[kind];
-  if (validator === undefined) {
-    return [{ file: source.name, line: 0, column: 0, path: '', message: `${kind} files cannot be validated yet` }];
-  }
-  // Hand the validator the text already read, so a file replaced meanwhile is not checked as another version.
-  return validator(staticSource(source.name, text));
+  // Hand the loader the text already read, so a file replaced meanwhile is not checked as another version.
+  const read = staticSource(source.name, text);
+  const result = detectKind(text) === 'policy' ? await loadPolicy(read) : await loadBootstrap(read, {});
+  return result.ok ? [] : result.errors;
 }

@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { detectKind, validateFiles } from '../../../src/config/validate.js';
+import { detectKind, validateFiles as validateWith } from '../../../src/config/validate.js';
+import { loadPolicy } from '../../../src/policy/load.js';
 
 let dir: string;
 const file = (name: string) => join(dir, name);
@@ -16,6 +17,8 @@ beforeAll(async () => {
   await writeFile(file('bad.yaml'), 'service:\n  name: a\ninbound:\n  app: nowhere\nlistn: 1\n');
   await writeFile(file('policy.yaml'), 'routes: []\n');
 });
+
+const validateFiles = (paths: readonly string[]) => validateWith(paths, loadPolicy);
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
