@@ -76,13 +76,13 @@ function build(deps: OutboundDeps): { layers: Layer[]; close: () => void } {
     routeLayer(),
     // timeout: the route timeout, from arrival and over all attempts; it only tightens the client's deadline.
     timeoutLayer({ store: states.policy }),
-    // retry owns every re-send (balance's own safe re-send is off: maxSafeRetries 0), so retries, safe or not, share
+    // retry owns every re-send (balance picks once per attempt), so retries, safe or not, share
     // one limit, one budget and one concurrent-retry threshold. Above balance, so a retry picks another endpoint.
     retryLayer({ states, events }),
     // circuit-breaker (per backend): each attempt, retries included, is admitted against the failure-rate breaker
     // and the thresholds; above balance, so an attempt waiting for a slot has not picked an endpoint yet.
     circuitBreakerLayer({ states, events }),
-    balanceLayer({ backends: deps.backends, maxSafeRetries: 0 }),
+    balanceLayer({ backends: deps.backends }),
     // outlier (per endpoint): right below balance, so the pick and the start of a probe are one synchronous step;
     // an ejected endpoint is marked not ready for the picker.
     outlier.layer,

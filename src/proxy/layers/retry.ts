@@ -55,7 +55,7 @@ function retryableReply(reply: ProxyReply, retry: RetryPolicy): boolean {
 }
 
 /** Why a rejected attempt may be retried; undefined when it may not. */
-export function retryReasonOf(e: ProxyError, retry: RetryPolicy): RetryReason | undefined {
+function retryReasonOf(e: ProxyError, retry: RetryPolicy): RetryReason | undefined {
   if (e.code === 'ERR_RETRY_PER_TRY_TIMEOUT') return 'per_try_timeout';
   if (NOT_RETRIED.has(e.code)) return undefined;
   if (e.neverReachedApp) return 'never_reached_app';
