@@ -2,8 +2,8 @@
 // retry (outbound): sends a failed attempt again, per the call's policy route. Above `circuit-breaker` and
 // `balance`, so every retry is admitted like a request and picks an endpoint (a different one when another is
 // ready: AVOID_ENDPOINTS). Owns every re-send on the outbound side, including the always-safe re-send of attempts
-// that never reached the app (balance's own re-send is switched off in this chain), so all of them are bounded by
-// one retry limit, one budget and one concurrent-retry threshold.
+// that never reached the app (balance picks once per attempt), so all of them are bounded by one retry limit, one
+// budget and one concurrent-retry threshold. Per call it runs the state machine described at `retrying`.
 //
 // An attempt is retried only while nothing went downstream: a rejection, or a Trailers-Only reply whose status
 // is in `retryOn`. A reply with response headers is committed and returned as it is, whatever its trailers say.
