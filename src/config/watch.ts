@@ -5,11 +5,13 @@
 
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { ReloadResult } from '../resilience/events.js';
 import type { Logger } from '../telemetry/logger.js';
 import { formatIssue } from './errors.js';
 import type { LoadResult } from './load.js';
 import { fileSource, staticSource, type ConfigSource } from './source.js';
+
+/** Outcome of one reload attempt: the new version applied, rejected as invalid, or unchanged (nothing new to apply). */
+export type ReloadResult = 'applied' | 'rejected' | 'unchanged';
 
 export interface ConfigWatcherOptions<T> {
   /** The file to follow; may be a symlink (a Kubernetes ConfigMap mount). */

@@ -3,6 +3,8 @@
 // reloads): plain optional callbacks, so telemetry/metrics.ts can bind pre-labelled counters to them and tests can
 // count decisions without a metrics registry. Every decision the layers take calls exactly one hook.
 
+import type { ReloadResult } from '../config/watch.js';
+
 /** A protective feature that has `mode: off | shadow | enforce` in the policy. */
 export type ResilienceFeature = 'limits' | 'circuit_breaker' | 'outlier' | 'retry' | 'retry_budget';
 
@@ -18,8 +20,6 @@ export type RetryReason = 'never_reached_app' | 'status' | 'per_try_timeout';
 /** Why a retryable failure was not retried (besides the budget and the retry limit, which have their own hooks). */
 export type RetryGiveUp = 'max_retries' | 'body' | 'deadline' | 'cancelled';
 
-/** Outcome of one policy reload attempt. */
-export type ReloadResult = 'applied' | 'rejected' | 'unchanged';
 
 /**
  * Decision hooks. All optional; each is called synchronously on the request path or a timer, so implementations

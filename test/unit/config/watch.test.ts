@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watchConfigFile, type ConfigWatcher } from '../../../src/config/watch.js';
 import { parsePolicy } from '../../../src/policy/load.js';
 import type { Policy } from '../../../src/policy/schema.js';
-import type { ReloadResult } from '../../../src/resilience/events.js';
+import type { ReloadResult } from '../../../src/config/watch.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 
 let dir: string;
