@@ -57,7 +57,7 @@ export interface App {
   /** Consul discovery and registration, when configured. */
   readonly consul: { readonly resolver: ConsulResolver; readonly registrar: Registrar | undefined } | undefined;
   readonly pools: { readonly inbound: SessionPool | undefined; readonly outbound: SessionPool | undefined };
-  /** The resilience policy in force and its per-backend state (hot-reloaded from `config.policy.file`). */
+  /** The resilience policy in force (hot-reloaded from `config.policy.file`); its per-backend state is in resilience/backend-state.ts. */
   readonly policy: PolicyStore;
   /** The metrics registry, tracing (when on) and the inbound health service (when inbound is set). */
   readonly observability: { readonly metrics: Metrics; readonly tracing: Tracing | undefined; readonly health: HealthService | undefined };
@@ -116,7 +116,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
     inbound,
     outbound,
     discovery,
-    policy: resilience.store,
+    states: resilience.states,
     drainListeners,
   });
 

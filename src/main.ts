@@ -10,24 +10,13 @@ import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppAddresses } from './app.js';
 import { bootstrapJsonSchema } from './config/json-schema.js';
-import { loadBootstrap } from './config/load.js';
 import { formatIssue } from './config/errors.js';
 import { loadQuickMode } from './config/quick-mode.js';
-import { fileSource, staticSource } from './config/source.js';
-import { loadStartup } from './config/startup.js';
-import { validateFiles } from './config/validate.js';
+import { fileSource } from './config/source.js';
+import { loadStartup } from './cli/startup.js';
+import { explainCommand } from './cli/explain.js';
+import { validateFiles } from './cli/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
-// Resilience policy: `explain`, and policy checks before `run` starts anything.
-import { outboundExplainLayers } from './app/explain.js';
-import { readText } from './config/load.js';
-import { loadBootstrapWithOrigins, type OriginOf } from './config/origin.js';
-import type { BootstrapConfig } from './config/schema.js';
-import { OUTBOUND_TERMINAL } from './proxy/outbound.js';
-import { detectKind } from './config/validate.js';
-import { explainCall, parseCallName } from './policy/explain.js';
-import { explainAuthz, parseInboundMethod, parseMetadataArgs } from './authz/explain.js';
-import { loadPolicy } from './policy/load.js';
-import { EMPTY_POLICY } from './policy/schema.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -94,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
       return result.ok ? 0 : 1;
     }
     case 'explain':
-      return explain(rest);
+      return explainCommand(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;
@@ -121,85 +110,6 @@ async function run(args: string[]): Promise<number> {
 }
 
 /** `meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method`. FILE may be a bootstrap or a policy. */
-async function explain(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      policy: { type: 'string' },
-      inbound: { type: 'string' },
-      identity: { type: 'string' },
-      metadata: { type: 'string', multiple: true },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  const call = positionals.length === 1 ? parseCallName(positionals[0] as string) : undefined;
-  const inbound = values.inbound === undefined ? undefined : parseInboundMethod(values.inbound);
-  const metadata = parseMetadataArgs(values.metadata ?? []);
-  const ok = values.inbound === undefined ? call !== undefined : inbound !== undefined && positionals.length === 0 && metadata !== undefined;
-  if (!ok || (values.config === undefined && values.policy === undefined)) {
-    process.stderr.write(
-      'meshlet explain: usage: meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method\n' +
-        '       or: meshlet explain --config FILE [--policy FILE] --inbound pkg.Service/Method [--identity ID] [--metadata K=V]...\n',
-    );
-    return 2;
-  }
-  let bootstrap: { config: BootstrapConfig; file: string; originOf: OriginOf } | undefined;
-  let policyFile = values.policy;
-  let policyNamedBy = values.policy === undefined ? undefined : '--policy';
-  if (values.config !== undefined) {
-    const text = await readText(fileSource(values.config));
-    if (typeof text !== 'string') {
-      process.stderr.write(`${formatIssue(text)}\n`);
-      return 1;
-    }
-    if (detectKind(text) === 'policy') {
-      policyFile ??= values.config;
-      policyNamedBy ??= '--config';
-    } else {
-      // The bootstrap as `run` loads it: env overrides applied, each value traced to the file, the env or a default.
-      const loaded = await loadBootstrapWithOrigins(staticSource(values.config, text), process.env);
-      if (!loaded.ok) {
-        for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
-        return 1;
-      }
-      bootstrap = { config: loaded.config, file: values.config, originOf: loaded.originOf };
-      if (policyFile === undefined && loaded.config.policy !== undefined) {
-        policyFile = loaded.config.policy.file;
-        policyNamedBy = `policy.file, ${loaded.originOf(['policy', 'file'])}`;
-      }
-    }
-  }
-  let policy = EMPTY_POLICY;
-  if (policyFile !== undefined) {
-    const loaded = await loadPolicy(fileSource(policyFile));
-    if (!loaded.ok) {
-      for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
-      return 1;
-    }
-    policy = loaded.config;
-  }
-  if (inbound !== undefined) {
-    const lines = [`policy     ${policyFile ?? 'none (built-in defaults)'}`, ...explainAuthz({ authz: policy.authz, method: inbound, identity: values.identity, metadata }).lines];
-    process.stdout.write(`${lines.join('\n')}\n`);
-    return 0;
-  }
-  if (call === undefined) return 2; // unreachable: checked above
-  const lines = explainCall({
-    policy,
-    policyFile,
-    policyNamedBy,
-    bootstrap,
-    layers: outboundExplainLayers(bootstrap),
-    terminal: OUTBOUND_TERMINAL,
-    backend: call.backend,
-    method: call.method,
-  });
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
-}
-
 async function proxy(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,

@@ -10,7 +10,7 @@ import { addMetricsRoute } from '../admin/routes/metrics.js';
 import { AdminServer } from '../admin/server.js';
 import type { BootstrapConfig } from '../config/schema.js';
 import { redactConfig } from '../config/redact.js';
-import type { PolicyStore } from '../policy/store.js';
+import type { BackendStates } from '../resilience/backend-state.js';
 import type { Logger } from '../telemetry/logger.js';
 import { addMeshStateMetrics } from './mesh-metrics.js';
 import type { AppDiscovery } from './discovery.js';
@@ -29,7 +29,7 @@ export interface AdminDeps {
   readonly outbound: AppOutbound | undefined;
   readonly discovery: AppDiscovery;
   /** For the per-backend breaker, limits and outlier state on /clusters. */
-  readonly policy: PolicyStore;
+  readonly states: BackendStates;
   /** The first half of a shutdown (POST /drain); resolves to the number of calls cut. */
   readonly drainListeners: (timeoutMs: number) => Promise<number>;
 }
@@ -44,7 +44,7 @@ export interface AppAdmin {
 
 /** Registers every admin route and the mesh-state metrics. Starts nothing. */
 export function createAdmin(config: BootstrapConfig, deps: AdminDeps): AppAdmin {
-  const { log, telemetry, inbound, outbound, discovery, policy } = deps;
+  const { log, telemetry, inbound, outbound, discovery, states } = deps;
   const { metrics, obs } = telemetry;
   const admin = new AdminServer(config.admin.listen);
   admin.addHealthRoutes(deps.readiness.checks);
@@ -71,13 +71,13 @@ export function createAdmin(config: BootstrapConfig, deps: AdminDeps): AppAdmin 
     upstreamHealth: upstreamChecker === undefined ? undefined : (address) => upstreamChecker.state(address),
     // Breaker, limits and outlier state of the per-backend resilience (only backends that have state).
     backendDetail: (name) => {
-      const r = resilienceOf(policy, name);
+      const r = resilienceOf(states, name);
       if (r === undefined) return undefined;
       const l = r.limiter;
       return { breaker: r.breaker.state, limits: { inflight: l.inflight, pending: l.pending, retriesInflight: l.retriesInflight } };
     },
     endpointDetail: (name, address) => {
-      const ejected = resilienceOf(policy, name)?.outlier.ejected().find((e) => e.address === address);
+      const ejected = resilienceOf(states, name)?.outlier.ejected().find((e) => e.address === address);
       return ejected === undefined ? undefined : { outlier: ejected.health, ejections: ejected.ejections };
     },
     consul: consulStats,
@@ -100,7 +100,7 @@ export function createAdmin(config: BootstrapConfig, deps: AdminDeps): AppAdmin 
 }
 
 /** The resilience state of a backend for /clusters, without creating it when there is none. */
-function resilienceOf(store: PolicyStore, name: string) {
-  for (const r of store.backends()) if (r.name === name) return r;
+function resilienceOf(states: BackendStates, name: string) {
+  for (const r of states.backends()) if (r.name === name) return r;
   return undefined;
 }

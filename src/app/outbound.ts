@@ -24,8 +24,8 @@ export interface OutboundDeps {
   readonly telemetry: AppTelemetry;
   /** The resolver and which names it knows. */
   readonly discovery: Pick<AppDiscovery, 'resolver' | 'isKnown'>;
-  /** The policy store and decision sinks the chain's route, timeout, retry and breaker layers use. */
-  readonly resilience: Pick<AppResilience, 'store' | 'events'>;
+  /** The per-backend state (and its policy store) and decision sinks the chain's timeout, retry and breaker layers use. */
+  readonly resilience: Pick<AppResilience, 'states' | 'events'>;
   /** Called after every discovery update of a backend (readiness may have changed: refresh health answers). */
   readonly onEndpointsChanged: () => void;
 }
@@ -79,7 +79,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     pool,
     log,
     accessLog: chainFeatures(config).accessLog,
-    policy: resilience.store,
+    states: resilience.states,
     resilienceEvents: resilience.events,
     metrics: callMetrics === undefined ? undefined : { calls: callMetrics.calls.outbound, attempts: callMetrics.attempts },
     tracing: telemetry.tracing,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Composition root, resilience area: the policy store (one per process), its decision log, and loading plus
+// Composition root, resilience area: the policy store and the per-backend state it configures (one each per
+// process), the decision log, and loading plus
 // hot-reloading `config.policy.file`. The outbound chain reads the store; a reload swaps its snapshot.
 
 import type { BootstrapConfig } from '../config/schema.js';
@@ -9,6 +10,7 @@ import { watchConfigFile, type ConfigWatcher } from '../config/watch.js';
 import { loadPolicy } from '../policy/load.js';
 import { EMPTY_POLICY, type Policy } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
+import { BackendStates } from '../resilience/backend-state.js';
 import { createDecisionLog } from '../resilience/decision-log.js';
 import { combineEvents, type ResilienceEvents } from '../resilience/events.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -23,6 +25,8 @@ export interface ResilienceDeps {
 
 export interface AppResilience {
   readonly store: PolicyStore;
+  /** The per-backend limiters, breakers, budgets and outlier detectors, reconfigured by every swap of `store`. */
+  readonly states: BackendStates;
   /** `deps.events` plus the throttled decision log: what the resilience layers and policy reloads report to. */
   readonly events: ResilienceEvents;
   /** Start hook (first of all): loads the policy file when configured and starts watching it. */
@@ -36,10 +40,12 @@ export function createResilience(config: BootstrapConfig, deps: ResilienceDeps):
   // A reload swaps the store's snapshot; state carries over by key. Decisions go to the metrics hooks and to a
   // throttled log (overflow, open breaker, budget, shadow).
   const events = combineEvents(deps.events, createDecisionLog({ log: deps.log.child({ component: 'resilience' }) }));
-  const store = new PolicyStore(deps.policy ?? EMPTY_POLICY, { events });
+  const store = new PolicyStore(deps.policy ?? EMPTY_POLICY);
+  const states = new BackendStates(store, { events });
   let watcher: ConfigWatcher | undefined;
   return {
     store,
+    states,
     events,
     async start() {
       if (config.policy !== undefined) watcher = await startPolicy(config.policy, store, deps.policy, events, deps.log);

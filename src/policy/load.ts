@@ -1,53 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
-// The policy load pipeline: read → parse YAML (positions kept) → validate the schema → check what spans fields
-// (duplicate routes, bounds that depend on each other across layers) → deep-freeze. Shares the bootstrap's
-// pipeline (config/load.ts, yaml-document.ts), so every problem is reported as file:line:column: path: message.
-// Never throws for a bad policy.
+// The policy document kind: its schema and the checks that span fields (duplicate routes, bounds that depend on
+// each other across layers), run by the one config load pipeline (config/load.ts), so every problem is reported
+// as file:line:column: path: message. Never throws for a bad policy.
 
-import { compareIssues, formatPath, type ConfigIssue } from '../config/errors.js';
-import { readText, validateParsed, type LoadResult } from '../config/load.js';
+import { formatPath } from '../config/errors.js';
+import { loadDocument, loadDocumentText, type DocumentKind, type FieldIssue, type LoadResult } from '../config/load.js';
 import type { ConfigSource } from '../config/source.js';
-import { parseYaml, positionOf, type ParsedYaml } from '../config/yaml-document.js';
 import { authzIssues } from '../authz/validate.js';
 import { merge, parseMethodPattern, routeLabel } from './match.js';
 import { POLICY_DEFAULTS, policySchema, type Policy } from './schema.js';
 
 /**
+ * The policy's part of the pipeline. An empty document is an error, so a file truncated mid-write is never taken
+ * for "no policy": write `routes: []`.
+ */
+const POLICY_DOCUMENT: DocumentKind<typeof policySchema> = {
+  schema: policySchema,
+  emptyMessage: 'the policy document is empty; write `routes: []` for a policy with only built-in defaults',
+  crossFieldIssues: (policy) => [...crossFieldIssues(policy), ...authzIssues(policy.authz)],
+};
+
+/**
  * Loads and validates a policy document. Reports every issue at once, sorted by position: YAML syntax errors
  * alone, else duplicate keys and schema issues together, then (once the schema holds) the cross-field checks.
- * An empty document is an error, so a file truncated mid-write is never taken for "no policy": write `routes: []`.
  */
-export async function loadPolicy(source: ConfigSource): Promise<LoadResult<Policy>> {
-  const text = await readText(source);
-  if (typeof text !== 'string') return { ok: false, errors: [text] };
-  return parsePolicy(source.name, text);
+export function loadPolicy(source: ConfigSource): Promise<LoadResult<Policy>> {
+  return loadDocument(source, POLICY_DOCUMENT);
 }
 
 /** The same as `loadPolicy` for text already read. */
 export function parsePolicy(name: string, text: string): LoadResult<Policy> {
-  const parse = parseYaml(name, text);
-  if (!parse.ok) return { ok: false, errors: parse.issues };
-  if (parse.parsed.data === null || parse.parsed.data === undefined) {
-    return {
-      ok: false,
-      errors: [{ file: name, line: 1, column: 1, path: '', message: 'the policy document is empty; write `routes: []` for a policy with only built-in defaults' }],
-    };
-  }
-  const result = validateParsed(policySchema, parse.parsed, parse.parsed.data, { issues: parse.issues, fromEnv: [] });
-  if (!result.ok) return result;
-  const issues = [...crossFieldIssues(result.config), ...authzIssues(result.config.authz)].map((i) => place(parse.parsed, i));
-  if (issues.length > 0) return { ok: false, errors: issues.sort(compareIssues) };
-  return result;
-}
-
-interface Draft {
-  readonly path: readonly PropertyKey[];
-  readonly message: string;
-}
-
-function place(parsed: ParsedYaml, d: Draft): ConfigIssue {
-  const { line, column } = positionOf(parsed, d.path);
-  return { file: parsed.name, line, column, path: formatPath(d.path), message: d.message };
+  return loadDocumentText(name, text, POLICY_DOCUMENT);
 }
 
 type Obj = Record<string, unknown>;
@@ -67,8 +50,8 @@ interface Scope {
  *   breaker window, and a per-try timeout that leaves no time for a retry within the route timeout.
  * An effective violation is reported at the most specific place that sets one of the two fields.
  */
-export function crossFieldIssues(policy: Policy): Draft[] {
-  const out: Draft[] = [];
+function crossFieldIssues(policy: Policy): FieldIssue[] {
+  const out: FieldIssue[] = [];
   const routes = policy.routes ?? [];
   const seenMatch = new Map<string, number>();
   const seenName = new Map<string, number>();

@@ -80,7 +80,7 @@ export interface ResolvedBackend {
   readonly sources: ReadonlyMap<string, Source>;
 }
 
-export const BUILT_IN: Source = 'built-in default';
+const BUILT_IN: Source = 'built-in default';
 const ROUTE_KEYS = ['timeoutMs', 'retry'] as const;
 const BACKEND_KEYS = ['retryBudget', 'limits', 'circuitBreaker', 'outlierDetection'] as const;
 
@@ -114,7 +114,7 @@ export function methodMatches(p: MethodPattern, path: string): boolean {
 }
 
 /** Higher is more specific: method kind first (exact > service > any), then a named backend over any. */
-export function specificity(route: Pick<RouteInput, 'match'>): number {
+function specificity(route: Pick<RouteInput, 'match'>): number {
   const kind = parseMethodPattern(route.match.method).kind;
   return (kind === 'exact' ? 4 : kind === 'service' ? 2 : 0) + (route.match.backend === undefined ? 0 : 1);
 }

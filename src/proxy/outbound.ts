@@ -14,6 +14,7 @@ import { rescueLayer } from './layers/rescue.js';
 import { routeLayer } from './layers/route.js';
 import { EMPTY_POLICY } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
+import { BackendStates } from '../resilience/backend-state.js';
 import type { ResilienceEvents } from '../resilience/events.js';
 import { circuitBreakerLayer } from './layers/circuit-breaker.js';
 import { createOutlierController, type OutlierController } from './layers/outlier.js';
@@ -30,8 +31,8 @@ export interface OutboundDeps {
   readonly pool: SessionPool;
   readonly log: Logger;
   readonly accessLog: boolean;
-  /** The resilience policy and its per-backend state; default: built-in defaults only (no policy file). */
-  readonly policy?: PolicyStore;
+  /** The per-backend resilience state and the policy store it follows; default: built-in defaults only (no policy file). */
+  readonly states?: BackendStates;
   /** Decision hooks of the resilience layers (metrics). */
   readonly resilienceEvents?: ResilienceEvents;
   // Each is optional: absent means its layers are not in the chain (no per-call cost).
@@ -56,7 +57,7 @@ export interface ChainFeatures {
 
 /** What every layer of one chain shares; built once per chain, never per call. */
 interface Shared {
-  readonly store: PolicyStore;
+  readonly states: BackendStates;
   readonly events: ResilienceEvents | undefined;
   readonly outlier: OutlierController;
 }
@@ -88,14 +89,14 @@ export const OUTBOUND_LAYERS: readonly OutboundLayerSpec[] = [
   // route names the backend from :authority; balance picks an endpoint per request.
   { name: 'route', make: () => routeLayer() },
   // timeout: the route timeout, from arrival and over all attempts; it only tightens the client's deadline.
-  { name: 'timeout', make: (_d, s) => timeoutLayer({ store: s.store }) },
-  // retry owns every re-send (balance's own safe re-send is off: maxSafeRetries 0), so retries, safe or not, share
+  { name: 'timeout', make: (_d, s) => timeoutLayer({ store: s.states.policy }) },
+  // retry owns every re-send (balance picks once per attempt), so retries, safe or not, share
   // one limit, one budget and one concurrent-retry threshold. Above balance, so a retry picks another endpoint.
-  { name: 'retry', make: (_d, s) => retryLayer({ store: s.store, events: s.events }) },
+  { name: 'retry', make: (_d, s) => retryLayer({ states: s.states, events: s.events }) },
   // circuit-breaker (per backend): each attempt, retries included, is admitted against the failure-rate breaker
   // and the thresholds; above balance, so an attempt waiting for a slot has not picked an endpoint yet.
-  { name: 'circuit-breaker', make: (_d, s) => circuitBreakerLayer({ store: s.store, events: s.events }) },
-  { name: 'balance', make: (d) => balanceLayer({ backends: d.backends, maxSafeRetries: 0 }) },
+  { name: 'circuit-breaker', make: (_d, s) => circuitBreakerLayer({ states: s.states, events: s.events }) },
+  { name: 'balance', make: (d) => balanceLayer({ backends: d.backends }) },
   // outlier (per endpoint): right below balance, so the pick and the start of a probe are one synchronous step;
   // an ejected endpoint is marked not ready for the picker.
   { name: 'outlier', make: (_d, s) => s.outlier.layer },
@@ -146,10 +147,10 @@ export function outboundChain(deps: OutboundDeps): OutboundChain {
 }
 
 function build(deps: OutboundDeps): { layers: { name: string; layer: Layer }[]; close: () => void } {
-  const store = deps.policy ?? new PolicyStore(EMPTY_POLICY);
+  const states = deps.states ?? new BackendStates(new PolicyStore(EMPTY_POLICY));
   const events = deps.resilienceEvents;
-  const outlier = createOutlierController({ store, backends: deps.backends, log: deps.log.child({ component: 'outlier' }), events });
-  const shared: Shared = { store, events, outlier };
+  const outlier = createOutlierController({ states, backends: deps.backends, log: deps.log.child({ component: 'outlier' }), events });
+  const shared: Shared = { states, events, outlier };
   const features = outboundFeatures(deps);
   const layers = OUTBOUND_LAYERS.filter((l) => enabled(l, features)).map((l) => ({ name: l.name, layer: l.make(deps, shared) }));
   return { layers, close: outlier.close };

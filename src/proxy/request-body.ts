@@ -13,7 +13,7 @@ export interface BodySink {
 }
 
 /** Default replay buffer: Linkerd does not retry bodies over 64 KiB, nor do we. */
-export const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
+const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
 
 /**
  * Relays the request stream of one call.

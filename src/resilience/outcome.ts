@@ -32,7 +32,7 @@ const NEUTRAL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
 ]);
 
 /** The outcome of a gRPC status as the upstream sent it. CANCELLED is neutral. */
-export function outcomeOfStatus(status: number): Outcome {
+function outcomeOfStatus(status: number): Outcome {
   if (status === Status.OK) return 'success';
   if (status === Status.CANCELLED) return 'neutral';
   return ((1 << status) & FAILURE_MASK) !== 0 ? 'failure' : 'success';

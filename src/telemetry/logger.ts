@@ -15,7 +15,7 @@ export interface LoggerOptions {
 }
 
 /** Keys never written in clear: credentials in headers and config. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'authorization',
   'cookie',
   '*.authorization',

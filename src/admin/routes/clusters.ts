@@ -29,7 +29,7 @@ export interface ClustersSources {
 const round = (n: number): number => Math.round(n * 1000) / 1000;
 
 /** Builds the /clusters document. Pure over its sources. */
-export function clustersSnapshot(src: ClustersSources): Record<string, unknown> {
+function clustersSnapshot(src: ClustersSources): Record<string, unknown> {
   const now = (src.now ?? (() => performance.now()))();
   const sessions = src.outboundPool?.stats() ?? {};
   const upstreams = (src.backends?.list() ?? []).map((b) => ({

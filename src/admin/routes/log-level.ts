@@ -6,8 +6,7 @@ import type { Logger } from '../../telemetry/logger.js';
 import type { AdminServer } from '../server.js';
 import { mutation } from './guard.js';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** The level asked for by a PUT: from the query, a JSON body `{level}`, or the bare body text. */
 export function requestedLevel(url: string | undefined, body: string): string | undefined {

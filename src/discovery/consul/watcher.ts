@@ -17,7 +17,7 @@ export interface WatcherClock {
 }
 
 /** Node's timers and Date.now. */
-export const systemClock: WatcherClock = {
+const systemClock: WatcherClock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // balance (outbound): picks an endpoint of the call's backend per request from the current Picker snapshot, and
-// records the attempt's load (in-flight, latency) for least_request. An attempt that certainly never reached the
-// app (connect refused, REFUSED_STREAM, GOAWAY race) is sent again to another endpoint while the body is still
-// replayable: that is always safe, and it is what makes a draining peer invisible to clients. The outbound chain
-// passes maxSafeRetries 0: its retry layer makes those re-sends within the retry policy and budget.
+// records the attempt's load (in-flight, latency) for least_request. One pick per attempt: every re-send, including
+// the always-safe one of an attempt that never reached the app, is the retry layer's (above), so all of them share
+// one retry policy and budget; balance only avoids the endpoints that layer lists in AVOID_ENDPOINTS.
 
 import type { Backends } from '../../balance/backends.js';
 import { ProxyError, toProxyError } from '../../errors.js';
@@ -21,15 +20,12 @@ export interface BalanceDeps {
   readonly backends: Backends;
   /** How long a call may wait for a backend's first discovery result; default 5000 ms. */
   readonly firstResultTimeoutMs?: number;
-  /** Extra attempts for failures that never reached the app; default 2. */
-  readonly maxSafeRetries?: number;
   readonly now?: () => number;
 }
 
 export function balanceLayer(deps: BalanceDeps): Layer {
   const now = deps.now ?? (() => performance.now());
   const firstResultTimeoutMs = deps.firstResultTimeoutMs ?? 5000;
-  const maxSafeRetries = deps.maxSafeRetries ?? 2;
   return (next: Handler) =>
     async (call: ProxyCall): Promise<ProxyReply> => {
       const name = call.backend ?? '';
@@ -40,26 +36,20 @@ export function balanceLayer(deps: BalanceDeps): Layer {
       if (!backend.resolved) await waitResolved(call, backend.whenResolved(), firstResultTimeoutMs, name);
       const hashHeader = backend.balancing.hashHeader;
       const hashKey = hashHeader === undefined ? undefined : headerString(call.headers[hashHeader]);
-      let avoid: Set<string> | undefined = call.get(AVOID_ENDPOINTS);
-      for (let safeRetries = 0; ; safeRetries++) {
-        const picked = backend.picker?.pick({ hashKey, avoid });
-        if (picked === undefined) {
-          const why = backend.lastError ? `: discovery failed: ${backend.lastError.message}` : '';
-          throw new ProxyError('ERR_NO_ENDPOINTS', `no ready endpoint for "${name}"${why}`, { neverReachedApp: true });
-        }
-        const address = picked.endpoint.address;
-        call.endpoint = address;
-        const done = picked.load.start(now());
-        try {
-          const reply = await next(call);
-          done(now());
-          return reply;
-        } catch (err) {
-          done(now());
-          const e = toProxyError(err);
-          if (!e.neverReachedApp || safeRetries >= maxSafeRetries || call.cancelled !== undefined || !call.body.replayable) throw e;
-          (avoid ??= new Set()).add(address);
-        }
+      const picked = backend.picker?.pick({ hashKey, avoid: call.get(AVOID_ENDPOINTS) });
+      if (picked === undefined) {
+        const why = backend.lastError ? `: discovery failed: ${backend.lastError.message}` : '';
+        throw new ProxyError('ERR_NO_ENDPOINTS', `no ready endpoint for "${name}"${why}`, { neverReachedApp: true });
+      }
+      call.endpoint = picked.endpoint.address;
+      const done = picked.load.start(now());
+      try {
+        const reply = await next(call);
+        done(now());
+        return reply;
+      } catch (err) {
+        done(now());
+        throw toProxyError(err);
       }
     };
 }

@@ -6,7 +6,7 @@
 // shadow mode counts what would have been rejected and lets it through.
 
 import { ProxyError, toProxyError } from '../../errors.js';
-import type { BackendResilience, PolicyStore } from '../../policy/store.js';
+import type { BackendResilience, BackendStates } from '../../resilience/backend-state.js';
 import type { BreakerTicket } from '../../resilience/circuit-breaker.js';
 import type { Admission, SlotWaiter } from '../../resilience/concurrency.js';
 import { NO_EVENTS, type ResilienceEvents } from '../../resilience/events.js';
@@ -15,13 +15,14 @@ import type { CancelTarget, ProxyCall, ProxyReply } from '../call.js';
 import type { Handler, Layer } from '../layer.js';
 
 export interface CircuitBreakerDeps {
-  readonly store: PolicyStore;
+  /** The per-backend limiter and breaker, configured by the current policy. */
+  readonly states: BackendStates;
   readonly events?: ResilienceEvents;
   readonly now?: () => number;
 }
 
 export function circuitBreakerLayer(deps: CircuitBreakerDeps): Layer {
-  const { store } = deps;
+  const { states } = deps;
   const events = deps.events ?? NO_EVENTS;
   const now = deps.now ?? (() => performance.now());
   return (next: Handler) => {
@@ -44,7 +45,7 @@ export function circuitBreakerLayer(deps: CircuitBreakerDeps): Layer {
 
     return (call: ProxyCall): Promise<ProxyReply> => {
       const name = call.backend ?? '';
-      const rs = store.backend(name);
+      const rs = states.backend(name);
       const { limits, circuitBreaker } = rs.policy;
       if (limits.mode === 'off' && circuitBreaker.mode === 'off') return next(call);
 

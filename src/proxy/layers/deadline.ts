@@ -31,6 +31,3 @@ export function deadlineLayer(): Layer {
     return next(call);
   };
 }
-
-/** The error a call gets when its deadline expires in the proxy; shared with the route timeout. */
-export const deadlineExpired = expired;

@@ -7,7 +7,7 @@
 
 import type { Backends } from '../../balance/backends.js';
 import { toProxyError } from '../../errors.js';
-import type { BackendResilience, PolicyStore } from '../../policy/store.js';
+import type { BackendResilience, BackendStates } from '../../resilience/backend-state.js';
 import type { Outcome } from '../../resilience/circuit-breaker.js';
 import { NO_EVENTS, type ResilienceEvents } from '../../resilience/events.js';
 import type { OutlierTransition } from '../../resilience/outlier.js';
@@ -18,7 +18,8 @@ import type { CallEnd } from '../../grpc/call.js';
 import type { Handler, Layer } from '../layer.js';
 
 export interface OutlierDeps {
-  readonly store: PolicyStore;
+  /** The per-backend outlier detectors, configured by the current policy. */
+  readonly states: BackendStates;
   readonly backends: Backends;
   readonly log: Logger;
   readonly events?: ResilienceEvents;
@@ -55,8 +56,10 @@ class Controller {
   constructor(private readonly deps: OutlierDeps) {
     this.events = deps.events ?? NO_EVENTS;
     this.now = deps.now ?? (() => performance.now());
-    this.offSwap = deps.store.onSwap((next, previous) => {
-      for (const rs of deps.store.backends()) {
+    // Registered after the states' own listener (they exist before this controller), so the detectors are
+    // already reconfigured when a mode change resets them.
+    this.offSwap = deps.states.policy.onSwap((next, previous) => {
+      for (const rs of deps.states.backends()) {
         const was = previous.backend(rs.name).policy.outlierDetection.mode;
         if (was !== next.backend(rs.name).policy.outlierDetection.mode) this.resetBackend(rs, was === 'enforce');
       }
@@ -189,7 +192,7 @@ class Controller {
 
 export function createOutlierController(deps: OutlierDeps): OutlierController {
   const ctl = new Controller(deps);
-  const { store } = deps;
+  const { states } = deps;
 
   const normal = async (next: Handler, call: ProxyCall, h: EndpointHandle): Promise<ProxyReply> => {
     let reply: ProxyReply;
@@ -217,7 +220,7 @@ export function createOutlierController(deps: OutlierDeps): OutlierController {
   const layer: Layer = (next) => (call: ProxyCall) => {
     const address = call.endpoint;
     if (address === undefined) return next(call);
-    const rs = store.backend(call.backend ?? '');
+    const rs = states.backend(call.backend ?? '');
     if (rs.policy.outlierDetection.mode === 'off') return next(call);
     const h = ctl.handle(rs, address);
     return ctl.beginProbe(h) ? probe(next, call, h) : normal(next, call, h);

@@ -2,8 +2,8 @@
 // retry (outbound): sends a failed attempt again, per the call's policy route. Above `circuit-breaker` and
 // `balance`, so every retry is admitted like a request and picks an endpoint (a different one when another is
 // ready: AVOID_ENDPOINTS). Owns every re-send on the outbound side, including the always-safe re-send of attempts
-// that never reached the app (balance's own re-send is switched off in this chain), so all of them are bounded by
-// one retry limit, one budget and one concurrent-retry threshold.
+// that never reached the app (balance picks once per attempt), so all of them are bounded by one retry limit, one
+// budget and one concurrent-retry threshold. Per call it runs the state machine described at `retrying`.
 //
 // An attempt is retried only while nothing went downstream: a rejection, or a Trailers-Only reply whose status
 // is in `retryOn`. A reply with response headers is committed and returned as it is, whatever its trailers say.
@@ -11,7 +11,7 @@
 import { fullJitterDelayMs } from '../../resilience/backoff.js';
 import { type ErrorCode, ProxyError, toProxyError } from '../../errors.js';
 import type { RetryPolicy } from '../../policy/match.js';
-import type { BackendResilience, PolicyStore } from '../../policy/store.js';
+import type { BackendResilience, BackendStates } from '../../resilience/backend-state.js';
 import { NO_EVENTS, type ResilienceEvents, type RetryGiveUp, type RetryReason } from '../../resilience/events.js';
 import { type CancelTarget, ProxyCall, type ProxyReply } from '../call.js';
 import type { ContextKey } from '../../grpc/call.js';
@@ -19,7 +19,8 @@ import type { Handler, Layer } from '../layer.js';
 import { AVOID_ENDPOINTS } from './balance.js';
 
 export interface RetryDeps {
-  readonly store: PolicyStore;
+  /** The per-backend limiter and budget, and (through `states.policy`) the route policy. */
+  readonly states: BackendStates;
   readonly events?: ResilienceEvents;
   /** Monotonic ms; default performance.now(). */
   readonly now?: () => number;
@@ -44,16 +45,30 @@ const NOT_RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_INTERNAL',
 ]);
 
+/** The states of one call's retries; the transitions are described at `retrying` in `retryLayer`. */
+type RetryState = 'attempt' | 'settle' | 'judge' | 'backoff';
+
+/** True for a reply that may be retried: Trailers-Only (nothing went downstream) with a status in `retryOn`. */
+function retryableReply(reply: ProxyReply, retry: RetryPolicy): boolean {
+  const status = reply.end?.status;
+  return reply.trailersOnly && status !== undefined && ((1 << status) & retry.retryOnMask) !== 0;
+}
+
 /** Why a rejected attempt may be retried; undefined when it may not. */
-export function retryReasonOf(e: ProxyError, retry: RetryPolicy): RetryReason | undefined {
+function retryReasonOf(e: ProxyError, retry: RetryPolicy): RetryReason | undefined {
   if (e.code === 'ERR_RETRY_PER_TRY_TIMEOUT') return 'per_try_timeout';
   if (NOT_RETRIED.has(e.code)) return undefined;
   if (e.neverReachedApp) return 'never_reached_app';
   return ((1 << e.grpcStatus) & retry.retryOnMask) !== 0 ? 'status' : undefined;
 }
 
+/**
+ * The retry layer. Per call: with the route's `retry.mode` off it only looks the route up; otherwise it runs the
+ * state machine described at `retrying` below. Re-entrant: all per-call state lives in that call's frame.
+ */
 export function retryLayer(deps: RetryDeps): Layer {
-  const { store } = deps;
+  const { states } = deps;
+  const store = states.policy;
   const events = deps.events ?? NO_EVENTS;
   const now = deps.now ?? (() => performance.now());
   const random = deps.random ?? Math.random;
@@ -84,73 +99,108 @@ export function retryLayer(deps: RetryDeps): Layer {
       return retry.mode === 'off' ? next(call) : retrying(call, name, retry);
     };
 
+    /**
+     * One call's retries as a state machine (`RetryState`):
+     * 1. `attempt`: send the call down the chain (as an AttemptCall when `perTryTimeoutMs` is set); the reply or
+     *    the rejection is the attempt's outcome. Go to `settle`.
+     * 2. `settle`, the single release point: the concurrent-retry slot the attempt held (taken in `judge`) is given
+     *    back here and nowhere else: when the reply ends for a committed reply (the retry is in flight until
+     *    then), at once for anything else. Then: a committed reply (response headers, or a Trailers-Only status
+     *    not in `retryOn`) is the answer; a rejection without a retry reason, or any rejection once the call itself
+     *    is cancelled (client gone, deadline), ends the call with that reason; a retryable failure goes to `judge`.
+     * 3. `judge`: whether to retry now (`decide`; it charges the budget). No: the failure is the answer. Yes: take
+     *    a slot when limits are on, count the retry, go to `backoff`.
+     * 4. `backoff`: wait the jittered delay. A cancel meanwhile is the outcome (go to `settle`, which ends the
+     *    call and gives the slot back). Otherwise avoid the failed endpoint, release the body the failed attempt
+     *    may still hold, and go to `attempt`.
+     */
     async function retrying(call: ProxyCall, name: string, retry: RetryPolicy): Promise<ProxyReply> {
-      const rs = store.backend(name);
+      const rs = states.backend(name);
       if (rs.policy.retryBudget.mode !== 'off') rs.budget.deposit(now());
-      let retrySlot = false;
-      for (let retries = 0; ; retries++) {
-        let failure: ProxyReply | ProxyError;
-        let reason: RetryReason | undefined;
-        /** True when a retry needs the whole request buffered: the failed attempt may still hold the body. */
-        let needsCompleteBody: boolean;
-        try {
-          const reply = retry.perTryTimeoutMs > 0 ? await attemptWithTimeout(call, retry.perTryTimeoutMs) : await next(call);
-          const status = reply.end?.status;
-          if (!reply.trailersOnly || status === undefined || ((1 << status) & retry.retryOnMask) === 0) {
-            if (retrySlot) reply.onEnd(rs.endRetrySlot);
-            return reply;
-          }
-          failure = reply;
-          reason = 'status';
-          needsCompleteBody = true;
-        } catch (err) {
-          const e = toProxyError(err);
-          // Once the call itself is cancelled (client gone, deadline), its reason is the answer, whatever the
-          // attempt failed with.
-          reason = call.cancelled === undefined ? retryReasonOf(e, retry) : undefined;
-          if (reason === undefined) {
-            if (retrySlot) rs.limiter.releaseRetry();
-            throw call.cancelled ?? e;
-          }
-          failure = e;
-          needsCompleteBody = reason === 'per_try_timeout';
-        }
-        if (retrySlot) {
-          rs.limiter.releaseRetry();
-          retrySlot = false;
-        }
+      let state: RetryState = 'attempt';
+      let slot = false;
+      let retries = 0;
+      /** The last attempt's reply or rejection (or the cancel that ended a backoff). */
+      let outcome: ProxyReply | ProxyError | undefined;
+      let reason: RetryReason = 'status';
+      /** True when a retry needs the whole request buffered: the failed attempt may still hold the body. */
+      let needsCompleteBody = false;
+      let delayMs = 0;
+      for (;;) {
+        switch (state) {
+          case 'attempt':
+            try {
+              outcome = retry.perTryTimeoutMs > 0 ? await attemptWithTimeout(call, retry.perTryTimeoutMs) : await next(call);
+            } catch (err) {
+              outcome = toProxyError(err);
+            }
+            state = 'settle';
+            break;
 
-        const delayMs = fullJitterDelayMs(retries, retry.backoff, random);
-        const verdict = decide(call, rs, retry, retries, reason, needsCompleteBody, delayMs);
-        if (verdict !== 'retry' && verdict !== 'retry-with-slot') {
-          if (verdict !== 'budget' && verdict !== 'limit' && verdict !== 'shadow') events.onRetryGiveUp?.(name, verdict);
-          if (failure instanceof ProxyError) throw failure;
-          return failure;
-        }
-        retrySlot = verdict === 'retry-with-slot';
-        events.onRetry?.(name, reason);
-        try {
-          await backoff(call, delayMs);
-        } catch (err) {
-          if (retrySlot) rs.limiter.releaseRetry();
-          throw err;
-        }
-        if (call.endpoint !== undefined) {
-          let avoid = call.get(AVOID_ENDPOINTS);
-          if (avoid === undefined) {
-            avoid = new Set();
-            call.set(AVOID_ENDPOINTS, avoid);
+          case 'settle': {
+            const failed = outcome;
+            if (failed === undefined) throw new Error('retry: left the attempt state without an outcome');
+            const committed = !(failed instanceof ProxyError) && !retryableReply(failed, retry);
+            if (slot) {
+              slot = false;
+              if (committed) failed.onEnd(rs.endRetrySlot);
+              else rs.limiter.releaseRetry();
+            }
+            if (committed) return failed;
+            if (failed instanceof ProxyError) {
+              const why = call.cancelled === undefined ? retryReasonOf(failed, retry) : undefined;
+              if (why === undefined) throw call.cancelled ?? failed;
+              reason = why;
+              needsCompleteBody = why === 'per_try_timeout';
+            } else {
+              reason = 'status';
+              needsCompleteBody = true;
+            }
+            state = 'judge';
+            break;
           }
-          avoid.add(call.endpoint);
+
+          case 'judge': {
+            const failed = outcome;
+            if (failed === undefined) throw new Error('retry: left the attempt state without an outcome');
+            delayMs = fullJitterDelayMs(retries, retry.backoff, random);
+            const verdict = decide(call, rs, retry, retries, reason, needsCompleteBody, delayMs);
+            if (verdict !== 'retry' && verdict !== 'retry-with-slot') {
+              if (verdict !== 'budget' && verdict !== 'limit' && verdict !== 'shadow') events.onRetryGiveUp?.(name, verdict);
+              if (failed instanceof ProxyError) throw failed;
+              return failed;
+            }
+            if (verdict === 'retry-with-slot') {
+              rs.limiter.forceAcquireRetry();
+              slot = true;
+            }
+            retries++;
+            events.onRetry?.(name, reason);
+            state = 'backoff';
+            break;
+          }
+
+          case 'backoff':
+            try {
+              await backoff(call, delayMs);
+            } catch (err) {
+              outcome = toProxyError(err);
+              state = 'settle';
+              break;
+            }
+            avoidLastEndpoint(call);
+            if (needsCompleteBody) call.body.detach();
+            state = 'attempt';
+            break;
         }
-        if (needsCompleteBody) call.body.detach();
       }
     }
 
     /**
-     * Whether to retry now: `retry` / `retry-with-slot` (a concurrent-retry slot is then held; the budget is
-     * charged), otherwise why not. Order: the checks that need no state first, then the shadow switch (so shadow
-     * counts only retries that would really have happened), then the concurrent-retry threshold, then the budget.
+     * Whether to retry now: `retry` / `retry-with-slot` (the caller then takes a concurrent-retry slot; the budget
+     * is already charged), otherwise why not. Order: the checks that need no state first, then the shadow switch
+     * (so shadow counts only retries that would really have happened), then the concurrent-retry threshold, then
+     * the budget. Takes no slot, so a refusal has nothing to give back.
      */
     function decide(
       call: ProxyCall,
@@ -176,30 +226,36 @@ export function retryLayer(deps: RetryDeps): Layer {
         if (limitOk && budgetOk) events.onShadow?.('retry', name, reason);
         return 'shadow';
       }
-      let slot = false;
       if (limits.mode === 'enforce') {
-        if (!rs.limiter.tryAcquireRetry()) {
+        if (rs.limiter.retriesInflight >= limits.maxConcurrentRetries) {
           events.onOverflow?.(name, 'max_retries');
           return 'limit';
         }
-        slot = true;
       } else if (limits.mode === 'shadow') {
         if (rs.limiter.retriesInflight >= limits.maxConcurrentRetries) events.onShadow?.('limits', name, 'max_retries');
-        rs.limiter.forceAcquireRetry();
-        slot = true;
       }
       if (budget.mode === 'enforce') {
         if (!rs.budget.tryWithdraw(t)) {
-          if (slot) rs.limiter.releaseRetry();
           events.onBudgetExhausted?.(name);
           return 'budget';
         }
       } else if (budget.mode === 'shadow') {
         if (!rs.budget.forceWithdraw(t)) events.onShadow?.('retry_budget', name, 'exhausted');
       }
-      return slot ? 'retry-with-slot' : 'retry';
+      return limits.mode === 'off' ? 'retry' : 'retry-with-slot';
     }
   };
+}
+
+/** Asks balance to pick another endpoint than the one the failed attempt went to (when another is ready). */
+function avoidLastEndpoint(call: ProxyCall): void {
+  if (call.endpoint === undefined) return;
+  let avoid = call.get(AVOID_ENDPOINTS);
+  if (avoid === undefined) {
+    avoid = new Set();
+    call.set(AVOID_ENDPOINTS, avoid);
+  }
+  avoid.add(call.endpoint);
 }
 
 /**

@@ -14,6 +14,7 @@ import { endpointFromAddress, type Resolver } from '../../../src/discovery/resol
 import { ProxyError } from '../../../src/errors.js';
 import type { HealthService } from '../../../src/health/service.js';
 import { PolicyStore } from '../../../src/policy/store.js';
+import { BackendStates } from '../../../src/resilience/backend-state.js';
 import { ProxyCall } from '../../../src/proxy/call.js';
 import type { SessionPool } from '../../../src/h2/session-pool.js';
 import { inboundLayers } from '../../../src/proxy/inbound.js';
@@ -60,7 +61,7 @@ afterEach(async () => {
 describe('outbound chain: observability layers', () => {
   it('counts one call but two attempts when retry re-sends, and gives each attempt its own client span', async () => {
     const metrics = createMetrics({ serviceName: 'local', upstreamOf: backendFromAuthority });
-    const store = new PolicyStore(policy('routes: []\n'), { random: () => 0 });
+    const states = new BackendStates(new PolicyStore(policy('routes: []\n')), { random: () => 0 });
     const sent: Array<string | undefined> = [];
     const terminal: Handler = (c) => {
       sent.push(c.headers.traceparent as string | undefined);
@@ -68,7 +69,7 @@ describe('outbound chain: observability layers', () => {
         ? Promise.reject(new ProxyError('ERR_UPSTREAM_REFUSED_STREAM', 'refused', { neverReachedApp: true }))
         : Promise.resolve(trailersOnly(0));
     };
-    const layers = outboundLayers({ backends, pool, log: silent, accessLog: false, policy: store, metrics: { calls: metrics.calls.outbound, attempts: metrics.attempts }, tracing });
+    const layers = outboundLayers({ backends, pool, log: silent, accessLog: false, states, metrics: { calls: metrics.calls.outbound, attempts: metrics.attempts }, tracing });
     const c = makeCall('a');
     const reply = await compose(layers, terminal)(c);
     expect(reply.end?.status).toBe(0);

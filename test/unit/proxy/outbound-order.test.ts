@@ -21,6 +21,7 @@ import { setup as setupRoundRobin } from '../../../src/balance/round-robin.js';
 import { endpointFromAddress, type Resolver } from '../../../src/discovery/resolver.js';
 import { ProxyError } from '../../../src/errors.js';
 import { PolicyStore } from '../../../src/policy/store.js';
+import { BackendStates } from '../../../src/resilience/backend-state.js';
 import type { ProxyCall, ProxyReply } from '../../../src/proxy/call.js';
 import type { SessionPool } from '../../../src/h2/session-pool.js';
 import { compose, type Handler } from '../../../src/proxy/layer.js';
@@ -53,9 +54,9 @@ afterEach(() => backends.close());
 
 function chain(yaml: string, terminal: Handler) {
   const events = countingEvents();
-  const store = new PolicyStore(policy(yaml), { events, random: () => 0 });
-  const layers = outboundLayers({ backends, pool: undefined as unknown as SessionPool, log, accessLog: false, policy: store, resilienceEvents: events });
-  return { handler: compose(layers, terminal), events, store };
+  const states = new BackendStates(new PolicyStore(policy(yaml)), { events, random: () => 0 });
+  const layers = outboundLayers({ backends, pool: undefined as unknown as SessionPool, log, accessLog: false, states, resilienceEvents: events });
+  return { handler: compose(layers, terminal), events, states };
 }
 
 const call = (): ProxyCall => makeCall('a');

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProxyError } from '../../../../src/errors.js';
 import { PolicyStore } from '../../../../src/policy/store.js';
+import { BackendStates } from '../../../../src/resilience/backend-state.js';
 import type { ProxyReply } from '../../../../src/proxy/call.js';
 import { Status } from '../../../../src/grpc/status.js';
 import type { Handler } from '../../../../src/proxy/layer.js';
@@ -13,9 +14,9 @@ import { countingEvents, makeCall, policy, streaming, trailersOnly } from './res
 function setup(yaml: string) {
   const events = countingEvents();
   let t = 0;
-  const store = new PolicyStore(policy(yaml), { events, now: () => t });
-  const layer = circuitBreakerLayer({ store, events, now: () => t });
-  return { store, events, layer, advance: (ms: number) => (t += ms) };
+  const states = new BackendStates(new PolicyStore(policy(yaml)), { events, now: () => t });
+  const layer = circuitBreakerLayer({ states, events, now: () => t });
+  return { states, events, layer, advance: (ms: number) => (t += ms) };
 }
 
 /** A terminal whose replies stay open until the test ends them. */
@@ -61,7 +62,7 @@ describe('circuitBreakerLayer: thresholds', () => {
   });
 
   it('a waiting attempt whose call is cancelled leaves the queue with the cancel reason', async () => {
-    const { layer, store } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRequests: 1, maxPendingRequests: 5 }\n');
+    const { layer, states } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRequests: 1, maxPendingRequests: 5 }\n');
     const t = open();
     const h = layer(t.handler);
     await h(makeCall('a'));
@@ -69,16 +70,16 @@ describe('circuitBreakerLayer: thresholds', () => {
     const waiting = h(call).catch((e: unknown) => e);
     call.cancel(new ProxyError('ERR_DEADLINE_EXCEEDED', 'late'));
     expect(await waiting).toMatchObject({ code: 'ERR_DEADLINE_EXCEEDED' });
-    expect(store.backend('a').limiter.pending).toBe(0);
+    expect(states.backend('a').limiter.pending).toBe(0);
     t.end(0);
-    expect(store.backend('a').limiter.inflight).toBe(0);
+    expect(states.backend('a').limiter.inflight).toBe(0);
   });
 
   it('releases the slot of an attempt that failed before any reply', async () => {
-    const { layer, store } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRequests: 1 }\n');
+    const { layer, states } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRequests: 1 }\n');
     const h = layer(() => Promise.reject(new ProxyError('ERR_UPSTREAM_CONNECT', 'refused', { neverReachedApp: true })));
     await expect(h(makeCall('a'))).rejects.toMatchObject({ code: 'ERR_UPSTREAM_CONNECT' });
-    expect(store.backend('a').limiter.inflight).toBe(0);
+    expect(states.backend('a').limiter.inflight).toBe(0);
   });
 
   it('shadow: every attempt goes through, the ones over the limit are counted', async () => {
@@ -92,10 +93,10 @@ describe('circuitBreakerLayer: thresholds', () => {
   });
 
   it('off (the default): no state is touched', async () => {
-    const { layer, store } = setup('routes: []\n');
+    const { layer, states } = setup('routes: []\n');
     const t = open();
     await layer(t.handler)(makeCall('a'));
-    expect(store.backend('a').limiter.inflight).toBe(0);
+    expect(states.backend('a').limiter.inflight).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@ import { getPolicy } from '../../../../src/balance/policies.js';
 import { endpointFromAddress, type Resolver } from '../../../../src/discovery/resolver.js';
 import { ProxyError } from '../../../../src/errors.js';
 import { PolicyStore } from '../../../../src/policy/store.js';
+import { BackendStates } from '../../../../src/resilience/backend-state.js';
 import type { ProxyReply } from '../../../../src/proxy/call.js';
 import { Status } from '../../../../src/grpc/status.js';
 import { createOutlierController, type OutlierController } from '../../../../src/proxy/layers/outlier.js';
@@ -48,8 +49,8 @@ async function setup(yaml: string, clock = { offsetMs: 0 }) {
   const b = backends.get('a');
   await b?.whenResolved();
   const events = countingEvents();
-  const store = new PolicyStore(policy(yaml), { events, random: () => 0 });
-  const ctl = createOutlierController({ store, backends, log, events, now: () => Date.now() + clock.offsetMs });
+  const states = new BackendStates(new PolicyStore(policy(yaml)), { events, random: () => 0 });
+  const ctl = createOutlierController({ states, backends, log, events, now: () => Date.now() + clock.offsetMs });
   controllers.push(ctl);
   let status: number = Status.UNAVAILABLE;
   const h = ctl.layer(() => Promise.resolve(trailersOnly(status)));
@@ -59,7 +60,7 @@ async function setup(yaml: string, clock = { offsetMs: 0 }) {
     return h(call);
   };
   const ready = (address: string) => b?.endpoints.find((e) => e.endpoint.address === address)?.ready;
-  return { store, events, callTo, ready, setStatus: (s: number) => (status = s), backends };
+  return { states, events, callTo, ready, setStatus: (s: number) => (status = s), backends };
 }
 
 const DETECTION = 'defaults:\n  outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 1000, jitterPercent: 0 }\n';
@@ -91,9 +92,9 @@ describe('outlier layer', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(t.ready(x)).toBe(true);
     // A probe whose answer the test holds back.
-    const store = t.store;
+    const states = t.states;
     let answer!: (r: ProxyReply) => void;
-    const ctl = createOutlierController({ store, backends: t.backends, log, events: t.events, now: () => Date.now() });
+    const ctl = createOutlierController({ states, backends: t.backends, log, events: t.events, now: () => Date.now() });
     controllers.push(ctl);
     const call = makeCall('a');
     call.endpoint = x;
@@ -132,8 +133,8 @@ describe('outlier layer', () => {
 
   it('counts a connection error as a failure and a client cancel as nothing', async () => {
     const t = await setup(DETECTION);
-    const store = t.store;
-    const ctl = createOutlierController({ store, backends: t.backends, log, events: t.events, now: () => Date.now() });
+    const states = t.states;
+    const ctl = createOutlierController({ states, backends: t.backends, log, events: t.events, now: () => Date.now() });
     controllers.push(ctl);
     const fail = (err: ProxyError) => {
       const call = makeCall('a');
@@ -157,10 +158,10 @@ describe('outlier layer', () => {
   it('a reload that switches detection off puts ejected endpoints back; other reloads keep the ejection', async () => {
     const t = await setup(DETECTION);
     for (let i = 0; i < 3; i++) await t.callTo(ADDRESSES[0] as string);
-    t.store.swap(policy(`${DETECTION}  timeoutMs: 5000\n`));
+    t.states.policy.swap(policy(`${DETECTION}  timeoutMs: 5000\n`));
     expect(t.ready(ADDRESSES[0] as string)).toBe(false);
-    t.store.swap(policy('defaults:\n  outlierDetection: { mode: off }\n'));
+    t.states.policy.swap(policy('defaults:\n  outlierDetection: { mode: off }\n'));
     expect(t.ready(ADDRESSES[0] as string)).toBe(true);
-    expect(t.store.backend('a').outlier.ejectedCount).toBe(0);
+    expect(t.states.backend('a').outlier.ejectedCount).toBe(0);
   });
 });

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProxyError } from '../../../../src/errors.js';
 import { PolicyStore } from '../../../../src/policy/store.js';
+import { BackendStates } from '../../../../src/resilience/backend-state.js';
 import type { ProxyCall, ProxyReply } from '../../../../src/proxy/call.js';
 import { Status } from '../../../../src/grpc/status.js';
 import type { Handler } from '../../../../src/proxy/layer.js';
@@ -28,9 +29,9 @@ function scripted(script: Array<() => Promise<ProxyReply>>) {
 
 function setup(yaml = 'routes: []\n') {
   const events = countingEvents();
-  const store = new PolicyStore(policy(yaml), { events });
-  const layer = retryLayer({ store, events, random: () => 0 });
-  return { store, events, layer };
+  const states = new BackendStates(new PolicyStore(policy(yaml)), { events });
+  const layer = retryLayer({ states, events, random: () => 0 });
+  return { states, events, layer };
 }
 
 afterEach(() => {
@@ -138,28 +139,28 @@ describe('retryLayer', () => {
   });
 
   it('limits.maxConcurrentRetries: a retry over the threshold is not made', async () => {
-    const { layer, events, store } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRetries: 0 }\n');
+    const { layer, events, states } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRetries: 0 }\n');
     const t = scripted([() => Promise.reject(refused())]);
     await expect(layer(t.handler)(makeCall('a'))).rejects.toMatchObject({ code: 'ERR_UPSTREAM_REFUSED_STREAM' });
     expect(t.seen).toHaveLength(1);
     expect(events.count('overflow:a:max_retries')).toBe(1);
-    expect(store.backend('a').limiter.retriesInflight).toBe(0);
+    expect(states.backend('a').limiter.retriesInflight).toBe(0);
   });
 
   it('holds a retry slot until the retried attempt\'s reply ends', async () => {
-    const { layer, store } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRetries: 5 }\n');
+    const { layer, states } = setup('defaults:\n  limits: { mode: enforce, maxConcurrentRetries: 5 }\n');
     const reply = streaming();
     const t = scripted([() => Promise.reject(refused()), () => Promise.resolve(reply)]);
     await layer(t.handler)(makeCall('a'));
-    expect(store.backend('a').limiter.retriesInflight).toBe(1);
+    expect(states.backend('a').limiter.retriesInflight).toBe(1);
     reply.finish({ status: 0, message: undefined, error: undefined });
-    expect(store.backend('a').limiter.retriesInflight).toBe(0);
+    expect(states.backend('a').limiter.retriesInflight).toBe(0);
   });
 
   it('does not retry when the backoff would pass the call\'s deadline', async () => {
     const events = countingEvents();
-    const store = new PolicyStore(policy('defaults:\n  retry: { backoff: { baseMs: 1000, maxMs: 1000 } }\n'), { events });
-    const layer = retryLayer({ store, events, random: () => 0.5 });
+    const states = new BackendStates(new PolicyStore(policy('defaults:\n  retry: { backoff: { baseMs: 1000, maxMs: 1000 } }\n')), { events });
+    const layer = retryLayer({ states, events, random: () => 0.5 });
     const call = makeCall('a');
     call.deadlineMs = performance.now() + 100;
     const t = scripted([() => Promise.reject(refused())]);

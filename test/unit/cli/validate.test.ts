@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { detectKind, validateFiles } from '../../../src/config/validate.js';
+import { detectKind, validateFiles } from '../../../src/cli/validate.js';
 
 let dir: string;
 const file = (name: string) => join(dir, name);

@@ -2,10 +2,10 @@
 // What `meshlet run` checks before it starts anything: the bootstrap with the env overrides applied, then the
 // policy file the bootstrap names. `meshlet validate` calls the same function, so "ok" means `run` would start.
 
-import type { ConfigIssue } from './errors.js';
-import { loadBootstrap } from './load.js';
-import type { BootstrapConfig } from './schema.js';
-import { fileSource, type ConfigSource, type Env } from './source.js';
+import type { ConfigIssue } from '../config/errors.js';
+import { loadBootstrap } from '../config/load.js';
+import type { BootstrapConfig } from '../config/schema.js';
+import { fileSource, type ConfigSource, type Env } from '../config/source.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/schema.js';
 

@@ -3,11 +3,11 @@
 // A bootstrap is checked as `meshlet run` loads it (startup.ts): env overrides and the policy file it names.
 
 import { isMap, isScalar, parseDocument } from 'yaml';
-import { formatIssue, type ConfigIssue } from './errors.js';
-import { readText } from './load.js';
+import { formatIssue, type ConfigIssue } from '../config/errors.js';
+import { readText } from '../config/load.js';
 import { loadStartup } from './startup.js';
 import { loadPolicy } from '../policy/load.js';
-import { fileSource, staticSource, type ConfigSource, type Env } from './source.js';
+import { fileSource, staticSource, type ConfigSource, type Env } from '../config/source.js';
 
 /** The kinds of config file meshlet reads. */
 export type ConfigKind = 'bootstrap' | 'policy';
