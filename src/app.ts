@@ -23,6 +23,8 @@ import type { Tracing } from './telemetry/tracing.js';
 import { createAdmin } from './app/admin.js';
 import { createDiscovery } from './app/discovery.js';
 import { createInbound } from './app/inbound.js';
+import { createMtls } from './app/mtls.js';
+import type { CertSource } from './tls/material.js';
 import { createOutbound } from './app/outbound.js';
 import { createReadiness, upstreamsResolved } from './app/readiness.js';
 import { createResilience } from './app/resilience.js';
@@ -39,6 +41,11 @@ export interface AppOptions {
   readonly policy?: Policy;
   /** Decision hooks of the resilience layers and policy reloads (metrics, tests). */
   readonly resilienceEvents?: ResilienceEvents;
+  /**
+   * This sidecar's certificates, required when `config.mtls` uses TLS on either side. The app starts it (before any
+   * listener) and closes it on drain.
+   */
+  readonly certSource?: CertSource;
 }
 
 export interface AppAddresses {
@@ -78,8 +85,17 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   const telemetry = await createTelemetry(config, { log, resilienceEvents: opts.resilienceEvents });
   const { metrics, tracing } = telemetry;
   const readiness = createReadiness();
+  const mtls = createMtls(config, opts.certSource, log);
   const inbound =
-    config.inbound === undefined ? undefined : createInbound(config, config.inbound, { log, telemetry, notReady: readiness.notReady });
+    config.inbound === undefined
+      ? undefined
+      : createInbound(config, config.inbound, {
+          log,
+          telemetry,
+          notReady: readiness.notReady,
+          ...(mtls?.inboundTls !== undefined ? { tls: mtls.inboundTls } : {}),
+          ...(config.mtls?.inbound.healthListen !== undefined ? { healthListen: config.mtls.inbound.healthListen } : {}),
+        });
   const health = inbound?.health;
   const discovery = createDiscovery(config, { log, metrics, resolver: opts.resolver });
   const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
@@ -88,7 +104,16 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   const outbound =
     config.outbound === undefined
       ? undefined
-      : createOutbound(config, config.outbound, { log, telemetry, discovery, resilience, onEndpointsChanged });
+      : createOutbound(config, config.outbound, {
+          log,
+          telemetry,
+          discovery,
+          resilience,
+          onEndpointsChanged,
+          ...(mtls?.outboundConnector !== undefined
+            ? { mtls: { connector: mtls.outboundConnector, setEndpoints: mtls.setEndpoints } }
+            : {}),
+        });
   readiness.add(upstreamsResolved(Object.keys(config.upstreams), outbound?.backends));
 
   // The first half of a shutdown, shared by drain() and POST /drain: health turns NOT_SERVING (Watch streams
@@ -101,8 +126,12 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
       // Deregister first, so peers' discovery drops this instance while it still answers calls in flight.
       await discovery.deregister();
       log.info({ timeoutMs }, 'draining: GOAWAY sent, waiting for in-flight calls');
-      const cuts = await Promise.all([inbound?.listener.drain(timeoutMs) ?? 0, outbound?.listener.drain(timeoutMs) ?? 0]);
-      const cut = cuts[0] + cuts[1];
+      const cuts = await Promise.all([
+        inbound?.listener.drain(timeoutMs) ?? 0,
+        outbound?.listener.drain(timeoutMs) ?? 0,
+        inbound?.healthListener?.drain(timeoutMs) ?? 0,
+      ]);
+      const cut = cuts[0] + cuts[1] + cuts[2];
       if (cut > 0) log.warn({ cut }, 'drain timeout: calls cut');
       return cut;
     })());
@@ -135,6 +164,8 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
     observability: { metrics, tracing, health },
     async start() {
       await resilience.start();
+      // Certificates before any listener: a TLS listener or upstream session never runs without material.
+      await mtls?.start();
       addresses.admin = await admin.start();
       if (inbound !== undefined) addresses.inbound = await inbound.start();
       // Declared upstreams are watched from the start (in outbound.start), so the first call does not wait.
@@ -164,6 +195,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
       resilience.close();
       inbound?.close();
       outbound?.close();
+      mtls?.close();
       discovery.close();
       await telemetry.close(); // flushes the spans still queued
       await admin.close();
