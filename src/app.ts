@@ -25,6 +25,8 @@ import { createDiscovery } from './app/discovery.js';
 import { createInbound } from './app/inbound.js';
 import { createMtls } from './app/mtls.js';
 import type { CertSource } from './tls/material.js';
+import type { InboundTls } from './tls/accept.js';
+import type { Connector } from './h2/session-pool.js';
 import { createOutbound } from './app/outbound.js';
 import { createReadiness, upstreamsResolved } from './app/readiness.js';
 import { createResilience } from './app/resilience.js';
@@ -46,6 +48,10 @@ export interface AppOptions {
    * listener) and closes it on drain.
    */
   readonly certSource?: CertSource;
+  /** TLS on the inbound listener from elsewhere than `config.mtls` (quick mode's --tls-* flags); wins over it. */
+  readonly inboundTls?: InboundTls;
+  /** How the inbound side reaches its app (quick mode's --upstream-tls); default plain TCP (h2c). */
+  readonly appConnector?: Connector;
 }
 
 export interface AppAddresses {
@@ -93,7 +99,8 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
           log,
           telemetry,
           notReady: readiness.notReady,
-          ...(mtls?.inboundTls !== undefined ? { tls: mtls.inboundTls } : {}),
+          ...((opts.inboundTls ?? mtls?.inboundTls) !== undefined ? { tls: opts.inboundTls ?? mtls?.inboundTls } : {}),
+          ...(opts.appConnector !== undefined ? { appConnector: opts.appConnector } : {}),
           ...(config.mtls?.inbound.healthListen !== undefined ? { healthListen: config.mtls.inbound.healthListen } : {}),
         });
   const health = inbound?.health;

@@ -21,13 +21,20 @@ import { detectKind } from './config/validate.js';
 import { explainCall, parseCallName } from './policy/explain.js';
 import { loadPolicy } from './policy/load.js';
 import { EMPTY_POLICY } from './policy/schema.js';
+import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
 Usage:
   meshlet run --config FILE           Run the sidecar (inbound + outbound + admin) from a bootstrap YAML file.
   meshlet proxy --listen HOST:PORT --upstream HOST:PORT [--admin HOST:PORT] [--log-level LEVEL] [--no-access-log]
+                                      [--tls-cert F --tls-key F [--tls-client-ca F]]
+                                      [--upstream-tls --upstream-ca F [--upstream-server-name NAME]
+                                       [--upstream-cert F --upstream-key F] [--upstream-spiffe-id ID]]
                                       Quick mode: forward every call on the listener to one upstream, same data path.
+                                      --tls-*: TLS on the listener (client certs required with --tls-client-ca);
+                                      --upstream-*: TLS to the upstream, verified against the CA and the name
+                                      (default: the upstream host) or SPIFFE ID.
   meshlet validate FILE...            Check config files (bootstrap or policy); prints every error as
                                       file:line:column: path: message.
   meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method
@@ -176,11 +183,17 @@ async function proxy(args: string[]): Promise<number> {
       admin: { type: 'string' },
       'log-level': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      ...QUICK_TLS_OPTIONS,
     },
     strict: true,
   });
   if (values.listen === undefined || values.upstream === undefined) {
     process.stderr.write('meshlet proxy: --listen HOST:PORT and --upstream HOST:PORT are required\n');
+    return 2;
+  }
+  const tls = loadQuickTls(values);
+  if (!tls.ok) {
+    for (const e of tls.errors) process.stderr.write(`meshlet proxy: ${e}\n`);
     return 2;
   }
   // Quick mode is an inbound listener whose "app" is the upstream: the same chain as a sidecar's inbound side.
@@ -196,10 +209,16 @@ async function proxy(args: string[]): Promise<number> {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
     return 2;
   }
-  return serve(loaded.config);
+  return serve(loaded.config, {
+    ...(tls.tls.listener !== undefined ? { inboundTls: tls.tls.listener } : {}),
+    ...(tls.tls.upstream !== undefined ? { appConnector: tls.tls.upstream } : {}),
+  });
 }
 
-async function serve(config: Parameters<typeof createApp>[0]): Promise<number> {
+async function serve(
+  config: Parameters<typeof createApp>[0],
+  extra: Omit<Parameters<typeof createApp>[1], 'log'> = {},
+): Promise<number> {
   const log = createLogger({ level: config.log.level });
   // A bug that escapes every handler must not die as an unstructured stack on stderr: log it as JSON (pino flushes
   // its buffer on exit) and exit non-zero, so the orchestrator restarts the sidecar. Node would exit anyway.
@@ -211,7 +230,7 @@ async function serve(config: Parameters<typeof createApp>[0]): Promise<number> {
   process.on('unhandledRejection', die('unhandled promise rejection'));
   let app: App;
   try {
-    app = await createApp(config, { log });
+    app = await createApp(config, { log, ...extra });
     await app.start();
   } catch (err) {
     log.fatal({ err }, 'meshlet failed to start');

@@ -7,7 +7,7 @@ import type { BootstrapConfig } from '../config/schema.js';
 import { type AppHealth, createAppHealth } from '../health/app-health.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createHealthService, type HealthService } from '../health/service.js';
-import type { SessionPool } from '../h2/session-pool.js';
+import type { Connector, SessionPool } from '../h2/session-pool.js';
 import { healthPortHandler } from '../proxy/health-port.js';
 import { inboundHandler } from '../proxy/inbound.js';
 import type { InboundTls } from '../tls/accept.js';
@@ -22,6 +22,8 @@ export interface InboundDeps {
   readonly telemetry: AppTelemetry;
   /** The first reason the sidecar is not ready (Readiness.notReady); evaluated per health answer. */
   readonly notReady: () => string | undefined;
+  /** How the pool reaches the app; default plain TCP (h2c). */
+  readonly appConnector?: Connector;
   /** TLS on the inbound listener (`mtls.inbound.mode` strict or permissive); absent = plaintext h2c. */
   readonly tls?: InboundTls;
   /** `host:port` of the plaintext grpc.health.v1-only listener (`mtls.inbound.healthListen`); absent = none. */
@@ -52,7 +54,7 @@ export type InboundConfig = NonNullable<BootstrapConfig['inbound']>;
 export function createInbound(config: BootstrapConfig, inbound: InboundConfig, deps: InboundDeps): AppInbound {
   const { log, telemetry } = deps;
   const { metrics, obs } = telemetry;
-  const pool = createSessionPool('inbound', config.connection, config.http2, log, metrics);
+  const pool = createSessionPool('inbound', config.connection, config.http2, log, metrics, deps.appConnector);
   // The grpc.health.v1 answers of the inbound port: the app's health (checked through the same pool) and the
   // sidecar's readiness (the /ready checks).
   const appAddress = inbound.app;

@@ -19,7 +19,7 @@ export interface TlsConnectorOptions {
   readonly context: () => { readonly generation: number; readonly client: tls.SecureContext };
   /** What endpoint `address` (host:port) must present. Evaluated once per connection. */
   readonly check: (address: string, host: string) => PeerCheck;
-  /** SNI to send; default: the hostname check's name, else the host when it is not an IP, else none. */
+  /** SNI to send; default: the hostname check's name, else the host; never sent when it is an IP. */
   readonly servername?: string;
   /** Resumable sessions kept, over all endpoints; default 1024, oldest dropped first. */
   readonly maxCachedSessions?: number;
@@ -47,7 +47,9 @@ export function createTlsConnector(opts: TlsConnectorOptions): Connector {
       const check = opts.check(address, host);
       const expected = check.kind === 'spiffe' ? check.patterns.join(' | ') : `DNS name ${check.name}`;
       const key = `${generation}|${address}|${check.kind}:${expected}`;
-      const servername = opts.servername ?? (check.kind === 'hostname' ? check.name : isIP(host) === 0 ? host : undefined);
+      // SNI carries DNS names only (RFC 6066 §3): never an IP.
+      const sni = opts.servername ?? (check.kind === 'hostname' ? check.name : host);
+      const servername = isIP(sni) === 0 ? sni : undefined;
       const socket: Phased = tls.connect({
         host,
         port,
