@@ -23,6 +23,10 @@ import type { Tracing } from './telemetry/tracing.js';
 import { createAdmin } from './app/admin.js';
 import { createDiscovery } from './app/discovery.js';
 import { createInbound } from './app/inbound.js';
+import { createMtls } from './app/mtls.js';
+import type { CertSource } from './tls/material.js';
+import type { InboundTls } from './tls/accept.js';
+import type { Connector } from './h2/session-pool.js';
 import { createOutbound } from './app/outbound.js';
 import { createReadiness, upstreamsResolved } from './app/readiness.js';
 import { createResilience } from './app/resilience.js';
@@ -39,6 +43,15 @@ export interface AppOptions {
   readonly policy?: Policy;
   /** Decision hooks of the resilience layers and policy reloads (metrics, tests). */
   readonly resilienceEvents?: ResilienceEvents;
+  /**
+   * This sidecar's certificates, required when `config.mtls` uses TLS on either side. The app starts it (before any
+   * listener) and closes it on drain.
+   */
+  readonly certSource?: CertSource;
+  /** TLS on the inbound listener from elsewhere than `config.mtls` (quick mode's --tls-* flags); wins over it. */
+  readonly inboundTls?: InboundTls;
+  /** How the inbound side reaches its app (quick mode's --upstream-tls); default plain TCP (h2c). */
+  readonly appConnector?: Connector;
 }
 
 export interface AppAddresses {
@@ -80,10 +93,19 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   const readiness = createReadiness();
   // The policy store before inbound: the inbound chain's authz reads it per call.
   const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
+  const mtls = createMtls(config, opts.certSource, log);
   const inbound =
     config.inbound === undefined
       ? undefined
-      : createInbound(config, config.inbound, { log, telemetry, notReady: readiness.notReady, policy: resilience.store });
+      : createInbound(config, config.inbound, {
+          log,
+          telemetry,
+          notReady: readiness.notReady,
+          policy: resilience.store,
+          ...((opts.inboundTls ?? mtls?.inboundTls) !== undefined ? { tls: opts.inboundTls ?? mtls?.inboundTls } : {}),
+          ...(opts.appConnector !== undefined ? { appConnector: opts.appConnector } : {}),
+          ...(config.mtls?.inbound.healthListen !== undefined ? { healthListen: config.mtls.inbound.healthListen } : {}),
+        });
   const health = inbound?.health;
   const discovery = createDiscovery(config, { log, metrics, resolver: opts.resolver });
   // Endpoint updates can change readiness (declared upstreams resolved): health answers re-evaluate.
@@ -91,7 +113,16 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   const outbound =
     config.outbound === undefined
       ? undefined
-      : createOutbound(config, config.outbound, { log, telemetry, discovery, resilience, onEndpointsChanged });
+      : createOutbound(config, config.outbound, {
+          log,
+          telemetry,
+          discovery,
+          resilience,
+          onEndpointsChanged,
+          ...(mtls?.outboundConnector !== undefined
+            ? { mtls: { connector: mtls.outboundConnector, setEndpoints: mtls.setEndpoints } }
+            : {}),
+        });
   readiness.add(upstreamsResolved(Object.keys(config.upstreams), outbound?.backends));
 
   // The first half of a shutdown, shared by drain() and POST /drain: health turns NOT_SERVING (Watch streams
@@ -104,8 +135,12 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
       // Deregister first, so peers' discovery drops this instance while it still answers calls in flight.
       await discovery.deregister();
       log.info({ timeoutMs }, 'draining: GOAWAY sent, waiting for in-flight calls');
-      const cuts = await Promise.all([inbound?.listener.drain(timeoutMs) ?? 0, outbound?.listener.drain(timeoutMs) ?? 0]);
-      const cut = cuts[0] + cuts[1];
+      const cuts = await Promise.all([
+        inbound?.listener.drain(timeoutMs) ?? 0,
+        outbound?.listener.drain(timeoutMs) ?? 0,
+        inbound?.healthListener?.drain(timeoutMs) ?? 0,
+      ]);
+      const cut = cuts[0] + cuts[1] + cuts[2];
       if (cut > 0) log.warn({ cut }, 'drain timeout: calls cut');
       return cut;
     })());
@@ -138,6 +173,8 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
     observability: { metrics, tracing, health },
     async start() {
       await resilience.start();
+      // Certificates before any listener: a TLS listener or upstream session never runs without material.
+      await mtls?.start();
       addresses.admin = await admin.start();
       if (inbound !== undefined) addresses.inbound = await inbound.start();
       // Declared upstreams are watched from the start (in outbound.start), so the first call does not wait.
@@ -167,6 +204,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
       resilience.close();
       inbound?.close();
       outbound?.close();
+      mtls?.close();
       discovery.close();
       await telemetry.close(); // flushes the spans still queued
       await admin.close();

@@ -46,6 +46,16 @@ export const ERRORS = {
   ERR_AUTHZ_DENIED: Status.PERMISSION_DENIED,
   /** Denied a caller without a verified identity where an identity could have changed the answer. */
   ERR_AUTHZ_UNAUTHENTICATED: Status.UNAUTHENTICATED,
+  // mTLS to upstream sidecars. UNAVAILABLE, as grpc-go and Envoy answer a failed transport handshake: the app never
+  // saw the call, and another endpoint (retry, picker) may well be the right one (stale discovery, reused IP).
+  /** The TLS handshake with the upstream failed: its chain does not end in the trust bundle, expired, alert, reset. */
+  ERR_TLS_HANDSHAKE: Status.UNAVAILABLE,
+  /** The upstream's certificate is valid but its SPIFFE ID (or name) is not one expected for that upstream. */
+  ERR_TLS_PEER_IDENTITY: Status.UNAVAILABLE,
+  /** The upstream completed TLS without negotiating ALPN `h2`. */
+  ERR_TLS_NO_H2: Status.UNAVAILABLE,
+  /** A call other than grpc.health.v1 on the plaintext health listener (`mtls.inbound.healthListen`). */
+  ERR_HEALTH_PORT_ONLY: Status.UNIMPLEMENTED,
   /** A bug: an invariant did not hold. Logged with its stack. */
   ERR_INTERNAL: Status.INTERNAL,
 } as const satisfies Record<string, Status>;

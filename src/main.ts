@@ -17,13 +17,20 @@ import { loadStartup } from './cli/startup.js';
 import { explainCommand } from './cli/explain.js';
 import { validateFiles } from './cli/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
+import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
 Usage:
   meshlet run --config FILE           Run the sidecar (inbound + outbound + admin) from a bootstrap YAML file.
   meshlet proxy --listen HOST:PORT --upstream HOST:PORT [--admin HOST:PORT] [--log-level LEVEL] [--no-access-log]
+                                      [--tls-cert F --tls-key F [--tls-client-ca F]]
+                                      [--upstream-tls --upstream-ca F [--upstream-server-name NAME]
+                                       [--upstream-cert F --upstream-key F] [--upstream-spiffe-id ID]]
                                       Quick mode: forward every call on the listener to one upstream, same data path.
+                                      --tls-*: TLS on the listener (client certs required with --tls-client-ca);
+                                      --upstream-*: TLS to the upstream, verified against the CA and the name
+                                      (default: the upstream host) or SPIFFE ID.
   meshlet validate FILE...            Check config files (bootstrap or policy) as run loads them: env overrides
                                       applied, the bootstrap's policy.file checked too; prints every error as
                                       file:line:column: path: message (an env value's error names the variable).
@@ -119,11 +126,17 @@ async function proxy(args: string[]): Promise<number> {
       admin: { type: 'string' },
       'log-level': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      ...QUICK_TLS_OPTIONS,
     },
     strict: true,
   });
   if (values.listen === undefined || values.upstream === undefined) {
     process.stderr.write('meshlet proxy: --listen HOST:PORT and --upstream HOST:PORT are required\n');
+    return 2;
+  }
+  const tls = loadQuickTls(values);
+  if (!tls.ok) {
+    for (const e of tls.errors) process.stderr.write(`meshlet proxy: ${e}\n`);
     return 2;
   }
   const loaded = await loadQuickMode({
@@ -138,7 +151,10 @@ async function proxy(args: string[]): Promise<number> {
     return 2;
   }
   // The default admin port is fixed, so a second quick proxy on one host collides there: say how to avoid it.
-  return serve(loaded.config, ' (another meshlet running? --admin 127.0.0.1:0 picks a free admin port)');
+  return serve(loaded.config, ' (another meshlet running? --admin 127.0.0.1:0 picks a free admin port)', {
+    ...(tls.tls.listener !== undefined ? { inboundTls: tls.tls.listener } : {}),
+    ...(tls.tls.upstream !== undefined ? { appConnector: tls.tls.upstream } : {}),
+  });
 }
 
 /** `http://host:port` of a bound admin server (IPv6 in brackets). */
@@ -147,7 +163,11 @@ function adminUrl(address: AddressInfo): string {
 }
 
 /** Builds and starts the app, tells the user where its admin server is, then waits for a signal. */
-async function serve(config: Parameters<typeof createApp>[0], adminInUseHint = ''): Promise<number> {
+async function serve(
+  config: Parameters<typeof createApp>[0],
+  adminInUseHint = '',
+  extra: Omit<Parameters<typeof createApp>[1], 'log'> = {},
+): Promise<number> {
   const log = createLogger({ level: config.log.level });
   // A bug that escapes every handler must not die as an unstructured stack on stderr: log it as JSON (pino flushes
   // its buffer on exit) and exit non-zero, so the orchestrator restarts the sidecar. Node would exit anyway.
@@ -160,7 +180,7 @@ async function serve(config: Parameters<typeof createApp>[0], adminInUseHint = '
   let app: App;
   let addresses: AppAddresses;
   try {
-    app = await createApp(config, { log });
+    app = await createApp(config, { log, ...extra });
     addresses = await app.start();
   } catch (err) {
     log.fatal({ err }, 'meshlet failed to start');

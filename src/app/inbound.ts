@@ -7,9 +7,11 @@ import type { BootstrapConfig } from '../config/schema.js';
 import { type AppHealth, createAppHealth } from '../health/app-health.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createHealthService, type HealthService } from '../health/service.js';
-import type { SessionPool } from '../h2/session-pool.js';
+import type { Connector, SessionPool } from '../h2/session-pool.js';
 import type { PolicyStore } from '../policy/store.js';
+import { healthPortHandler } from '../proxy/health-port.js';
 import { inboundHandler } from '../proxy/inbound.js';
+import type { InboundTls } from '../tls/accept.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countConnectionErrors, countConnections } from './mesh-metrics.js';
@@ -23,14 +25,22 @@ export interface InboundDeps {
   readonly notReady: () => string | undefined;
   /** The policy in force: its `authz` section governs the inbound chain (read per call, so reloads apply). */
   readonly policy: PolicyStore;
+  /** How the pool reaches the app; default plain TCP (h2c). */
+  readonly appConnector?: Connector;
+  /** TLS on the inbound listener (`mtls.inbound.mode` strict or permissive); absent = plaintext h2c. */
+  readonly tls?: InboundTls;
+  /** `host:port` of the plaintext grpc.health.v1-only listener (`mtls.inbound.healthListen`); absent = none. */
+  readonly healthListen?: string;
 }
 
 export interface AppInbound {
   readonly listener: ProxyListener;
+  /** The plaintext health listener, when `mtls.inbound.healthListen` is set. */
+  readonly healthListener: ProxyListener | undefined;
   readonly pool: SessionPool;
   readonly appHealth: AppHealth;
   readonly health: HealthService;
-  /** Start hook: listens (port 0 allowed) and returns the bound address. */
+  /** Start hook: listens (port 0 allowed), then the health listener; returns the inbound listener's bound address. */
   start(): Promise<AddressInfo>;
   /** Start hook, once every listener is up: app checks start on the first health request, Watch streams refresh. */
   startChecks(): void;
@@ -47,7 +57,7 @@ export type InboundConfig = NonNullable<BootstrapConfig['inbound']>;
 export function createInbound(config: BootstrapConfig, inbound: InboundConfig, deps: InboundDeps): AppInbound {
   const { log, telemetry } = deps;
   const { metrics, obs } = telemetry;
-  const pool = createSessionPool('inbound', config.connection, config.http2, log, metrics);
+  const pool = createSessionPool('inbound', config.connection, config.http2, log, metrics, deps.appConnector);
   // The grpc.health.v1 answers of the inbound port: the app's health (checked through the same pool) and the
   // sidecar's readiness (the /ready checks).
   const appAddress = inbound.app;
@@ -73,6 +83,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     ...listenerHttp2Options(config.http2),
     onConnection: countConnections(metrics, 'inbound'),
     onConnectionError: countConnectionErrors(metrics, 'inbound', log),
+    ...(deps.tls !== undefined ? { tls: deps.tls } : {}),
     handler: inboundHandler({
       service: config.service.name,
       appAddress,
@@ -86,12 +97,31 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     }),
   });
   const served = health;
+  // Probes that present no mesh certificate (Consul's agent, kubelet) use this port; it answers only health.
+  const healthListener =
+    deps.healthListen === undefined
+      ? undefined
+      : new ProxyListener({
+          direction: 'inbound',
+          listen: deps.healthListen,
+          ...listenerHttp2Options(config.http2),
+          onConnectionError: countConnectionErrors(metrics, 'inbound', log),
+          handler: healthPortHandler({ log, health: served }),
+        });
   return {
     listener,
+    healthListener,
     pool,
     appHealth,
     health: served,
-    start: () => listener.start(),
+    async start() {
+      const address = await listener.start();
+      if (healthListener !== undefined) {
+        const h = await healthListener.start();
+        log.info({ health: `${h.address}:${h.port}` }, 'plaintext health listener (grpc.health.v1 only) listening');
+      }
+      return address;
+    },
     startChecks: () => served.refresh(),
     stopChecks: () => appHealth.stop(),
     close: () => pool.destroy(),

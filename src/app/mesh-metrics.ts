@@ -185,6 +185,19 @@ export function countPoolEvents<E extends { onConnectError?(address: string, err
   };
 }
 
+/** Why a connection was refused before HTTP/2 (src/tls/accept.ts AcceptFailure), with its log message. */
+const TLS_REFUSALS = new Map<string, string>([
+  ['tls_required', 'plaintext connection refused: this listener requires mTLS (mtls.inbound.mode strict)'],
+  ['tls_handshake', 'TLS handshake failed (bad ClientHello, untrusted, expired or missing client certificate)'],
+  ['tls_no_h2', 'TLS peer refused: it did not negotiate ALPN h2 (gRPC needs HTTP/2)'],
+  ['tls_peer_identity', 'TLS peer refused: its certificate has no single SPIFFE ID'],
+  ['not_h2', 'connection refused: neither TLS nor the HTTP/2 preface'],
+  ['handshake_timeout', 'connection closed: no TLS handshake within http2.handshakeTimeoutMs'],
+]);
+
+/** At most one warn log per TLS refusal reason per this many ms. */
+export const TLS_LOG_INTERVAL_MS = 10_000;
+
 /** A listener's `onConnection` callback that keeps the connection gauges. */
 /**
  * Counts downstream connections that ended badly and logs them: a warning when meshlet closed one for a protocol
@@ -196,9 +209,23 @@ export function countConnectionErrors(
   direction: 'inbound' | 'outbound',
   log: Logger,
 ): (reason: string, err: Error | undefined, remote: string) => void {
+  // Refusals before HTTP/2 (TLS) can come at any rate (scanners, a misconfigured client in a loop): one warn per
+  // reason per TLS_LOG_INTERVAL_MS, with how many were suppressed since; the counter sees every one.
+  const lastLogged = new Map<string, { atMs: number; suppressed: number }>();
   return (reason, err, remote) => {
     metrics.connections.errors.inc({ direction, reason });
     const fields = { direction, remote, reason, err: err?.message };
+    if (TLS_REFUSALS.has(reason)) {
+      const now = performance.now();
+      const last = lastLogged.get(reason);
+      if (last !== undefined && now - last.atMs < TLS_LOG_INTERVAL_MS) {
+        last.suppressed++;
+        return;
+      }
+      lastLogged.set(reason, { atMs: now, suppressed: 0 });
+      log.warn({ ...fields, suppressed: last?.suppressed ?? 0 }, TLS_REFUSALS.get(reason) as string);
+      return;
+    }
     if (reason === 'disconnected' || reason === 'peer_goaway') log.debug(fields, 'downstream connection ended with calls in flight');
     else log.warn(fields, 'downstream connection closed: the peer broke the HTTP/2 protocol or a flood limit');
   };

@@ -4,12 +4,13 @@
 
 import type { AddressInfo } from 'node:net';
 import { Backends, type BackendBalancing } from '../balance/backends.js';
+import type { Endpoint } from '../discovery/resolver.js';
 import { systemPickerEnv } from '../balance/random.js';
 import { getPolicy } from '../balance/policies.js';
 import type { BalancingConfig, BootstrapConfig } from '../config/schema.js';
 import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createUpstreamChecker, type UpstreamChecker } from '../health/upstream-checker.js';
-import type { SessionPool } from '../h2/session-pool.js';
+import type { Connector, SessionPool } from '../h2/session-pool.js';
 import { outboundChain } from '../proxy/outbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -28,6 +29,11 @@ export interface OutboundDeps {
   readonly resilience: Pick<AppResilience, 'states' | 'events'>;
   /** Called after every discovery update of a backend (readiness may have changed: refresh health answers). */
   readonly onEndpointsChanged: () => void;
+  /** mTLS origination (src/app/mtls.ts): the pool's connector and where endpoint sets are reported; absent = h2c. */
+  readonly mtls?: {
+    readonly connector: Connector;
+    readonly setEndpoints: (backend: string, endpoints: readonly Endpoint[]) => void;
+  };
 }
 
 export interface AppOutbound {
@@ -58,7 +64,7 @@ export type OutboundConfig = NonNullable<BootstrapConfig['outbound']>;
 export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig, deps: OutboundDeps): AppOutbound {
   const { log, telemetry, discovery, resilience } = deps;
   const { metrics, callMetrics } = telemetry;
-  const pool = createSessionPool('outbound', config.connection, config.http2, log, metrics);
+  const pool = createSessionPool('outbound', config.connection, config.http2, log, metrics, deps.mtls?.connector);
   let upstreamChecker: UpstreamChecker | undefined;
   const backends = new Backends({
     resolver: discovery.resolver,
@@ -70,6 +76,8 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     onEndpointRemoved: (address) => pool.retire(address),
     // New or changed endpoints are health-checked at once when active checks are on.
     onUpdate: (b) => {
+      // Before any connection to a new endpoint: its expected SPIFFE IDs (mTLS) come from its backend.
+      deps.mtls?.setEndpoints(b.name, b.endpoints.map((e) => e.endpoint));
       void upstreamChecker?.checkBackend(b);
       deps.onEndpointsChanged(); // readiness waits for the first endpoints of declared upstreams
     },

@@ -2,14 +2,14 @@
 // Composition root, session pools: one HTTP/2 session pool per direction, its events logged and counted.
 
 import type { ConnectionConfig, Http2Config } from '../config/schema.js';
-import { SessionPool } from '../h2/session-pool.js';
+import { type Connector, SessionPool } from '../h2/session-pool.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countPoolEvents } from './mesh-metrics.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
 /**
  * A pool for `direction` with `config.connection` options and the windows and header limit of `config.http2`;
- * connect errors and closes are logged and counted.
+ * connect errors and closes are logged and counted. `connector` opens the transports (default: plain TCP, h2c).
  */
 export function createSessionPool(
   direction: 'inbound' | 'outbound',
@@ -17,9 +17,11 @@ export function createSessionPool(
   http2: Http2Config,
   log: Logger,
   metrics: Metrics,
+  connector?: Connector,
 ): SessionPool {
   const poolOptions = {
     ...options,
+    ...(connector !== undefined ? { connector } : {}),
     streamWindowBytes: http2.streamWindowBytes,
     connectionWindowBytes: http2.connectionWindowBytes,
     maxHeaderListBytes: http2.maxHeaderListBytes,

@@ -5,7 +5,7 @@
 // Schema for editors.
 
 import { z } from 'zod';
-import { mtlsSchema } from './mtls-schema.js';
+import { mtlsSchema, SPIFFE_ID_PATTERN } from './mtls-schema.js';
 
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
 
@@ -105,9 +105,23 @@ const upstreamSchema = z
       .optional()
       .describe('Static endpoints. When set, this backend is not looked up in Consul.'),
     balancing: balancingSchema.default({ policy: 'least_request', ringSize: 1024 }),
+    identities: z
+      .array(
+        z
+          .string()
+          .regex(SPIFFE_ID_PATTERN, 'expected a SPIFFE ID pattern, e.g. spiffe://meshlet.local/svc/billing or spiffe://meshlet.local/ns/prod/sa/*'),
+      )
+      .min(1)
+      .optional()
+      .describe(
+        'SPIFFE IDs (patterns: `*` matches one path segment, a final `/**` one or more) an endpoint of this backend ' +
+          'must present when `mtls.outbound.mode` is mtls; any other ID fails the attempt with ERR_TLS_PEER_IDENTITY. ' +
+          "Default: the endpoint's Consul service meta `spiffe-id` when it has one, else " +
+          'spiffe://<mtls.trustDomain>/svc/<backend name>.',
+      ),
   })
   .strict()
-  .describe('One backend: where its endpoints come from and how they are balanced.');
+  .describe('One backend: where its endpoints come from, how they are balanced, and who they must be (mTLS).');
 
 export const consulSchema = z
   .object({

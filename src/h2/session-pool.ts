@@ -27,7 +27,28 @@ export interface SessionPoolOptions {
   readonly connectionWindowBytes?: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce on responses; default 64 KiB. */
   readonly maxHeaderListBytes?: number;
+  /**
+   * Opens the transport to an endpoint; default `plainConnector` (TCP, h2c). A TLS connector (src/tls/connector.ts)
+   * returns a TLSSocket: the engine writes its preface at once (buffered until the handshake completes) and the
+   * connect timeout covers the handshake, which happens once per connection, never per call. A connector fails a
+   * connection by destroying the socket with a ProxyError, which the pool reports as it is.
+   */
+  readonly connector?: Connector;
 }
+
+/** How the pool opens transports. The engine holds no TLS policy: connectors decide what to verify. */
+export interface Connector {
+  /** Opens a socket to `host:port` for endpoint `address`. Must not throw; failures arrive as socket errors. */
+  connect(address: string, host: string, port: number): net.Socket;
+  /**
+   * Maps a failure before the peer's first SETTINGS (e.g. a TLS handshake error) to the ProxyError the attempt fails
+   * with; undefined = the pool's own ERR_UPSTREAM_CONNECT.
+   */
+  connectError?(socket: net.Socket, address: string, err: Error): ProxyError | undefined;
+}
+
+/** TCP with TCP_NODELAY: RPCs are small writes that must not wait for ACKs (Nagle); every gRPC stack sets it. */
+export const plainConnector: Connector = { connect: (_address, host, port) => net.connect({ host, port, noDelay: true }) };
 
 /** Events the pool reports, for logs and metrics (wired in src/app/pool.ts). */
 export interface SessionPoolEvents {
@@ -191,8 +212,8 @@ export class SessionPool {
     const promise = new Promise<PooledSession>((resolve, reject) => {
       const streamWindow = this.opts.streamWindowBytes ?? 1 << 20;
       const { host, port } = splitHostPort(address);
-      // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
-      const socket = net.connect({ host, port, noDelay: true });
+      const connector = this.opts.connector ?? plainConnector;
+      const socket = connector.connect(address, host, port);
       const session = new H2Connection(socket, {
         role: 'client',
         streamWindowBytes: streamWindow,
@@ -245,6 +266,10 @@ export class SessionPool {
         pooled.draining = true;
         const err = session.closeError;
         if (err !== undefined) pooled.lost = true;
+        if (!settled && err !== undefined) {
+          const mapped = err instanceof ProxyError ? err : connector.connectError?.(socket, address, err);
+          if (mapped !== undefined) fail(mapped);
+        }
         if (!settled) {
           const errno = (err as NodeJS.ErrnoException | undefined)?.code;
           const why = err === undefined ? 'closed during connect' : `failed: ${typeof errno === 'string' ? errno : err.message}`;

@@ -13,6 +13,7 @@ import type { H2Stream } from '../h2/stream.js';
 import type { Handler } from './layer.js';
 import { RequestBody } from './request-body.js';
 import { errorReply, writeReply } from './respond.js';
+import { acceptInbound, type InboundTls } from '../tls/accept.js';
 
 export interface ListenerOptions {
   readonly direction: Direction;
@@ -29,13 +30,20 @@ export interface ListenerOptions {
   readonly maxConcurrentStreams?: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE; default 64 KiB. */
   readonly maxHeaderListBytes?: number;
-  /** Close a connection without preface + SETTINGS after this; default 10000 ms, 0 = never. */
+  /**
+   * Close a connection without (TLS handshake +) preface + SETTINGS after this; default 10000 ms, 0 = never. With
+   * TLS one budget covers both: HTTP/2 gets what the TLS handshake left.
+   */
   readonly handshakeTimeoutMs?: number;
+  /** TLS on this listener (src/tls/accept.ts); absent = plaintext h2c only. */
+  readonly tls?: InboundTls;
   /** Called for each accepted connection and when it closes (metrics). */
   readonly onConnection?: (open: boolean) => void;
   /**
    * Called when a connection ends badly: `reason` is H2Connection#closeReason (`protocol_error`,
-   * `enhance_your_calm`, `peer_goaway`, `disconnected`, ...), `remote` the peer's `address:port`.
+   * `enhance_your_calm`, `peer_goaway`, `disconnected`, ...) or, for a connection refused before HTTP/2, an
+   * AcceptFailure (`tls_required`, `tls_handshake`, `tls_no_h2`, `tls_peer_identity`, `not_h2`,
+   * `handshake_timeout`); `remote` is the peer's `address:port`.
    */
   readonly onConnectionError?: (reason: string, err: Error | undefined, remote: string) => void;
 }
@@ -46,6 +54,8 @@ export class ProxyListener {
   private readonly opts: ListenerOptions;
   private readonly server: net.Server;
   private readonly sessions = new Set<H2Connection>();
+  /** Sockets still in their TLS handshake (destroyed by drain). */
+  private readonly handshaking = new Set<Socket>();
   private inflight = 0;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
@@ -98,21 +108,44 @@ export class ProxyListener {
       });
     }
     const cut = this.inflight;
+    for (const s of this.handshaking) s.destroy();
     for (const s of this.sessions) s.destroy();
     return cut;
   }
 
   private readonly onSocket = (socket: Socket): void => {
+    const tlsOpts = this.opts.tls;
+    if (tlsOpts === undefined) return this.startSession(socket, undefined, this.opts.handshakeTimeoutMs);
+    const timeoutMs = this.opts.handshakeTimeoutMs ?? 10_000;
+    const startMs = performance.now();
+    const remote = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    this.handshaking.add(socket);
+    acceptInbound(socket, tlsOpts, timeoutMs, {
+      accepted: (a) => {
+        this.handshaking.delete(socket);
+        // One budget for the TLS handshake and the HTTP/2 preface: HTTP/2 gets what is left (at least 1 ms).
+        const left = timeoutMs === 0 ? 0 : Math.max(1, Math.round(timeoutMs - (performance.now() - startMs)));
+        this.startSession(a.socket, a.identity, left, socket);
+      },
+      refused: (reason, err) => {
+        this.handshaking.delete(socket);
+        this.opts.onConnectionError?.(reason, err, remote);
+      },
+    });
+  };
+
+  /** Runs HTTP/2 on `socket` (plain or TLS); `identity` is the verified peer SPIFFE ID for every call on it. */
+  private startSession(socket: Socket, identity: string | undefined, handshakeTimeoutMs: number | undefined, tcp: Socket = socket): void {
     const session = new H2Connection(socket, {
       role: 'server',
       streamWindowBytes: this.opts.streamWindowBytes ?? 1 << 20,
       connectionWindowBytes: this.opts.connectionWindowBytes ?? 16 << 20,
       maxConcurrentStreams: this.opts.maxConcurrentStreams ? this.opts.maxConcurrentStreams : undefined,
       maxHeaderListBytes: this.opts.maxHeaderListBytes,
-      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      handshakeTimeoutMs,
     });
-    // One PeerInfo per connection; plaintext h2c authenticates no one, so `identity` stays undefined.
-    const peer: PeerInfo = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, identity: undefined };
+    // One PeerInfo per connection: every call on it shares the peer's verified SPIFFE ID (mTLS) or none.
+    const peer: PeerInfo = { address: tcp.remoteAddress ?? '', port: tcp.remotePort ?? 0, identity };
     this.sessions.add(session);
     this.opts.onConnection?.(true);
     session.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, peer));
@@ -123,7 +156,7 @@ export class ProxyListener {
       if (reason !== undefined) this.opts.onConnectionError?.(reason, session.closeError, `${peer.address}:${peer.port}`);
     });
     if (this.draining) session.close();
-  };
+  }
 
   private onStream(stream: H2Stream, headers: IncomingHttpHeaders, peer: PeerInfo): void {
     const body = new RequestBody(stream, this.opts.maxReplayBytes);

@@ -569,7 +569,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       accepted: counter({ name: `${PREFIX}connections_total`, help: 'Downstream HTTP/2 connections accepted.', labelNames: ['direction'] as const }),
       errors: counter({
         name: `${PREFIX}connection_errors_total`,
-        help: 'Downstream HTTP/2 connections that ended badly, by reason (HTTP/2 error we sent, peer_goaway, disconnected).',
+        help: 'Downstream connections that ended badly, by reason (HTTP/2 error we sent, peer_goaway, disconnected, or a refusal before HTTP/2: tls_required, tls_handshake, tls_no_h2, tls_peer_identity, not_h2, handshake_timeout).',
         labelNames: ['direction', 'reason'] as const,
       }),
     },

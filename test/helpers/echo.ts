@@ -108,7 +108,11 @@ export interface EchoBehaviour {
   failStatus?: number;
 }
 
-export async function startEcho(options: grpc.ServerOptions = {}, behaviour: EchoBehaviour = {}): Promise<EchoServer> {
+export async function startEcho(
+  options: grpc.ServerOptions = {},
+  behaviour: EchoBehaviour = {},
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<EchoServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
@@ -211,7 +215,7 @@ export async function startEcho(options: grpc.ServerOptions = {}, behaviour: Ech
   });
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port,
@@ -228,8 +232,13 @@ export async function startEcho(options: grpc.ServerOptions = {}, behaviour: Ech
 }
 
 /** A client for the echo service at `address`; `authority` sets :authority (what the outbound side routes by). */
-export function echoClient(address: string, authority?: string, options: grpc.ChannelOptions = {}): EchoClient {
-  return new EchoClient(address, grpc.credentials.createInsecure(), {
+export function echoClient(
+  address: string,
+  authority?: string,
+  options: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): EchoClient {
+  return new EchoClient(address, credentials, {
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
     ...(authority ? { 'grpc.default_authority': authority } : {}),

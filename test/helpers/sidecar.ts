@@ -6,6 +6,7 @@ import { createApp, type App } from '../../src/app.js';
 import { bootstrapSchema, type BootstrapInput } from '../../src/config/schema.js';
 import type { Resolver } from '../../src/discovery/resolver.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import type { CertSource } from '../../src/tls/material.js';
 
 export interface Sidecar {
   readonly app: App;
@@ -17,7 +18,7 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-export async function startSidecar(input: Partial<BootstrapInput> & Pick<BootstrapInput, 'service'>, options: { resolver?: Resolver; level?: 'info' | 'debug' | 'silent' } = {}): Promise<Sidecar> {
+export async function startSidecar(input: Partial<BootstrapInput> & Pick<BootstrapInput, 'service'>, options: { resolver?: Resolver; level?: 'info' | 'debug' | 'silent'; certSource?: CertSource } = {}): Promise<Sidecar> {
   const config = bootstrapSchema.parse({
     admin: { listen: '127.0.0.1:0' },
     log: { level: options.level ?? 'info', accessLog: true },
@@ -31,7 +32,11 @@ export async function startSidecar(input: Partial<BootstrapInput> & Pick<Bootstr
     },
   });
   const log = createLogger({ level: config.log.level, destination });
-  const app = await createApp(config, { log, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  const app = await createApp(config, {
+    log,
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.certSource ? { certSource: options.certSource } : {}),
+  });
   const a = await app.start();
   let closed = false;
   return {
