@@ -21,6 +21,7 @@ import { detectKind } from './config/validate.js';
 import { explainCall, parseCallName } from './policy/explain.js';
 import { loadPolicy } from './policy/load.js';
 import { EMPTY_POLICY } from './policy/schema.js';
+import { CA_USAGE, runCaCommand } from './tls/ca-cli.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -34,6 +35,7 @@ Usage:
                                       Print the effective outbound chain for one call (timeout, retries, budget,
                                       limits, breaker, outlier detection, balancing) and where each value came from.
   meshlet schema                      Print the bootstrap config's JSON Schema.
+${CA_USAGE}
   meshlet --help | --version
 
 Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
@@ -81,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'explain':
       return explain(rest);
+    case 'ca':
+      return runCaCommand(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;
