@@ -6,7 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { spiffeIdFromCertificate } from './identity.js';
 import type { TlsMaterial } from './material.js';
-import { checkKeyMatches, parseCertificates, parsePrivateKey, TlsFileError } from './pem.js';
+import { checkKeyMatches, oneLineName, parseCertificates, parsePrivateKey, TlsFileError } from './pem.js';
 
 /** Where each part came from, for errors (file paths, or e.g. `consul connect/ca/leaf/web`). */
 export interface MaterialOrigin {
@@ -77,16 +77,16 @@ function checkChain(
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const root = bundle.find((r) => issuedBy(current, r));
     if (root !== undefined) {
-      checkValidity(root, `trust bundle root "${root.subject.replace(/\n/g, ', ')}"`, origin.bundle, now);
+      checkValidity(root, `trust bundle root "${oneLineName(root.subject)}"`, origin.bundle, now);
       return;
     }
     const i = unused.findIndex((c) => c.ca && issuedBy(current, c));
     if (i === -1) break;
     current = unused.splice(i, 1)[0] as X509Certificate;
-    checkValidity(current, `intermediate "${current.subject.replace(/\n/g, ', ')}"`, origin.chain, now);
+    checkValidity(current, `intermediate "${oneLineName(current.subject)}"`, origin.chain, now);
   }
   throw new TlsFileError(
     origin.chain,
-    `certificate chain does not lead to a root in ${origin.bundle} (issuer of the last link: "${current.issuer.replace(/\n/g, ', ')}")`,
+    `certificate chain does not lead to a root in ${origin.bundle} (issuer of the last link: "${oneLineName(current.issuer)}")`,
   );
 }

@@ -64,3 +64,11 @@ export function checkKeyMatches(cert: X509Certificate, key: KeyObject, keyFile: 
   }
   if (!matches) throw new TlsFileError(keyFile, `private key does not match the certificate in ${certFile}`);
 }
+
+/**
+ * A distinguished name on one line (`O=meshlet, CN=...`). Node renders names one attribute per line, and an empty
+ * name (meshlet's leaves have an empty subject) as undefined on Node 20, despite its type; that shows as "".
+ */
+export function oneLineName(dn: string | undefined): string {
+  return (dn ?? '').split('\n').join(', ');
+}
