@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `files` certificate source: first material, rotation through the directory watch (generation + 1), bad
 // updates keep the old generation, start errors name the file and the reason, close() clears every timer.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,27 @@ describe('files certificate source', () => {
     expect(m.keyPem).toBe(next.keyPem);
     expect(s.current()).toBe(m);
     expect(cap.text()).not.toContain('PRIVATE KEY');
+  });
+
+  it('follows a Kubernetes Secret update: the ..data symlink swapped to a new timestamped directory', async () => {
+    // kubelet's AtomicWriter layout: tls.crt -> ..data/tls.crt, ..data -> ..<timestamp>/; an update writes a new
+    // ..<timestamp>/ and renames a fresh ..data_tmp symlink over ..data.
+    const secret = join(dir, 'secret');
+    mkdirSync(join(secret, '..v1'), { recursive: true });
+    await writeMaterial(ca, join(secret, '..v1'), { spiffeId: ID });
+    symlinkSync('..v1', join(secret, '..data'));
+    for (const name of ['tls.crt', 'tls.key', 'ca.crt']) symlinkSync(join('..data', name), join(secret, name));
+    const cap = captureLogger();
+    source = createFilesSource({ ...materialPaths(secret), reloadDebounceMs: 20, pollIntervalMs: 0, log: cap.log });
+    expect((await source.start()).generation).toBe(1);
+    mkdirSync(join(secret, '..v2'));
+    const next = await writeMaterial(ca, join(secret, '..v2'), { spiffeId: ID });
+    const changed = nextChange(source);
+    symlinkSync('..v2', join(secret, '..data_tmp'));
+    renameSync(join(secret, '..data_tmp'), join(secret, '..data'));
+    const m = await changed;
+    expect(m.generation).toBe(2);
+    expect(m.keyPem).toBe(next.keyPem);
   });
 
   it('keeps the old generation when the new key is garbage, and logs the file and the reason', async () => {
