@@ -29,6 +29,7 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 
 /** Key algorithms the CA creates and accepts. */
 export type KeyType = 'ecdsa-p256' | 'rsa-2048';
+/** Every {@link KeyType}, for CLI validation. */
 export const KEY_TYPES: readonly KeyType[] = ['ecdsa-p256', 'rsa-2048'];
 
 /** How far notBefore is set in the past, so peers with a slow clock accept a fresh certificate. */

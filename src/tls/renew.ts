@@ -23,7 +23,7 @@ export interface RenewClock {
   clearTimeout(handle: unknown): void;
 }
 
-/** Longest single timer; Node fires timers above 2^31-1 ms at once, so longer waits are re-armed. */
+/** Longest single timer, ms; Node fires timers above 2^31-1 ms at once, so callers split longer waits into hops. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Date.now and Node timers that never keep the process alive. */

@@ -8,7 +8,7 @@ import type { Logger } from '../../telemetry/logger.js';
 import { issueLeaf, loadCa, type KeyType } from '../ca.js';
 import { checkMaterial, type CheckedMaterial } from '../check.js';
 import type { CertSource, TlsMaterial } from '../material.js';
-import { nextRenewAt, systemRenewClock, type RenewClock } from '../renew.js';
+import { MAX_TIMER_MS, nextRenewAt, systemRenewClock, type RenewClock } from '../renew.js';
 import { createMaterialHolder } from './holder.js';
 
 /** Options of {@link createCaSource}. */
@@ -81,10 +81,13 @@ export function createCaSource(options: CaSourceOptions): CaCertSource {
 
   const arm = (delayMs: number): void => {
     if (timer !== undefined) clock.clearTimeout(timer);
+    const dueAt = clock.now() + Math.max(0, delayMs);
     timer = clock.setTimeout(() => {
       timer = undefined;
-      void renewNow().catch(() => undefined);
-    }, Math.max(0, delayMs));
+      // Timers are capped (MAX_TIMER_MS, about 24.8 days); a half-life beyond that takes several hops.
+      if (clock.now() < dueAt) arm(dueAt - clock.now());
+      else void renewNow().catch(() => undefined);
+    }, Math.min(Math.max(0, delayMs), MAX_TIMER_MS));
   };
 
   const publish = (next: CheckedMaterial): TlsMaterial => {

@@ -116,6 +116,21 @@ describe('ca certificate source', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it('splits a renewal further out than one timer can wait into hops, renewing only when due', async () => {
+    await initCa({ dir: join(dir, 'long'), trustDomain: 'mesh.test', ttlMs: 400 * 24 * H, now: () => T0 - H });
+    source = createCaSource({ dir: join(dir, 'long'), spiffeId: ID, leafTtlMs: 300 * 24 * H, clock, log: captureLogger().log });
+    const first = await source.start();
+    const dueAt = first.notBefore.getTime() + (first.notAfter.getTime() - first.notBefore.getTime()) / 2;
+    expect(clock.nextAt()).toBe(T0 + 2_147_483_647);
+    clock.advance(2_147_483_647);
+    expect(source.current()).toBe(first);
+    expect(clock.pending()).toBe(1);
+    const changed = new Promise<void>((resolve) => source!.onChange(() => resolve()));
+    clock.advance(dueAt - clock.now());
+    await changed;
+    expect(source.current()?.generation).toBe(2);
+  });
+
   it('close() clears the renewal timer', async () => {
     const { s } = start();
     await s.start();
