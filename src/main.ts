@@ -18,6 +18,7 @@ import { explainCommand } from './cli/explain.js';
 import { validateFiles } from './cli/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
+import { CA_USAGE, runCaCommand } from './tls/ca-cli.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -44,6 +45,7 @@ Usage:
                                       Print the authz rules an inbound call meets and the decision (no --identity:
                                       a caller without a verified identity).
   meshlet schema                      Print the bootstrap config's JSON Schema.
+${CA_USAGE}
   meshlet --help | --version
 
 Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
@@ -91,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'explain':
       return explainCommand(rest);
+    case 'ca':
+      return runCaCommand(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;

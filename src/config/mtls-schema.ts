@@ -35,7 +35,10 @@ const caSource = z
     dir: z
       .string()
       .min(1)
-      .describe('A CA directory made by `meshlet ca init` (ca.crt, ca.key, optional intermediate). Required.'),
+      .describe(
+        'A CA directory made by `meshlet ca init`: root.crt and root.key, plus intermediate.crt and ' +
+          'intermediate.key when it has an intermediate (which then signs the leaves). Re-read at each renewal. Required.',
+      ),
     leafTtlMs: ms(86_400_000, 10_000, 31_536_000_000, 'Lifetime of the leaf this sidecar issues itself.'),
     keyType: z
       .enum(['ecdsa-p256', 'rsa-2048'])
@@ -96,7 +99,10 @@ export const mtlsSchema = z
       .min(0.1)
       .max(0.9)
       .default(0.5)
-      .describe('Renew the leaf (ca, consul) once this fraction of its lifetime has passed; default 0.5 (half-life).'),
+      .describe(
+        'Renew the leaf of the `ca` source once this fraction of its lifetime has passed; default 0.5 (half-life). ' +
+          'With `consul` the agent renews Connect leaves itself and meshlet follows with blocking reads.',
+      ),
     inbound: z
       .object({
         mode: z

@@ -57,7 +57,6 @@ export function watchConfigFile<T>(opts: ConfigWatcherOptions<T>): ConfigWatcher
   const log = opts.log;
   let appliedText = opts.initialText;
   let rejectedText: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
   let running: Promise<ReloadResult> | undefined;
   let again = false;
   let closed = false;
@@ -113,32 +112,69 @@ export function watchConfigFile<T>(opts: ConfigWatcherOptions<T>): ConfigWatcher
     return running;
   };
 
-  const schedule = (): void => {
-    if (closed) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      void run();
-    }, debounceMs);
-  };
-
-  const dir = dirname(opts.path);
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dir, { persistent: false }, schedule);
-    watcher.on('error', (err) => log.warn({ dir, err: err.message }, 'config directory watch failed; polling only'));
-  } catch (err) {
-    log.warn({ dir, err: err instanceof Error ? err.message : String(err) }, 'cannot watch the config directory; polling only');
-  }
-  const poll = pollMs > 0 ? setInterval(schedule, pollMs) : undefined;
-  poll?.unref();
-  log.debug({ file: basename(opts.path), dir }, 'watching config file');
+  const dirWatch = watchDirectories({
+    dirs: [dirname(opts.path)],
+    debounceMs,
+    pollIntervalMs: pollMs,
+    onSettled: () => void run(),
+    log,
+  });
+  log.debug({ file: basename(opts.path), dir: dirname(opts.path) }, 'watching config file');
 
   return {
     check: run,
     close() {
       closed = true;
-      watcher?.close();
+      dirWatch.close();
+    },
+  };
+}
+
+/** Options of {@link watchDirectories}. */
+export interface DirectoryWatchOptions {
+  /** Directories to watch (duplicates are watched once). A directory that cannot be watched is polled only. */
+  readonly dirs: readonly string[];
+  /** Quiet time after the last event before `onSettled`, ms; range 0-10000. */
+  readonly debounceMs: number;
+  /** Also call `onSettled` (debounced) every this many ms, for missed events; 0 disables. */
+  readonly pollIntervalMs: number;
+  /** Called once per burst of events, after `debounceMs` of quiet; never after `close()`. */
+  readonly onSettled: () => void;
+  readonly log: Logger;
+}
+
+/**
+ * The debounced watch on parent directories that survives file replacement and Kubernetes' `..data` symlink swap
+ * (see {@link watchConfigFile}); shared by config reload and the `files` certificate source (src/tls/sources/).
+ * The watchers and the poll timer never keep the process alive. `close()` is idempotent.
+ */
+export function watchDirectories(opts: DirectoryWatchOptions): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const schedule = (): void => {
+    if (closed) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!closed) opts.onSettled();
+    }, opts.debounceMs);
+  };
+  const watchers: FSWatcher[] = [];
+  for (const dir of new Set(opts.dirs)) {
+    try {
+      const watcher = watch(dir, { persistent: false }, schedule);
+      watcher.on('error', (err) => opts.log.warn({ dir, err: err.message }, 'directory watch failed; polling only'));
+      watchers.push(watcher);
+    } catch (err) {
+      opts.log.warn({ dir, err: err instanceof Error ? err.message : String(err) }, 'cannot watch the directory; polling only');
+    }
+  }
+  const poll = opts.pollIntervalMs > 0 ? setInterval(schedule, opts.pollIntervalMs) : undefined;
+  poll?.unref();
+  return {
+    close() {
+      closed = true;
+      for (const w of watchers) w.close();
       if (timer !== undefined) clearTimeout(timer);
       if (poll !== undefined) clearInterval(poll);
     },

@@ -16,6 +16,12 @@
 //   GET /v1/health/service/:name?passing&index&wait&dc&ns   [{Node, Service, Checks}], X-Consul-Index; with
 //       index > 0 it hangs until the service's index passes it or `wait` (default 5m, max 10m) elapses.
 //       No wait jitter (Consul adds up to wait/16), so tests stay deterministic.
+//   With the `connectCa` option (test/doubles/consul-connect-ca.ts, backed by meshlet's built-in CA; fields from
+//   api-docs/agent/connect.mdx):
+//   GET /v1/agent/connect/ca/roots?index&wait         {ActiveRootID, TrustDomain, Roots[]}, X-Consul-Index, blocking.
+//   GET /v1/agent/connect/ca/leaf/:service?index&wait {SerialNumber, CertPEM, PrivateKeyPEM, Service, ServiceURI,
+//       ValidAfter, ValidBefore, CreateIndex, ModifyIndex}, X-Consul-Index, blocking; needs service:write with ACLs.
+//   Without it both answer 500 like an agent with Connect disabled.
 // Not implemented: everything else (404), tag/filter/near (recorded, ignored), Enterprise namespaces (recorded).
 
 import { EventEmitter } from 'node:events';
@@ -23,6 +29,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
+import { createConnectCa, type ConnectCa } from './consul-connect-ca.js';
 import { startGrpcCheck, type GrpcCheck } from './consul-grpc-check.js';
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
@@ -88,6 +95,8 @@ export interface ConsulDoubleOptions {
    * the double is deterministic instead. Default 1 (the worst case); 0 runs the first check at once. Range 0-1.
    */
   readonly checkStagger?: number;
+  /** Serve the agent's Connect CA endpoints from a throwaway built-in CA. Default: Connect disabled. */
+  readonly connectCa?: { readonly trustDomain?: string; readonly leafTtlMs?: number };
 }
 
 /** One check's current state, as a test sees it. */
@@ -139,6 +148,14 @@ export interface ConsulDouble {
   checksOf(id: string): CheckState[];
   /** Check runners currently scheduled or running (`runChecks`); 0 after every service is deregistered or close(). */
   runningChecks(): number;
+  /** With `connectCa`: its trust domain (the ServiceURIs are `spiffe://<it>/ns/default/dc/<dc>/svc/<service>`). */
+  readonly connectTrustDomain: string | undefined;
+  /** With `connectCa`: a new active root (old one listed, inactive); every leaf is re-issued; blocked reads return. */
+  rotateConnectRoot(): Promise<void>;
+  /** With `connectCa`: `service` gets a new leaf; blocked leaf reads return it. */
+  rotateConnectLeaf(service: string): void;
+  /** With `connectCa`: leaves issued for `service` so far. */
+  connectLeavesIssued(service: string): number;
   close(): Promise<void>;
 }
 
@@ -227,6 +244,11 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
   const runners = new Map<string, GrpcCheck[]>();
 
   const indexOf = (service: string): number => serviceIndex.get(service) ?? 1;
+  const connect: ConnectCa | undefined =
+    options.connectCa === undefined ? undefined : await createConnectCa({ ...options.connectCa, datacenter });
+  // Connect CA blocking reads share the per-"service" index map under keys no service name can take.
+  const ROOTS_KEY = '\0connect-ca-roots';
+  const leafKey = (service: string): string => `\0connect-ca-leaf/${service}`;
 
   const bump = (service: string): void => {
     raftIndex += 1;
@@ -410,6 +432,35 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       send(res, 200, out);
       return;
     }
+    if (path === '/v1/agent/connect/ca/roots' || path.startsWith('/v1/agent/connect/ca/leaf/')) {
+      requireMethod(method, 'GET');
+      if (connect === undefined) throw new HttpError(500, 'Connect must be enabled in order to use this endpoint');
+      const roots = path === '/v1/agent/connect/ca/roots';
+      const service = roots ? '' : decodeURIComponent(path.slice('/v1/agent/connect/ca/leaf/'.length));
+      resolveToken(token);
+      if (!roots) authorize(token, 'service:write', service);
+      const key = roots ? ROOTS_KEY : leafKey(service);
+      const { minIndex, waitMs } = blockingParams(url.searchParams);
+      const answer = (): void => {
+        const body = roots
+          ? Promise.resolve(connect.rootsBody())
+          : connect.leafBody(service, () => {
+              // A new leaf gets the next raft index; readers blocked on the old one return once it is served.
+              raftIndex += 1;
+              serviceIndex.set(key, raftIndex);
+              return raftIndex;
+            });
+        body.then(
+          (b) => {
+            wake(key);
+            send(res, 200, b, { 'X-Consul-Index': String(indexOf(key)), 'X-Cache': 'HIT' });
+          },
+          (err: unknown) => send(res, 500, String(err)),
+        );
+      };
+      park(key, minIndex, waitMs, res, answer);
+      return;
+    }
     if (path.startsWith('/v1/health/service/')) {
       requireMethod(method, 'GET');
       const service = decodeURIComponent(path.slice('/v1/health/service/'.length));
@@ -527,16 +578,8 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     };
   };
 
-  const healthService = (
-    service: string,
-    query: URLSearchParams,
-    token: string | undefined,
-    res: ServerResponse,
-  ): void => {
-    resolveToken(token);
-    authorize(token, 'service:read', service);
-    const dc = query.get('dc');
-    if (dc !== null && dc !== '' && dc !== datacenter) throw new HttpError(500, 'No path to datacenter');
+  /** `index` and `wait` of a blocking read, validated like Consul (wait defaults to 5 min, capped at 10). */
+  const blockingParams = (query: URLSearchParams): { minIndex: number; waitMs: number } => {
     const rawIndex = query.get('index');
     let minIndex = 0;
     if (rawIndex !== null) {
@@ -550,29 +593,23 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       if (parsed === undefined) throw new HttpError(400, 'Invalid wait time');
       waitMs = Math.min(parsed, 10 * 60_000);
     }
-    const passingOnly = query.has('passing') && query.get('passing') !== 'false' && query.get('passing') !== '0';
+    return { minIndex, waitMs };
+  };
 
-    const answer = (): void => {
-      const entries = [...instances.values()]
-        .filter((i) => i.service === service)
-        .filter((i) => !passingOnly || i.checks.every((c) => c.Status === 'passing'))
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-        .map((i) => healthEntry(i));
-      send(res, 200, entries, {
-        'X-Consul-Index': String(indexOf(service)),
-        'X-Consul-KnownLeader': 'true',
-        'X-Consul-LastContact': '0',
-      });
-    };
+  /** Finishes the blocked reads on `key` whose index has been passed. */
+  const wake = (key: string): void => {
+    for (const b of [...blockers]) if (b.service === key && indexOf(key) > b.minIndex) b.finish();
+  };
 
-    if (minIndex === 0 || indexOf(service) > minIndex) {
+  /** Answers now, or parks the read until `key`'s index passes `minIndex`, `wait` elapses or the client leaves. */
+  const park = (key: string, minIndex: number, waitMs: number, res: ServerResponse, answer: () => void): void => {
+    if (minIndex === 0 || indexOf(key) > minIndex) {
       answer();
       return;
     }
-    // Blocking read: park until the service's index passes minIndex, `wait` elapses, or the client goes away.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const blocker: Blocker = {
-      service,
+      service: key,
       minIndex,
       finish: () => {
         done();
@@ -593,6 +630,35 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     blockers.add(blocker);
     res.on('close', done);
     tick();
+  };
+
+  const healthService = (
+    service: string,
+    query: URLSearchParams,
+    token: string | undefined,
+    res: ServerResponse,
+  ): void => {
+    resolveToken(token);
+    authorize(token, 'service:read', service);
+    const dc = query.get('dc');
+    if (dc !== null && dc !== '' && dc !== datacenter) throw new HttpError(500, 'No path to datacenter');
+    const { minIndex, waitMs } = blockingParams(query);
+    const passingOnly = query.has('passing') && query.get('passing') !== 'false' && query.get('passing') !== '0';
+
+    const answer = (): void => {
+      const entries = [...instances.values()]
+        .filter((i) => i.service === service)
+        .filter((i) => !passingOnly || i.checks.every((c) => c.Status === 'passing'))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map((i) => healthEntry(i));
+      send(res, 200, entries, {
+        'X-Consul-Index': String(indexOf(service)),
+        'X-Consul-KnownLeader': 'true',
+        'X-Consul-LastContact': '0',
+      });
+    };
+
+    park(service, minIndex, waitMs, res, answer);
   };
 
   const healthEntry = (i: Instance): unknown => ({
@@ -791,11 +857,26 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
 
     runningChecks: () => [...runners.values()].reduce((n, rs) => n + rs.length, 0),
 
+    connectTrustDomain: connect?.trustDomain,
+    async rotateConnectRoot() {
+      if (connect === undefined) throw new Error('consul double: started without connectCa');
+      await connect.rotateRoot(raftIndex + 1);
+      bump(ROOTS_KEY);
+      for (const key of [...serviceIndex.keys()]) if (key.startsWith(leafKey(''))) bump(key);
+    },
+    rotateConnectLeaf(service) {
+      if (connect === undefined) throw new Error('consul double: started without connectCa');
+      connect.rotateLeaf(service);
+      bump(leafKey(service));
+    },
+    connectLeavesIssued: (service) => connect?.issuedCount(service) ?? 0,
+
     async close() {
       for (const id of [...runners.keys()]) stopChecks(id);
       for (const b of [...blockers]) b.fail(503, 'double closing');
       blockers.clear();
       await stopListening();
+      connect?.close();
       events.removeAllListeners();
     },
   };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The only module that touches the untyped `consul` npm package (2.0.1): a small typed client for the four agent
-// calls meshlet makes (health/service blocking query, service register/deregister, agent services), with
+// The only module that touches the untyped `consul` npm package (2.0.1): a small typed client for the agent calls
+// meshlet makes (health/service blocking query, service register/deregister, agent services, and the Connect CA's
+// roots and leaf as blocking queries), with
 // cancellation and the agent's error text surfaced. The watcher, resolver and registration build on it.
 
 import { EventEmitter } from 'node:events';
@@ -140,6 +141,56 @@ export interface AgentServiceInfo {
   readonly Weights: { readonly Passing: number; readonly Warning: number };
 }
 
+/** A blocking read of an agent endpoint (same rules as {@link HealthServiceQuery}). */
+export interface BlockingQuery {
+  /** `X-Consul-Index` to block on. Omitted or 0: a non-blocking read. */
+  readonly index?: bigint;
+  /** `wait` of a blocking read, ms. Default 30_000; Consul caps it at 10 min. */
+  readonly waitMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** One root of `GET /v1/agent/connect/ca/roots` (the fields meshlet reads; Consul's names). */
+export interface ConnectCaRoot {
+  readonly ID: string;
+  readonly Name: string;
+  /** PEM. */
+  readonly RootCert: string;
+  /** PEM intermediates that chain leaves to this root (secondary datacenters, external CAs); often empty. */
+  readonly IntermediateCerts: readonly string[];
+  readonly Active: boolean;
+}
+
+/** `GET /v1/agent/connect/ca/roots`: every trusted root; during a CA rotation, old and new. */
+export interface ConnectCaRoots {
+  readonly ActiveRootID: string;
+  readonly TrustDomain: string;
+  readonly Roots: readonly ConnectCaRoot[];
+}
+
+/** `GET /v1/agent/connect/ca/leaf/:service`: the service's leaf, which the agent renews before it expires. */
+export interface ConnectCaLeaf {
+  readonly SerialNumber: string;
+  /** PEM: the leaf (and any intermediates). */
+  readonly CertPEM: string;
+  /** PEM private key. Never logged. */
+  readonly PrivateKeyPEM: string;
+  readonly Service: string;
+  /** The SPIFFE ID in the leaf's URI SAN. */
+  readonly ServiceURI: string;
+  /** RFC 3339. */
+  readonly ValidAfter: string;
+  readonly ValidBefore: string;
+  readonly ModifyIndex: number;
+}
+
+/** A blocking read's result. */
+export interface BlockingResult<T> {
+  /** `X-Consul-Index` (the caller must sanity-check it, as for health reads). */
+  readonly index: bigint;
+  readonly value: T;
+}
+
 /** The calls meshlet makes to its local agent. Every failure rejects with a {@link ConsulError}. */
 export interface ConsulClient {
   /** `GET /v1/health/service/:service?passing[&index=&wait=][&dc=]`. */
@@ -153,6 +204,10 @@ export interface ConsulClient {
   deregisterService(id: string, options?: { readonly signal?: AbortSignal }): Promise<void>;
   /** `GET /v1/agent/services`: the services registered on this agent, by ID. */
   listServices(options?: { readonly signal?: AbortSignal }): Promise<Readonly<Record<string, AgentServiceInfo>>>;
+  /** `GET /v1/agent/connect/ca/roots[?index=&wait=]`. */
+  connectCaRoots(query?: BlockingQuery): Promise<BlockingResult<ConnectCaRoots>>;
+  /** `GET /v1/agent/connect/ca/leaf/:service[?index=&wait=]`; needs `service:write` on `service` with ACLs on. */
+  connectCaLeaf(service: string, query?: BlockingQuery): Promise<BlockingResult<ConnectCaLeaf>>;
   /** Destroys the keep-alive agent's sockets. Calls in flight are not aborted (use their signals). Idempotent. */
   close(): void;
 }
@@ -183,6 +238,8 @@ interface RawConsul {
   };
   /** papi's raw PUT; with no middleware it resolves with the response (body decoded) or rejects. */
   _put(req: RawRequest): Promise<unknown>;
+  /** papi's raw GET, likewise. */
+  _get(req: RawRequest): Promise<unknown>;
   /** papi's extension hook (papi README "Extensions"), run for every request before the URL is built. */
   _ext(event: 'onCreate', fn: (request: RawPipelineRequest, next: () => void) => void): void;
   destroy(): void;
@@ -221,6 +278,32 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
   }
   const tokenHeader: Record<string, string> = options.token !== undefined ? { 'x-consul-token': options.token } : {};
   let closed = false;
+
+  /** A raw GET of an agent endpoint that supports blocking queries; returns the body and X-Consul-Index. */
+  const blockingGet = async (
+    op: string,
+    path: string,
+    query: BlockingQuery,
+  ): Promise<{ index: bigint; body: unknown }> => {
+    const waitMs = query.waitMs ?? 30_000;
+    const blocking = query.index !== undefined && query.index > 0n;
+    const res = await call(op, query.signal, (ctx) =>
+      raw._get({
+        name: op,
+        path,
+        query: blocking ? { index: String(query.index), wait: `${waitMs}ms` } : {},
+        headers: { ...tokenHeader },
+        ctx,
+        timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
+      }),
+    );
+    const header = res.headers?.['x-consul-index'];
+    const index = parseIndex(typeof header === 'string' ? header : undefined);
+    if (index === undefined) {
+      throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`);
+    }
+    return { index, body: res.body };
+  };
 
   return {
     async healthService(query) {
@@ -274,6 +357,18 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       const res = await call(op, opts.signal, (ctx) => raw.agent.service.list({ ctx, timeout: requestTimeoutMs }));
       if (!isRecord(res.body)) throw new ConsulError(op, 'unexpected response: not a JSON object');
       return res.body as Readonly<Record<string, AgentServiceInfo>>;
+    },
+
+    async connectCaRoots(query = {}) {
+      const op = 'agent.connect.ca.roots';
+      const res = await blockingGet(op, '/agent/connect/ca/roots', query);
+      return { index: res.index, value: parseConnectRoots(op, res.body) };
+    },
+
+    async connectCaLeaf(service, query = {}) {
+      const op = 'agent.connect.ca.leaf';
+      const res = await blockingGet(op, `/agent/connect/ca/leaf/${encodeURIComponent(service)}`, query);
+      return { index: res.index, value: parseConnectLeaf(op, res.body) };
     },
 
     close() {
@@ -405,4 +500,46 @@ function parseHealthEntries(operation: string, body: unknown): HealthServiceEntr
       })),
     };
   });
+}
+
+/** Validates the connect/ca/roots body (untrusted JSON); throws on a wrong shape. */
+function parseConnectRoots(operation: string, body: unknown): ConnectCaRoots {
+  const bad = (what: string): never => {
+    throw new ConsulError(operation, `unexpected response: ${what}`);
+  };
+  if (!isRecord(body)) return bad('not a JSON object');
+  if (!str(body.ActiveRootID) || !str(body.TrustDomain)) return bad('ActiveRootID/TrustDomain missing');
+  if (!Array.isArray(body.Roots)) return bad('Roots is not an array');
+  const roots = body.Roots.map((r: unknown, i): ConnectCaRoot => {
+    if (!isRecord(r) || !str(r.ID) || !str(r.RootCert)) return bad(`Roots[${i}]: ID/RootCert missing`);
+    return {
+      ID: r.ID,
+      Name: str(r.Name) ? r.Name : '',
+      RootCert: r.RootCert,
+      IntermediateCerts: Array.isArray(r.IntermediateCerts) ? r.IntermediateCerts.filter(str) : [],
+      Active: r.Active === true,
+    };
+  });
+  return { ActiveRootID: body.ActiveRootID, TrustDomain: body.TrustDomain, Roots: roots };
+}
+
+/** Validates the connect/ca/leaf body (untrusted JSON); throws on a wrong shape. Never echoes the key. */
+function parseConnectLeaf(operation: string, body: unknown): ConnectCaLeaf {
+  const bad = (what: string): never => {
+    throw new ConsulError(operation, `unexpected response: ${what}`);
+  };
+  if (!isRecord(body)) return bad('not a JSON object');
+  for (const k of ['CertPEM', 'PrivateKeyPEM', 'ServiceURI', 'ValidAfter', 'ValidBefore'] as const) {
+    if (!str(body[k])) bad(`${k} missing`);
+  }
+  return {
+    SerialNumber: str(body.SerialNumber) ? body.SerialNumber : '',
+    CertPEM: body.CertPEM as string,
+    PrivateKeyPEM: body.PrivateKeyPEM as string,
+    Service: str(body.Service) ? body.Service : '',
+    ServiceURI: body.ServiceURI as string,
+    ValidAfter: body.ValidAfter as string,
+    ValidBefore: body.ValidBefore as string,
+    ModifyIndex: typeof body.ModifyIndex === 'number' ? body.ModifyIndex : 0,
+  };
 }

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// `meshlet ca init` and `meshlet ca issue`: the command-line face of the built-in CA (ca.ts). main.ts dispatches
+// `meshlet ca ...` here; this module never exits the process, it returns the exit code. Keys are written, never
+// printed.
+
+import { parseArgs } from 'node:util';
+import { initCa, issueLeaf, KEY_TYPES, loadCa, writeLeaf, type KeyType } from './ca.js';
+import { SpiffeIdError } from './identity.js';
+import { TlsFileError } from './pem.js';
+
+/** Usage of `meshlet ca`, also shown by `meshlet --help`. */
+export const CA_USAGE = `  meshlet ca init --dir DIR --trust-domain TD [--intermediate] [--key-type ecdsa-p256|rsa-2048] [--ttl 8760h]
+                                      Create a CA for trust domain TD in DIR: root.crt/root.key (and an
+                                      intermediate.crt/intermediate.key that signs the leaves). Keys are mode 0600.
+  meshlet ca issue --dir DIR --spiffe-id ID --out PREFIX [--ttl 24h] [--dns NAME]... [--key-type ...]
+                                      Issue a leaf for ID: PREFIX.crt (leaf + intermediate, no root), PREFIX.key.`;
+
+/** Where the command writes; tests pass buffers. */
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parses a duration such as `8760h`, `90m`, `1h30m`, `45s` or `7d` to milliseconds (Go's units plus `d`).
+ * Returns undefined for anything else, including zero.
+ */
+export function parseDurationMs(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(m[1]) * (UNITS[m[2] as string] as number);
+  return total > 0 ? Math.round(total) : undefined;
+}
+
+/** Runs `meshlet ca <args>`; resolves with the exit code: 0 done, 1 failed (message on stderr), 2 usage error. */
+export async function runCaCommand(args: readonly string[], io: CliIo = process): Promise<number> {
+  const [sub, ...rest] = args;
+  const usage = (why: string): number => {
+    io.stderr.write(`meshlet ca: ${why}\n\nUsage:\n${CA_USAGE}\n`);
+    return 2;
+  };
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...rest],
+      options: {
+        dir: { type: 'string' },
+        'trust-domain': { type: 'string' },
+        intermediate: { type: 'boolean' },
+        'key-type': { type: 'string' },
+        ttl: { type: 'string' },
+        'spiffe-id': { type: 'string' },
+        out: { type: 'string' },
+        dns: { type: 'string', multiple: true },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const keyType = str('key-type') ?? 'ecdsa-p256';
+  if (!KEY_TYPES.includes(keyType as KeyType)) return usage(`--key-type must be one of ${KEY_TYPES.join(', ')}`);
+  const ttlText = str('ttl');
+  const ttlMs = ttlText === undefined ? undefined : parseDurationMs(ttlText);
+  if (ttlText !== undefined && ttlMs === undefined) return usage(`--ttl "${ttlText}": expected a duration such as 24h or 90m`);
+  const dir = str('dir');
+  if (dir === undefined) return usage('--dir DIR is required');
+
+  try {
+    if (sub === 'init') {
+      const trustDomain = str('trust-domain');
+      if (trustDomain === undefined) return usage('--trust-domain TD is required');
+      for (const flag of ['spiffe-id', 'out', 'dns']) if (values[flag] !== undefined) return usage(`--${flag} belongs to "ca issue"`);
+      const ca = await initCa({
+        dir,
+        trustDomain,
+        intermediate: values.intermediate === true,
+        keyType: keyType as KeyType,
+        ...(ttlMs !== undefined && { ttlMs }),
+      });
+      io.stdout.write(
+        `created CA for spiffe://${ca.trustDomain} in ${dir}: ${ca.intermediate ? 'root.crt, intermediate.crt' : 'root.crt'} ` +
+          `(expires ${ca.root.cert.validTo}); private keys are mode 0600\n`,
+      );
+      return 0;
+    }
+    if (sub === 'issue') {
+      const spiffeId = str('spiffe-id');
+      const out = str('out');
+      if (spiffeId === undefined) return usage('--spiffe-id ID is required');
+      if (out === undefined) return usage('--out PREFIX is required');
+      for (const flag of ['trust-domain', 'intermediate']) if (values[flag] !== undefined) return usage(`--${flag} belongs to "ca init"`);
+      const ca = await loadCa(dir);
+      const leaf = await issueLeaf(ca, {
+        spiffeId,
+        dnsNames: (values.dns as string[] | undefined) ?? [],
+        keyType: keyType as KeyType,
+        ...(ttlMs !== undefined && { ttlMs }),
+      });
+      const files = await writeLeaf(out, leaf);
+      io.stdout.write(
+        `issued ${leaf.spiffeId} serial ${leaf.serial}, valid until ${leaf.notAfter.toISOString()}: ` +
+          `${files.certFile}, ${files.keyFile} (0600)\n`,
+      );
+      return 0;
+    }
+    return usage(sub === undefined ? 'name a subcommand: init or issue' : `unknown subcommand "${sub}"`);
+  } catch (err) {
+    if (err instanceof TlsFileError || err instanceof SpiffeIdError) {
+      io.stderr.write(`meshlet ca ${sub}: ${err.message}\n`);
+      return 1;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && typeof e.path === 'string') {
+      io.stderr.write(`meshlet ca ${sub}: ${e.path}: ${e.code}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
