@@ -23,7 +23,7 @@ import type { Tracing } from './telemetry/tracing.js';
 import { createAdmin } from './app/admin.js';
 import { createDiscovery } from './app/discovery.js';
 import { createInbound } from './app/inbound.js';
-import { createMtls } from './app/mtls.js';
+import { addCertMetrics, certificateValid, certSourceFromConfig, createMtls } from './app/mtls.js';
 import type { CertSource } from './tls/material.js';
 import type { InboundTls } from './tls/accept.js';
 import type { Connector } from './h2/session-pool.js';
@@ -44,10 +44,15 @@ export interface AppOptions {
   /** Decision hooks of the resilience layers and policy reloads (metrics, tests). */
   readonly resilienceEvents?: ResilienceEvents;
   /**
-   * This sidecar's certificates, required when `config.mtls` uses TLS on either side. The app starts it (before any
-   * listener) and closes it on drain.
+   * This sidecar's certificates when `config.mtls` uses TLS on either side. Default: the source `mtls.source` names
+   * (files, the built-in CA or Consul Connect). The app starts it (before any listener) and closes it on drain.
    */
   readonly certSource?: CertSource;
+  /**
+   * The environment the certificate source derives the Kubernetes identity from (MESHLET_POD_NAMESPACE,
+   * MESHLET_SERVICE_ACCOUNT); main.ts passes process.env. Default: empty.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** TLS on the inbound listener from elsewhere than `config.mtls` (quick mode's --tls-* flags); wins over it. */
   readonly inboundTls?: InboundTls;
   /** How the inbound side reaches its app (quick mode's --upstream-tls); default plain TCP (h2c). */
@@ -91,9 +96,17 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   const telemetry = await createTelemetry(config, { log, resilienceEvents: opts.resilienceEvents });
   const { metrics, tracing } = telemetry;
   const readiness = createReadiness();
+  const discovery = createDiscovery(config, { log, metrics, resolver: opts.resolver });
+  // Certificates before the listeners that present them; the Consul Connect source asks discovery's agent client.
+  const certSource =
+    opts.certSource ?? certSourceFromConfig(config, { log, metrics, env: opts.env ?? {}, consul: discovery.consulClient });
+  const mtls = createMtls(config, certSource, log);
+  if (certSource !== undefined && mtls !== undefined) {
+    readiness.add(certificateValid(certSource));
+    addCertMetrics(metrics, certSource);
+  }
   // The policy store before inbound: the inbound chain's authz reads it per call.
   const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
-  const mtls = createMtls(config, opts.certSource, log);
   const inbound =
     config.inbound === undefined
       ? undefined
@@ -107,7 +120,6 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
           ...(config.mtls?.inbound.healthListen !== undefined ? { healthListen: config.mtls.inbound.healthListen } : {}),
         });
   const health = inbound?.health;
-  const discovery = createDiscovery(config, { log, metrics, resolver: opts.resolver });
   // Endpoint updates can change readiness (declared upstreams resolved): health answers re-evaluate.
   const onEndpointsChanged = () => health?.refresh();
   const outbound =
@@ -152,6 +164,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
     outbound,
     discovery,
     states: resilience.states,
+    certSource: mtls === undefined ? undefined : certSource,
     drainListeners,
   });
 

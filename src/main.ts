@@ -184,7 +184,7 @@ async function serve(
   let app: App;
   let addresses: AppAddresses;
   try {
-    app = await createApp(config, { log, ...extra });
+    app = await createApp(config, { log, env: process.env, ...extra });
     addresses = await app.start();
   } catch (err) {
     log.fatal({ err }, 'meshlet failed to start');

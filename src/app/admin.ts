@@ -18,6 +18,8 @@ import type { AppInbound } from './inbound.js';
 import type { AppOutbound } from './outbound.js';
 import type { Readiness } from './readiness.js';
 import type { AppTelemetry } from './telemetry.js';
+import { addCertsRoute } from '../admin/routes/certs.js';
+import type { CertSource } from '../tls/material.js';
 
 export interface AdminDeps {
   /** The process logger (its level is what /log-level reads and sets). */
@@ -30,6 +32,8 @@ export interface AdminDeps {
   readonly discovery: AppDiscovery;
   /** For the per-backend breaker, limits and outlier state on /clusters. */
   readonly states: BackendStates;
+  /** This sidecar's certificates (with mTLS): GET /certs shows the identity, chain and expiry. */
+  readonly certSource: CertSource | undefined;
   /** The first half of a shutdown (POST /drain); resolves to the number of calls cut. */
   readonly drainListeners: (timeoutMs: number) => Promise<number>;
 }
@@ -82,6 +86,7 @@ export function createAdmin(config: BootstrapConfig, deps: AdminDeps): AppAdmin 
     },
     consul: consulStats,
   });
+  if (deps.certSource !== undefined) addCertsRoute(admin, deps.certSource);
   addLogLevelRoutes(admin, log, obs.allowRemoteMutations);
   addDrainRoute(admin, () => deps.drainListeners(config.shutdown.drainTimeoutMs), obs.allowRemoteMutations);
   addMeshStateMetrics(metrics, {

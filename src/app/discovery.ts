@@ -29,6 +29,8 @@ export interface AppDiscovery {
   isKnown(name: string): boolean;
   /** Present only when the config has a `consul` section. */
   readonly consulResolver: ConsulResolver | undefined;
+  /** The agent client shared by discovery, registration and the Consul Connect certificate source; with `consul`. */
+  readonly consulClient: ConsulClient | undefined;
   /** Present once register() has created it (`consul.register: true` and an inbound port). */
   readonly registrar: Registrar | undefined;
   /**
@@ -88,6 +90,7 @@ export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): A
     async deregister() {
       await registrar?.stop();
     },
+    consulClient,
     close() {
       consulResolver?.close();
       consulClient?.close();

@@ -3,14 +3,18 @@
 // (from `mtls.inbound.mode`) and the outbound pool's connector (from `mtls.outbound.mode`), with the expected
 // SPIFFE IDs of each upstream endpoint. Built only with `mtls`.
 
+import type { ReadinessCheck } from '../admin/server.js';
 import type { BootstrapConfig } from '../config/schema.js';
+import type { ConsulClient } from '../discovery/consul/client.js';
 import type { Endpoint } from '../discovery/resolver.js';
 import type { Connector } from '../h2/session-pool.js';
 import type { InboundTls } from '../tls/accept.js';
 import { createTlsConnector } from '../tls/connector.js';
 import { createTlsContexts, type TlsContexts } from '../tls/contexts.js';
 import type { CertSource } from '../tls/material.js';
+import { createCertSource } from '../tls/source.js';
 import type { Logger } from '../telemetry/logger.js';
+import { PREFIX, type Metrics } from '../telemetry/metrics.js';
 
 export interface AppMtls {
   readonly contexts: TlsContexts;
@@ -38,12 +42,16 @@ export function expectedIdentities(config: BootstrapConfig, backend: string, end
   return [`spiffe://${config.mtls?.trustDomain ?? 'meshlet.local'}/svc/${backend}`];
 }
 
+/** True when `mtls` puts TLS on either side (inbound not disabled, or outbound mtls). */
+export function mtlsInUse(config: BootstrapConfig): boolean {
+  const mtls = config.mtls;
+  return mtls !== undefined && (mtls.inbound.mode !== 'disabled' || mtls.outbound.mode === 'mtls');
+}
+
 /** Wires mTLS from `config.mtls` and `source`. Throws when `mtls` needs certificates and `source` is undefined. */
 export function createMtls(config: BootstrapConfig, source: CertSource | undefined, log: Logger): AppMtls | undefined {
   const mtls = config.mtls;
-  if (mtls === undefined) return undefined;
-  const usesTls = mtls.inbound.mode !== 'disabled' || mtls.outbound.mode === 'mtls';
-  if (!usesTls) return undefined;
+  if (mtls === undefined || !mtlsInUse(config)) return undefined;
   if (source === undefined) {
     throw new Error('mtls is configured but no certificate source was given (AppOptions.certSource)');
   }
@@ -94,4 +102,79 @@ export function createMtls(config: BootstrapConfig, source: CertSource | undefin
       source.close();
     },
   };
+}
+
+/** What {@link certSourceFromConfig} needs besides the config. */
+export interface CertSourceWiring {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** The process env, for the Kubernetes form of the identity (MESHLET_POD_NAMESPACE, MESHLET_SERVICE_ACCOUNT). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The Consul agent client, for `mtls.source.consul`. */
+  readonly consul: ConsulClient | undefined;
+}
+
+/**
+ * The certificate source `mtls.source` names, with its reloads counted in `meshlet_tls_cert_reloads_total`;
+ * undefined without `mtls`. Throws, naming the config path, when the source cannot work with this config.
+ */
+export function certSourceFromConfig(config: BootstrapConfig, deps: CertSourceWiring): CertSource | undefined {
+  if (config.mtls === undefined || !mtlsInUse(config)) return undefined;
+  const reloads = deps.metrics.counter({
+    name: `${PREFIX}tls_cert_reloads_total`,
+    help: 'Certificate reloads and renewals by result: applied, rejected (the last good certificate stays), unchanged.',
+    labelNames: ['result'] as const,
+  });
+  return createCertSource(config.mtls, {
+    log: deps.log.child({ component: 'tls' }),
+    serviceName: config.service.name,
+    env: deps.env,
+    consul: deps.consul,
+    onReload: (result) => reloads.inc({ result }),
+  });
+}
+
+/**
+ * Ready only while a certificate is held that is valid now: /ready and the health answers fail before the first
+ * one loads and once the one held has expired (a source that cannot renew), so peers stop sending calls that
+ * would fail their handshakes.
+ */
+export function certificateValid(source: CertSource, now: () => number = Date.now): ReadinessCheck {
+  return () => {
+    const m = source.current();
+    if (m === undefined) return 'no certificate loaded yet';
+    const t = now();
+    if (t >= m.notAfter.getTime()) return `certificate ${m.identity} expired at ${m.notAfter.toISOString()}`;
+    if (t < m.notBefore.getTime()) return `certificate ${m.identity} is not valid before ${m.notBefore.toISOString()}`;
+    return undefined;
+  };
+}
+
+/**
+ * The certificate gauges, read at scrape time: when the leaf expires (alert on
+ * `meshlet_tls_cert_expiration_timestamp_seconds - time() < 3600`), when it became valid, and its generation.
+ */
+export function addCertMetrics(metrics: Metrics, source: CertSource): void {
+  const sample = (value: (m: NonNullable<ReturnType<CertSource['current']>>) => number) => () => {
+    const m = source.current();
+    return m === undefined ? [] : [{ labels: { identity: m.identity }, value: value(m) }];
+  };
+  metrics.collected(
+    `${PREFIX}tls_cert_expiration_timestamp_seconds`,
+    "Unix time at which this sidecar's leaf certificate expires (notAfter).",
+    'gauge',
+    sample((m) => m.notAfter.getTime() / 1000),
+  );
+  metrics.collected(
+    `${PREFIX}tls_cert_not_before_timestamp_seconds`,
+    "Unix time from which this sidecar's leaf certificate is valid (notBefore).",
+    'gauge',
+    sample((m) => m.notBefore.getTime() / 1000),
+  );
+  metrics.collected(
+    `${PREFIX}tls_cert_generation`,
+    'Generation of the certificate material in use: 1 at start, +1 per rotation of the leaf or the trust bundle.',
+    'gauge',
+    sample((m) => m.generation),
+  );
 }

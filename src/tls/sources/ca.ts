@@ -41,7 +41,7 @@ export interface CaCertSource extends CertSource {
  * Creates the source; nothing is read before `start()`. Renewal cycle:
  * 1. start: load the CA, issue a leaf, check it like any other material → generation 1 (a failure rejects
  *    `start` naming the CA file and reason); schedule (2).
- * 2. At nextRenewAt(notBefore, notAfter, rotateAtFraction): reload the CA directory and issue a new leaf →
+ * 2. At rotateAtFraction of the time from issuance to notAfter (nextRenewAt): reload the CA directory and issue a new leaf →
  *    generation + 1; schedule (2) again.
  * 3. A failed renewal keeps the current leaf, warns, and retries after a jittered backoff, but never later than
  *    the current leaf's expiry.
@@ -73,9 +73,11 @@ export function createCaSource(options: CaSourceOptions): CaCertSource {
     return checkMaterial({ certChainPem: leaf.chainPem, keyPem: leaf.keyPem, trustBundlePem: leaf.trustBundlePem }, origin, clock.now());
   };
 
-  const schedule = (m: TlsMaterial): void => {
+  // The lifetime counts from issuance, not from notBefore: notBefore is back-dated for clock skew (CLOCK_SKEW_MS),
+  // and with a short leaf that minute would otherwise put the renewal in the past at once, renewing in a loop.
+  const schedule = (m: TlsMaterial, issuedAt: number): void => {
     if (closed) return;
-    const at = nextRenewAt(m.notBefore, m.notAfter, fraction, clock.now());
+    const at = nextRenewAt(Math.max(issuedAt, m.notBefore.getTime()), m.notAfter, fraction, clock.now());
     arm(at - clock.now());
   };
 
@@ -98,11 +100,12 @@ export function createCaSource(options: CaSourceOptions): CaCertSource {
 
   const renewNow = async (): Promise<TlsMaterial> => {
     try {
+      const issuedAt = clock.now();
       const next = await issue();
       if (closed) return holder.current() as TlsMaterial;
       backoff.reset();
       const m = publish(next);
-      schedule(m);
+      schedule(m, issuedAt);
       return m;
     } catch (err) {
       if (!closed) {
@@ -121,8 +124,9 @@ export function createCaSource(options: CaSourceOptions): CaCertSource {
     start() {
       // A failed start may be retried; a successful one is shared.
       starting ??= (async () => {
+        const issuedAt = clock.now();
         const m = publish(await issue());
-        schedule(m);
+        schedule(m, issuedAt);
         return m;
       })().catch((err: unknown) => {
         starting = undefined;

@@ -75,7 +75,8 @@ describe('ca certificate source', () => {
   it('renews at half-life as generation 2 and schedules the next renewal', async () => {
     const { s, changes, cap } = start();
     const first = await s.start();
-    const renewAt = first.notBefore.getTime() + (first.notAfter.getTime() - first.notBefore.getTime()) / 2;
+    // Half of the time from issuance (T0) to notAfter; notBefore is back-dated a minute for clock skew.
+    const renewAt = T0 + Math.floor((first.notAfter.getTime() - T0) / 2);
     expect(clock.nextAt()).toBe(renewAt);
     await fireAndSettle(s, renewAt - T0);
     const second = s.current()!;
@@ -84,7 +85,7 @@ describe('ca certificate source', () => {
     expect(second.notAfter.getTime()).toBe(renewAt + 4 * H);
     expect(changes.map((c) => c.generation)).toEqual([1, 2]);
     expect(clock.pending()).toBe(1);
-    expect(clock.nextAt()).toBe(second.notBefore.getTime() + (second.notAfter.getTime() - second.notBefore.getTime()) / 2);
+    expect(clock.nextAt()).toBe(renewAt + Math.floor((second.notAfter.getTime() - renewAt) / 2));
     expect(cap.text()).not.toContain('PRIVATE KEY');
   });
 
@@ -120,7 +121,7 @@ describe('ca certificate source', () => {
     await initCa({ dir: join(dir, 'long'), trustDomain: 'mesh.test', ttlMs: 400 * 24 * H, now: () => T0 - H });
     source = createCaSource({ dir: join(dir, 'long'), spiffeId: ID, leafTtlMs: 300 * 24 * H, clock, log: captureLogger().log });
     const first = await source.start();
-    const dueAt = first.notBefore.getTime() + (first.notAfter.getTime() - first.notBefore.getTime()) / 2;
+    const dueAt = T0 + Math.floor((first.notAfter.getTime() - T0) / 2);
     expect(clock.nextAt()).toBe(T0 + 2_147_483_647);
     clock.advance(2_147_483_647);
     expect(source.current()).toBe(first);
@@ -129,6 +130,13 @@ describe('ca certificate source', () => {
     clock.advance(dueAt - clock.now());
     await changed;
     expect(source.current()?.generation).toBe(2);
+  });
+
+  it('renews a short leaf at half its life from issuance, not at once (the back-dated notBefore is skew, not life)', async () => {
+    source = createCaSource({ dir, spiffeId: ID, leafTtlMs: 10_000, clock, log: captureLogger().log });
+    const first = await source.start();
+    expect(first.notAfter.getTime() - T0).toBe(10_000);
+    expect(clock.nextAt()).toBe(T0 + 5_000);
   });
 
   it('close() clears the renewal timer', async () => {
