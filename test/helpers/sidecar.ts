@@ -2,7 +2,7 @@
 // Starts a real meshlet sidecar in-process (createApp on port 0) for integration tests, with logs captured.
 
 import { Writable } from 'node:stream';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { bootstrapSchema, type BootstrapInput } from '../../src/config/schema.js';
 import type { Resolver } from '../../src/discovery/resolver.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -18,7 +18,7 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-export async function startSidecar(input: Partial<BootstrapInput> & Pick<BootstrapInput, 'service'>, options: { resolver?: Resolver; level?: 'info' | 'debug' | 'silent'; certSource?: CertSource } = {}): Promise<Sidecar> {
+export async function startSidecar(input: Partial<BootstrapInput> & Pick<BootstrapInput, 'service'>, options: { resolver?: Resolver; level?: 'info' | 'debug' | 'silent'; certSource?: CertSource; tls?: Pick<AppOptions, 'inboundTls' | 'appConnector'> } = {}): Promise<Sidecar> {
   const config = bootstrapSchema.parse({
     admin: { listen: '127.0.0.1:0' },
     log: { level: options.level ?? 'info', accessLog: true },
@@ -36,6 +36,7 @@ export async function startSidecar(input: Partial<BootstrapInput> & Pick<Bootstr
     log,
     ...(options.resolver ? { resolver: options.resolver } : {}),
     ...(options.certSource ? { certSource: options.certSource } : {}),
+    ...options.tls,
   });
   const a = await app.start();
   let closed = false;

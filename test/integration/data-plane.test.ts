@@ -1,16 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-// The data plane is transparent: every gRPC call behaves the same directly, through one sidecar (inbound) and through
-// two (outbound → inbound). Each scenario runs on all three paths and compares what the client observes.
+// The data plane is transparent: every gRPC call behaves the same directly, through one sidecar (inbound), through
+// two (outbound → inbound), through two with mTLS between them, and through one sidecar with TLS on both legs (the
+// client's and the app's). Each scenario runs on every path and compares what the client observes.
 
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadQuickTls } from '../../src/tls/quick-flags.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { echoClient, startEcho, unary, type EchoClient, type EchoServer, type UnaryResult } from '../helpers/echo.js';
+import { fakeCertSource } from '../helpers/fake-cert-source.js';
+import { usePki } from '../helpers/test-pki.js';
 
-type Path = 'direct' | 'one sidecar' | 'two sidecars';
-const PATHS: Path[] = ['direct', 'one sidecar', 'two sidecars'];
+type Path = 'direct' | 'one sidecar' | 'two sidecars' | 'two sidecars, mTLS' | 'one sidecar, TLS both legs';
+const PATHS: Path[] = ['direct', 'one sidecar', 'two sidecars', 'two sidecars, mTLS', 'one sidecar, TLS both legs'];
+/** The paths through meshlet, for the scenarios that watch what the upstream app saw. */
+const PROXIED: Exclude<Path, 'direct'>[] = ['one sidecar', 'two sidecars', 'two sidecars, mTLS', 'one sidecar, TLS both legs'];
 
+const pki = usePki();
+const root = pki.ca('root');
 let echo: EchoServer;
+let tlsEcho: EchoServer; // the app behind the TLS-both-legs sidecar, serving TLS itself
+/** The app each path ends at. */
+const upstreamOf = new Map<Path, EchoServer>();
+const tlsSidecars: Sidecar[] = [];
 let inboundOnly: Sidecar;
 let sidecarA: Sidecar; // the caller's sidecar (outbound)
 let sidecarB: Sidecar; // the callee's sidecar (inbound)
@@ -28,12 +40,57 @@ beforeAll(async () => {
   clients.set('direct', echoClient(echo.address));
   clients.set('one sidecar', echoClient(inboundOnly.inbound as string));
   clients.set('two sidecars', echoClient(sidecarA.outbound as string, 'echo'));
+
+  // Sidecar to sidecar over mTLS (strict callee), certificates from the test PKI.
+  const unused = { files: { certFile: 'unused.crt', keyFile: 'unused.key', trustBundleFile: 'unused.pem' } };
+  const calleeTls = await startSidecar(
+    { service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: echo.address }, mtls: { source: unused, inbound: { mode: 'strict' } } },
+    { certSource: fakeCertSource(pki.leaf(root, 'echo'), [root]) },
+  );
+  tlsSidecars.push(calleeTls);
+  const callerTls = await startSidecar(
+    {
+      service: { name: 'caller' },
+      outbound: { listen: '127.0.0.1:0' },
+      upstreams: { echo: { endpoints: [calleeTls.inbound as string] } },
+      mtls: { source: unused, outbound: { mode: 'mtls' } },
+    },
+    { certSource: fakeCertSource(pki.leaf(root, 'caller'), [root]) },
+  );
+  tlsSidecars.push(callerTls);
+  clients.set('two sidecars, mTLS', echoClient(callerTls.outbound as string, 'echo'));
+
+  // One sidecar with TLS on both legs, as quick mode's --tls-* and --upstream-* flags set it up.
+  const app = pki.leaf(root, 'app');
+  const edge = pki.leaf(root, 'edge', { extraSans: ['IP:127.0.0.1'] }); // grpc-js checks the address it dialled
+  const client = pki.leaf(root, 'client');
+  tlsEcho = await startEcho({}, {}, grpc.ServerCredentials.createSsl(Buffer.from(root.certPem), [{ cert_chain: Buffer.from(app.certPem), private_key: Buffer.from(app.keyPem) }], true));
+  const quick = loadQuickTls({
+    'tls-cert': edge.certFile,
+    'tls-key': edge.keyFile,
+    'tls-client-ca': root.certFile,
+    'upstream-tls': true,
+    'upstream-ca': root.certFile,
+    'upstream-cert': edge.certFile,
+    'upstream-key': edge.keyFile,
+    'upstream-spiffe-id': 'spiffe://meshlet.local/svc/app',
+  });
+  if (!quick.ok) throw new Error(quick.errors.join('; '));
+  const edgeSidecar = await startSidecar(
+    { service: { name: 'edge' }, inbound: { listen: '127.0.0.1:0', app: tlsEcho.address } },
+    { tls: { ...(quick.tls.listener && { inboundTls: quick.tls.listener }), ...(quick.tls.upstream && { appConnector: quick.tls.upstream }) } },
+  );
+  tlsSidecars.push(edgeSidecar);
+  const creds = grpc.credentials.createSsl(Buffer.from(root.certPem), Buffer.from(client.keyPem), Buffer.from(client.certPem));
+  clients.set('one sidecar, TLS both legs', echoClient(edgeSidecar.inbound as string, undefined, {}, creds));
+
+  for (const p of PATHS) upstreamOf.set(p, p === 'one sidecar, TLS both legs' ? tlsEcho : echo);
 });
 
 afterAll(async () => {
   for (const c of clients.values()) c.close();
-  await Promise.all([inboundOnly?.close(), sidecarA?.close(), sidecarB?.close()]);
-  await echo?.close();
+  await Promise.all([inboundOnly?.close(), sidecarA?.close(), sidecarB?.close(), ...tlsSidecars.map((t) => t.close())]);
+  await Promise.all([echo?.close(), tlsEcho?.close()]);
 });
 
 /** What a client can observe of a unary call, minus what legitimately varies per call (date). */
@@ -61,8 +118,7 @@ async function onAllPaths(call: (c: EchoClient) => Promise<UnaryResult>) {
 
 function expectSame(results: Map<Path, unknown>) {
   const direct = results.get('direct');
-  expect(results.get('one sidecar')).toEqual(direct);
-  expect(results.get('two sidecars')).toEqual(direct);
+  for (const p of PROXIED) expect(results.get(p), p).toEqual(direct);
 }
 
 describe('unary calls are identical directly and through sidecars', () => {
@@ -111,7 +167,7 @@ describe('unary calls are identical directly and through sidecars', () => {
       return unary(c, Buffer.from([code]), md);
     });
     expectSame(results);
-    expect(results.get('two sidecars')?.code).toBe(code);
+    expect(results.get('two sidecars, mTLS')?.code).toBe(code);
   });
 
   it('relays an empty message and a 16 MiB message (both directions)', async () => {
@@ -173,7 +229,7 @@ describe('streaming calls are identical directly and through sidecars', () => {
   });
 
   it('server streaming: 64 MiB streamed with back-pressure arrives intact', async () => {
-    for (const p of ['one sidecar', 'two sidecars'] as const) {
+    for (const p of PROXIED) {
       const md = new grpc.Metadata();
       md.set('stream-count', '64');
       md.set('stream-size', String(1 << 20));
@@ -224,8 +280,9 @@ describe('streaming calls are identical directly and through sidecars', () => {
 
 describe('deadlines, cancellation and compression', () => {
   it('forwards the remaining deadline and answers DEADLINE_EXCEEDED when it expires', async () => {
-    for (const p of ['one sidecar', 'two sidecars'] as const) {
+    for (const p of PROXIED) {
       const c = clients.get(p) as EchoClient;
+      const echo = upstreamOf.get(p) as EchoServer;
       const before = echo.calls.length;
       const cancelled = new Promise((resolve) => echo.events.once('cancelled', resolve));
       const md = new grpc.Metadata();
@@ -263,8 +320,9 @@ describe('deadlines, cancellation and compression', () => {
   });
 
   it('a client cancel resets the upstream call', async () => {
-    for (const p of ['one sidecar', 'two sidecars'] as const) {
+    for (const p of PROXIED) {
       const c = clients.get(p) as EchoClient;
+      const echo = upstreamOf.get(p) as EchoServer;
       const md = new grpc.Metadata();
       md.set('never-respond', '1');
       md.set('stream-count', '2');
