@@ -8,9 +8,9 @@ import { echoClient, startEcho, unary, type EchoClient, type EchoServer } from '
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startConsulDouble, type ConsulDouble } from '../doubles/consul.js';
-import { useCleanup } from '../helpers/cleanup.js';
+import { useScoped } from '../helpers/scoped.js';
 
-const defer = useCleanup();
+const { defer, sidecar } = useScoped({ level: 'silent' });
 
 async function echoes(n: number, slowIndex = -1, slowMs = 0): Promise<EchoServer[]> {
   const list: EchoServer[] = [];
@@ -20,12 +20,6 @@ async function echoes(n: number, slowIndex = -1, slowMs = 0): Promise<EchoServer
     list.push(e);
   }
   return list;
-}
-
-async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
-  const s = await startSidecar(input, { level: 'silent' });
-  defer(() => s.close());
-  return s;
 }
 
 function client(s: Sidecar, authority: string): EchoClient {

@@ -4,33 +4,12 @@
 // local app on the outbound side gets the detail; the sidecar's access log keeps the detail either way.
 
 import * as grpc from '@grpc/grpc-js';
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { useCleanup } from '../helpers/cleanup.js';
-import { echoClient, startEcho, unary, type EchoClient } from '../helpers/echo.js';
-import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
+import { deadPort, useScoped } from '../helpers/scoped.js';
+import { startEcho, unary } from '../helpers/echo.js';
+import type { Sidecar } from '../helpers/sidecar.js';
 
-const defer = useCleanup();
-
-async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
-  const s = await startSidecar(input);
-  defer(() => s.close());
-  return s;
-}
-function client(address: string, authority?: string): EchoClient {
-  const c = echoClient(address, authority);
-  defer(() => c.close());
-  return c;
-}
-
-/** A port nothing listens on: bind, read the port, close. */
-async function deadPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+const { defer, sidecar, client } = useScoped();
 
 /** The access-log lines of `s` so far. */
 const accessLines = (s: Sidecar) => s.logs.filter((l) => l.access === true);

@@ -6,35 +6,16 @@ import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { echoClient, startEcho, unary, type EchoClient, type EchoServer } from '../helpers/echo.js';
-import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
-import { useCleanup } from '../helpers/cleanup.js';
+import { startEcho, unary, type EchoServer } from '../helpers/echo.js';
+import { startSidecar } from '../helpers/sidecar.js';
+import { deadPort, useScoped } from '../helpers/scoped.js';
 
-const defer = useCleanup();
+const { defer, sidecar, client } = useScoped();
 
 async function echo(): Promise<EchoServer> {
   const e = await startEcho();
   defer(() => e.close());
   return e;
-}
-async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
-  const s = await startSidecar(input);
-  defer(() => s.close());
-  return s;
-}
-function client(address: string, authority?: string): EchoClient {
-  const c = echoClient(address, authority);
-  defer(() => c.close());
-  return c;
-}
-
-/** A port nothing listens on: bind, read the port, close. */
-async function deadPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** Raw HTTP/2 call, to see exactly what goes on the wire. */

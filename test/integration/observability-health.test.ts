@@ -8,16 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { createHealthService, healthServiceDefinition, type HealthService } from '../../examples/services/shared/health.js';
 import { startConsulDouble } from '../doubles/consul.js';
 import { echoClient, startEcho, unary } from '../helpers/echo.js';
-import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
-import { useCleanup } from '../helpers/cleanup.js';
+import { useScoped } from '../helpers/scoped.js';
 
-const defer = useCleanup();
-
-async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
-  const s = await startSidecar(input, { level: 'silent' });
-  defer(() => s.close());
-  return s;
-}
+const { defer, sidecar } = useScoped({ level: 'silent' });
 
 /** A gRPC app that serves only grpc.health.v1, with a settable status. */
 async function healthApp(initial: 'SERVING' | 'NOT_SERVING' = 'SERVING'): Promise<{ address: string; health: HealthService; close(): void }> {

@@ -11,24 +11,11 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { healthServiceDefinition } from '../../examples/services/shared/health.js';
-import { echoClient, startEcho, unary, type EchoClient } from '../helpers/echo.js';
+import { startEcho, unary, type EchoClient } from '../helpers/echo.js';
 import { scrape } from '../helpers/prom-text.js';
-import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
-import { useCleanup } from '../helpers/cleanup.js';
+import { useScoped } from '../helpers/scoped.js';
 
-const defer = useCleanup();
-
-async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
-  const s = await startSidecar(input, { level: 'silent' });
-  defer(() => s.close());
-  return s;
-}
-
-function client(address: string, authority?: string): EchoClient {
-  const c = echoClient(address, authority);
-  defer(() => c.close());
-  return c;
-}
+const { defer, sidecar, client } = useScoped();
 
 function serverStream(c: EchoClient, md: grpc.Metadata): Promise<number> {
   return new Promise((resolve, reject) => {

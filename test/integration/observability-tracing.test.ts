@@ -10,24 +10,12 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { parseTraceparent } from '../../src/telemetry/propagation.js';
-import { echoClient, startEcho, unary, type EchoClient, type EchoServer } from '../helpers/echo.js';
+import { startEcho, unary, type EchoClient, type EchoServer } from '../helpers/echo.js';
 import { type ReceivedSpan, SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
-import { useCleanup } from '../helpers/cleanup.js';
+import type { Sidecar } from '../helpers/sidecar.js';
+import { useScoped } from '../helpers/scoped.js';
 
-const defer = useCleanup();
-
-async function sidecar(input: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
-  const s = await startSidecar(input);
-  defer(() => s.close());
-  return s;
-}
-
-function client(address: string, authority?: string): EchoClient {
-  const c = echoClient(address, authority);
-  defer(() => c.close());
-  return c;
-}
+const { defer, sidecar, client } = useScoped();
 
 interface Mesh {
   receiver: OtlpReceiver;
