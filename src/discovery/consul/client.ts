@@ -297,12 +297,7 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
         timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
       }),
     );
-    const header = res.headers?.['x-consul-index'];
-    const index = parseIndex(typeof header === 'string' ? header : undefined);
-    if (index === undefined) {
-      throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`);
-    }
-    return { index, body: res.body };
+    return { index: consulIndex(op, res.headers), body: res.body };
   };
 
   return {
@@ -321,12 +316,7 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
           timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
         }),
       );
-      const header = res.headers?.['x-consul-index'];
-      const index = parseIndex(typeof header === 'string' ? header : undefined);
-      if (index === undefined) {
-        throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`);
-      }
-      return { index, entries: parseHealthEntries(op, res.body) };
+      return { index: consulIndex(op, res.headers), entries: parseHealthEntries(op, res.body) };
     },
 
     async registerService(registration, opts = {}) {
@@ -542,4 +532,14 @@ function parseConnectLeaf(operation: string, body: unknown): ConnectCaLeaf {
     ValidBefore: body.ValidBefore as string,
     ModifyIndex: typeof body.ModifyIndex === 'number' ? body.ModifyIndex : 0,
   };
+}
+
+/** The X-Consul-Index of a blocking-capable answer; a missing or invalid one is an error (the watch cannot go on). */
+function consulIndex(op: string, headers: Record<string, unknown> | undefined): bigint {
+  const header = headers?.['x-consul-index'];
+  const index = parseIndex(typeof header === 'string' ? header : undefined);
+  if (index === undefined) {
+    throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`);
+  }
+  return index;
 }
