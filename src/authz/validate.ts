@@ -3,7 +3,7 @@
 // metadata condition, regexes that compile and stay in the bounded subset, unique rule names. Pure; called by the
 // policy loader's cross-field pass (src/policy/load.ts), which places each issue at file:line:column.
 
-import { parseIdentityPattern } from './identity-pattern.js';
+import { parseIdentityPattern } from '../spiffe/pattern.js';
 import type { AuthzPolicy } from './schema.js';
 
 /** One issue, at a path inside the policy document. */

@@ -5,7 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import { initCa, issueLeaf, KEY_TYPES, loadCa, writeLeaf, type KeyType } from './ca.js';
-import { SpiffeIdError } from './identity.js';
+import { SpiffeIdError } from '../spiffe/identity.js';
 import { TlsFileError } from './pem.js';
 
 /** Usage of `meshlet ca`, also shown by `meshlet --help`. */

@@ -19,7 +19,7 @@ import { createPublicKey, randomBytes, webcrypto, X509Certificate, type KeyObjec
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseSpiffeId, trustDomainId, uriSans, validateTrustDomain } from './identity.js';
+import { parseSpiffeId, trustDomainId, uriSans, validateTrustDomain } from '../spiffe/identity.js';
 import { checkKeyMatches, parseCertificates, parsePrivateKey, TlsFileError } from './pem.js';
 
 type CryptoKey = webcrypto.CryptoKey;

@@ -4,7 +4,7 @@
 // root of the trust bundle, and every certificate on the path is valid now. Errors name the file and the reason.
 
 import type { X509Certificate } from 'node:crypto';
-import { spiffeIdFromCertificate } from './identity.js';
+import { spiffeIdFromCertificate } from '../spiffe/identity.js';
 import type { TlsMaterial } from './material.js';
 import { checkKeyMatches, oneLineName, parseCertificates, parsePrivateKey, TlsFileError } from './pem.js';
 

@@ -4,6 +4,7 @@
 
 import type { PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { matchIdentity, parseIdentityPattern } from '../spiffe/pattern.js';
 
 /** The outcome of reading a SPIFFE ID: the ID, or why there is none (for logs). */
 export type SpiffeIdResult = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string };
@@ -56,24 +57,13 @@ export function spiffeIdOf(cert: PeerCertificate | X509Certificate | undefined):
 }
 
 /**
- * True when `id` matches `pattern`: equal, or a pattern segment `*` matching one whole segment (the trust domain
- * included), or a final `/**` matching one or more remaining segments. Case-sensitive, as SPIFFE IDs are.
+ * True when `id` matches any of `patterns` (see src/spiffe/pattern.ts; a pattern that does not parse matches nothing,
+ * config validation reports it). Called once per handshake, not per call.
  */
-export function spiffeIdMatches(id: string, pattern: string): boolean {
-  if (!id.startsWith('spiffe://') || !pattern.startsWith('spiffe://')) return false;
-  const idSegs = id.slice('spiffe://'.length).split('/');
-  const patSegs = pattern.slice('spiffe://'.length).split('/');
-  for (let i = 0; i < patSegs.length; i++) {
-    const p = patSegs[i] as string;
-    if (p === '**' && i === patSegs.length - 1) return idSegs.length > i;
-    const s = idSegs[i];
-    if (s === undefined || (p !== '*' && p !== s) || s === '') return false;
-  }
-  return idSegs.length === patSegs.length;
-}
-
-/** True when `id` matches any of `patterns`. */
 export function spiffeIdMatchesAny(id: string, patterns: readonly string[]): boolean {
-  for (const p of patterns) if (spiffeIdMatches(id, p)) return true;
+  for (const text of patterns) {
+    const p = parseIdentityPattern(text);
+    if (typeof p !== 'string' && matchIdentity(p, id)) return true;
+  }
   return false;
 }

@@ -6,7 +6,7 @@ import type { MtlsConfig } from '../config/mtls-schema.js';
 import type { ConsulClient } from '../discovery/consul/client.js';
 import type { ReloadResult } from '../config/reload-result.js';
 import type { Logger } from '../telemetry/logger.js';
-import { deriveSpiffeId } from './identity.js';
+import { deriveSpiffeId } from '../spiffe/identity.js';
 import type { CertSource } from './material.js';
 import type { RenewClock } from './renew.js';
 import { createCaSource } from './sources/ca.js';

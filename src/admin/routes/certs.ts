@@ -3,7 +3,7 @@
 // generation, validity and time left, each certificate of the chain and of the trust bundle. Never the key.
 
 import { X509Certificate } from 'node:crypto';
-import { uriSans } from '../../tls/identity.js';
+import { uriSans } from '../../spiffe/identity.js';
 import type { CertSource } from '../../tls/material.js';
 import { oneLineName, splitPemCertificates } from '../../tls/pem.js';
 import type { AdminResponse, AdminServer } from '../server.js';

@@ -12,7 +12,7 @@ import { connect, createServer, type TLSSocket } from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initCa, issueLeaf, loadCa, writeLeaf } from '../../../src/tls/ca.js';
 import { parseDurationMs, runCaCommand } from '../../../src/tls/ca-cli.js';
-import { spiffeIdFromCertificate } from '../../../src/tls/identity.js';
+import { spiffeIdFromCertificate } from '../../../src/spiffe/identity.js';
 
 let dir: string;
 beforeEach(() => {

@@ -3,7 +3,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseSubjectAltName, spiffeIdMatches, spiffeIdOf } from '../../../src/tls/peer.js';
+import { parseSubjectAltName, spiffeIdMatchesAny, spiffeIdOf } from '../../../src/tls/peer.js';
 import { usePki } from '../../helpers/test-pki.js';
 
 const pki = usePki();
@@ -33,7 +33,7 @@ describe('spiffeIdOf', () => {
   });
 });
 
-describe('spiffeIdMatches', () => {
+describe('spiffeIdMatchesAny', () => {
   it.each([
     ['spiffe://meshlet.local/svc/echo', 'spiffe://meshlet.local/svc/echo', true],
     ['spiffe://meshlet.local/svc/echo', 'spiffe://meshlet.local/svc/other', false],
@@ -47,6 +47,7 @@ describe('spiffeIdMatches', () => {
     ['spiffe://meshlet.local/svc/echo', 'spiffe://meshlet.local/svc/echo/extra', false],
     ['https://meshlet.local/svc/echo', 'spiffe://meshlet.local/svc/echo', false],
   ])('%s vs %s → %s', (id, pattern, want) => {
-    expect(spiffeIdMatches(id, pattern)).toBe(want);
+    expect(spiffeIdMatchesAny(id, [pattern])).toBe(want);
+    expect(spiffeIdMatchesAny(id, ['spiffe://nothing/here', pattern])).toBe(want);
   });
 });

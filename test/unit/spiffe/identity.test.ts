@@ -4,12 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   deriveSpiffeId,
-  matchSpiffeId,
   parseSpiffeId,
-  parseSpiffePattern,
   spiffeIdFromCertificate,
   uriSans,
-} from '../../../src/tls/identity.js';
+} from '../../../src/spiffe/identity.js';
 
 describe('parseSpiffeId', () => {
   it.each([
@@ -102,35 +100,5 @@ describe('URI SAN extraction', () => {
 
   it('returns the one SPIFFE ID next to DNS SANs', () => {
     expect(spiffeIdFromCertificate({ subjectAltName: 'DNS:a, URI:spiffe://td/ns/n/sa/s' }).id).toBe('spiffe://td/ns/n/sa/s');
-  });
-});
-
-describe('matchSpiffeId', () => {
-  it.each([
-    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/shop/sa/web', true],
-    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/*/sa/web', true],
-    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/*/sa/api', false],
-    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/*', false],
-    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/shop/**', true],
-    ['spiffe://td/ns/shop', 'spiffe://td/ns/shop/**', false],
-    ['spiffe://td/ns/shop/x', 'spiffe://td/ns/shop/**', true],
-    ['spiffe://other/ns/shop/x', 'spiffe://td/ns/shop/**', false],
-    ['spiffe://other/ns/shop/x', 'spiffe://*/ns/shop/**', true],
-    ['spiffe://td/svc/a', 'spiffe://td/**', true],
-    ['spiffe://td/svc/a', 'spiffe://td/svc/A', false],
-    ['spiffe://td/svc/a', 'spiffe://*', false],
-  ])('%s against %s → %s', (id, pattern, expected) => {
-    expect(matchSpiffeId(id, pattern)).toBe(expected);
-    expect(matchSpiffeId(parseSpiffeId(id), parseSpiffePattern(pattern))).toBe(expected);
-  });
-
-  it.each([
-    ['spiffe://td/**/x', '"**" is allowed only as the last segment'],
-    ['spiffe://td/svc-*', 'whole path segment'],
-    ['spiffe://t*/x', 'whole trust domain'],
-    ['https://td/x', 'must start with "spiffe://"'],
-    ['spiffe://td/a//b', 'empty path segment'],
-  ])('rejects pattern %s', (pattern, why) => {
-    expect(() => parseSpiffePattern(pattern)).toThrow(why);
   });
 });

@@ -198,59 +198,6 @@ export function spiffeIdFromCertificate(cert: { readonly subjectAltName?: string
   return parseSpiffeId(uri);
 }
 
-/** A compiled SPIFFE ID pattern (see {@link parseSpiffePattern}). */
-export interface SpiffePattern {
-  readonly pattern: string;
-  /** `*` matches any trust domain. */
-  readonly trustDomain: string;
-  /** Literal segments and `*`; without the trailing `**`. */
-  readonly segments: readonly string[];
-  /** The pattern ended in `/**`: one or more further segments. */
-  readonly rest: boolean;
-}
-
-/**
- * Compiles a pattern: a SPIFFE ID whose trust domain may be `*` (any), whose path segments may each be `*`
- * (exactly one segment) and whose last segment may be `**` (one or more segments). Wildcards are whole segments
- * only (`svc-*` is rejected, not silently literal). Throws {@link SpiffeIdError}.
- */
-export function parseSpiffePattern(pattern: string): SpiffePattern {
-  const bad = (why: string): never => {
-    throw new SpiffeIdError(`invalid SPIFFE ID pattern ${JSON.stringify(truncate(pattern))}: ${why}`);
-  };
-  if (!pattern.startsWith('spiffe://')) bad('must start with "spiffe://"');
-  const rest = pattern.slice('spiffe://'.length);
-  const slash = rest.indexOf('/');
-  const td = slash === -1 ? rest : rest.slice(0, slash);
-  const segments = slash === -1 ? [] : rest.slice(slash + 1).split('/');
-  const doubleStar = segments.indexOf('**');
-  if (doubleStar !== -1 && doubleStar !== segments.length - 1) bad('"**" is allowed only as the last segment');
-  if (segments.some((s) => s !== '*' && s !== '**' && s.includes('*'))) bad('"*" must be a whole path segment');
-  if (td.includes('*') && td !== '*') bad('"*" must be the whole trust domain');
-  // Validate the literal parts by building an ID of the same shape.
-  const probe = `spiffe://${td === '*' ? 'x' : td}${segments.map((s) => `/${s === '*' || s === '**' ? 'x' : s}`).join('')}`;
-  try {
-    parseSpiffeId(probe, { requirePath: false });
-  } catch (err) {
-    bad((err as Error).message.replace(/^invalid SPIFFE ID "[^"]*": /, ''));
-  }
-  const hasRest = doubleStar !== -1;
-  return { pattern, trustDomain: td, segments: hasRest ? segments.slice(0, -1) : segments, rest: hasRest };
-}
-
-/**
- * True when `id` matches `pattern` (a string is compiled on each call; compile once with
- * {@link parseSpiffePattern} on hot paths). Trust domains and segments compare exactly (case-sensitive).
- */
-export function matchSpiffeId(id: SpiffeId | string, pattern: SpiffePattern | string): boolean {
-  const parsed = typeof id === 'string' ? parseSpiffeId(id, { requirePath: false }) : id;
-  const p = typeof pattern === 'string' ? parseSpiffePattern(pattern) : pattern;
-  if (p.trustDomain !== '*' && p.trustDomain !== parsed.trustDomain) return false;
-  const segs = parsed.segments;
-  if (p.rest ? segs.length <= p.segments.length : segs.length !== p.segments.length) return false;
-  return p.segments.every((s, i) => s === '*' || s === segs[i]);
-}
-
 function truncate(s: string): string {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }

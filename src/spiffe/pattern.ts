@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// SPIFFE ID patterns of authz rules (pure, a leaf): `spiffe://TRUST-DOMAIN/SEG/SEG...` where the trust domain may be
-// `*`, a path segment `*` matches exactly one segment and a trailing `/**` matches one or more segments; anything
-// else matches exactly. Matching scans the caller's ID in place: no allocation per call.
-// (tls-certs writes src/tls/identity.ts with the same semantics for peer verification; the two may be merged.)
+// SPIFFE ID patterns (pure, a leaf), the one matcher for authz rules and for the identities expected of upstreams:
+// `spiffe://TRUST-DOMAIN/SEG/SEG...` where the trust domain may be `*`, a path segment `*` matches exactly one
+// segment and a trailing `/**` matches one or more segments; anything else matches exactly. Matching scans the ID
+// in place: no allocation per call.
 
 const SCHEME = 'spiffe://';
 /** SPIFFE ID spec §2.1: trust domain characters (lowercase letters, digits, `.`, `-`, `_`). */

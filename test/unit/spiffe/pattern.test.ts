@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // SPIFFE ID patterns of authz rules: a table of pattern × ID → match, and the patterns the parser refuses.
 import { describe, expect, it } from 'vitest';
-import { matchIdentity, parseIdentityPattern, type IdentityPattern } from '../../../src/authz/identity-pattern.js';
+import { matchIdentity, parseIdentityPattern, type IdentityPattern } from '../../../src/spiffe/pattern.js';
 
 function pattern(text: string): IdentityPattern {
   const p = parseIdentityPattern(text);
@@ -59,5 +59,30 @@ describe('parseIdentityPattern', () => {
     expect(pattern('spiffe://td/a/b').exact).toBe(true);
     expect(pattern('spiffe://td/a/*').exact).toBe(false);
     expect(pattern('spiffe://*/a').exact).toBe(false);
+  });
+});
+
+describe('matchIdentity: more cases (trust domain wildcard, case, bare trust domain)', () => {
+  it.each([
+    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/shop/sa/web', true],
+    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/*/sa/web', true],
+    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/*/sa/api', false],
+    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/*', false],
+    ['spiffe://td/ns/shop/sa/web', 'spiffe://td/ns/shop/**', true],
+    ['spiffe://td/ns/shop', 'spiffe://td/ns/shop/**', false],
+    ['spiffe://td/ns/shop/x', 'spiffe://td/ns/shop/**', true],
+    ['spiffe://other/ns/shop/x', 'spiffe://td/ns/shop/**', false],
+    ['spiffe://other/ns/shop/x', 'spiffe://*/ns/shop/**', true],
+    ['spiffe://td/svc/a', 'spiffe://td/**', true],
+    ['spiffe://td/svc/a', 'spiffe://td/svc/A', false],
+    ['spiffe://td/svc/a', 'spiffe://*', false],
+  ])('%s against %s → %s', (id, pattern, expected) => {
+    const p = parseIdentityPattern(pattern);
+    if (typeof p === 'string') throw new Error(p);
+    expect(matchIdentity(p, id)).toBe(expected);
+  });
+
+  it('rejects a trust domain that is only partly a wildcard', () => {
+    expect(parseIdentityPattern('spiffe://t*/x')).toMatch(/invalid trust domain "t\*"/);
   });
 });
