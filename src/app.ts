@@ -196,7 +196,8 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
       // App health checks start with the first health request (on demand); upstream checks start now.
       inbound?.startChecks();
       outbound?.startChecks();
-      await discovery.register(addresses.inbound);
+      // The agent's check goes to the plaintext health port when there is one: the agent has no mesh certificate.
+      await discovery.register(addresses.inbound, inbound?.healthListener?.address);
       log.info(
         {
           service: config.service.name,

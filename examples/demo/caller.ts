@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The demo's external caller: a plain gRPC client with no sidecar of its own, calling order-service through
-// order-service's sidecar INBOUND listener. One round = one unary GetOrder + one streaming ListOrders.
+// order-service's sidecar INBOUND listener. One round = one unary GetOrder, one streaming ListOrders and one
+// GetOrderPayment, which user-service's sidecar refuses order-service (the demo's authz rule): PERMISSION_DENIED.
 
 import * as grpc from '@grpc/grpc-js';
 
@@ -10,10 +11,13 @@ import { isServiceError, serverStreamCall, unaryCall } from '../services/shared/
 /** The result of one call, for printing. */
 export interface CallOutcome {
   kind: 'unary' | 'stream';
-  /** e.g. `GetOrder o-1001`, `ListOrders user u-3`. */
+  /** e.g. `GetOrder o-1001`, `ListOrders user u-3`, `GetOrderPayment o-1002`. */
   label: string;
   code: grpc.status;
-  /** The status this call is meant to get (the demo asks for a missing order on purpose). */
+  /**
+   * The status this call is meant to get: the demo asks for a missing order on purpose (NOT_FOUND), and for payment
+   * cards, which the user-service sidecar's policy denies order-service (PERMISSION_DENIED).
+   */
   expected: grpc.status;
   latencyMs: number;
   /** A summary of the reply, or the status message. */
@@ -24,6 +28,9 @@ export interface CallOutcome {
 
 /** Order ids GetOrder cycles through; the last one does not exist and shows a NOT_FOUND passing through the mesh. */
 export const DEMO_ORDER_IDS = ['o-1001', 'o-1002', 'o-1003', 'o-1004', 'o-1005', 'o-1006', 'o-1007', 'o-1008', 'o-404'];
+
+/** Orders GetOrderPayment cycles through (all exist: the call fails at user-service's sidecar, not at the order). */
+export const DEMO_PAYMENT_ORDER_IDS = DEMO_ORDER_IDS.filter((id) => id !== 'o-404');
 
 /** Options of createDemoCaller. */
 export interface DemoCallerOptions {
@@ -37,7 +44,7 @@ export interface DemoCallerOptions {
 
 /** A caller; close() releases its channel. */
 export interface DemoCaller {
-  /** Makes round `n`'s two calls, one after the other. Never rejects: failures are outcomes. */
+  /** Makes round `n`'s three calls, one after the other. Never rejects: failures are outcomes. */
   round(n: number): Promise<CallOutcome[]>;
   close(): void;
 }
@@ -75,6 +82,7 @@ export function createDemoCaller({ address, callTimeoutMs = 2000, now = () => pe
     async round(n) {
       const id = DEMO_ORDER_IDS[n % DEMO_ORDER_IDS.length]!;
       const userId = n % 2 === 0 ? undefined : `u-${(n % 5) + 1}`;
+      const paymentId = DEMO_PAYMENT_ORDER_IDS[n % DEMO_PAYMENT_ORDER_IDS.length]!;
       const deadline = (): number => Date.now() + callTimeoutMs;
       return [
         await measure('unary', `GetOrder ${id}`, id === 'o-404' ? grpc.status.NOT_FOUND : grpc.status.OK, async () =>
@@ -85,6 +93,10 @@ export function createDemoCaller({ address, callTimeoutMs = 2000, now = () => pe
           const request = userId === undefined ? {} : { userId };
           for await (const _order of serverStreamCall(client, methods.listOrders, request, { deadline: deadline() })) count++;
           return `${count} order${count === 1 ? '' : 's'}`;
+        }),
+        await measure('unary', `GetOrderPayment ${paymentId}`, grpc.status.PERMISSION_DENIED, async () => {
+          const p = await unaryCall(client, methods.getOrderPayment, { id: paymentId }, { deadline: deadline() });
+          return `${dollars(p.totalCents)} on ${p.cardBrand} ····${p.cardLast4}`;
         }),
       ];
     },
@@ -98,5 +110,5 @@ export function formatOutcome(o: CallOutcome, at: Date): string {
   const status = grpc.status[o.code] ?? String(o.code);
   const note = o.code === o.expected ? (o.code === grpc.status.OK ? '' : ' (expected)') : ' (UNEXPECTED)';
   const mesh = o.meshletError ? ` [meshlet ${o.meshletError}]` : '';
-  return `${time}  ${o.kind.padEnd(6)}  ${o.label.padEnd(20)}  ${status.padEnd(17)}  ${o.latencyMs.toFixed(1).padStart(7)} ms  ${o.detail}${note}${mesh}`;
+  return `${time}  ${o.kind.padEnd(6)}  ${o.label.padEnd(22)}  ${status.padEnd(17)}  ${o.latencyMs.toFixed(1).padStart(7)} ms  ${o.detail}${note}${mesh}`;
 }

@@ -1,27 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 // The local demo mesh (`npm start`): user-service and order-service, each behind its own meshlet sidecar, and an
 // external caller hitting order-service's sidecar inbound port every second. Ctrl-C / SIGTERM stops it all.
+// Sidecar to sidecar is mTLS: at start the demo makes a CA in its temp dir (`meshlet ca init`), the sidecars issue
+// their leaves from it, and user-service's sidecar authorizes order-service by its SPIFFE ID (and denies it one
+// method, on purpose).
 //
 //   caller ──▶ :7243 order sidecar ──▶ :7201 order-service ──▶ :7240 order sidecar (outbound, :authority
-//   user-service) ──▶ :7143 user sidecar (inbound) ──▶ :7101 user-service
+//   user-service) ══mTLS══▶ :7143 user sidecar (inbound, authz) ──▶ :7101 user-service
 //
 // Flags: --calls N (stop after N rounds; exit 1 unless every call got its expected status).
 // Env: MESHLET_BIN (sidecar command line; default `node dist/src/main.js`), CONSUL_HTTP_ADDR (use the Consul configs),
 // DEMO_READY_TIMEOUT_MS (default 30000; 60000 with Consul), DEMO_INTERVAL_MS (default 1000).
 
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
 import { fromRoot, projectRoot } from '../services/shared/project-root.js';
 import { createDemoCaller, formatOutcome } from './caller.js';
 import { describeExit, logTail, startChild, type Child } from './children.js';
-import { demoConfigs, demoMode } from './configs.js';
-import { demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from './plan.js';
+import { DEMO_TRUST_DOMAIN, demoConfigs, demoMode, writeEffectiveConfigs } from './configs.js';
+import { caInitCommand, demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from './plan.js';
 import { DEMO_HOST, DEMO_PORTS, takenPorts } from './ports.js';
-import { grpcServing, httpOk, NotReadyError, upstreamReady, waitFor } from './readiness.js';
+import { formatIdentity, grpcServing, httpOk, NotReadyError, sidecarIdentity, upstreamReady, waitFor } from './readiness.js';
 
 const log = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -63,9 +67,26 @@ if (taken.length > 0) {
     '      stop what holds them (`ss -ltnp` shows it), e.g. an earlier demo still running');
 }
 
-// 2. Start the children. Ctrl-C and SIGTERM abort `stop`; a child exiting on its own aborts `died`.
+// 2. The mesh CA and the configs that name it, in the demo's temp dir (kept afterwards, with the logs).
 const logDir = mkdtempSync(join(tmpdir(), 'meshlet-demo-'));
-const plan = demoPlan({ configs: demoConfigs(mode), root, meshlet, nodePath: process.execPath, entries, logDir });
+const caDir = join(logDir, 'ca');
+const caInit = caInitCommand(meshlet, caDir, DEMO_TRUST_DOMAIN);
+try {
+  await promisify(execFile)(caInit.command, caInit.args, { cwd: root, timeout: 30_000 });
+} catch (err) {
+  const { stderr, message } = err as { stderr?: string; message: string };
+  fail(`${[caInit.command, ...caInit.args].join(' ')} failed: ${stderr?.trim() || message}`);
+}
+const sourceConfigs = demoConfigs(mode);
+let configs: ReturnType<typeof writeEffectiveConfigs>;
+try {
+  configs = writeEffectiveConfigs(sourceConfigs, caDir, join(logDir, 'config'));
+} catch (err) {
+  fail(`cannot write the effective configs: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+// 3. Start the children. Ctrl-C and SIGTERM abort `stop`; a child exiting on its own aborts `died`.
+const plan = demoPlan({ configs: configs!, root, meshlet, nodePath: process.execPath, entries, logDir });
 const stop = new AbortController();
 const died = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -78,7 +99,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 log(`meshlet demo (${mode} discovery${mode === 'consul' ? ` via ${process.env.CONSUL_HTTP_ADDR}` : ''})`);
 log(`  sidecar command: ${[meshlet.command, ...meshlet.args].join(' ')}`);
-log(`  configs: ${relative(root, fromRoot('examples', 'demo', 'config', mode))}/`);
+log(`  mesh CA: ${caDir}  (meshlet ca init, trust domain ${DEMO_TRUST_DOMAIN}, with an intermediate)`);
+log(`  configs: ${relative(root, fromRoot('examples', 'demo', 'config', mode))}/, run as ${join(logDir, 'config')}/` +
+  ' (mtls.source.ca.dir set to the mesh CA)');
 log(`  logs:    ${logDir}/*.log  (tail -f to follow)`);
 const children: Child[] = plan.children.map(startChild);
 for (const child of children) {
@@ -98,7 +121,7 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code);
 }
 
-// 3. Ready when every app answers its health Check and every sidecar's /ready is 200. No fixed sleeps: poll.
+// 4. Ready when every app answers its health Check and every sidecar's /ready is 200. No fixed sleeps: poll.
 // With Consul, also when order-service's sidecar has a ready user-service endpoint (its /clusters): its /ready
 // does not wait for one, user-service passes only once the agent ran its first health check (up to one check
 // interval after registration: lib.RandomStagger), and the sidecar sees that on its next blocking read (which its
@@ -122,9 +145,9 @@ try {
     const laggard = err instanceof NotReadyError ? children.find((c) => c.name === err.what) : undefined;
     if (laggard) process.stderr.write(`      last log lines (${laggard.logFile}):\n${logTail(laggard.logFile)}\n`);
     else if (err instanceof NotReadyError && err.what === USER_SERVICE_ROUTABLE) {
-      const inbound = `${DEMO_HOST}:${DEMO_PORTS.userInbound}`;
+      const health = `${DEMO_HOST}:${DEMO_PORTS.userHealth}`;
       process.stderr.write(`      ${orderAdmin}/clusters shows no ready user-service endpoint: does Consul list user-service as\n` +
-        `      passing (its gRPC check must reach ${inbound})? Sidecar logs: ${logDir}\n`);
+        `      passing (its gRPC check must reach the sidecar's plaintext health port ${health})? Sidecar logs: ${logDir}\n`);
     }
     else process.stderr.write(`      see the logs in ${logDir}\n`);
   }
@@ -133,9 +156,18 @@ try {
 
 log(`ready in ${Date.now() - startedAt} ms`);
 for (const { name, ready, config } of plan.adminUrls) log(`  ${name.padEnd(22)} ${ready}  ${config}`);
+
+// 5. Who is who: the SPIFFE ID each sidecar presents, from its admin /certs (ready implies a certificate).
+log('identities (mTLS between the sidecars; user-service\'s sidecar authorizes callers by these):');
+try {
+  for (const { name, admin } of plan.adminUrls) log(`  ${formatIdentity(name, await sidecarIdentity(admin))}`);
+} catch (err) {
+  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+  await shutdown(1);
+}
 log(`calling order-service through its sidecar inbound ${plan.callerAddress} every ${intervalMs} ms; Ctrl-C to stop\n`);
 
-// 4. The caller loop.
+// 6. The caller loop.
 const caller = createDemoCaller({ address: plan.callerAddress });
 let unexpected = 0;
 for (let n = 0; !running.aborted && (rounds === undefined || n < rounds); n++) {

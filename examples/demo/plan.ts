@@ -29,6 +29,14 @@ export function meshletCommand(env: NodeJS.ProcessEnv, root: string, nodePath: s
   return { command: nodePath, args: [join(root, 'dist', 'src', 'main.js')] };
 }
 
+/**
+ * `meshlet ca init --dir <caDir> --trust-domain <trustDomain> --intermediate` with the same meshlet command the
+ * sidecars run: the CA the demo's sidecars issue their leaves from (an intermediate signs them, as in production).
+ */
+export function caInitCommand(meshlet: Command, caDir: string, trustDomain: string): Command {
+  return { command: meshlet.command, args: [...meshlet.args, 'ca', 'init', '--dir', caDir, '--trust-domain', trustDomain, '--intermediate'] };
+}
+
 /** Files the default plan needs that `npm run build` makes; returns the missing ones. */
 export function missingBuildOutputs(paths: readonly string[]): string[] {
   return paths.filter((p) => !existsSync(p));
@@ -54,8 +62,8 @@ export interface DemoPlan {
   readiness: ReadinessTarget[];
   /** Where the demo client calls: order-service's sidecar inbound. */
   callerAddress: string;
-  /** Admin URLs to print. */
-  adminUrls: Array<{ name: string; ready: string; config: string }>;
+  /** Admin URLs to print; `admin` is the base URL (its /certs names the sidecar's identity). */
+  adminUrls: Array<{ name: string; admin: string; ready: string; config: string }>;
 }
 
 /** Inputs of demoPlan. */
@@ -72,6 +80,8 @@ export interface PlanInputs {
   logDir: string;
   ports?: typeof DEMO_PORTS;
 }
+
+const adminUrlsOf = (name: string, admin: string) => ({ name, admin, ready: `${admin}/ready`, config: `${admin}/config` });
 
 /** Builds the plan. Children are listed in start order: user-service, its sidecar, order-service, its sidecar. */
 export function demoPlan({ configs, root, meshlet, nodePath, entries, logDir, ports = DEMO_PORTS }: PlanInputs): DemoPlan {
@@ -111,8 +121,8 @@ export function demoPlan({ configs, root, meshlet, nodePath, entries, logDir, po
     ],
     callerAddress: addr(ports.orderInbound),
     adminUrls: [
-      { name: 'user-service sidecar', ready: `${admin(ports.userAdmin)}/ready`, config: `${admin(ports.userAdmin)}/config` },
-      { name: 'order-service sidecar', ready: `${admin(ports.orderAdmin)}/ready`, config: `${admin(ports.orderAdmin)}/config` },
+      adminUrlsOf('user-service sidecar', admin(ports.userAdmin)),
+      adminUrlsOf('order-service sidecar', admin(ports.orderAdmin)),
     ],
   };
 }

@@ -6,12 +6,14 @@ import { createServer } from 'node:net';
 
 /**
  * Demo ports on 127.0.0.1. The hundreds digit names the service (71xx user-service, 72xx order-service); the last
- * two digits follow Linkerd's convention (…40 outbound, …43 inbound, …91 admin), and …01 is the app. Chosen away from
+ * two digits follow Linkerd's convention (…40 outbound, …43 inbound, …91 admin), …01 is the app and …44 the sidecar's
+ * plaintext health port (`mtls.inbound.healthListen`, which Consul's check dials; Consul variant only). Chosen away from
  * meshlet's and Linkerd's defaults (4140/4143/4191) and gRPC's customary 50051, so the demo runs beside them.
  */
 export const DEMO_PORTS = Object.freeze({
   userApp: 7101,
   userInbound: 7143,
+  userHealth: 7144,
   userAdmin: 7191,
   orderApp: 7201,
   orderInbound: 7243,
@@ -23,6 +25,7 @@ export const DEMO_PORTS = Object.freeze({
 export const PORT_ROLES: Readonly<Record<keyof typeof DEMO_PORTS, string>> = Object.freeze({
   userApp: 'user-service app',
   userInbound: 'user-service sidecar inbound',
+  userHealth: 'user-service sidecar health (plaintext)',
   userAdmin: 'user-service sidecar admin',
   orderApp: 'order-service app',
   orderInbound: 'order-service sidecar inbound',

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Readiness probes for the demo: a sidecar is ready when its admin /ready answers 200, an app when its gRPC health
-// Check says SERVING. waitFor() polls a probe until it passes, a bounded deadline passes, or it is aborted.
+// Check says SERVING. waitFor() polls a probe until it passes, a bounded deadline passes, or it is aborted. Once
+// ready, sidecarIdentity() reads the SPIFFE ID each sidecar presents from its admin /certs.
 
 import { request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -112,4 +113,33 @@ export function upstreamReady(adminUrl: string, backend: string, timeoutMs = 100
     req.on('error', () => resolve(false));
     req.end();
   });
+}
+
+/** What the demo prints of a sidecar's `GET /certs`. */
+export interface SidecarIdentity {
+  /** Its SPIFFE ID, e.g. `spiffe://demo.meshlet/svc/user-service`. */
+  identity: string;
+  /** Seconds until its leaf expires. */
+  expiresInSeconds: number;
+}
+
+/**
+ * The identity the sidecar at `adminUrl` presents now, from `GET <adminUrl>/certs`, within `timeoutMs` (default
+ * 1000). Rejects when the answer is not 200 or lacks the fields (e.g. 503 before the first certificate).
+ */
+export async function sidecarIdentity(adminUrl: string, timeoutMs = 1000): Promise<SidecarIdentity> {
+  const res = await fetch(`${adminUrl}/certs`, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json()) as { identity?: unknown; expiresInSeconds?: unknown; error?: unknown };
+  if (res.status !== 200 || typeof body.identity !== 'string' || typeof body.expiresInSeconds !== 'number') {
+    throw new Error(`${adminUrl}/certs answered ${res.status}${typeof body.error === 'string' ? `: ${body.error}` : ''}`);
+  }
+  return { identity: body.identity, expiresInSeconds: body.expiresInSeconds };
+}
+
+/** `user-service sidecar   spiffe://demo.meshlet/svc/user-service  (cert expires in 23h59m)`. */
+export function formatIdentity(name: string, { identity, expiresInSeconds }: SidecarIdentity): string {
+  const s = Math.max(0, expiresInSeconds);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const left = s >= 3600 ? `${Math.floor(s / 3600)}h${two(Math.floor((s % 3600) / 60))}m` : `${Math.floor(s / 60)}m${two(s % 60)}s`;
+  return `${name.padEnd(22)} ${identity}  (cert ${expiresInSeconds < 0 ? 'expired' : `expires in ${left}`})`;
 }

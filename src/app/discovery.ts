@@ -35,10 +35,11 @@ export interface AppDiscovery {
   readonly registrar: Registrar | undefined;
   /**
    * Start hook, once the listeners are up: registers this instance at `inbound`'s port when `consul.register` is
-   * set. The first attempt is awaited; a failing agent is retried in the background.
+   * set. Its gRPC check dials `health`'s port (the plaintext health listener, `mtls.inbound.healthListen`) when
+   * given, else the inbound port. The first attempt is awaited; a failing agent is retried in the background.
    * @throws Error when no `service.address` is set and this host has no non-internal IPv4 address.
    */
-  register(inbound: AddressInfo | undefined): Promise<void>;
+  register(inbound: AddressInfo | undefined, health?: AddressInfo): Promise<void>;
   /** First step of a drain: deregisters, so peers drop this instance while it still answers calls in flight. */
   deregister(): Promise<void>;
   /** Stop hook: ends the Consul watches, then the client. */
@@ -69,7 +70,7 @@ export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): A
     get registrar() {
       return registrar;
     },
-    async register(inbound) {
+    async register(inbound, health) {
       if (config.consul?.register !== true || consulClient === undefined || inbound === undefined) return;
       const address = config.service.address ?? defaultServiceAddress();
       if (address === undefined) throw new Error('consul registration needs service.address: this host has no non-internal IPv4 address');
@@ -77,6 +78,7 @@ export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): A
         service: config.service,
         address,
         port: inbound.port,
+        ...(health !== undefined && { checkPort: health.port }),
         check: config.consul.check,
       });
       registrar = createRegistrar(createConsulRegistration(consulClient, registration), {

@@ -117,7 +117,9 @@ export const mtlsSchema = z
           .optional()
           .describe(
             'A plaintext listener, host:port, that answers only grpc.health.v1 (for Consul\'s agent and kubelet, which ' +
-              'present no mesh certificate). Default: none; the admin port\'s /ready also serves probes.',
+              'present no mesh certificate). With `consul.register`, the registered gRPC check targets this port ' +
+              '(at service.address) instead of the inbound port: needed with mode strict, where the agent\'s check ' +
+              'could not pass the inbound port. Default: none; the admin port\'s /ready also serves probes.',
           ),
       })
       .strict()

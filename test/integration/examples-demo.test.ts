@@ -4,9 +4,11 @@
 // output (npm test builds before running vitest); uses the demo's fixed ports (examples/demo/ports.ts), so the
 // tests of this file run one after the other. The second runs the demo against the Consul double, which runs the
 // registered gRPC checks like an agent (first run one full interval after registration: the agent's worst case).
+// Both check the mesh part: mTLS identities printed, the authz denial expected, and user-service's sidecar access
+// log naming order-service's SPIFFE ID as the peer of its calls.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -36,22 +38,60 @@ function registrationOf(double: ConsulDouble, name: string): { ID: string; Check
   return body as { ID: string; Checks: Array<{ GRPC?: string; Interval?: string }> };
 }
 
+const ORDER_ID = 'spiffe://demo.meshlet/svc/order-service';
+const USER_ID = 'spiffe://demo.meshlet/svc/user-service';
+
+/** The demo's temp dir (logs, CA, effective configs), from its `logs:` line. */
+function runDirOf(out: string): string {
+  const m = /logs:\s+(\S+)\/\*\.log/.exec(out);
+  expect(m, out).not.toBeNull();
+  return m![1]!;
+}
+
+/**
+ * The mesh part of a run: both identities printed, each GetOrderPayment denied by user-service's sidecar as
+ * expected, and that sidecar's access log naming order-service's SPIFFE ID as the peer of every call it served.
+ */
+function expectMeshOutput(out: string): void {
+  expect(out).toMatch(new RegExp(`user-service sidecar\\s+${USER_ID}\\s+\\(cert expires in \\d+h\\d{2}m\\)`));
+  expect(out).toMatch(new RegExp(`order-service sidecar\\s+${ORDER_ID}\\s+\\(cert expires in \\d+h\\d{2}m\\)`));
+  const denials = out.split('\n').filter((l) => l.includes('GetOrderPayment'));
+  expect(denials, out).toHaveLength(3);
+  for (const line of denials) expect(line).toMatch(/PERMISSION_DENIED .*\(expected\) \[meshlet ERR_AUTHZ_DENIED\]$/);
+
+  const log = readFileSync(`${runDir}/user-service-sidecar.log`, 'utf8');
+  const calls = log
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { access?: boolean; grpc_method?: string; grpc_code?: string; peer_identity?: string; authz?: { rule?: string } })
+    .filter((e) => e.access === true);
+  const byMethod = (m: string) => calls.filter((c) => c.grpc_method === m);
+  expect(byMethod('GetUser').length + byMethod('ListUsers').length, log).toBeGreaterThan(0);
+  expect(byMethod('GetPaymentCard'), log).toHaveLength(3);
+  for (const c of calls) expect(c.peer_identity, JSON.stringify(c)).toBe(ORDER_ID);
+  for (const c of byMethod('GetPaymentCard')) {
+    expect(c).toMatchObject({ grpc_code: 'PERMISSION_DENIED', authz: { rule: 'payment-cards-not-for-orders' } });
+  }
+}
+
 let double: ConsulDouble | undefined;
+let runDir: string | undefined;
 afterEach(async () => {
   await double?.close();
   double = undefined;
+  if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
+  runDir = undefined;
 });
 
 describe('npm start demo', () => {
-  it('runs three rounds of calls through both sidecars and exits 0', async () => {
+  it('runs three rounds of calls through both sidecars over mTLS, shows the authz denial, and exits 0', async () => {
     expect(existsSync(DEMO), 'build output missing: run `npm run build` (npm test does)').toBe(true);
-    const child = spawn(process.execPath, [DEMO, '--calls', '3'], { cwd: ROOT, env: { ...process.env, CONSUL_HTTP_ADDR: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, out } = await runDemo({ ...process.env, CONSUL_HTTP_ADDR: '' });
+    runDir = runDirOf(out);
     expect(code, out).toBe(0);
     expect(out).toMatch(/GetOrder|ListOrders/);
+    expect(out).toMatch(/mesh CA: \S+\/ca {2}\(meshlet ca init, trust domain demo\.meshlet/);
+    expectMeshOutput(out);
   }, 90_000);
 
   it('registers both services in Consul, discovers user-service with blocking queries, and deregisters on stop', async () => {
@@ -62,15 +102,18 @@ describe('npm start demo', () => {
     for (const inherited of ['CONSUL_HTTP_TOKEN', 'CONSUL_HTTP_SSL', 'CONSUL_CACERT', 'DEMO_READY_TIMEOUT_MS']) delete env[inherited];
 
     const { code, out } = await runDemo(env);
+    runDir = runDirOf(out);
 
     // Exit 0 after --calls means every call got its expected status: none failed while user-service was critical.
     expect(code, out).toBe(0);
     expect(out).toMatch(/consul discovery/);
     expect(out).toMatch(/GetOrder/);
+    expectMeshOutput(out);
 
     const user = registrationOf(d, 'user-service');
     const order = registrationOf(d, 'order-service');
-    expect(user.Checks.map((c) => c.GRPC)).toEqual([`${DEMO_HOST}:${DEMO_PORTS.userInbound}`]);
+    // user-service's sidecar is strict (mTLS only): the agent's check dials its plaintext health port instead.
+    expect(user.Checks.map((c) => c.GRPC)).toEqual([`${DEMO_HOST}:${DEMO_PORTS.userHealth}`]);
     expect(order.Checks.map((c) => c.GRPC)).toEqual([`${DEMO_HOST}:${DEMO_PORTS.orderInbound}`]);
 
     // The order-service sidecar watched user-service: a first read, then blocking reads carrying the index.

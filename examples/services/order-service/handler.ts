@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// order-service gRPC handlers: read orders, join in customers from user-service (through the sidecar) within the
-// caller's deadline, and map downstream failures to statuses that make sense to order-service's own callers.
+// order-service gRPC handlers: read orders, join in customers (and payment cards) from user-service (through the
+// sidecar) within the caller's deadline, and map downstream failures to statuses that make sense to
+// order-service's own callers.
 
 import * as grpc from '@grpc/grpc-js';
 
@@ -8,7 +9,7 @@ import { isServiceError } from '../shared/grpc-client.js';
 import type { Logger } from '../shared/logger.js';
 import { silentLogger } from '../shared/logger.js';
 import { writeMessage } from '../shared/stream-writer.js';
-import type { User } from '../user-service/types.js';
+import type { PaymentCard, User } from '../user-service/types.js';
 import type { OrderRepository, StoredOrder } from './repository.js';
 import type { Customer, Order, OrderServiceHandlers } from './types.js';
 import { downstreamDeadline, type DownstreamScope, type UserDirectory } from './user-client.js';
@@ -24,21 +25,34 @@ export function orderIdProblem(id: string): string | undefined {
 }
 
 // Downstream statuses that describe the call rather than the data: the caller sees the same condition (and may
-// retry UNAVAILABLE). Every other downstream status is user-service's business; to order-service's caller it is an
+// retry UNAVAILABLE). PERMISSION_DENIED is a refusal (order-service may not do what this call needs), not a fault,
+// so it stays one. Every other downstream status is user-service's business; to order-service's caller it is an
 // internal failure (a downstream NOT_FOUND must not read as "your order was not found").
 const PASS_THROUGH = new Set<grpc.status>([
   grpc.status.CANCELLED,
   grpc.status.DEADLINE_EXCEEDED,
   grpc.status.UNAVAILABLE,
   grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.PERMISSION_DENIED,
 ]);
 
-/** The status order-service answers with when `what` (a user-service call) failed with `err`. */
+/** The trailer a meshlet sidecar names its own failures with (`ERR_*`); passed on with a passed-through status. */
+const MESHLET_ERROR = 'x-meshlet-error';
+
+/**
+ * The status order-service answers with when `what` (a user-service call) failed with `err`. A passed-through
+ * status keeps the downstream `x-meshlet-error` trailer, so the caller can tell a sidecar's refusal (e.g.
+ * ERR_AUTHZ_DENIED) from user-service's own.
+ */
 export function statusFromDownstream(err: unknown, what: string, logger: Logger): grpc.StatusObject {
   const metadata = new grpc.Metadata();
   if (isServiceError(err)) {
     const details = `user-service ${what}: ${grpc.status[err.code]}: ${err.details}`;
-    if (PASS_THROUGH.has(err.code)) return { code: err.code, details, metadata };
+    if (PASS_THROUGH.has(err.code)) {
+      const meshletError = err.metadata?.get(MESHLET_ERROR)[0];
+      if (typeof meshletError === 'string') metadata.set(MESHLET_ERROR, meshletError);
+      return { code: err.code, details, metadata };
+    }
     logger.warn({ code: grpc.status[err.code], details: err.details }, `user-service ${what} failed`);
     return { code: grpc.status.INTERNAL, details, metadata };
   }
@@ -97,6 +111,33 @@ export function createOrderHandlers(options: OrderHandlerOptions): OrderServiceH
         callback(null, withCustomer(order, user));
       })().catch((err: unknown) => {
         logger.error({ err }, 'GetOrder failed');
+        callback({ code: grpc.status.INTERNAL, details: 'reading the order store failed' });
+      });
+    },
+
+    GetOrderPayment(call, callback) {
+      const { id } = call.request;
+      const problem = orderIdProblem(id);
+      if (problem !== undefined) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: problem });
+        return;
+      }
+      void (async () => {
+        const order = await orders.get(id);
+        if (order === undefined) {
+          callback({ code: grpc.status.NOT_FOUND, details: `order "${id}" not found` });
+          return;
+        }
+        let card: PaymentCard;
+        try {
+          card = await users.getPaymentCard(order.userId, scopeOf(call));
+        } catch (err) {
+          callback(statusFromDownstream(err, 'GetPaymentCard', logger));
+          return;
+        }
+        callback(null, { orderId: order.id, totalCents: order.totalCents, cardBrand: card.brand, cardLast4: card.last4 });
+      })().catch((err: unknown) => {
+        logger.error({ err }, 'GetOrderPayment failed');
         callback({ code: grpc.status.INTERNAL, details: 'reading the order store failed' });
       });
     },

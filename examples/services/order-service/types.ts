@@ -40,10 +40,19 @@ export interface ListOrdersRequest {
   userId?: string | undefined;
 }
 
+/** `order.v1.OrderPayment`. */
+export interface OrderPayment {
+  orderId: string;
+  totalCents: number;
+  cardBrand: string;
+  cardLast4: string;
+}
+
 /** The handler shape grpc-js calls for OrderService. */
 export type OrderServiceHandlers = {
   GetOrder: grpc.handleUnaryCall<GetOrderRequest, Order>;
   ListOrders: grpc.handleServerStreamingCall<ListOrdersRequest, Order>;
+  GetOrderPayment: grpc.handleUnaryCall<GetOrderRequest, OrderPayment>;
 };
 
 /** The loaded `order.v1.OrderService` definition. */
@@ -55,10 +64,12 @@ export function orderServiceDefinition(): grpc.ServiceDefinition {
 export function orderMethods(): {
   getOrder: grpc.MethodDefinition<GetOrderRequest, Order>;
   listOrders: grpc.MethodDefinition<ListOrdersRequest, Order>;
+  getOrderPayment: grpc.MethodDefinition<GetOrderRequest, OrderPayment>;
 } {
   const def = orderServiceDefinition();
   return {
     getOrder: methodOf<GetOrderRequest, Order>(def, 'GetOrder'),
     listOrders: methodOf<ListOrdersRequest, Order>(def, 'ListOrders'),
+    getOrderPayment: methodOf<GetOrderRequest, OrderPayment>(def, 'GetOrderPayment'),
   };
 }

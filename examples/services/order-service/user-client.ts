@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 
 import { serverStreamCall, unaryCall } from '../shared/grpc-client.js';
-import { userMethods, type User } from '../user-service/types.js';
+import { userMethods, type PaymentCard, type User } from '../user-service/types.js';
 
 /** How one downstream call is bounded and tied to the inbound call that caused it. */
 export interface DownstreamScope {
@@ -21,6 +21,8 @@ export interface UserDirectory {
   getUser(id: string, scope: DownstreamScope): Promise<User>;
   /** UserService.ListUsers; iteration throws the downstream grpc.ServiceError. */
   listUsers(scope: DownstreamScope): AsyncIterable<User>;
+  /** UserService.GetPaymentCard; rejects with the downstream grpc.ServiceError. */
+  getPaymentCard(userId: string, scope: DownstreamScope): Promise<PaymentCard>;
 }
 
 /** Options of createUserClient. */
@@ -61,6 +63,7 @@ export function createUserClient({ address, authority = 'user-service' }: UserCl
   return {
     getUser: (id, scope) => unaryCall(client, methods.getUser, { id }, callOptions(scope)),
     listUsers: (scope) => serverStreamCall(client, methods.listUsers, {}, callOptions(scope)),
+    getPaymentCard: (userId, scope) => unaryCall(client, methods.getPaymentCard, { userId }, callOptions(scope)),
     close: () => client.close(),
   };
 }

@@ -65,6 +65,22 @@ export function createUserHandlers({ repository, logger = silentLogger() }: User
       );
     },
 
+    GetPaymentCard(call, callback) {
+      const { userId } = call.request;
+      const problem = userIdProblem(userId);
+      if (problem !== undefined) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: problem.replace(/^id /, 'user_id ') });
+        return;
+      }
+      repository.paymentCard(userId).then(
+        (card) => {
+          if (card === undefined) callback({ code: grpc.status.NOT_FOUND, details: `no payment card on file for user "${userId}"` });
+          else callback(null, card);
+        },
+        (err: unknown) => callback(internal(err, 'reading the card store')),
+      );
+    },
+
     ListUsers(call) {
       const pageSize = effectivePageSize(call.request.pageSize);
       if (typeof pageSize === 'string') {

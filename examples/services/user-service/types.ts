@@ -26,10 +26,22 @@ export interface ListUsersRequest {
   pageSize?: number | undefined;
 }
 
+/** `user.v1.GetPaymentCardRequest`. */
+export interface GetPaymentCardRequest {
+  userId: string;
+}
+/** `user.v1.PaymentCard`. */
+export interface PaymentCard {
+  userId: string;
+  brand: string;
+  last4: string;
+}
+
 /** The handler shape grpc-js calls for UserService. */
 export type UserServiceHandlers = {
   GetUser: grpc.handleUnaryCall<GetUserRequest, User>;
   ListUsers: grpc.handleServerStreamingCall<ListUsersRequest, User>;
+  GetPaymentCard: grpc.handleUnaryCall<GetPaymentCardRequest, PaymentCard>;
 };
 
 /** The loaded `user.v1.UserService` definition. */
@@ -41,10 +53,12 @@ export function userServiceDefinition(): grpc.ServiceDefinition {
 export function userMethods(): {
   getUser: grpc.MethodDefinition<GetUserRequest, User>;
   listUsers: grpc.MethodDefinition<ListUsersRequest, User>;
+  getPaymentCard: grpc.MethodDefinition<GetPaymentCardRequest, PaymentCard>;
 } {
   const def = userServiceDefinition();
   return {
     getUser: methodOf<GetUserRequest, User>(def, 'GetUser'),
     listUsers: methodOf<ListUsersRequest, User>(def, 'ListUsers'),
+    getPaymentCard: methodOf<GetPaymentCardRequest, PaymentCard>(def, 'GetPaymentCard'),
   };
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Registers the local service in the local Consul agent on start (with a gRPC health check on the sidecar's
-// inbound port) and deregisters it on shutdown. The body is built by a pure function; src/app/discovery.ts owns when.
+// inbound port, or its plaintext health port when it has one) and deregisters it on shutdown. The body is built by a pure function; src/app/discovery.ts owns when.
 
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { BootstrapConfig, ConsulConfig } from '../../config/schema.js';
@@ -15,12 +15,18 @@ export interface ServiceRegistrationInput {
   readonly address: string;
   /** The inbound listener's actual port (after listen, so port 0 in tests works); 1-65535. */
   readonly port: number;
+  /**
+   * The port the gRPC check dials instead of `port`: the plaintext health listener's actual port
+   * (`mtls.inbound.healthListen`), on the same `address`. Default `port`. Consul's agent presents no mesh
+   * certificate, so with `mtls.inbound.mode: strict` a check on the inbound port could never pass.
+   */
+  readonly checkPort?: number;
   /** The bootstrap `consul.check` section (interval, timeout, deregister-after). */
   readonly check: ConsulConfig['check'];
   /**
    * Whether Consul's gRPC check dials the inbound port with TLS (`GRPCUseTLS`). Default false. When the inbound
-   * listener requires mTLS client certificates, the agent's check cannot pass: serve health on plaintext or let
-   * the listener accept the agent without a client cert.
+   * listener requires mTLS client certificates, the agent's check cannot pass there: point it at the plaintext
+   * health listener (`checkPort`) instead.
    */
   readonly grpcUseTls?: boolean;
   /** `TLSSkipVerify` for the gRPC check when `grpcUseTls` (SPIFFE certs carry no DNS SAN). Default false. */
@@ -29,8 +35,8 @@ export interface ServiceRegistrationInput {
 
 /**
  * Builds the `PUT /v1/agent/service/register` body. Pure. ID defaults to `<name>-<address>-<port>`; Weights are
- * `{Passing: service.weight, Warning: 1}`; one gRPC check `GRPC: "<address>:<port>"` (grpc.health.v1, overall
- * server health) with the configured interval, timeout and DeregisterCriticalServiceAfter. Throws a TypeError on
+ * `{Passing: service.weight, Warning: 1}`; one gRPC check `GRPC: "<address>:<checkPort ?? port>"` (grpc.health.v1,
+ * overall server health) with the configured interval, timeout and DeregisterCriticalServiceAfter. Throws a TypeError on
  * an unspecified address (0.0.0.0 / ::, which Consul rejects as "Invalid service address") or a bad port.
  */
 export function buildServiceRegistration(input: ServiceRegistrationInput): AgentServiceRegistration {
@@ -39,6 +45,8 @@ export function buildServiceRegistration(input: ServiceRegistrationInput): Agent
     throw new TypeError(`service address "${address}" is unspecified: set service.address to a routable address`);
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`invalid inbound port ${port}`);
+  const checkPort = input.checkPort ?? port;
+  if (!Number.isInteger(checkPort) || checkPort < 1 || checkPort > 65535) throw new TypeError(`invalid health check port ${checkPort}`);
   const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
   const id = service.id ?? `${service.name}-${address}-${port}`;
   const useTls = input.grpcUseTls ?? false;
@@ -55,7 +63,7 @@ export function buildServiceRegistration(input: ServiceRegistrationInput): Agent
       {
         CheckID: `service:${id}:grpc`,
         Name: 'meshlet gRPC health',
-        GRPC: `${host}:${port}`,
+        GRPC: `${host}:${checkPort}`,
         GRPCUseTLS: useTls,
         ...(useTls && input.tlsSkipVerify === true && { TLSSkipVerify: true }),
         Interval: goDuration(check.intervalMs),

@@ -75,6 +75,19 @@ describe('buildServiceRegistration', () => {
   it('refuses port 0 (register after listen, with the bound port)', () => {
     expect(() => buildServiceRegistration({ ...input, port: 0 })).toThrow('invalid inbound port 0');
   });
+
+  it('points the gRPC check at the plaintext health port when given, keeping the service on the inbound port', () => {
+    // mtls.inbound.mode strict: the agent has no mesh certificate, so only the health listener can answer it.
+    const reg = buildServiceRegistration({ ...input, checkPort: 4144 });
+    expect(reg).toMatchObject({ ID: 'orders-10.0.0.5-4143', Address: '10.0.0.5', Port: 4143 });
+    expect(reg.Checks).toHaveLength(1);
+    expect(reg.Checks[0]).toMatchObject({ GRPC: '10.0.0.5:4144', GRPCUseTLS: false });
+    expect(buildServiceRegistration({ ...input, address: 'fd00::5', checkPort: 4144 }).Checks[0]?.GRPC).toBe('[fd00::5]:4144');
+  });
+
+  it('refuses health check port 0', () => {
+    expect(() => buildServiceRegistration({ ...input, checkPort: 0 })).toThrow('invalid health check port 0');
+  });
 });
 
 describe('goDuration / defaultServiceAddress', () => {

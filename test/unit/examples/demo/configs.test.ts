@@ -3,16 +3,27 @@
 // (order-service's sidecar reaches user-service's sidecar inbound; each inbound forwards to its own app), and
 // giving the metrics each method's grpc_type.
 
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-import { demoConfigs, demoMode, type DemoMode } from '../../../../examples/demo/configs.js';
+import {
+  CA_DIR_PATH,
+  DEMO_TRUST_DOMAIN,
+  demoConfigs,
+  demoMode,
+  withCaDir,
+  writeEffectiveConfigs,
+  type DemoMode,
+} from '../../../../examples/demo/configs.js';
 import { DEMO_HOST, DEMO_PORTS } from '../../../../examples/demo/ports.js';
 import { projectRoot } from '../../../../examples/services/shared/project-root.js';
 import { bootstrapSchema, observabilityConfig, type BootstrapConfig } from '../../../../src/config/schema.js';
+import { authzOf } from '../../../../src/authz/evaluate.js';
+import { parsePolicy } from '../../../../src/policy/load.js';
 import { loadMethodTypes } from '../../../../src/telemetry/method-types.js';
 import type { MethodTypes } from '../../../../src/telemetry/metrics.js';
 
@@ -94,6 +105,81 @@ describe('demo configs', () => {
       expect(c.consul?.register).toBe(true);
       expect(c.service.address).toBe(DEMO_HOST);
     }
+  });
+
+  describe.each<DemoMode>(['static', 'consul'])('%s variant, mTLS and authz', (mode) => {
+    const user = load(demoConfigs(mode).userSidecar);
+    const order = load(demoConfigs(mode).orderSidecar);
+
+    it('issues both leaves from the built-in CA in the demo trust domain: user strict, order permissive with mTLS out', () => {
+      for (const c of [user, order]) {
+        expect(c.mtls?.trustDomain).toBe(DEMO_TRUST_DOMAIN);
+        expect(c.mtls?.source.ca?.dir).toBeDefined();
+        expect(c.mtls?.identity).toBeUndefined(); // the default: spiffe://demo.meshlet/svc/<service.name>
+      }
+      expect(user.mtls?.inbound.mode).toBe('strict');
+      expect(order.mtls?.inbound.mode).toBe('permissive'); // the demo caller is outside the mesh: plaintext
+      expect(order.mtls?.outbound.mode).toBe('mtls');
+    });
+
+    it("gives user-service's sidecar a policy that allows order-service's reads and denies it payment cards", () => {
+      const file = user.policy?.file;
+      expect(file).toBeDefined();
+      const result = parsePolicy(file!, readFileSync(resolve(projectRoot(), file!), 'utf8'));
+      if (!result.ok) throw new Error(JSON.stringify(result.errors));
+      const authz = authzOf(result.config);
+      const orderId = `spiffe://${DEMO_TRUST_DOMAIN}/svc/order-service`;
+      const decide = (method: string, identity: string | undefined) =>
+        authz?.evaluate(`/user.v1.UserService/${method}`, 'user.v1.UserService', identity, {});
+      expect(decide('GetUser', orderId)?.outcome).toBe('ok');
+      expect(decide('ListUsers', orderId)?.outcome).toBe('ok');
+      expect(decide('GetPaymentCard', orderId)).toMatchObject({ outcome: 'permission-denied', rule: 'payment-cards-not-for-orders' });
+      expect(decide('GetUser', `spiffe://${DEMO_TRUST_DOMAIN}/svc/someone-else`)?.outcome).toBe('permission-denied');
+      expect(order.policy).toBeUndefined(); // order-service's sidecar lets every caller in, the demo's included
+    });
+  });
+
+  it("consul variant: user-service's strict sidecar has the plaintext health port Consul's check dials", () => {
+    expect(load(demoConfigs('consul').userSidecar).mtls?.inbound.healthListen).toBe(at(DEMO_PORTS.userHealth));
+  });
+
+  describe('effective configs', () => {
+    it('sets only mtls.source.ca.dir, keeping every other value and the comments', () => {
+      for (const mode of ['static', 'consul'] as const) {
+        for (const file of [demoConfigs(mode).userSidecar, demoConfigs(mode).orderSidecar]) {
+          const text = readFileSync(file, 'utf8');
+          const out = withCaDir(text, '/tmp/meshlet-demo-x/ca');
+          const expected = parse(text) as Record<string, unknown>;
+          let at: Record<string, unknown> = expected;
+          for (const key of CA_DIR_PATH.slice(0, -1)) at = at[key] as Record<string, unknown>;
+          expect(at.dir).not.toBe('/tmp/meshlet-demo-x/ca');
+          at.dir = '/tmp/meshlet-demo-x/ca';
+          expect(parse(out)).toEqual(expected);
+          expect(out).toContain('# SPDX-License-Identifier: Apache-2.0');
+          expect(bootstrapSchema.safeParse(parse(out)).success).toBe(true);
+        }
+      }
+    });
+
+    it('refuses a config without an mtls.source.ca section', () => {
+      expect(() => withCaDir('service: { name: x }\n', '/ca')).toThrow('no mtls.source.ca section');
+    });
+
+    it('writes both effective configs into the given directory under their own names', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'demo-configs-test-'));
+      try {
+        const configs = demoConfigs('static');
+        const written = writeEffectiveConfigs(configs, '/somewhere/ca', join(dir, 'config'));
+        expect(written.mode).toBe('static');
+        for (const [source, target] of [[configs.userSidecar, written.userSidecar], [configs.orderSidecar, written.orderSidecar]] as const) {
+          expect(dirname(target)).toBe(join(dir, 'config'));
+          expect(basename(target)).toBe(basename(source));
+          expect(load(target).mtls?.source.ca?.dir).toBe('/somewhere/ca');
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   it('uses each demo port exactly once', () => {

@@ -5,8 +5,18 @@
 import { describe, expect, it } from 'vitest';
 
 import { demoConfigs } from '../../../../examples/demo/configs.js';
-import { demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from '../../../../examples/demo/plan.js';
+import { caInitCommand, demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from '../../../../examples/demo/plan.js';
 import { DEMO_PORTS } from '../../../../examples/demo/ports.js';
+
+describe('caInitCommand', () => {
+  it('runs `ca init` with an intermediate through the same meshlet command the sidecars use', () => {
+    const meshlet = { command: 'node', args: ['--enable-source-maps', '/x/main.js'] };
+    expect(caInitCommand(meshlet, '/tmp/d/ca', 'demo.meshlet')).toEqual({
+      command: 'node',
+      args: ['--enable-source-maps', '/x/main.js', 'ca', 'init', '--dir', '/tmp/d/ca', '--trust-domain', 'demo.meshlet', '--intermediate'],
+    });
+  });
+});
 
 describe('meshletCommand', () => {
   it('defaults to node running the built CLI under the repository root', () => {

@@ -14,18 +14,23 @@ import {
   type UserDirectory,
 } from '../../../../examples/services/order-service/user-client.js';
 import { serverStreamCall, unaryCall } from '../../../../examples/services/shared/grpc-client.js';
-import { SEED_USERS } from '../../../../examples/services/user-service/repository.js';
+import { SEED_PAYMENT_CARDS, SEED_USERS } from '../../../../examples/services/user-service/repository.js';
 import type { User } from '../../../../examples/services/user-service/types.js';
 import { clientFor, collect, rejection, serve, type TestServer } from '../grpc-harness.js';
 
 const NOW = 1_700_000_000_000;
 const CAP_MS = 2000;
 
-function statusError(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata: new grpc.Metadata() });
+function statusError(code: grpc.status, details: string, meshletError?: string): grpc.ServiceError {
+  const metadata = new grpc.Metadata();
+  if (meshletError !== undefined) metadata.set('x-meshlet-error', meshletError);
+  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata });
 }
 
-/** A user directory over SEED_USERS that records every scope it was called with; `fail` makes every call reject. */
+/**
+ * A user directory over SEED_USERS and SEED_PAYMENT_CARDS that records every scope it was called with; `fail` makes
+ * every call reject.
+ */
 function fakeUsers(fail?: grpc.ServiceError) {
   const scopes: Array<{ method: string; arg?: string; scope: DownstreamScope }> = [];
   const users: UserDirectory = {
@@ -42,6 +47,13 @@ function fakeUsers(fail?: grpc.ServiceError) {
         if (fail) throw fail;
         yield* SEED_USERS;
       })();
+    },
+    async getPaymentCard(userId, scope) {
+      scopes.push({ method: 'GetPaymentCard', arg: userId, scope });
+      if (fail) throw fail;
+      const card = SEED_PAYMENT_CARDS.find((c) => c.userId === userId);
+      if (!card) throw statusError(grpc.status.NOT_FOUND, `no payment card on file for user "${userId}"`);
+      return card;
     },
   };
   return { users, scopes };
@@ -133,7 +145,7 @@ describe('OrderService.GetOrder', () => {
     expect(scopes).toHaveLength(0);
   });
 
-  it.each([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED])(
+  it.each([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.PERMISSION_DENIED])(
     'passes downstream status %s through, saying it came from user-service',
     async (code) => {
       const { users } = fakeUsers(statusError(code, 'no healthy endpoints'));
@@ -143,7 +155,7 @@ describe('OrderService.GetOrder', () => {
     },
   );
 
-  it.each([grpc.status.PERMISSION_DENIED, grpc.status.INVALID_ARGUMENT, grpc.status.INTERNAL])(
+  it.each([grpc.status.UNAUTHENTICATED, grpc.status.INVALID_ARGUMENT, grpc.status.INTERNAL])(
     'turns downstream status %s into INTERNAL',
     async (code) => {
       const { users } = fakeUsers(statusError(code, 'nope'));
@@ -158,6 +170,40 @@ describe('OrderService.GetOrder', () => {
     const order = await unaryCall(await start(users), methods.getOrder, { id: 'o-1001' });
     expect(order.id).toBe('o-1001');
     expect(order.customer ?? undefined).toBeUndefined();
+  });
+});
+
+describe('OrderService.GetOrderPayment', () => {
+  it("returns the order's total with the card of its user, read from user-service within the cap", async () => {
+    const { users, scopes } = fakeUsers();
+    const payment = await unaryCall(await start(users), methods.getOrderPayment, { id: 'o-1002' });
+    const card = SEED_PAYMENT_CARDS.find((c) => c.userId === 'u-2')!;
+    expect(payment).toEqual({ orderId: 'o-1002', totalCents: 3 * 1999 + 10 * 150, cardBrand: card.brand, cardLast4: card.last4 });
+    expect(scopes.map((s) => [s.method, s.arg])).toEqual([['GetPaymentCard', 'u-2']]);
+    expect(asMs(scopes[0]!.scope.deadline)).toBe(NOW + CAP_MS);
+  });
+
+  it('answers NOT_FOUND for an unknown order and INVALID_ARGUMENT for a malformed id, without calling user-service', async () => {
+    const { users, scopes } = fakeUsers();
+    const c = await start(users);
+    expect((await rejection(unaryCall(c, methods.getOrderPayment, { id: 'o-404' }))).code).toBe(grpc.status.NOT_FOUND);
+    expect((await rejection(unaryCall(c, methods.getOrderPayment, { id: 'x' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(scopes).toHaveLength(0);
+  });
+
+  it("passes a sidecar's PERMISSION_DENIED through with its x-meshlet-error code and message", async () => {
+    const { users } = fakeUsers(statusError(grpc.status.PERMISSION_DENIED, 'meshlet authz: permission denied', 'ERR_AUTHZ_DENIED'));
+    const err = await rejection(unaryCall(await start(users), methods.getOrderPayment, { id: 'o-1001' }));
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toBe('user-service GetPaymentCard: PERMISSION_DENIED: meshlet authz: permission denied');
+    expect(err.metadata.get('x-meshlet-error')).toEqual(['ERR_AUTHZ_DENIED']);
+  });
+
+  it('turns a downstream NOT_FOUND (no card on file) into INTERNAL, without an x-meshlet-error of its own', async () => {
+    const { users } = fakeUsers(statusError(grpc.status.NOT_FOUND, 'no payment card on file for user "u-1"'));
+    const err = await rejection(unaryCall(await start(users), methods.getOrderPayment, { id: 'o-1001' }));
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect(err.metadata.get('x-meshlet-error')).toEqual([]);
   });
 });
 

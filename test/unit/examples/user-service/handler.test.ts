@@ -19,6 +19,7 @@ function recording(inner: UserRepository) {
   const listCalls: Array<{ pageSize: number; pageToken?: string | undefined }> = [];
   const repo: UserRepository = {
     get: (id) => inner.get(id),
+    paymentCard: (userId) => inner.paymentCard(userId),
     list: (page) => {
       listCalls.push({ ...page });
       return inner.list(page);
@@ -74,10 +75,46 @@ describe('UserService.GetUser', () => {
     const c = await start({
       get: () => Promise.reject(new Error('connection to db-7 refused')),
       list: () => Promise.reject(new Error('unused')),
+      paymentCard: () => Promise.reject(new Error('unused')),
     });
     const err = await rejection(unaryCall(c, methods.getUser, { id: 'u-1' }));
     expect(err.code).toBe(grpc.status.INTERNAL);
     expect(err.details).not.toContain('db-7');
+  });
+});
+
+describe('UserService.GetPaymentCard', () => {
+  const card = { userId: 'u-2', brand: 'visa', last4: '4242' };
+
+  it("returns the user's card on file", async () => {
+    const c = await start(createInMemoryUserRepository(users(3), [card]));
+    expect(await unaryCall(c, methods.getPaymentCard, { userId: 'u-2' })).toEqual(card);
+  });
+
+  it('answers NOT_FOUND for a user without a card and for an unknown user', async () => {
+    const c = await start(createInMemoryUserRepository(users(3), [card]));
+    const none = await rejection(unaryCall(c, methods.getPaymentCard, { userId: 'u-1' }));
+    expect([none.code, none.details]).toEqual([grpc.status.NOT_FOUND, 'no payment card on file for user "u-1"']);
+    const unknown = await rejection(unaryCall(c, methods.getPaymentCard, { userId: 'u-42' }));
+    expect(unknown.code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('answers INVALID_ARGUMENT naming user_id for a malformed id', async () => {
+    const c = await start(createInMemoryUserRepository(users(3), [card]));
+    const err = await rejection(unaryCall(c, methods.getPaymentCard, { userId: 'bob' }));
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toContain('user_id "bob" is malformed');
+  });
+
+  it('answers INTERNAL without leaking the cause when the store fails', async () => {
+    const c = await start({
+      get: () => Promise.reject(new Error('unused')),
+      list: () => Promise.reject(new Error('unused')),
+      paymentCard: () => Promise.reject(new Error('vault-3 sealed')),
+    });
+    const err = await rejection(unaryCall(c, methods.getPaymentCard, { userId: 'u-1' }));
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect(err.details).not.toContain('vault-3');
   });
 });
 
@@ -120,6 +157,7 @@ describe('UserService.ListUsers', () => {
     let calls = 0;
     const c = await start({
       get: inner.get,
+      paymentCard: inner.paymentCard,
       list: (page) => (++calls === 1 ? inner.list(page) : Promise.reject(new Error('disk on fire'))),
     });
     const received: string[] = [];
@@ -140,6 +178,7 @@ describe('UserService.ListUsers', () => {
     const pages: number[] = [];
     const repo: UserRepository = {
       get: inner.get,
+      paymentCard: inner.paymentCard,
       list: async (page) => {
         pages.push(pages.length + 1);
         if (pages.length === 2) await secondPage.promise;

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 
-import { createInMemoryUserRepository, SEED_USERS } from '../../../../examples/services/user-service/repository.js';
+import { createInMemoryUserRepository, SEED_PAYMENT_CARDS, SEED_USERS } from '../../../../examples/services/user-service/repository.js';
 
 const user = (n: number) => ({ id: `u-${n}`, name: `User ${n}`, email: `user${n}@example.com` });
 
@@ -44,5 +44,20 @@ describe('in-memory user repository', () => {
     await expect(repo.list({ pageSize: 2, pageToken: 'bogus' })).rejects.toThrow(/invalid page token/);
     const beyond = Buffer.from('offset:9999').toString('base64url');
     await expect(repo.list({ pageSize: 2, pageToken: beyond })).rejects.toThrow(/invalid page token/);
+  });
+
+  it("returns a seeded user's payment card as a copy, and none for the card-less u-12 or an unknown user", async () => {
+    const repo = createInMemoryUserRepository();
+    const card = await repo.paymentCard('u-1');
+    expect(card).toEqual(SEED_PAYMENT_CARDS[0]);
+    card!.last4 = '0000';
+    expect((await repo.paymentCard('u-1'))?.last4).toBe(SEED_PAYMENT_CARDS[0]!.last4);
+    expect(await repo.paymentCard('u-12')).toBeUndefined();
+    expect(await repo.paymentCard('u-999')).toBeUndefined();
+  });
+
+  it('keeps a card only while its user exists', async () => {
+    const repo = createInMemoryUserRepository([user(1)], [{ userId: 'u-2', brand: 'visa', last4: '4242' }]);
+    expect(await repo.paymentCard('u-2')).toBeUndefined();
   });
 });
