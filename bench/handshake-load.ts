@@ -20,6 +20,9 @@ function nearestRank(sorted: readonly number[], q: number): number {
   return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number);
 }
 
+/** Protocol and key exchange of the first successful connection (`TLSv1.3 X25519`). */
+let negotiated: string | undefined;
+
 /** One mTLS connection: resolves with its duration in ms once the server's first bytes arrive; then closes it. */
 function connectOnce(a: HandshakeLoadArgs, secure: tls.SecureContext, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,6 +56,10 @@ function connectOnce(a: HandshakeLoadArgs, secure: tls.SecureContext, timeoutMs:
       settled = true;
       clearTimeout(timer);
       const ms = performance.now() - started;
+      if (negotiated === undefined) {
+        const group = socket.getEphemeralKeyInfo();
+        negotiated = `${socket.getProtocol() ?? '?'} ${group && 'name' in group ? String(group.name) : '?'}`;
+      }
       // A clean close (close_notify, FIN), so servers see an ordinary client going away, not a reset.
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
@@ -116,6 +123,7 @@ async function main(): Promise<void> {
     cpuUs: cpu.user + cpu.system,
     p50Ms: nearestRank(durations, 0.5),
     p99Ms: nearestRank(durations, 0.99),
+    negotiated,
   };
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 }

@@ -24,6 +24,8 @@ export interface HandshakeLoadResult {
   /** Nearest-rank connect-to-first-server-bytes time of successful connections, in ms. */
   p50Ms: number;
   p99Ms: number;
+  /** What the first successful connection negotiated, e.g. `TLSv1.3 X25519`, so the report can show both sides agree. */
+  negotiated: string | undefined;
 }
 
 export const RESULT_PREFIX = 'handshake-result ';
@@ -63,6 +65,7 @@ export function parseHandshakeResult(output: string): HandshakeLoadResult {
     cpuUs: num(raw.cpuUs),
     p50Ms: num(raw.p50Ms),
     p99Ms: num(raw.p99Ms),
+    negotiated: typeof raw.negotiated === 'string' ? raw.negotiated : undefined,
   };
 }
 
@@ -101,5 +104,6 @@ export function sumHandshakeResults(results: readonly HandshakeLoadResult[]): Ha
     cpuUs: results.reduce((n, r) => n + r.cpuUs, 0),
     p50Ms: nanIfNone(worst((r) => r.p50Ms)),
     p99Ms: nanIfNone(worst((r) => r.p99Ms)),
+    negotiated: results.find((r) => r.negotiated !== undefined)?.negotiated,
   };
 }

@@ -26,6 +26,8 @@ export interface HandshakeSample {
   /** Connect-to-first-server-bytes, ms (worst load generator's nearest-rank value). */
   p50Ms: number;
   p99Ms: number;
+  /** TLS version and key exchange group the load generator saw, e.g. `TLSv1.3 X25519`. */
+  negotiated: string | undefined;
 }
 
 /** One fixed-rate h2load measurement through one two-sidecar path. */
@@ -256,7 +258,7 @@ export function formatHandshakeLine(s: HandshakeSample, runs: number): string {
   return (
     `run ${s.run}/${runs} handshake ${s.server.padEnd(8)} ${fmt(handshakesPerSecond(s), 0).padStart(6)}/s  ` +
     `${fmt(handshakesPerServerCpuSecond(s), 0)} per server CPU-s  server ${fmt(serverCores(s), 2)} cores  ` +
-    `busiest client ${fmt(s.busiestClientCores, 2)} cores  p50 ${fmt(s.p50Ms, 1)} ms` +
+    `busiest client ${fmt(s.busiestClientCores, 2)} cores  p50 ${fmt(s.p50Ms, 1)} ms  ${s.negotiated ?? ''}` +
     (s.errors > 0 ? `  WARNING: ${s.errors} failed (${s.firstError ?? '?'})` : '') +
     (clientBound(s) ? '  note: client-bound (--handshake-procs)' : '')
   );

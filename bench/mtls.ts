@@ -182,6 +182,7 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
             busiestClientCores: Math.max(...perProcess.map((p) => p.cpuUs / 1e6 / (p.elapsedMs / 1000))),
             p50Ms: total.p50Ms,
             p99Ms: total.p99Ms,
+            negotiated: total.negotiated,
           };
           handshakeSamples.push(sample);
           console.log(formatHandshakeLine(sample, options.runs));

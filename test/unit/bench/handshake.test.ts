@@ -28,6 +28,7 @@ const result = (o: Partial<HandshakeLoadResult>): HandshakeLoadResult => ({
   cpuUs: 500_000,
   p50Ms: 5,
   p99Ms: 9,
+  negotiated: undefined,
   ...o,
 });
 
@@ -110,6 +111,7 @@ describe.runIf(openssl !== undefined)('bench/handshake-load.ts against a node:tl
     expect(r.handshakes).toBeGreaterThan(0);
     expect(accepted).toBe(r.handshakes);
     expect(r.cpuUs).toBeGreaterThan(0);
+    expect(r.negotiated).toMatch(/^TLSv1\.3 /);
   }, 20_000);
 
   it('counts nothing when the server rejects the client certificate', async () => {

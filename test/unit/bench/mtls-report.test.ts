@@ -35,6 +35,7 @@ function hs(server: HandshakeServer, run: number, o: { handshakes: number; serve
     busiestClientCores: o.clientCores ?? 0.5,
     p50Ms: 10,
     p99Ms: 20,
+    negotiated: 'TLSv1.3 X25519',
   };
 }
 
