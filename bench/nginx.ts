@@ -41,9 +41,16 @@ export interface NginxTls {
   upstream?: { cert: string; key: string; ca: string; name: string };
 }
 
-/** The ssl_* directives of a TLS listener. Server-side defaults (protocols, curves, tickets) stay nginx's. */
+/**
+ * TLS versions on both sides. nginx enables TLS 1.3 by default only from 1.23.4; 1.22 (Debian 12) would negotiate
+ * TLS 1.2 with a Node.js peer, while meshlet negotiates 1.3, and the reference would measure another protocol.
+ */
+const TLS_PROTOCOLS = 'TLSv1.2 TLSv1.3';
+
+/** The ssl_* directives of a TLS listener. Other defaults (curves, ciphers, tickets) stay nginx's. */
 export function serverTlsDirectives(server: NonNullable<NginxTls['server']>): string[] {
   return [
+    `ssl_protocols ${TLS_PROTOCOLS};`,
     `ssl_certificate ${server.cert};`,
     `ssl_certificate_key ${server.key};`,
     ...(server.clientCa ? [`ssl_client_certificate ${server.clientCa};`, 'ssl_verify_client on;', 'ssl_verify_depth 2;'] : []),
@@ -53,6 +60,7 @@ export function serverTlsDirectives(server: NonNullable<NginxTls['server']>): st
 /** The grpc_ssl_* directives of a TLS upstream with a client certificate and verification on. */
 export function upstreamTlsDirectives(upstream: NonNullable<NginxTls['upstream']>): string[] {
   return [
+    `grpc_ssl_protocols ${TLS_PROTOCOLS};`,
     `grpc_ssl_certificate ${upstream.cert};`,
     `grpc_ssl_certificate_key ${upstream.key};`,
     `grpc_ssl_trusted_certificate ${upstream.ca};`,

@@ -24,7 +24,7 @@ import {
   stopAndCollectProfiles,
 } from './node-proxy.js';
 import { nginxVersion, startNginx } from './nginx.js';
-import { installExitHandlers, freePort, logTail, spawnTracked, stopAll, type Tracked } from './processes.js';
+import { installExitHandlers, freePort, stopAll, type Tracked } from './processes.js';
 import {
   evaluateTargets,
   formatMemoryTable,

@@ -27,7 +27,7 @@ describe('renderNginxConfig', () => {
   it('puts ssl on the listener and requires client certs signed by the CA', () => {
     const conf = renderNginxConfig({ ...BASE, tls: { server: SERVER } });
     expect(conf).toContain('listen 127.0.0.1:8443 ssl http2;');
-    for (const d of ['ssl_certificate /c/server.crt;', 'ssl_certificate_key /c/server.key;', 'ssl_client_certificate /c/ca.crt;', 'ssl_verify_client on;']) {
+    for (const d of ['ssl_protocols TLSv1.2 TLSv1.3;', 'ssl_certificate /c/server.crt;', 'ssl_certificate_key /c/server.key;', 'ssl_client_certificate /c/ca.crt;', 'ssl_verify_client on;']) {
       expect(conf).toContain(d);
     }
     expect(conf).toContain('grpc_pass grpc://app;');
@@ -44,6 +44,7 @@ describe('renderNginxConfig', () => {
     expect(conf).toContain('listen 127.0.0.1:8443 http2;');
     expect(conf).toContain('grpc_pass grpcs://app;');
     for (const d of [
+      'grpc_ssl_protocols TLSv1.2 TLSv1.3;',
       'grpc_ssl_certificate /c/client.crt;',
       'grpc_ssl_certificate_key /c/client.key;',
       'grpc_ssl_trusted_certificate /c/ca.crt;',
