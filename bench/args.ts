@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Command-line flags of `npm run bench` (bench/run.ts), with their defaults.
+// Command-line flags of `npm run bench` (bench/run.ts), with their defaults, and which suite a command line runs.
 
 import { parseArgs } from 'node:util';
 
@@ -76,6 +76,7 @@ export interface BenchOptions {
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
+  --suite mtls         run the mTLS suite instead (handshakes/s, two sidecars with mTLS); see --suite mtls --help
   --quick              1 run, short durations (~1 min)
   --only LIST          comma-separated paths: ${PATH_NAMES.join(',')}
                        (default ${DEFAULT_PATHS.join(',')})
@@ -98,6 +99,38 @@ export const USAGE = `Usage: npm run bench -- [options]
   --json FILE          write samples and medians as JSON
   --keep               keep the temp work dir
   --help`;
+
+/**
+ * Suites: `proxy` (the default: direct, floors, meshlet and nginx as one hop, this file's flags) and `mtls`
+ * (bench/mtls.ts, flags in bench/mtls-args.ts).
+ */
+export const SUITE_NAMES = ['proxy', 'mtls'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+
+/**
+ * Takes `--suite NAME` or `--suite=NAME` out of argv and returns the suite and the remaining flags, which that
+ * suite's parser reads. Without the flag the suite is `proxy`, so `npm run bench` behaves as before. Throws on an
+ * unknown or missing name.
+ */
+export function splitSuite(argv: readonly string[]): { suite: SuiteName; rest: string[] } {
+  const rest: string[] = [];
+  let suite: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--suite') {
+      suite = argv[++i];
+      if (suite === undefined) throw new Error('--suite needs a name');
+    } else if (arg.startsWith('--suite=')) {
+      suite = arg.slice('--suite='.length);
+    } else {
+      rest.push(arg);
+    }
+  }
+  if (suite !== undefined && !(SUITE_NAMES as readonly string[]).includes(suite)) {
+    throw new Error(`--suite: unknown name '${suite}' (${SUITE_NAMES.join(', ')})`);
+  }
+  return { suite: (suite ?? 'proxy') as SuiteName, rest };
+}
 
 function positiveInt(name: string, value: string | undefined, fallback: number, max = 1_000_000): number {
   if (value === undefined) return fallback;

@@ -32,14 +32,28 @@ export function grpcRequestFrame(payloadBytes: number): Buffer {
   return Buffer.concat([header, message]);
 }
 
+/** TLS for a preflight call to a TLS listener: PEM contents, not paths. */
+export interface PreflightTls {
+  /** Roots the server's chain must end in. */
+  ca: string;
+  /** Client certificate chain and key, for listeners that require one (mTLS). */
+  cert?: string;
+  key?: string;
+  /** SNI and the name the server's certificate is checked against. */
+  servername: string;
+}
+
 /**
  * Makes one unary bench call on a fresh HTTP/2 connection and resolves only if it is a correct gRPC echo:
  * `:status 200`, `application/grpc`, the request frame echoed, and `grpc-status: 0` (in trailers, or in headers for
  * Trailers-Only). Rejects with a description of what came back otherwise, or after `timeoutMs` (default 2000 ms).
+ * With `tls`, the connection is TLS (ALPN h2) with that trust, client certificate and server name; else h2c.
  */
-export function preflightCall(port: number, body: Buffer, timeoutMs = 2000): Promise<void> {
+export function preflightCall(port: number, body: Buffer, timeoutMs = 2000, tls?: PreflightTls): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const session = tls
+      ? http2.connect(`https://127.0.0.1:${port}`, { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername })
+      : http2.connect(`http://127.0.0.1:${port}`);
     const timer = setTimeout(() => finish(new Error(`no complete reply within ${timeoutMs} ms`)), timeoutMs);
     let done = false;
     function finish(err: Error | undefined): void {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { preflightCall } from './grpc-wire.js';
+import { type PreflightTls, preflightCall } from './grpc-wire.js';
 import { logTail, spawnTracked, stopTracked, type Tracked, waitUntilReady } from './processes.js';
 
 /** dist/src/main.js, next to this file's dist/bench/ directory. */
@@ -34,6 +34,8 @@ export interface NodeProxySpec {
   body: Buffer;
   /** When set, run under `node --cpu-prof --cpu-prof-dir=<profileDir>`. */
   profileDir: string | undefined;
+  /** How the readiness call reaches a TLS listener; default h2c. */
+  probeTls?: PreflightTls;
 }
 
 export type NodeProxyStart = { ok: true; proxy: Tracked; commandLine: string } | { ok: false; reason: string };
@@ -51,6 +53,34 @@ export function meshletArgs(main: string, listenPort: number, upstreamPort: numb
   }
   if (!extra.includes('--admin')) args.push('--admin', '127.0.0.1:0');
   return [...args, ...extra];
+}
+
+/** PEM file paths of the mTLS suite's material (bench/certs.ts). */
+export interface MeshletTlsFiles {
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** `meshlet proxy` flags for a TLS listener that requires client certificates signed by the bench CA (sidecar B). */
+export function meshletListenerTlsArgs(files: MeshletTlsFiles): string[] {
+  return ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--tls-client-ca', files.caCert];
+}
+
+/**
+ * `meshlet proxy` flags for mTLS to the upstream (sidecar A): the client certificate, the server's chain verified
+ * against the bench CA and its SPIFFE ID checked.
+ */
+export function meshletUpstreamTlsArgs(files: MeshletTlsFiles, serverSpiffeId: string): string[] {
+  return [
+    '--upstream-tls',
+    '--upstream-ca', files.caCert,
+    '--upstream-cert', files.clientCert,
+    '--upstream-key', files.clientKey,
+    '--upstream-spiffe-id', serverSpiffeId,
+  ];
 }
 
 /** node-floor arguments. */
@@ -80,7 +110,7 @@ export async function startNodeProxy(spec: NodeProxySpec): Promise<NodeProxyStar
   const argv = [...nodeArgs, spec.script, ...spec.args];
   const proxy = spawnTracked(spec.name, process.execPath, argv, { logPath: spec.logPath });
   try {
-    await waitUntilReady(proxy, () => preflightCall(spec.listenPort, spec.body));
+    await waitUntilReady(proxy, () => preflightCall(spec.listenPort, spec.body, 2000, spec.probeTls));
     return { ok: true, proxy, commandLine: `node ${argv.join(' ')}` };
   } catch (err) {
     await stopTracked(proxy);

@@ -102,7 +102,7 @@ export function summarise(samples: readonly Sample[]): Summary[] {
  * Requests that did not succeed, plus calls h2load counted as done that the app never completed. h2load only
  * checks the HTTP status, so a proxy answering HTTP 200 with a grpc-status error shows up only in the second term.
  */
-export function problemsOf(sample: Sample): number {
+export function problemsOf(sample: Pick<Sample, 'load' | 'appCalls'>): number {
   const { done, succeeded } = sample.load;
   return done - succeeded + Math.max(0, succeeded - sample.appCalls);
 }
@@ -185,11 +185,13 @@ const divide = (x: number, y: number): number => ratio(x, y);
 const subtract = (x: number, y: number): number => x - y;
 const reqPerSec = (s: Sample): number => s.load.reqPerSec;
 
-function fmt(n: number | undefined, digits = 1): string {
+/** A number with `digits` decimals, or '-' when missing or NaN. */
+export function fmt(n: number | undefined, digits = 1): string {
   return n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A text table: first column left-aligned, the others right-aligned, a dashed rule under the header. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');

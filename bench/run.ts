@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // `npm run bench`: measures direct, node-floor, h2-floor, meshlet (and optionally meshlet+log, meshlet-b) and nginx
 // paths to the same minimal gRPC upstream in one run with h2load, and prints CPU per call, peak req/s and latency,
-// with ratios and the issue #2 targets, and the proxies' resident memory. Method: docs/performance.md.
+// with ratios and the issue #2 targets, and the proxies' resident memory. `--suite mtls` runs bench/mtls.ts instead.
+// Method: docs/performance.md.
 
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type BenchOptions, type PathName, parseBenchArgs, USAGE } from './args.js';
+import { startUpstream } from './app-process.js';
+import { type BenchOptions, type PathName, parseBenchArgs, splitSuite, USAGE } from './args.js';
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
-import { grpcRequestFrame, preflightCall, type UpstreamMessage, type UpstreamRequest } from './grpc-wire.js';
+import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
 import { type LoadSpec, runH2load } from './h2load.js';
 import { readTreeMemory, type TreeMemory } from './memory.js';
 import {
@@ -24,7 +24,7 @@ import {
   stopAndCollectProfiles,
 } from './node-proxy.js';
 import { nginxVersion, startNginx } from './nginx.js';
-import { installExitHandlers, freePort, logTail, spawnTracked, stopAll, type Tracked } from './processes.js';
+import { installExitHandlers, freePort, stopAll, type Tracked } from './processes.js';
 import {
   evaluateTargets,
   formatMemoryTable,
@@ -36,61 +36,15 @@ import {
   summarise,
   summariseMemory,
 } from './report.js';
-import { findTool, missingToolsMessage, type ToolName } from './tools.js';
-
-const UPSTREAM_JS = fileURLToPath(new URL('./upstream.js', import.meta.url));
+import { runMtlsSuite } from './mtls.js';
+import { MTLS_USAGE, type MtlsOptions, parseMtlsArgs } from './mtls-args.js';
+import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
 
 /** A path under test: the port h2load targets and the proxy process whose CPU is charged to it. */
 interface Target {
   path: PathName;
   port: number;
   proxy: Tracked | undefined;
-}
-
-/** The upstream app process, plus a way to ask how many calls it has completed. */
-interface Upstream {
-  process: Tracked;
-  port: number;
-  calls(): Promise<number>;
-}
-
-async function startUpstream(workDir: string, options: BenchOptions): Promise<Upstream> {
-  const upstream = spawnTracked('upstream', process.execPath, [UPSTREAM_JS, options.app], {
-    logPath: path.join(workDir, 'upstream.log'),
-    ipc: true,
-  });
-  const child = upstream.child;
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upstream did not report ready within 10 s')), 10_000);
-    child.on('message', (m: UpstreamMessage) => {
-      if (m.type === 'ready') {
-        clearTimeout(timer);
-        resolve(m.port);
-      }
-    });
-    void upstream.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`upstream exited (${code}):\n${logTail(upstream.logPath)}`));
-    });
-  });
-  const calls = (): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`upstream did not answer stats:\n${logTail(upstream.logPath)}`)), 5000);
-      const onMessage = (m: UpstreamMessage): void => {
-        if (m.type !== 'stats') return;
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        resolve(m.calls);
-      };
-      child.on('message', onMessage);
-      child.send({ type: 'stats' } satisfies UpstreamRequest);
-    });
-  return { process: upstream, port, calls };
-}
-
-function toolVersion(bin: string, args: string[]): string {
-  const r = spawnSync(bin, args, { encoding: 'utf8' });
-  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '?';
 }
 
 /** Planned wall time of the measurements in seconds, for the watchdog and the banner. */
@@ -105,17 +59,21 @@ function plannedSeconds(options: BenchOptions): number {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed: BenchOptions | 'help';
+  let parsed: BenchOptions | MtlsOptions | 'help';
+  let usage = USAGE;
   try {
-    parsed = parseBenchArgs(argv);
+    const { suite, rest } = splitSuite(argv);
+    if (suite === 'mtls') usage = MTLS_USAGE;
+    parsed = suite === 'mtls' ? parseMtlsArgs(rest) : parseBenchArgs(rest);
   } catch (err) {
-    console.error(`bench: ${(err as Error).message}\n${USAGE}`);
+    console.error(`bench: ${(err as Error).message}\n${usage}`);
     return 2;
   }
   if (parsed === 'help') {
-    console.log(USAGE);
+    console.log(usage);
     return 0;
   }
+  if ('suite' in parsed) return runMtlsSuite(parsed);
   const options = parsed;
 
   const needed: ToolName[] = ['h2load', ...(options.paths.includes('nginx') ? (['nginx'] as const) : [])];
@@ -152,7 +110,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(
       [
         `meshlet bench — ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${os.platform()} ${os.release()}`,
-        `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}; ${nginxBin ? (toolVersion(nginxBin, ['-v']) || 'nginx') : 'nginx not used'}`,
+        `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}; ${nginxBin ? toolVersion(nginxBin, ['-v']) : 'nginx not used'}`,
         `paths ${options.paths.join(', ')}; scenarios ${options.scenarios.join(', ')}; app ${options.app}; h2load -c ${options.clients} -m ${options.streams}; ` +
           `${options.runs} run(s); about ${Math.round(plannedSeconds(options))} s of load`,
         `load average ${load.map((l) => l.toFixed(2)).join(' ')}${load[0] !== undefined && load[0] > 0.5 ? '  (machine busy: numbers will be noisy)' : ''}`,
@@ -161,7 +119,7 @@ async function main(argv: readonly string[]): Promise<number> {
       ].join('\n'),
     );
 
-    const upstream = await startUpstream(workDir, options);
+    const upstream = await startUpstream(workDir, options.app);
     await preflightCall(upstream.port, unaryBody).catch((err: Error) => {
       throw new Error(`upstream does not answer the bench call: ${err.message}`);
     });

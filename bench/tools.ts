@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Finds the external tools the benchmark drives (h2load, nginx) and names the apt packages that provide them.
+// Finds the external tools the benchmark drives (h2load, nginx, openssl) and names the apt packages that provide
+// them; also their version lines for the bench's banner.
 
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
@@ -8,6 +10,7 @@ import path from 'node:path';
 export const TOOL_PACKAGES = {
   h2load: 'nghttp2-client',
   nginx: 'nginx-light',
+  openssl: 'openssl',
 } as const;
 export type ToolName = keyof typeof TOOL_PACKAGES;
 
@@ -41,4 +44,10 @@ export function missingToolsMessage(missing: readonly ToolName[]): string {
   ]
     .filter(Boolean)
     .join('\n');
+}
+
+/** The first line `bin args` prints (stdout, then stderr), for the banner; '?' when it prints nothing. */
+export function toolVersion(bin: string, args: readonly string[]): string {
+  const r = spawnSync(bin, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] || '?';
 }
