@@ -193,7 +193,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
       // Declared upstreams are watched from the start (in outbound.start), so the first call does not wait.
       if (outbound !== undefined) addresses.outbound = await outbound.start();
       readiness.markListening();
-      // App health checks start with the first health request (on demand); upstream checks start now.
+      // The app's first health probe and the upstream checks start now, with every listener up.
       inbound?.startChecks();
       outbound?.startChecks();
       // The agent's check goes to the plaintext health port when there is one: the agent has no mesh certificate.

@@ -42,7 +42,7 @@ export interface AppInbound {
   readonly health: HealthService;
   /** Start hook: listens (port 0 allowed), then the health listener; returns the inbound listener's bound address. */
   start(): Promise<AddressInfo>;
-  /** Start hook, once every listener is up: app checks start on the first health request, Watch streams refresh. */
+  /** Start hook, once every listener is up: the app's first probe and its periodic ones start, Watch streams refresh. */
   startChecks(): void;
   /** Stop hook: stops the app health checks. */
   stopChecks(): void;
@@ -122,7 +122,11 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
       }
       return address;
     },
-    startChecks: () => served.refresh(),
+    // Probing the app starts with the listeners up, so /clusters and the metrics know its health unasked.
+    startChecks: () => {
+      appHealth.start();
+      served.refresh();
+    },
     stopChecks: () => appHealth.stop(),
     close: () => pool.destroy(),
   };

@@ -19,7 +19,7 @@ export interface MeshStateSources {
   /** Calls in flight per listener. */
   readonly inflight?: { readonly inbound?: () => number; readonly outbound?: () => number };
   /** The status the sidecar serves on grpc.health.v1 (inbound side). */
-  readonly served?: () => 'SERVING' | 'NOT_SERVING';
+  readonly served?: () => 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
   /** The app's own health as last checked. */
   readonly app?: () => 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
 }

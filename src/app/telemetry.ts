@@ -128,6 +128,7 @@ export function resilienceEvents(metrics: Metrics): ResilienceEvents {
     onBreakerReject: (backend) => r.breakerRejections.inc({ upstream: backend }),
     onRetry: (backend, reason) => r.retries.inc({ upstream: backend, reason }),
     onRetryGiveUp: (backend, why) => r.retriesGivenUp.inc({ upstream: backend, reason: why }),
+    onRetryPushback: (backend) => r.retryPushbacks.inc({ upstream: backend }),
     onBudgetExhausted: (backend) => r.budgetExhausted.inc({ upstream: backend }),
     onShadow: (feature, backend, detail) => r.shadow.inc({ feature, upstream: backend, detail }),
     onReload: (result) => reloads.inc({ result: result === 'applied' ? 'accepted' : result }),

@@ -284,7 +284,13 @@ export const healthSchema = z
       .string()
       .default('')
       .describe("The service name asked in the app's health Check; default '' (the app's overall health)."),
-    intervalMs: ms(5000, 100, 600_000, "Time between checks of the app's health."),
+    intervalMs: ms(
+      5000,
+      100,
+      600_000,
+      "Time from the end of one probe of the app's health to the start of the next. The first probe runs when the " +
+        'sidecar starts (the state is UNKNOWN until it ends), so /clusters and the metrics know the app unasked.',
+    ),
     timeoutMs: ms(1000, 10, 60_000, "Timeout of one check of the app's health."),
     upstreams: z
       .object({

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Watches the local app's health for the sidecar's grpc.health.v1 answers: a Check on the app's own health
-// service (mode grpc), an HTTP/1.1 GET (mode http), a TCP connect (mode tcp), or nothing (mode none: always
-// serving). On demand: checking starts
-// with the first health request the sidecar gets (Consul, a kubelet, a Watch) and then repeats every `intervalMs`,
-// so a sidecar nobody probes sends its app no extra calls.
+// Watches the local app's health for the sidecar's grpc.health.v1 answers, /clusters and the metrics: a Check on
+// the app's own health service (mode grpc), an HTTP/1.1 GET (mode http), a TCP connect (mode tcp), or nothing
+// (mode none: always serving). Probed when the sidecar starts (`start`, once its listeners are up) and then every
+// `health.intervalMs`, so the state is known without anyone asking; UNKNOWN only until the first probe ends.
+// Probes are single-flight: a scheduled probe, `checkNow` and every health request waiting on `demand` share the
+// one in flight and see its one answer (issue 13: concurrent Checks once answered SERVING and NOT_SERVING).
 
 import http from 'node:http';
 import net from 'node:net';
@@ -32,18 +33,29 @@ export interface AppHealthOptions {
   /** Called after each check with its result (metrics, re-evaluating Watch streams), and with the new status when it changed. */
   readonly onCheck?: (result: 'serving' | 'not_serving' | 'error') => void;
   readonly onChange?: (status: AppHealthStatus) => void;
+  /** Monotonic ms (how old the last result is); default performance.now(). Inject a fake clock in tests. */
+  readonly now?: () => number;
 }
+
+/** The reason while no probe has finished yet (status UNKNOWN). */
+export const NOT_CHECKED_YET = 'app health not checked yet';
 
 export interface AppHealth {
   status(): AppHealthStatus;
   /** Why the last check failed, if it did. */
   readonly lastError: string | undefined;
+  /** Why the status is not SERVING: `NOT_CHECKED_YET` while UNKNOWN, else the failed check's error; undefined when SERVING. */
+  reason(): string | undefined;
+  /** Starts probing: one probe now, then one `intervalMs` after each probe ends. Idempotent; no-op in mode none. */
+  start(): void;
   /**
-   * Someone asked for the health: starts the periodic checks on first use, and resolves once the status is at most
-   * `intervalMs` old (waiting for a check, bounded by `timeoutMs`, when it is not).
+   * Someone asked for the health (a grpc.health Check): starts probing if `start` was not called yet, and resolves
+   * once a probe result exists that ended at most `intervalMs + timeoutMs` ago (the schedule's own worst case),
+   * joining the probe in flight, or starting one, when there is none. So a Check never answers from UNKNOWN, and
+   * concurrent Checks wait for the same probe.
    */
   demand(): Promise<void>;
-  /** Runs one check now (outside the schedule) and resolves with the status after it. */
+  /** Runs one probe now (or joins the one in flight) and resolves with the status after it. */
   checkNow(): Promise<AppHealthStatus>;
   /** Stops checking. Idempotent. */
   stop(): void;
@@ -108,9 +120,12 @@ export function createAppHealth(options: AppHealthOptions): AppHealth {
   let warnedUnimplemented = false;
   let running: Promise<AppHealthStatus> | undefined;
   let started = false;
-  let lastCheckMs = -Infinity;
+  /** When the last probe ended (its result is the status); undefined before the first one ends. */
+  let lastResultMs: number | undefined;
+  const now = options.now ?? (() => performance.now());
 
   const set = (next: AppHealthStatus, result: 'serving' | 'not_serving' | 'error', error: string | undefined) => {
+    lastResultMs = now();
     lastError = error;
     const previous = status;
     status = next;
@@ -125,7 +140,6 @@ export function createAppHealth(options: AppHealthOptions): AppHealth {
 
   const runOnce = async (): Promise<AppHealthStatus> => {
     if (options.mode === 'none') return status;
-    lastCheckMs = performance.now();
     if (options.mode === 'tcp' || options.mode === 'http') {
       const err =
         options.mode === 'tcp'
@@ -155,7 +169,8 @@ export function createAppHealth(options: AppHealthOptions): AppHealth {
   };
 
   const check = (): Promise<AppHealthStatus> => {
-    // One check at a time: a scheduled tick and checkNow() share the one in flight.
+    // Single-flight: a scheduled tick, checkNow() and every demand() share the probe in flight. The freshness
+    // mark is set when a probe ends, never when it starts, so nobody takes a probe still running for an answer.
     running ??= runOnce().finally(() => {
       running = undefined;
     });
@@ -171,20 +186,23 @@ export function createAppHealth(options: AppHealthOptions): AppHealth {
     timer.unref();
   };
 
+  const start = (): void => {
+    if (started || stopped || options.mode === 'none') return;
+    started = true;
+    void check().then(schedule);
+  };
+
   return {
     status: () => status,
     get lastError() {
       return lastError;
     },
+    reason: () => (status === 'SERVING' ? undefined : status === 'UNKNOWN' ? NOT_CHECKED_YET : lastError),
+    start,
     async demand() {
       if (options.mode === 'none' || stopped) return;
-      if (!started) {
-        started = true;
-        await check();
-        schedule();
-        return;
-      }
-      if (performance.now() - lastCheckMs > options.intervalMs) await check();
+      start();
+      if (lastResultMs === undefined || now() - lastResultMs > options.intervalMs + options.timeoutMs) await check();
     },
     checkNow: check,
     stop() {

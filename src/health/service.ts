@@ -5,8 +5,11 @@
 
 import type { AppHealth } from './app-health.js';
 
-/** What Check/Watch answer for a service name. */
-export type ServedStatus = 'SERVING' | 'NOT_SERVING';
+/**
+ * What Check/Watch answer for a service name. UNKNOWN only while the sidecar is ready but the app's first probe has
+ * not ended (Watch may send it first; a Check waits for that probe instead).
+ */
+export type ServedStatus = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
 
 /** A Watch subscriber: receives every change; `final` is true for the last update before the stream ends. */
 export type WatchListener = (status: ServedStatus | 'SERVICE_UNKNOWN', final: boolean) => void;
@@ -23,13 +26,13 @@ export interface HealthService {
   /** Whether `service` is one this sidecar answers for ('' or the local service name). */
   knows(service: string): boolean;
   /**
-   * The status to serve now. Starts the app's health checks on first use (they are on demand) and waits, bounded
-   * by the check timeout, while the last result is missing or older than the check interval.
+   * The status to serve now. Starts the app's health probes if they have not started and waits, bounded
+   * by the check timeout, while the last result is missing or older than the check interval plus timeout.
    */
   check(): Promise<ServedStatus>;
   /** The status from what is known now (no waiting). */
   current(): ServedStatus;
-  /** Why the status is NOT_SERVING, if it is. */
+  /** Why the status is not SERVING, if it is not. */
   reason(): string | undefined;
   /** Subscribes to changes; the listener is sent the current status at once. Returns the unsubscribe function. */
   watch(service: string, listener: WatchListener): () => void;
@@ -50,14 +53,20 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
     if (notReady !== undefined) return notReady;
     const app = options.app.status();
     if (app === 'SERVING') return undefined;
-    return app === 'UNKNOWN' ? 'app health not checked yet' : `app not serving${options.app.lastError ? `: ${options.app.lastError}` : ''}`;
+    const why = options.app.reason();
+    return app === 'UNKNOWN' ? why : `app not serving${why ? `: ${why}` : ''}`;
   };
-  const current = (): ServedStatus => (reason() === undefined ? 'SERVING' : 'NOT_SERVING');
+  const current = (): ServedStatus => {
+    if (reason() === undefined) return 'SERVING';
+    // Draining and readiness are known facts; only the app's not-yet-probed state is unknown.
+    return !down && options.ready() === undefined && options.app.status() === 'UNKNOWN' ? 'UNKNOWN' : 'NOT_SERVING';
+  };
   const knows = (service: string): boolean => service === '' || service === options.serviceName;
 
   return {
     knows,
     async check() {
+      // Single-flight in the app monitor: concurrent Checks wait for the same probe and read the same result.
       if (!down) await options.app.demand();
       return current();
     },

@@ -118,6 +118,13 @@ export function explainCall(input: ExplainInput): string[] {
     retryNotes.push('attempts that never reached the app (refused stream, connect failure) are always retried');
     retryNotes.push('only while no response header went downstream and the request fits the 64 KiB replay buffer');
     if (r.retry.mode === 'shadow') retryNotes.push('shadow: retries are counted and logged, never made');
+    else {
+      retryNotes.push('each re-sent attempt carries grpc-previous-rpc-attempts: 1, 2, ... (gRFC A6)');
+      retryNotes.push(
+        "an upstream's grpc-retry-pushback-ms >= 0 replaces the backoff (deadline, maxRetries and budget still " +
+          'apply); negative or malformed: no retry (gRFC A6)',
+      );
+    }
   }
   section('retry', r.retry, route.sources, 'retry.', retryNotes);
   section(`retryBudget (backend ${input.backend})`, b.retryBudget, backend.sources, 'retryBudget.');

@@ -129,7 +129,9 @@ export const retrySchema = z
   .strict()
   .describe(
     'Retries of one call, only while no response header went downstream and the request fits the replay buffer ' +
-      '(64 KiB); a retry goes to another endpoint when one is ready.',
+      '(64 KiB); a retry goes to another endpoint when one is ready. As gRFC A6: a re-sent attempt carries ' +
+      "grpc-previous-rpc-attempts, and an upstream's grpc-retry-pushback-ms replaces the backoff (negative or " +
+      'malformed: no retry).',
   );
 
 export const retryBudgetSchema = z

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The decision hooks of the resilience layers (ejections, overflows, retries, budgets, shadow decisions, policy
 // reloads): plain optional callbacks, so src/app/telemetry.ts binds pre-labelled counters to them and tests can
-// count decisions without a metrics registry. Every decision the layers take calls exactly one hook.
+// count decisions without a metrics registry. Every decision the layers take calls exactly one hook (a retry that
+// waits a server's pushback also calls `onRetryPushback`, which qualifies it).
 
 import type { ReloadResult } from '../config/reload-result.js';
 
@@ -17,8 +18,11 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 /** Why an attempt was retried. */
 export type RetryReason = 'never_reached_app' | 'status' | 'per_try_timeout';
 
-/** Why a retryable failure was not retried (besides the budget and the retry limit, which have their own hooks). */
-export type RetryGiveUp = 'max_retries' | 'body' | 'deadline' | 'cancelled';
+/**
+ * Why a retryable failure was not retried (besides the budget and the retry limit, which have their own hooks).
+ * `pushback`: the upstream's `grpc-retry-pushback-ms` was negative or malformed, which asks for no retry (gRFC A6).
+ */
+export type RetryGiveUp = 'max_retries' | 'body' | 'deadline' | 'cancelled' | 'pushback';
 
 /**
  * Decision hooks. All optional; each is called synchronously on the request path or a timer, so implementations
@@ -44,6 +48,11 @@ export interface ResilienceEvents {
   onRetry?(backend: string, reason: RetryReason): void;
   /** A retryable failure went back to the client without a retry, for `why`. */
   onRetryGiveUp?(backend: string, why: RetryGiveUp): void;
+  /**
+   * The retry just counted by `onRetry` waits the upstream's `grpc-retry-pushback-ms` (`delayMs`, >= 0) instead of
+   * the jittered backoff (gRFC A6). Qualifies that retry; a pushback that refuses the retry is `onRetryGiveUp`.
+   */
+  onRetryPushback?(backend: string, delayMs: number): void;
   /** A retry was not made because the retry budget was spent (enforce). */
   onBudgetExhausted?(backend: string): void;
   /**
@@ -77,6 +86,7 @@ export function combineEvents(...sinks: readonly (ResilienceEvents | undefined)[
     'onBreakerReject',
     'onRetry',
     'onRetryGiveUp',
+    'onRetryPushback',
     'onBudgetExhausted',
     'onShadow',
     'onReload',

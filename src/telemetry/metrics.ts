@@ -383,6 +383,7 @@ export interface Metrics {
     readonly overflows: Counter<'upstream' | 'limit'>;
     readonly retries: Counter<'upstream' | 'reason'>;
     readonly retriesGivenUp: Counter<'upstream' | 'reason'>;
+    readonly retryPushbacks: Counter<'upstream'>;
     readonly budgetExhausted: Counter<'upstream'>;
     readonly shadow: Counter<'feature' | 'upstream' | 'detail'>;
     /** Sets the breaker state gauge: 1 for `state`, 0 for the other states of `upstream`. */
@@ -625,8 +626,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
       retries: counter({ name: `${PREFIX}retries_total`, help: 'Retry attempts made, by reason.', labelNames: ['upstream', 'reason'] as const }),
       retriesGivenUp: counter({
         name: `${PREFIX}retries_given_up_total`,
-        help: 'Retryable failures returned without a retry, by reason (max_retries, body, deadline, cancelled).',
+        help: 'Retryable failures returned without a retry, by reason (max_retries, body, deadline, cancelled, pushback).',
         labelNames: ['upstream', 'reason'] as const,
+      }),
+      retryPushbacks: counter({
+        name: `${PREFIX}retry_pushbacks_total`,
+        help: "Retries that waited the upstream's grpc-retry-pushback-ms instead of the backoff (gRFC A6).",
+        labelNames: ['upstream'] as const,
       }),
       budgetExhausted: counter({
         name: `${PREFIX}retry_budget_exhausted_total`,

@@ -11,6 +11,8 @@
 //   never-respond: 1              never answer; the call stays open until cancelled
 //   stream-count / stream-size    server streaming: how many messages of how many bytes
 //   fail-until-attempt: N         UNAVAILABLE for the first N-1 calls carrying the same `x-call-id`
+//   retry-pushback-ms: V          grpc-retry-pushback-ms: V (any text, gRFC A6) in the trailers of every failure
+//                                 the call answers with (respond-with-status, fail-until-attempt)
 //   x-echo-*                      echoed back in response headers and trailers (as many values as sent)
 
 import * as grpc from '@grpc/grpc-js';
@@ -50,6 +52,10 @@ export interface SeenCall {
   readonly metadata: grpc.Metadata;
   /** The deadline grpc-js derived from the grpc-timeout it received (Infinity when none). */
   readonly deadline: grpc.Deadline;
+  /** The call's `grpc-previous-rpc-attempts` (gRFC A6: absent on a first attempt), as received. */
+  readonly previousRpcAttempts: string | undefined;
+  /** performance.now() when the call arrived (same process as the test: comparable with the test's clock). */
+  readonly atMs: number;
 }
 
 export interface EchoServer {
@@ -73,12 +79,20 @@ function echoed(md: grpc.Metadata): grpc.Metadata {
   return out;
 }
 
+/** The trailers of a scripted failure: echoed x-echo-* and the scripted pushback. */
+function failureTrailers(md: grpc.Metadata): grpc.Metadata {
+  const trailers = echoed(md);
+  const pushback = md.get('retry-pushback-ms')[0];
+  if (pushback !== undefined) trailers.set('grpc-retry-pushback-ms', String(pushback));
+  return trailers;
+}
+
 function scriptedError(md: grpc.Metadata): grpc.ServiceError | undefined {
   const status = md.get('respond-with-status')[0];
   if (status === undefined) return undefined;
   const b64 = md.get('respond-with-message-b64')[0];
   const message = b64 !== undefined ? Buffer.from(String(b64), 'base64').toString('utf8') : String(md.get('respond-with-message')[0] ?? '');
-  const trailers = echoed(md);
+  const trailers = failureTrailers(md);
   const details = md.get('respond-with-details')[0];
   if (details !== undefined) trailers.set('grpc-status-details-bin', Buffer.from(String(details), 'base64'));
   return Object.assign(new Error(message), {
@@ -123,7 +137,14 @@ export async function startEcho(
   const attempts = new Map<string, number>();
 
   const seen = (methodName: string, call: { metadata: grpc.Metadata; getDeadline(): grpc.Deadline; on(e: 'cancelled', f: () => void): unknown }) => {
-    const s = { method: methodName, metadata: call.metadata, deadline: call.getDeadline() };
+    const previous = call.metadata.get('grpc-previous-rpc-attempts')[0];
+    const s: SeenCall = {
+      method: methodName,
+      metadata: call.metadata,
+      deadline: call.getDeadline(),
+      previousRpcAttempts: previous === undefined ? undefined : String(previous),
+      atMs: performance.now(),
+    };
     calls.push(s);
     events.emit('call', s);
     call.on('cancelled', () => events.emit('cancelled', methodName));
@@ -143,7 +164,7 @@ export async function startEcho(
     const n = (attempts.get(id) ?? 0) + 1;
     attempts.set(id, n);
     if (n >= Number(until)) return undefined;
-    return Object.assign(new Error(`attempt ${n} fails`), { code: grpc.status.UNAVAILABLE, details: `attempt ${n} fails`, metadata: new grpc.Metadata() }) as grpc.ServiceError;
+    return Object.assign(new Error(`attempt ${n} fails`), { code: grpc.status.UNAVAILABLE, details: `attempt ${n} fails`, metadata: failureTrailers(md) }) as grpc.ServiceError;
   };
 
   server.addService(echoDefinition as unknown as grpc.ServiceDefinition, {

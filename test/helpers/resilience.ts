@@ -30,6 +30,7 @@ export function countingEvents(): CountingEvents {
     onBreakerReject: (b) => bump(`breakerReject:${b}`),
     onRetry: (b, reason) => bump(`retry:${b}:${reason}`),
     onRetryGiveUp: (b, why) => bump(`giveUp:${b}:${why}`),
+    onRetryPushback: (b) => bump(`pushback:${b}`),
     onBudgetExhausted: (b) => bump(`budget:${b}`),
     onShadow: (f, b, d) => bump(`shadow:${f}:${b}:${d}`),
     onReload: (r) => bump(`reload:${r}`),

@@ -49,6 +49,38 @@ async function eventually(c: Client, want: string, timeoutMs = 5000): Promise<vo
   }
 }
 
+interface InboundState {
+  health: string;
+  reason: string | null;
+  appHealth: string;
+}
+
+/** GET /clusters until its inbound part satisfies `ok` (the app is probed every `health.intervalMs`). */
+async function clustersUntil(admin: string, ok: (i: InboundState) => boolean, timeoutMs = 5000): Promise<InboundState> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const inbound = ((await (await fetch(`http://${admin}/clusters`)).json()) as { inbound: InboundState }).inbound;
+    if (ok(inbound)) return inbound;
+    if (performance.now() > deadline) throw new Error(`/clusters never matched; last ${JSON.stringify(inbound)}`);
+  }
+}
+
+describe('app health probed from start (issue 13)', () => {
+  it('/clusters and the metrics show a healthy app SERVING without any health call, and follow it going down', async () => {
+    const app = await healthApp();
+    const s = await sidecar({ service: { name: 'users' }, inbound: { listen: '127.0.0.1:0', app: app.address }, health: { intervalMs: 100 } });
+    // Nobody calls grpc.health on the sidecar: the probe at start (and the periodic ones) are meshlet's own.
+    const up = await clustersUntil(s.admin, (i) => i.appHealth !== 'UNKNOWN');
+    expect(up).toMatchObject({ health: 'SERVING', reason: null, appHealth: 'SERVING' });
+    const metrics = await (await fetch(`http://${s.admin}/metrics`)).text();
+    expect(metrics).toMatch(/^meshlet_health_app_serving 1$/m);
+    expect(metrics).toMatch(/^meshlet_health_app_checks_total\{result="serving"\} [1-9]/m);
+    app.health.setStatus('', 'NOT_SERVING');
+    const down = await clustersUntil(s.admin, (i) => i.appHealth === 'NOT_SERVING');
+    expect(down).toMatchObject({ health: 'NOT_SERVING', reason: 'app not serving: app reports NOT_SERVING' });
+  });
+});
+
 describe('grpc.health.v1 on the inbound port', () => {
   it('answers Check with the app health, NOT_FOUND for other services, and follows the app going down', async () => {
     const app = await healthApp();

@@ -7,6 +7,13 @@
 //
 // An attempt is retried only while nothing went downstream: a rejection, or a Trailers-Only reply whose status
 // is in `retryOn`. A reply with response headers is committed and returned as it is, whatever its trailers say.
+//
+// gRFC A6 (github.com/grpc/proposal/blob/master/A6-client-retries.md) on the wire: every re-sent attempt carries
+// `grpc-previous-rpc-attempts` (the number of attempts before it: none on the first, 1 on the second, ...; added to
+// the count the client already sent, when it retries itself), and a retryable Trailers-Only reply's
+// `grpc-retry-pushback-ms` replaces the backoff: a non-negative value is the delay before the retry, after which
+// the backoff starts over from `baseMs` ("retry delay will reset to initial backoff"); a negative or malformed one
+// means no retry. Pushback never lifts a bound: the deadline, maxRetries, the budget and the limits still apply.
 
 import { fullJitterDelayMs } from '../../resilience/backoff.js';
 import { type ErrorCode, ProxyError, toProxyError } from '../../errors.js';
@@ -15,6 +22,7 @@ import type { BackendResilience, BackendStates } from '../../resilience/backend-
 import { NO_EVENTS, type ResilienceEvents, type RetryGiveUp, type RetryReason } from '../../resilience/events.js';
 import { type CancelTarget, ProxyCall, type ProxyReply } from '../call.js';
 import type { ContextKey } from '../../grpc/call.js';
+import { parsePreviousAttempts, parsePushback, PREVIOUS_RPC_ATTEMPTS, type Pushback, RETRY_PUSHBACK_MS } from '../../grpc/retry-metadata.js';
 import type { Handler, Layer } from '../layer.js';
 import { AVOID_ENDPOINTS } from './balance.js';
 
@@ -44,6 +52,8 @@ const NOT_RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_DEADLINE_EXCEEDED',
   'ERR_INTERNAL',
 ]);
+
+const NO_PUSHBACK: Pushback = parsePushback(undefined);
 
 /** The states of one call's retries; the transitions are described at `retrying` in `retryLayer`. */
 type RetryState = 'attempt' | 'settle' | 'judge' | 'backoff';
@@ -108,11 +118,13 @@ export function retryLayer(deps: RetryDeps): Layer {
      *    then), at once for anything else. Then: a committed reply (response headers, or a Trailers-Only status
      *    not in `retryOn`) is the answer; a rejection without a retry reason, or any rejection once the call itself
      *    is cancelled (client gone, deadline), ends the call with that reason; a retryable failure goes to `judge`.
-     * 3. `judge`: whether to retry now (`decide`; it charges the budget). No: the failure is the answer. Yes: take
-     *    a slot when limits are on, count the retry, go to `backoff`.
-     * 4. `backoff`: wait the jittered delay. A cancel meanwhile is the outcome (go to `settle`, which ends the
-     *    call and gives the slot back). Otherwise avoid the failed endpoint, release the body the failed attempt
-     *    may still hold, and go to `attempt`.
+     *    A retryable reply's pushback (gRFC A6) is read here.
+     * 3. `judge`: whether to retry now (`decide`; it charges the budget), after the server's pushback delay when
+     *    it gave one, else after the jittered backoff. No: the failure is the answer. Yes: take a slot when limits
+     *    are on, count the retry, go to `backoff`.
+     * 4. `backoff`: wait that delay. A cancel meanwhile is the outcome (go to `settle`, which ends the call and
+     *    gives the slot back). Otherwise avoid the failed endpoint, release the body the failed attempt may still
+     *    hold, mark the next attempt with `grpc-previous-rpc-attempts`, and go to `attempt`.
      */
     async function retrying(call: ProxyCall, name: string, retry: RetryPolicy): Promise<ProxyReply> {
       const rs = states.backend(name);
@@ -126,6 +138,12 @@ export function retryLayer(deps: RetryDeps): Layer {
       /** True when a retry needs the whole request buffered: the failed attempt may still hold the body. */
       let needsCompleteBody = false;
       let delayMs = 0;
+      /** The server's word on retrying the last attempt (gRFC A6 pushback); only a Trailers-Only reply has one. */
+      let pushback: Pushback = NO_PUSHBACK;
+      /** The exponent of the next jittered backoff: the retries since the last pushback delay. */
+      let backoffStep = 0;
+      /** Attempts the client counted before this call reached meshlet (it may retry on its own). */
+      const previousByClient = parsePreviousAttempts(call.headers[PREVIOUS_RPC_ATTEMPTS]);
       for (;;) {
         switch (state) {
           case 'attempt':
@@ -152,9 +170,11 @@ export function retryLayer(deps: RetryDeps): Layer {
               if (why === undefined) throw call.cancelled ?? failed;
               reason = why;
               needsCompleteBody = why === 'per_try_timeout';
+              pushback = NO_PUSHBACK;
             } else {
               reason = 'status';
               needsCompleteBody = true;
+              pushback = parsePushback(failed.headers[RETRY_PUSHBACK_MS] as string | string[] | undefined);
             }
             state = 'judge';
             break;
@@ -163,8 +183,8 @@ export function retryLayer(deps: RetryDeps): Layer {
           case 'judge': {
             const failed = outcome;
             if (failed === undefined) throw new Error('retry: left the attempt state without an outcome');
-            delayMs = fullJitterDelayMs(retries, retry.backoff, random);
-            const verdict = decide(call, rs, retry, retries, reason, needsCompleteBody, delayMs);
+            delayMs = pushback.kind === 'delay' ? pushback.delayMs : fullJitterDelayMs(backoffStep, retry.backoff, random);
+            const verdict = decide(call, rs, retry, retries, reason, needsCompleteBody, delayMs, pushback);
             if (verdict !== 'retry' && verdict !== 'retry-with-slot') {
               if (verdict !== 'budget' && verdict !== 'limit' && verdict !== 'shadow') events.onRetryGiveUp?.(name, verdict);
               if (failed instanceof ProxyError) throw failed;
@@ -176,6 +196,10 @@ export function retryLayer(deps: RetryDeps): Layer {
             }
             retries++;
             events.onRetry?.(name, reason);
+            if (pushback.kind === 'delay') {
+              events.onRetryPushback?.(name, delayMs);
+              backoffStep = 0;
+            } else backoffStep++;
             state = 'backoff';
             break;
           }
@@ -190,6 +214,8 @@ export function retryLayer(deps: RetryDeps): Layer {
             }
             avoidLastEndpoint(call);
             if (needsCompleteBody) call.body.detach();
+            // Shared with every AttemptCall (same headers object), so forward sends it on this attempt.
+            call.headers[PREVIOUS_RPC_ATTEMPTS] = String(previousByClient + retries);
             state = 'attempt';
             break;
         }
@@ -198,7 +224,8 @@ export function retryLayer(deps: RetryDeps): Layer {
 
     /**
      * Whether to retry now: `retry` / `retry-with-slot` (the caller then takes a concurrent-retry slot; the budget
-     * is already charged), otherwise why not. Order: the checks that need no state first, then the shadow switch
+     * is already charged), otherwise why not. Order: the checks that need no state first (a server's pushback that
+     * refuses the retry right after a cancel: it is the upstream's own answer), then the shadow switch
      * (so shadow counts only retries that would really have happened), then the concurrent-retry threshold, then
      * the budget. Takes no slot, so a refusal has nothing to give back.
      */
@@ -210,9 +237,11 @@ export function retryLayer(deps: RetryDeps): Layer {
       reason: RetryReason,
       needsCompleteBody: boolean,
       delayMs: number,
+      pushback: Pushback,
     ): RetryGiveUp | 'budget' | 'limit' | 'shadow' | 'retry' | 'retry-with-slot' {
       const name = rs.name;
       if (call.cancelled !== undefined) return 'cancelled';
+      if (pushback.kind === 'stop') return 'pushback';
       if (retries >= retry.maxRetries) return 'max_retries';
       if (!call.body.replayable || (needsCompleteBody && !call.body.complete)) return 'body';
       // The client's deadline (or the route timeout) bounds all attempts: the retry must start before it.

@@ -11,6 +11,8 @@ function fakeApp(initial: AppHealthStatus) {
   const app: AppHealth = {
     status: () => status,
     lastError: undefined,
+    reason: () => (status === 'SERVING' ? undefined : status === 'UNKNOWN' ? 'app health not checked yet' : 'app reports NOT_SERVING'),
+    start: () => {},
     demand: async () => {
       demands++;
       if (status === 'UNKNOWN') status = 'SERVING';
@@ -43,9 +45,20 @@ describe('health service', () => {
   it('waits for the app check on first demand instead of answering from an unknown state', async () => {
     const app = fakeApp('UNKNOWN');
     const h = createHealthService({ serviceName: 's', ready: () => undefined, app: app.app });
-    expect(h.current()).toBe('NOT_SERVING');
+    expect(h.current()).toBe('UNKNOWN');
+    expect(h.reason()).toBe('app health not checked yet');
     expect(await h.check()).toBe('SERVING');
     expect(app.demands()).toBe(1);
+  });
+
+  it('an app not probed yet is UNKNOWN only while nothing else is wrong; draining and readiness stay NOT_SERVING', () => {
+    let notReady: string | undefined = 'listeners not started';
+    const h = createHealthService({ serviceName: 's', ready: () => notReady, app: fakeApp('UNKNOWN').app });
+    expect([h.current(), h.reason()]).toEqual(['NOT_SERVING', 'listeners not started']);
+    notReady = undefined;
+    expect(h.current()).toBe('UNKNOWN');
+    h.shutdown();
+    expect([h.current(), h.reason()]).toEqual(['NOT_SERVING', 'draining']);
   });
 
   it('sends watchers the current status, then changes only, and a final NOT_SERVING on drain', async () => {

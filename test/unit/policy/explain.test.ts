@@ -143,6 +143,15 @@ describe('explainCall', () => {
     expect(row(lines, 'balancing', 'endpoints')).toEqual(['endpoints', '10.0.0.1:6143, 10.0.0.2:6143 (weight 2)', 'sidecar.yaml:5 upstreams.users.endpoints']);
   });
 
+  it('shows the gRFC A6 behaviours of enforced retries: the attempt header and the server pushback', () => {
+    expect(lines).toContain('  note: each re-sent attempt carries grpc-previous-rpc-attempts: 1, 2, ... (gRFC A6)');
+    expect(lines).toContain(
+      "  note: an upstream's grpc-retry-pushback-ms >= 0 replaces the backoff (deadline, maxRetries and budget still apply); negative or malformed: no retry (gRFC A6)",
+    );
+    const shadow = explain({ policy: policy('defaults:\n  retry: { mode: shadow }\n'), policyFile: 'p.yaml', bootstrap, backend: 'x', method: 'a.B/C' });
+    expect(shadow.some((l) => l.includes('grpc-previous-rpc-attempts') || l.includes('pushback'))).toBe(false);
+  });
+
   it('falls back to backend and default settings when no route matches', () => {
     const other = explain({ policy: policy(POLICY), policyFile: 'policy.yaml', bootstrap, backend: 'users', method: 'user.v1.Users/List' });
     expect(other[2]).toBe('route      no route matches: backend and default settings only');

@@ -166,6 +166,8 @@ describe('createMetrics exposition', () => {
     ev.onBreakerReject?.('b');
     ev.onRetry?.('b', 'status');
     ev.onRetryGiveUp?.('b', 'body');
+    ev.onRetryGiveUp?.('b', 'pushback');
+    ev.onRetryPushback?.('b', 40);
     ev.onBudgetExhausted?.('b');
     ev.onShadow?.('limits', 'b', 'max_requests');
     ev.onReload?.('applied');
@@ -183,6 +185,8 @@ describe('createMetrics exposition', () => {
     expect(p.value('meshlet_circuit_breaker_rejections_total', { upstream: 'b' })).toBe(1);
     expect(p.value('meshlet_retries_total', { upstream: 'b', reason: 'status' })).toBe(1);
     expect(p.value('meshlet_retries_given_up_total', { upstream: 'b', reason: 'body' })).toBe(1);
+    expect(p.value('meshlet_retries_given_up_total', { upstream: 'b', reason: 'pushback' })).toBe(1);
+    expect(p.value('meshlet_retry_pushbacks_total', { upstream: 'b' })).toBe(1);
     expect(p.value('meshlet_retry_budget_exhausted_total', { upstream: 'b' })).toBe(1);
     expect(p.value('meshlet_shadow_decisions_total', { feature: 'limits', upstream: 'b', detail: 'max_requests' })).toBe(1);
     expect(p.value('meshlet_config_reloads_total', { result: 'accepted' })).toBe(1);
