@@ -4,7 +4,7 @@
 
 import type { EndpointLoad } from './picker.js';
 
-/** Options of `createEndpointLoad`. Defaults are linkerd2-proxy's `EWMA_DEFAULT_RTT` and `EWMA_DECAY`. */
+/** Options of `createEndpointLoad`. `defaultRttMs` is linkerd2-proxy's `EWMA_DEFAULT_RTT`; `decayMs` is shorter than its `EWMA_DECAY`. */
 export interface EndpointLoadOptions {
   /**
    * The estimate before any attempt has completed, in ms. Default 30 (linkerd2-proxy); range > 0, typically
@@ -13,8 +13,11 @@ export interface EndpointLoadOptions {
   readonly defaultRttMs?: number;
   /**
    * Decay time constant, in ms: after `decayMs` without a higher sample an estimate has moved 63 % (1 - 1/e) of
-   * the way toward the newer samples (or toward 0 when idle). Default 10 000 (linkerd2-proxy); range > 0,
-   * typically 1000..60 000.
+   * the way toward the newer samples (or toward 0 when idle). Default 1000; range > 0, typically 500..60 000.
+   * linkerd2-proxy and Finagle use 10 000, sized for many endpoints and high rates; meshlet backends often have two
+   * or three endpoints, where one slow call left an endpoint with a high estimate for ~30 s (issue 13). With 1000
+   * a 185 ms peak against 10 ms peers is back to parity within ~3 s, while a failing endpoint (1000 ms penalty
+   * samples) stays near 1 % of the calls.
    */
   readonly decayMs?: number;
   /**
@@ -23,12 +26,20 @@ export interface EndpointLoadOptions {
    * the default estimate does not decay).
    */
   readonly nowMs?: number;
+  /**
+   * The latency sample a failed attempt counts as, in ms, when it failed faster than that (Finagle's PeakEwma
+   * penalises the same way): an endpoint that fails in 1 ms must not look like the fastest one and attract all
+   * traffic. Default 1000; range > 0, typically 10x..100x a healthy latency.
+   */
+  readonly failurePenaltyMs?: number;
 }
 
 /** Default `defaultRttMs`: linkerd2-proxy's EWMA_DEFAULT_RTT. */
 export const DEFAULT_RTT_MS = 30;
-/** Default `decayMs`: linkerd2-proxy's EWMA_DECAY. */
-export const DEFAULT_DECAY_MS = 10_000;
+/** Default `decayMs` (linkerd2-proxy's EWMA_DECAY is 10 000; see `EndpointLoadOptions.decayMs`). */
+export const DEFAULT_DECAY_MS = 1000;
+/** Default `failurePenaltyMs`. */
+export const DEFAULT_FAILURE_PENALTY_MS = 1000;
 
 /**
  * Floor of the estimate inside `cost`, in ms (1 µs). Once an estimate has decayed to ~0 (a long idle period, or
@@ -47,8 +58,11 @@ const MIN_COST_ESTIMATE_MS = 0.001;
  *    `w = exp(-elapsed / decayMs)`, `elapsed` being the time since the last update, and `current = estimate * w`.
  * 3. If `rtt > current` (a peak), the estimate becomes `rtt` at once.
  * 4. Otherwise it moves toward the sample: `estimate = estimate * w + rtt * (1 - w)`.
- * 5. Between samples the estimate decays toward 0 (`cost` reads `estimate * w`), so an endpoint that was slow once
- *    and then got no traffic is tried again after some seconds (tower's `RttEstimate::decay`).
+ * 5. Between samples the estimate decays toward 0 (`cost` reads `estimate * w`, computed from the elapsed time
+ *    on every read; no timer), so an endpoint that was slow once and then got no traffic is tried again after
+ *    some seconds (tower's `RttEstimate::decay`, Finagle's `observe(0.0)` in `PeakEwma.Cost.get`).
+ * 6. A failed attempt (`fail`) is a sample of `max(its latency so far, failurePenaltyMs)`: a peak, so it takes
+ *    effect at once and then decays like any other.
  *
  * `cost(now) = max(estimate decayed to now, 1 µs) * (inflight + 1)`: the latency a new attempt would expect,
  * scaled by the queue it joins (tower `PeakEwma::load`, Finagle `PeakEwma`).
@@ -60,18 +74,22 @@ const MIN_COST_ESTIMATE_MS = 0.001;
  * Time is injected: every method takes `nowMs` from PickerEnv.now (ms, monotonic). Times going backwards are
  * clamped (elapsed and rtt never negative). Not thread-safe, not needed: one event loop.
  *
- * @throws RangeError when `defaultRttMs` or `decayMs` is not a positive finite number.
+ * @throws RangeError when `defaultRttMs`, `decayMs` or `failurePenaltyMs` is not a positive finite number.
  */
 export function createEndpointLoad(options: EndpointLoadOptions = {}): EndpointLoad {
   const defaultRttMs = options.defaultRttMs ?? DEFAULT_RTT_MS;
   const decayMs = options.decayMs ?? DEFAULT_DECAY_MS;
+  const failurePenaltyMs = options.failurePenaltyMs ?? DEFAULT_FAILURE_PENALTY_MS;
   if (!(defaultRttMs > 0 && Number.isFinite(defaultRttMs))) {
     throw new RangeError(`defaultRttMs must be a positive number of ms, got ${defaultRttMs}`);
   }
   if (!(decayMs > 0 && Number.isFinite(decayMs))) {
     throw new RangeError(`decayMs must be a positive number of ms, got ${decayMs}`);
   }
-  return new PeakEwmaLoad(defaultRttMs, decayMs, options.nowMs ?? Number.NaN);
+  if (!(failurePenaltyMs > 0 && Number.isFinite(failurePenaltyMs))) {
+    throw new RangeError(`failurePenaltyMs must be a positive number of ms, got ${failurePenaltyMs}`);
+  }
+  return new PeakEwmaLoad(defaultRttMs, decayMs, failurePenaltyMs, options.nowMs ?? Number.NaN);
 }
 
 class PeakEwmaLoad implements EndpointLoad {
@@ -83,6 +101,7 @@ class PeakEwmaLoad implements EndpointLoad {
   constructor(
     defaultRttMs: number,
     private readonly decayMs: number,
+    private readonly failurePenaltyMs: number,
     createdAtMs: number,
   ) {
     this.ewmaMs = defaultRttMs;
@@ -104,6 +123,11 @@ class PeakEwmaLoad implements EndpointLoad {
       this.inflight--;
       this.observe(endMs > startMs ? endMs - startMs : 0, endMs);
     };
+  }
+
+  fail(nowMs: number): void {
+    if (Number.isNaN(this.updatedAtMs)) this.updatedAtMs = nowMs;
+    this.observe(this.failurePenaltyMs, nowMs);
   }
 
   /** exp(-elapsed / decay): 1 right after an update, toward 0 as time passes. */

@@ -13,21 +13,36 @@ export type LeastRequestOptions = object;
 const MAX_DRAWS = 4;
 
 /**
- * Power of two choices (Mitzenmacher; Linkerd `BalanceP2c`, Envoy LEAST_REQUEST with choice_count 2):
- * 1. Draw one eligible endpoint (ready, not in `avoid`) at random, with probability proportional to its weight.
- * 2. Draw a second one the same way among the others.
- * 3. Return the one with the lower `load.cost(env.now())` = peak-EWMA latency x (in-flight + 1) (see
- *    endpoint-load.ts); on a tie, the first draw (itself random).
+ * Power of two choices (Mitzenmacher; Linkerd `BalanceP2c`, Envoy LEAST_REQUEST with choice_count 2), weighted
+ * the way Envoy's least_request weights hosts:
+ * 1. Draw one eligible endpoint (ready, not in `avoid`) uniformly at random.
+ * 2. Draw a second, different one the same way.
+ * 3. Give each its effective weight `e = weight / cost`, where `cost = load.cost(env.now())` is the peak-EWMA
+ *    latency x (in-flight + 1) (see endpoint-load.ts), and return the first with probability
+ *    `e1 / (e1 + e2)`, else the second.
  * 4. With one eligible endpoint, return it; with none, retry steps 1-3 ignoring `avoid`; with no ready endpoint
  *    at all, return undefined.
  *
- * Why two random choices rather than the global minimum: every sidecar sees only its own load, and
- * many sidecars all sending to "the least loaded" endpoint would herd onto it; two choices keep most of the
- * benefit while spreading traffic (a slow endpoint still gets an occasional request, which refreshes its
- * estimate). Weights bias the draws only; costs are compared unweighted.
+ * Weights: Envoy's least_request gives a host the dynamic weight
+ * `load_balancing_weight / (active_requests + 1)^active_request_bias`, bias 1.0 by default
+ * (https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/load_balancing_policies/least_request/v3/least_request.proto,
+ * `active_request_bias`). `e` is that formula with bias 1 and the latency estimate as a second divisor. Between two
+ * idle endpoints of equal latency the choice is exactly weight-proportional, so a two-endpoint backend with
+ * weights 1:3 splits 1:3 (test/unit/balance/weighted-distribution.test.ts); with more endpoints the split is close
+ * to, but not exactly, proportional (uniform draws do not know weights; drawing by weight as well would count
+ * weights twice).
  *
- * Cost: a draw is O(log endpoints) (O(1) when weights are equal) while most endpoints are eligible; after
- * MAX_DRAWS rejected draws it scans once, exactly preserving the weighted distribution. No allocation per pick.
+ * Why the choice is proportional rather than "the cheaper one always wins": with two endpoints P2C always draws
+ * the same pair, and a strict comparison would send nothing to an endpoint whose estimate is high (one slow call,
+ * 185 ms) until the estimate had decayed below the other's, many seconds later: its estimate could not be
+ * corrected by new samples because it got no calls. A proportional choice keeps every eligible endpoint's share
+ * above zero (an endpoint 10x as expensive still gets about 1/11 of the pairs it is drawn in), so a one-off slow
+ * call is forgotten after a few calls, while an endpoint that keeps failing (each failure is a 1000 ms sample)
+ * stays near 1 %. Why two random choices rather than all endpoints: every sidecar sees only its own load; two
+ * choices keep the per-pick cost O(1) and spread many sidecars' traffic.
+ *
+ * Cost: O(1) per pick while most endpoints are eligible; after MAX_DRAWS rejected draws it scans once. No
+ * allocation per pick.
  */
 export const leastRequestPolicy: BalancingPolicy<LeastRequestOptions> & { readonly name: 'least_request' } = {
   name: 'least_request',
@@ -44,30 +59,14 @@ export function setup(): void {
 class LeastRequestPicker implements Picker {
   private readonly endpoints: readonly PickerEndpoint[];
   private readonly weights: Float64Array;
-  /** cumulative[i] = weights[0] + ... + weights[i]. */
-  private readonly cumulative: Float64Array;
-  private readonly totalWeight: number;
-  private readonly uniform: boolean;
 
   constructor(
     endpoints: readonly PickerEndpoint[],
     private readonly env: PickerEnv,
   ) {
-    const n = endpoints.length;
     this.endpoints = endpoints.slice();
-    this.weights = new Float64Array(n);
-    this.cumulative = new Float64Array(n);
-    let total = 0;
-    let uniform = true;
-    for (let i = 0; i < n; i++) {
-      const w = effectiveWeight(endpoints[i]!.endpoint);
-      this.weights[i] = w;
-      total += w;
-      this.cumulative[i] = total;
-      if (w !== this.weights[0]) uniform = false;
-    }
-    this.totalWeight = total;
-    this.uniform = uniform;
+    this.weights = new Float64Array(endpoints.length);
+    for (let i = 0; i < endpoints.length; i++) this.weights[i] = effectiveWeight(endpoints[i]!.endpoint);
   }
 
   pick(input: PickInput): PickerEndpoint | undefined {
@@ -87,7 +86,10 @@ class LeastRequestPicker implements Picker {
     if (b < 0) return first;
     const second = this.endpoints[b]!;
     const now = this.env.now();
-    return second.load.cost(now) < first.load.cost(now) ? second : first;
+    // Effective weights weight / cost; costs are >= 1 µs (endpoint-load.ts), so both are finite and positive.
+    const e1 = this.weights[a]! / first.load.cost(now);
+    const e2 = this.weights[b]! / second.load.cost(now);
+    return this.env.random() * (e1 + e2) < e1 ? first : second;
   }
 
   private eligible(i: number, exclude: number, avoid: ReadonlySet<string> | undefined): boolean {
@@ -96,44 +98,24 @@ class LeastRequestPicker implements Picker {
     return e.ready && (avoid === undefined || !avoid.has(e.endpoint.address));
   }
 
-  /** A weighted random eligible index other than `exclude`, or -1 if there is none. */
+  /** A uniformly random eligible index other than `exclude`, or -1 if there is none. */
   private draw(exclude: number, avoid: ReadonlySet<string> | undefined): number {
     const n = this.endpoints.length;
     if (n === 0) return -1;
     const random = this.env.random;
     for (let t = 0; t < MAX_DRAWS; t++) {
-      const i = this.uniform ? Math.floor(random() * n) : this.indexAt(random() * this.totalWeight);
+      const i = Math.floor(random() * n);
       if (this.eligible(i, exclude, avoid)) return i;
     }
-    // Many endpoints are ineligible: draw exactly from the eligible weight instead of rejecting more.
-    let eligibleWeight = 0;
-    let last = -1;
+    // Many endpoints are ineligible: draw exactly among the eligible ones instead of rejecting more.
+    let count = 0;
+    for (let i = 0; i < n; i++) if (this.eligible(i, exclude, avoid)) count++;
+    if (count === 0) return -1;
+    let k = Math.floor(random() * count);
     for (let i = 0; i < n; i++) {
-      if (this.eligible(i, exclude, avoid)) {
-        eligibleWeight += this.weights[i]!;
-        last = i;
-      }
-    }
-    if (last < 0) return -1;
-    let r = random() * eligibleWeight;
-    for (let i = 0; i < last; i++) {
       if (!this.eligible(i, exclude, avoid)) continue;
-      r -= this.weights[i]!;
-      if (r < 0) return i;
+      if (k-- === 0) return i;
     }
-    return last;
-  }
-
-  /** The index whose cumulative-weight interval holds `x` (0 <= x < totalWeight): first i with cumulative[i] > x. */
-  private indexAt(x: number): number {
-    const cumulative = this.cumulative;
-    let lo = 0;
-    let hi = cumulative.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cumulative[mid]! > x) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return -1;
   }
 }

@@ -27,6 +27,12 @@ export interface EndpointLoad {
    * idempotent: only its first call counts (a reply and a cancel may both report the end).
    */
   start(nowMs: number): (nowMs: number) => void;
+  /**
+   * Records that an attempt failed (the endpoint looks unhealthy: UNAVAILABLE, INTERNAL, DATA_LOSS,
+   * DEADLINE_EXCEEDED, connection errors) at `nowMs`, as an expensive latency sample, so an endpoint that fails
+   * fast does not look cheap. Called in addition to the attempt's `done`, whenever the failure is known.
+   */
+  fail(nowMs: number): void;
 }
 
 /**

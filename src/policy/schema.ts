@@ -193,7 +193,9 @@ export const outlierDetectionSchema = z
       D.outlierDetection.maxEjectedPercent,
       0,
       100,
-      'Never more than this share of the backend\'s endpoints out at once, rounded down (with one endpoint none is ejected).',
+      'Ejections stop once this share of the backend\'s endpoints is out; one endpoint of two or more can always ' +
+        'be ejected, and one more while the share out is below this (Envoy, grpc-java): with 3 endpoints and 50, two. ' +
+        'A single endpoint is ejected only at 100.',
       'Percent',
     ),
   })

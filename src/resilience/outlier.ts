@@ -15,7 +15,10 @@ export interface OutlierPolicy {
   readonly maxEjectionMs: number;
   /** Random extra of up to this share of the penalty, 0-100 %. Default 50 (Linkerd's jitter ratio 0.5). */
   readonly jitterPercent: number;
-  /** Never more than this share of the backend's endpoints out at once (ejected or on probation), 0-100 %. */
+  /**
+   * Ejections stop once this share of the backend's endpoints is out (ejected or on probation), 0-100 %; but
+   * one endpoint of a backend with two or more can always be ejected (see `mayEject`).
+   */
   readonly maxEjectedPercent: number;
 }
 
@@ -43,9 +46,8 @@ export interface EndpointOutlierState {
 /**
  * Per endpoint:
  * 1. active: a failure adds one to its consecutive failures, a success resets them, neutral outcomes (cancelled,
- *    local rejections) change nothing. The `consecutiveFailures`-th failure ejects it, unless the ejected share
- *    would then exceed `maxEjectedPercent` of `endpointCount` (rounded down: with 1 endpoint, none is ever ejected);
- *    then the ejection is skipped and the counter starts over.
+ *    local rejections) change nothing. The `consecutiveFailures`-th failure ejects it if `mayEject` allows it;
+ *    otherwise the ejection is skipped and the counter starts over.
  * 2. ejected: out of the picker for penalty = min(max, base * 2^(ejections - 1)) plus up to `jitterPercent` % of it
  *    at random (capped at max). Outcomes of calls still in flight are ignored. `expire()` after the penalty moves
  *    it to probation.
@@ -86,6 +88,20 @@ class EndpointState implements EndpointOutlierState {
   constructor(readonly address: string) {}
 }
 
+/**
+ * Whether one more endpoint may be ejected when `out` of `endpointCount` are out already:
+ * 1. none is out and the backend has two or more endpoints: yes, whatever `maxEjectedPercent` (Envoy: "if no
+ *    hosts have been ejected, Envoy will eject the host immediately", arch_overview/upstream/outlier);
+ * 2. some are out: yes while the share already out is below `maxEjectedPercent` (grpc-java PR 9489 "allow one
+ *    additional ejection past the maximum"), so with 3 endpoints and 50 % a second failing one is ejected;
+ * 3. a single endpoint is ejected only when `maxEjectedPercent` is 100: meshlet has no panic mode, so ejecting the
+ *    only endpoint turns its failures into ERR_NO_ENDPOINTS for the whole penalty.
+ */
+export function mayEject(out: number, endpointCount: number, maxEjectedPercent: number): boolean {
+  if (out === 0) return endpointCount >= 2 || (endpointCount === 1 && maxEjectedPercent >= 100);
+  return out * 100 < endpointCount * maxEjectedPercent;
+}
+
 export function createOutlierDetector(initial: OutlierPolicy, random: () => number): OutlierDetector {
   let policy = initial;
   const states = new Map<string, EndpointState>();
@@ -121,8 +137,7 @@ export function createOutlierDetector(initial: OutlierPolicy, random: () => numb
         return undefined;
       }
       if (++s.consecutiveFailures < policy.consecutiveFailures) return undefined;
-      const allowed = Math.floor((endpointCount * policy.maxEjectedPercent) / 100);
-      if (out + 1 > allowed) {
+      if (!mayEject(out, endpointCount, policy.maxEjectedPercent)) {
         s.consecutiveFailures = 0;
         return { kind: 'eject-skipped' };
       }

@@ -59,7 +59,9 @@ describe('per-request balancing (static endpoints)', () => {
     }
   });
 
-  it('least_request sends under 15 % of calls to an endpoint 10x slower', async () => {
+  // Under 25 %, not 15 %: least_request chooses between its two draws in proportion to weight / cost (issue 13), so
+  // a slow endpoint keeps a small share instead of none; round robin would give it 33 %.
+  it('least_request sends under 25 % of calls to an endpoint 10x slower', async () => {
     const es = await echoes(3, 0, 20); // endpoint 0 answers in ~20 ms, the others in ~1-2 ms
     const s = await sidecar({
       service: { name: 'caller' },
@@ -68,7 +70,7 @@ describe('per-request balancing (static endpoints)', () => {
     });
     expect(await load(client(s, 'echo'), 1500, 10)).toEqual([]);
     const share = (es[0] as EchoServer).calls.length / 1500;
-    expect(share).toBeLessThan(0.15);
+    expect(share).toBeLessThan(0.25);
   });
 
   it('weights are respected', async () => {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // balance (outbound): picks an endpoint of the call's backend per request from the current Picker snapshot, and
-// records the attempt's load (in-flight, latency) for least_request. One pick per attempt: every re-send, including
+// records the attempt's load (in-flight, latency, failures as penalty samples) for least_request. One pick per attempt: every re-send, including
 // the always-safe one of an attempt that never reached the app, is the retry layer's (above), so all of them share
 // one retry policy and budget; balance only avoids the endpoints that layer lists in AVOID_ENDPOINTS.
 
@@ -8,6 +8,7 @@ import type { Backends } from '../../balance/backends.js';
 import { ProxyError, toProxyError } from '../../errors.js';
 import { type ProxyCall, type ProxyReply } from '../call.js';
 import { contextKey } from '../../grpc/call.js';
+import { outcomeOfEnd, outcomeOfError } from '../../resilience/outcome.js';
 import type { Handler, Layer } from '../layer.js';
 
 /**
@@ -42,15 +43,24 @@ export function balanceLayer(deps: BalanceDeps): Layer {
         throw new ProxyError('ERR_NO_ENDPOINTS', `no ready endpoint for "${name}"${why}`, { neverReachedApp: true });
       }
       call.endpoint = picked.endpoint.address;
-      const done = picked.load.start(now());
+      const load = picked.load;
+      const done = load.start(now());
+      let reply: ProxyReply;
       try {
-        const reply = await next(call);
-        done(now());
-        return reply;
+        reply = await next(call);
       } catch (err) {
         done(now());
-        throw toProxyError(err);
+        const e = toProxyError(err);
+        if (outcomeOfError(e) === 'failure') load.fail(now());
+        throw e;
       }
+      // The latency sample is the time to response headers; a failure that ends the call later (an error status in
+      // the trailers, a reset) still counts, as the expensive sample least_request steers away from.
+      done(now());
+      reply.onEnd((end) => {
+        if (outcomeOfEnd(end) === 'failure') load.fail(now());
+      });
+      return reply;
     };
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// least_request (P2C over peak-EWMA): lower cost wins, weighted draws, readiness, avoid, and a fake-clock
+// least_request (P2C over peak-EWMA): choice in proportion to weight / cost, readiness, avoid, and a fake-clock
 // simulation where one endpoint is 10x slower.
 
 import { describe, expect, it } from 'vitest';
@@ -17,11 +17,12 @@ const B = '10.0.0.2:80';
 const C = '10.0.0.3:80';
 
 describe('least_request', () => {
-  it('picks the endpoint with the lower cost when there are two', () => {
+  it('prefers the cheaper of two in proportion to 1 / cost (A costs 3x B: A gets ~1/4)', () => {
     const eps = endpoints([1, 1]);
     eps[0]!.load.start(0);
     eps[0]!.load.start(0); // A: 30 x 3, B: 30 x 1
-    expect(Object.fromEntries(countPicks(lr(eps), 200))).toEqual({ [B]: 200 });
+    const counts = countPicks(lr(eps), 4000);
+    expect(counts.get(A)! / 4000).toBeCloseTo(0.25, 1);
   });
 
   it('compares latency, not only in-flight counts', () => {
@@ -29,21 +30,32 @@ describe('least_request', () => {
     eps[0]!.load.start(0)(500); // A: 500 ms estimate, idle
     eps[1]!.load.start(500); //    B: 30 ms x 2
     const env = fakeEnv(1, 500);
-    expect(Object.fromEntries(countPicks(lr(eps, env), 100))).toEqual({ [B]: 100 });
+    const counts = countPicks(lr(eps, env), 4000);
+    expect(counts.get(A)! / 4000).toBeCloseTo(60 / 560, 1);
   });
 
-  it('never picks the most loaded of three endpoints (it loses every pair it is drawn in)', () => {
+  it('divides cost by weight (Envoy active_request_bias 1): weight 3 with 2 in flight ties weight 1 idle', () => {
+    const eps = endpoints([1, 3]);
+    eps[1]!.load.start(0);
+    eps[1]!.load.start(0); // B: 3 / (30 x 3) = A: 1 / 30
+    const counts = countPicks(lr(eps), 4000);
+    expect(counts.get(A)! / 4000).toBeCloseTo(0.5, 1);
+  });
+
+  it('starves no endpoint: the most loaded of three still gets a small share', () => {
     const eps = endpoints([1, 1, 1]);
     for (let i = 0; i < 5; i++) eps[2]!.load.start(0);
     const counts = countPicks(lr(eps), 3000);
-    expect(counts.get(C)).toBeUndefined();
-    expect(counts.get(A)).toBeGreaterThan(1300);
-    expect(counts.get(B)).toBeGreaterThan(1300);
+    // C is in 2/3 of the pairs and wins each with 1/7: about 9.5 %.
+    expect(counts.get(C)! / 3000).toBeGreaterThan(0.05);
+    expect(counts.get(C)! / 3000).toBeLessThan(0.15);
+    expect(counts.get(A)).toBeGreaterThan(1200);
+    expect(counts.get(B)).toBeGreaterThan(1200);
   });
 
   it('draws in proportion to weight when costs are equal', () => {
     const counts = countPicks(lr(endpoints([1, 3])), 10_000);
-    // Ties go to the first draw, which is weighted: expect 25 % / 75 %.
+    // Equal costs: the pair's choice is weight / (weight + other weight): 25 % / 75 %.
     expect(counts.get(A)! / 10_000).toBeCloseTo(0.25, 1);
     expect(counts.get(B)! / 10_000).toBeCloseTo(0.75, 1);
   });

@@ -74,6 +74,26 @@ describe('createOutlierDetector', () => {
     expect((failTimes(capped, 'a', 3, 0) as { penaltyMs: number }).penaltyMs).toBe(60_000);
   });
 
+  // Issue 13: with 3 endpoints and 50 %, a second failing endpoint was never ejected (floor(1.5) = 1).
+  it.each([
+    // [endpoints, maxEjectedPercent, how many of them, all failing, end up ejected]
+    [2, 50, 1],
+    [2, 0, 1],
+    [2, 100, 2],
+    [3, 50, 2],
+    [3, 10, 1],
+    [10, 50, 5],
+    [10, 10, 1],
+    [10, 0, 1],
+    [10, 25, 3],
+  ])('with %i endpoints all failing and maxEjectedPercent %i, ejects %i', (n, percent, expected) => {
+    const d = createOutlierDetector({ ...policy, maxEjectedPercent: percent }, () => 0);
+    let ejected = 0;
+    for (let i = 0; i < n; i++) if (failTimes(d, `e${i}`, 3, 0, n)?.kind === 'eject') ejected++;
+    expect(ejected).toBe(expected);
+    expect(d.ejectedCount).toBe(expected);
+  });
+
   it('never ejects more than maxEjectedPercent of the endpoints (rounded down): with one endpoint, none', () => {
     const single = createOutlierDetector(policy, () => 0);
     expect(failTimes(single, 'a', 3, 0, 1)).toEqual({ kind: 'eject-skipped' });
