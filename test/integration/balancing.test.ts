@@ -88,6 +88,26 @@ describe('per-request balancing (static endpoints)', () => {
     expect(await load(client(s, 'echo'), 800, 10)).toEqual([]);
     expect((es[0] as EchoServer).calls.length).toBe(600);
   });
+
+  it('least_request divides calls by weight: 3:1 lands within ±10 % of 75 % (issue 13)', async () => {
+    const es = await echoes(2);
+    const s = await sidecar({
+      service: { name: 'caller' },
+      outbound: { listen: '127.0.0.1:0' },
+      upstreams: {
+        echo: {
+          endpoints: [{ address: (es[0] as EchoServer).address, weight: 3 }, (es[1] as EchoServer).address],
+          balancing: { policy: 'least_request' },
+        },
+      },
+    });
+    // One call at a time: in-flight counts stay equal, so the split is the weights' (P2C with Envoy's
+    // weight / (active + 1) choice); under concurrency in-flight counts move it, as they do in Envoy.
+    expect(await load(client(s, 'echo'), 800, 1)).toEqual([]);
+    const share = (es[0] as EchoServer).calls.length / 800;
+    expect(share, `weight-3 endpoint got ${(share * 100).toFixed(1)} %`).toBeGreaterThanOrEqual(0.65);
+    expect(share, `weight-3 endpoint got ${(share * 100).toFixed(1)} %`).toBeLessThanOrEqual(0.85);
+  });
 });
 
 describe('Consul discovery through the sidecar', () => {

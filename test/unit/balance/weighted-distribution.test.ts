@@ -97,7 +97,6 @@ describe('weights 1:3 over 1,000 calls (10 ms each, one every 20 ms)', () => {
         hashKey: (i) => `user-${i}`,
       });
       const a = share(picked, A);
-      console.log(`${name}: weight 1 got ${pct(a)}, weight 3 got ${pct(share(picked, B))}`);
       expect(a, `${name}: weight 1 got ${pct(a)}, weight 3 got ${pct(share(picked, B))}`).toBeGreaterThanOrEqual(0.225);
       expect(a, `${name}: weight 1 got ${pct(a)}, weight 3 got ${pct(share(picked, B))}`).toBeLessThanOrEqual(0.275);
     });
@@ -114,7 +113,6 @@ describe('least_request after one slow call (two endpoints, 10 ms calls, one eve
     const picked = run({ picker, env, eps, calls: 1000, intervalMs: 10, behaviour: () => ({ latencyMs: 10, failed: false }) });
     const a = share(picked, A);
     const msg = `slow-once endpoint got ${pct(a)}, the other ${pct(1 - a)}`;
-    console.log(msg);
     expect(a, msg).toBeGreaterThanOrEqual(0.3);
     expect(1 - a, msg).toBeGreaterThanOrEqual(0.3);
   });
@@ -159,7 +157,6 @@ describe('least_request with a fast-failing endpoint, fed through outlier detect
     expect(seventh, 'A was never picked 7 times').toBeGreaterThan(0);
     const before = picked.slice(0, seventh + 1);
     const a = share(before, A);
-    console.log(`failing endpoint got ${pct(a)} of the ${before.length} calls before its ejection`);
     expect(a, `failing endpoint got ${pct(a)} of the ${before.length} calls before its ejection`).toBeLessThanOrEqual(0.1);
     expect(picked.slice(seventh + 1).includes(A), 'picked after ejection').toBe(false);
   });

@@ -66,6 +66,22 @@ const invalid: { name: string; doc: string; issues: Expect[] }[] = [
     issues: [['upstreams.billing.endpoints[0].wieght', '6:35', 'unknown key "wieght" (did you mean "weight"?)']],
   },
   {
+    name: 'zero and negative endpoint weights (issue 13)',
+    doc: yaml(
+      'service: { name: a }',
+      'outbound: {}',
+      'upstreams:',
+      '  billing:',
+      '    endpoints:',
+      '      - { address: 10.0.0.1:9090, weight: 0 }',
+      '      - { address: 10.0.0.2:9090, weight: -3 }',
+    ),
+    issues: [
+      ['upstreams.billing.endpoints[0].weight', '6:43', 'expected number to be >=1'],
+      ['upstreams.billing.endpoints[1].weight', '7:43', 'expected number to be >=1'],
+    ],
+  },
+  {
     name: 'wrong type',
     doc: yaml('service: { name: a }', 'outbound: {}', 'connection:', '  connectTimeoutMs: 3s'),
     issues: [['connection.connectTimeoutMs', '4:21', 'expected number, received string']],
