@@ -30,7 +30,7 @@ import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
 import { HpackDecoder } from './hpack/decoder.js';
 import { HpackEncoder } from './hpack/encoder.js';
 import { HpackError } from './hpack/errors.js';
-import { H2Stream } from './stream.js';
+import { H2Stream, type StreamSession } from './stream.js';
 
 export type Role = 'server' | 'client';
 
@@ -112,7 +112,7 @@ interface PendingBlock {
  * Writes are batched: frames are queued and written once per event-loop turn (setImmediate), so every call that a
  * socket read produced shares one write syscall.
  */
-export class H2Connection extends EventEmitter implements FrameSink {
+export class H2Connection extends EventEmitter implements FrameSink, StreamSession {
   readonly role: Role;
   readonly socket: Socket;
   /** The peer's settings (RFC defaults until its SETTINGS arrive). */
