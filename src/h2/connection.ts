@@ -25,6 +25,8 @@ import {
   type Settings,
   SettingId,
 } from './frame.js';
+import { ConnectionError } from './errors.js';
+import { ConnectionFlow, growSendWindow, MAX_WINDOW, releaseStream, takeRecvWindow, takeStreamCredit } from './flow-control.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
 import { HpackDecoder } from './hpack/decoder.js';
@@ -58,8 +60,6 @@ export interface H2ConnectionOptions {
   readonly handshakeTimeoutMs?: number;
 }
 
-const MAX_WINDOW = 0x7fffffff;
-const DEFAULT_WINDOW = 65535;
 /** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
 export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
 /** Bytes of DATA one stream may put on the socket per flush, so one large message cannot starve the others. */
@@ -84,16 +84,6 @@ const PREMATURE_RESET_MS = 1000;
 const GOAWAY_LINGER_MS = 1000;
 /** A header block (HEADERS + CONTINUATION) bigger than this ends the connection (CONTINUATION floods). */
 const MAX_HEADER_BLOCK_FACTOR = 2;
-
-/** A connection-level protocol error raised while handling a frame. */
-class ConnectionError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface PendingBlock {
   streamId: number;
@@ -144,7 +134,6 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   /** Names the peer sent as HPACK never-indexed in the block being handled. */
   private readonly neverIndexed: string[] = [];
   private readonly streamWindow: number;
-  private readonly connectionWindow: number;
   private readonly maxStreams: number;
   private readonly maxHeaderListBytes: number;
   private readonly maxUnsentBytes: number;
@@ -153,9 +142,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private prematureResets = 0;
   /** Highest stream id the peer opened (server) — the GOAWAY last-stream-id. */
   private lastPeerStreamId = 0;
-  private connSendWindow = DEFAULT_WINDOW;
-  private connRecvWindow = DEFAULT_WINDOW;
-  private connUnacked = 0;
+  private readonly flow: ConnectionFlow;
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -174,7 +161,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.role = opts.role;
     this.socket = socket;
     this.streamWindow = opts.streamWindowBytes ?? 1 << 20;
-    this.connectionWindow = opts.connectionWindowBytes ?? 16 << 20;
+    this.flow = new ConnectionFlow(opts.connectionWindowBytes ?? 16 << 20);
     this.maxStreams = opts.maxConcurrentStreams ?? Infinity;
     this.maxHeaderListBytes = opts.maxHeaderListBytes ?? 64 * 1024;
     this.maxUnsentBytes = opts.maxUnsentBytes ?? 32 * 1024 * 1024;
@@ -199,10 +186,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     ];
     if (this.maxStreams !== Infinity) settings.push([SettingId.MAX_CONCURRENT_STREAMS, this.maxStreams]);
     this.queue(encodeSettings(settings));
-    if (this.connectionWindow > DEFAULT_WINDOW) {
-      this.queue(encodeWindowUpdate(0, this.connectionWindow - DEFAULT_WINDOW));
-      this.connRecvWindow = this.connectionWindow;
-    }
+    const increment = this.flow.openRecvWindow();
+    if (increment > 0) this.queue(encodeWindowUpdate(0, increment));
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onSocketError);
@@ -379,23 +364,15 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
 
   /** The reader of `stream` consumed `bytes`: credit them back to the peer once half the window is used. */
   consumed(stream: H2Stream, bytes: number): void {
-    stream.unacked += bytes;
-    if (stream.unacked >= this.streamWindow >> 1 && !stream.remoteEnded && !stream.closed) {
-      this.queue(encodeWindowUpdate(stream.id, stream.unacked));
-      stream.recvWindow += stream.unacked;
-      stream.unacked = 0;
+    if (releaseStream(stream, bytes, this.streamWindow) && !stream.remoteEnded && !stream.closed) {
+      this.queue(encodeWindowUpdate(stream.id, takeStreamCredit(stream)));
     }
     this.creditConnection(bytes);
   }
 
   /** `bytes` of DATA were read or thrown away: credit the connection window once half of it is used. */
   creditConnection(bytes: number): void {
-    this.connUnacked += bytes;
-    if (this.connUnacked >= this.connectionWindow >> 1 && !this.destroyed) {
-      this.queue(encodeWindowUpdate(0, this.connUnacked));
-      this.connRecvWindow += this.connUnacked;
-      this.connUnacked = 0;
-    }
+    if (this.flow.release(bytes) && !this.destroyed) this.queue(encodeWindowUpdate(0, this.flow.takeCredit()));
   }
 
   // ---- socket events ----
@@ -493,8 +470,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private onDataFrame(flags: number, streamId: number, payload: Buffer, flowLength: number): void {
     // The connection window is credited back as DATA is read (or discarded), not as it arrives: what all streams
     // of a connection hold unread is bounded by the connection window, however many streams the peer opens.
-    this.connRecvWindow -= flowLength;
-    if (this.connRecvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'the peer overran the connection window');
+    this.flow.receive(flowLength);
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
@@ -511,8 +487,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
       return;
     }
-    stream.recvWindow -= flowLength;
-    if (stream.recvWindow < 0) {
+    if (!takeRecvWindow(stream, flowLength)) {
       this.creditConnection(flowLength);
       this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
       return;
@@ -686,8 +661,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     const delta = remote.initialWindowSize - oldWindow;
     if (delta !== 0) {
       for (const stream of this.streams.values()) {
-        stream.sendWindow += delta;
-        if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream window');
+        if (!growSendWindow(stream, delta)) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream window');
         if (delta > 0 && stream.pendingBytes > 0) this.queueSend(stream);
       }
     }
@@ -717,9 +691,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
 
   private onWindowUpdate(streamId: number, increment: number): void {
     if (streamId === 0) {
-      if (increment === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE with increment 0 on the connection');
-      this.connSendWindow += increment;
-      if (this.connSendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection send window overflow');
+      this.flow.windowUpdate(increment);
       if (this.blocked.length > 0) this.requeueBlocked();
       return;
     }
@@ -732,8 +704,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
       return;
     }
-    stream.sendWindow += increment;
-    if (stream.sendWindow > MAX_WINDOW) {
+    if (!growSendWindow(stream, increment)) {
       this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
@@ -859,11 +830,11 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     const maxFrame = this.remoteSettings.maxFrameSize;
     while (s.pendingBytes > 0) {
       if (s.sendWindow <= 0) return 'blocked-stream';
-      if (this.connSendWindow <= 0) return 'blocked-connection';
+      if (this.flow.sendWindow <= 0) return 'blocked-connection';
       if (budget <= 0) return 'more';
       const head = s.pending[0] as Buffer;
       const available = head.length - s.pendingOffset;
-      const n = Math.min(available, s.sendWindow, this.connSendWindow, maxFrame, budget);
+      const n = Math.min(available, s.sendWindow, this.flow.sendWindow, maxFrame, budget);
       const part = s.pendingOffset === 0 && n === head.length ? head : head.subarray(s.pendingOffset, s.pendingOffset + n);
       if (n === available) {
         s.pending.shift();
@@ -873,7 +844,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       }
       s.pendingBytes -= n;
       s.sendWindow -= n;
-      this.connSendWindow -= n;
+      this.flow.sendWindow -= n;
       budget -= n;
       const last = s.pendingBytes === 0 && s.endQueued && s.trailers === undefined;
       this.out.push(encodeDataHeader(s.id, n, last), part);
