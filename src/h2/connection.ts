@@ -14,16 +14,13 @@ import {
   encodeHeaders,
   encodePing,
   encodeRstStream,
-  encodeSettings,
   encodeSettingsAck,
   encodeWindowUpdate,
   ErrorCode,
   FrameError,
   Flags,
   FrameType,
-  parseSettings,
   type Settings,
-  SettingId,
 } from './frame.js';
 import { ConnectionError } from './errors.js';
 import { ConnectionFlow, growSendWindow, MAX_WINDOW, releaseStream, takeRecvWindow, takeStreamCredit } from './flow-control.js';
@@ -32,33 +29,10 @@ import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
 import { HpackDecoder } from './hpack/decoder.js';
 import { HpackEncoder } from './hpack/encoder.js';
 import { HpackError } from './hpack/errors.js';
+import { applyPeerSettings, type H2ConnectionOptions, LocalSettings, type Role } from './settings.js';
 import { H2Stream, type StreamSession } from './stream.js';
 
-export type Role = 'server' | 'client';
-
-export interface H2ConnectionOptions {
-  readonly role: Role;
-  /** SETTINGS_INITIAL_WINDOW_SIZE we advertise: per-stream receive window. Default 1 MiB, range 65535..2^31-1. */
-  readonly streamWindowBytes?: number;
-  /** Connection receive window. Default 16 MiB, range 65535..2^31-1. */
-  readonly connectionWindowBytes?: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce (server). Default: unlimited (not sent). */
-  readonly maxConcurrentStreams?: number;
-  /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce. Default 64 KiB. */
-  readonly maxHeaderListBytes?: number;
-  /**
-   * Bytes we may have queued in the socket, unsent because the peer does not read, before the connection is closed
-   * with ENHANCE_YOUR_CALM (a peer that floods PINGs or SETTINGS and never reads the ACKs). DATA stops at 1 MiB on
-   * its own; this bounds the rest. Default 32 MiB.
-   */
-  readonly maxUnsentBytes?: number;
-  /**
-   * Server: a peer that has not sent its connection preface and SETTINGS this long after connecting is closed
-   * (GOAWAY SETTINGS_TIMEOUT): port scanners, stuck clients and slowloris sockets do not stay forever. Default
-   * 10000 ms; 0 turns it off.
-   */
-  readonly handshakeTimeoutMs?: number;
-}
+export type { H2ConnectionOptions, Role } from './settings.js';
 
 /** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
 export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
@@ -133,10 +107,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private readonly headerList: string[] = [];
   /** Names the peer sent as HPACK never-indexed in the block being handled. */
   private readonly neverIndexed: string[] = [];
-  private readonly streamWindow: number;
-  private readonly maxStreams: number;
-  private readonly maxHeaderListBytes: number;
-  private readonly maxUnsentBytes: number;
+  /** Our settings and limits. */
+  private readonly local: LocalSettings;
   /** Server: streams the peer opened, and those it reset prematurely (see PREMATURE_RESET_MIN). */
   private streamsOpened = 0;
   private prematureResets = 0;
@@ -160,17 +132,15 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     super();
     this.role = opts.role;
     this.socket = socket;
-    this.streamWindow = opts.streamWindowBytes ?? 1 << 20;
-    this.flow = new ConnectionFlow(opts.connectionWindowBytes ?? 16 << 20);
-    this.maxStreams = opts.maxConcurrentStreams ?? Infinity;
-    this.maxHeaderListBytes = opts.maxHeaderListBytes ?? 64 * 1024;
-    this.maxUnsentBytes = opts.maxUnsentBytes ?? 32 * 1024 * 1024;
+    const local = new LocalSettings(opts);
+    this.local = local;
+    this.flow = new ConnectionFlow(local.connectionWindow);
     this.nextStreamId = opts.role === 'client' ? 1 : 2;
-    this.decoder = new HpackDecoder(4096, this.maxHeaderListBytes);
+    this.decoder = new HpackDecoder(4096, local.maxHeaderListBytes);
     this.reader = new FrameReader(this);
     if (this.role === 'server') {
       this.reader.expectPreface();
-      const timeoutMs = opts.handshakeTimeoutMs ?? 10_000;
+      const timeoutMs = local.handshakeTimeoutMs;
       if (timeoutMs > 0) {
         this.handshakeTimer = setTimeout(() => {
           this.destroy(new Error(`no HTTP/2 preface and SETTINGS within ${timeoutMs} ms`), ErrorCode.SETTINGS_TIMEOUT);
@@ -179,13 +149,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       }
     }
     else this.queue(CONNECTION_PREFACE);
-    const settings: Array<[number, number]> = [
-      [SettingId.ENABLE_PUSH, 0],
-      [SettingId.INITIAL_WINDOW_SIZE, this.streamWindow],
-      [SettingId.MAX_HEADER_LIST_SIZE, this.maxHeaderListBytes],
-    ];
-    if (this.maxStreams !== Infinity) settings.push([SettingId.MAX_CONCURRENT_STREAMS, this.maxStreams]);
-    this.queue(encodeSettings(settings));
+    this.queue(local.frame());
     const increment = this.flow.openRecvWindow();
     if (increment > 0) this.queue(encodeWindowUpdate(0, increment));
     socket.on('data', this.onData);
@@ -226,7 +190,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     if (this.role !== 'client') throw new Error('request() on a server connection');
     if (this.destroyed || this.closing || this.goawayReceived) throw new Error('the HTTP/2 connection no longer accepts streams');
     if (this.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
-    const stream = new H2Stream(this, 0, this.remoteSettings.initialWindowSize, this.streamWindow);
+    const stream = new H2Stream(this, 0, this.remoteSettings.initialWindowSize, this.local.streamWindow);
     if (this.streams.size >= this.remoteSettings.maxConcurrentStreams) {
       // Over the peer's limit: the stream waits here (id 0, nothing on the wire) until another one closes, rather
       // than being refused by the peer (RFC 9113 §5.1.2). Writes on it are held meanwhile.
@@ -364,7 +328,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
 
   /** The reader of `stream` consumed `bytes`: credit them back to the peer once half the window is used. */
   consumed(stream: H2Stream, bytes: number): void {
-    if (releaseStream(stream, bytes, this.streamWindow) && !stream.remoteEnded && !stream.closed) {
+    if (releaseStream(stream, bytes, this.local.streamWindow) && !stream.remoteEnded && !stream.closed) {
       this.queue(encodeWindowUpdate(stream.id, takeStreamCredit(stream)));
     }
     this.creditConnection(bytes);
@@ -507,8 +471,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
     block.chunks.push(Buffer.from(payload));
     block.size += payload.length;
-    if (block.size > this.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR) {
-      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block on stream ${streamId} exceeds ${this.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR} bytes`);
+    if (block.size > this.local.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block on stream ${streamId} exceeds ${this.local.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR} bytes`);
     }
     if ((flags & Flags.END_HEADERS) === 0) return;
     this.block = undefined;
@@ -557,7 +521,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       return;
     }
     this.lastPeerStreamId = streamId;
-    if (this.closing || this.streams.size >= this.maxStreams) {
+    if (this.closing || this.streams.size >= this.local.maxStreams) {
       // After our GOAWAY (or over the limit) the stream was never processed: REFUSED_STREAM is always safe to retry.
       this.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
       return;
@@ -567,7 +531,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       this.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
       return;
     }
-    const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.streamWindow);
+    const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.local.streamWindow);
     stream.openedMs = performance.now();
     this.streamsOpened++;
     this.streams.set(streamId, stream);
@@ -653,12 +617,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       this.handshakeTimer = undefined;
     }
     const remote = this.remoteSettings;
-    const oldWindow = remote.initialWindowSize;
-    parseSettings(payload, 0, payload.length, remote);
-    if (this.role === 'client' && remote.enablePush) {
-      // A server must not send ENABLE_PUSH=1 (§6.5.2); for a client peer it is just its preference.
-    }
-    const delta = remote.initialWindowSize - oldWindow;
+    const delta = applyPeerSettings(remote, payload);
     if (delta !== 0) {
       for (const stream of this.streams.values()) {
         if (!growSendWindow(stream, delta)) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream window');
@@ -904,7 +863,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       if (run.length > 0) socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
       socket.uncork();
     }
-    if (socket.writableLength > this.maxUnsentBytes && !this.destroyed) {
+    if (socket.writableLength > this.local.maxUnsentBytes && !this.destroyed) {
       this.destroy(new Error(`the peer left ${socket.writableLength} bytes unread`), ErrorCode.ENHANCE_YOUR_CALM);
     }
   }
