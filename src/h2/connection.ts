@@ -12,7 +12,6 @@ import {
   encodeDataHeader,
   encodeGoaway,
   encodeHeaders,
-  encodePing,
   encodeRstStream,
   encodeSettingsAck,
   encodeWindowUpdate,
@@ -29,6 +28,7 @@ import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
 import { HpackDecoder } from './hpack/decoder.js';
 import { HpackEncoder } from './hpack/encoder.js';
 import { HpackError } from './hpack/errors.js';
+import { PingPong } from './ping.js';
 import { applyPeerSettings, type H2ConnectionOptions, LocalSettings, type Role } from './settings.js';
 import { H2Stream, type StreamSession } from './stream.js';
 
@@ -124,7 +124,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   /** Streams with data waiting for the connection window or the socket to drain. */
   private blocked: H2Stream[] = [];
   private block: PendingBlock | undefined;
-  private pings: Array<(err: Error | null) => void> = [];
+  private readonly pings = new PingPong();
   private closeEmitted = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
 
@@ -239,8 +239,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       callback(new Error('connection closed'));
       return;
     }
-    this.pings.push(callback);
-    this.queue(encodePing(PING_PAYLOAD, false));
+    this.queue(this.pings.ping(callback));
   }
 
   /**
@@ -274,9 +273,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       linger = true;
     }
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
-    const pings = this.pings;
-    this.pings = [];
-    for (const cb of pings) cb(err ?? new Error('connection closed'));
+    this.pings.failAll(err);
     for (const stream of [...this.streams.values()]) {
       this.streams.delete(stream.id);
       stream.finish(ErrorCode.CANCEL);
@@ -414,8 +411,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
         if ((flags & Flags.ACK) === 0) this.onSettings(payload);
         return;
       case FrameType.PING:
-        if ((flags & Flags.ACK) !== 0) this.pings.shift()?.(null);
-        else this.queue(encodePing(payload, true));
+        if ((flags & Flags.ACK) !== 0) this.pings.onAck();
+        else this.queue(this.pings.pong(payload));
         return;
       case FrameType.GOAWAY:
         this.onGoaway(payload.readUInt32BE(0) & MAX_WINDOW, payload.readUInt32BE(4));
@@ -869,7 +866,6 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   }
 }
 
-const PING_PAYLOAD = Buffer.from('meshlet!', 'latin1');
 const PEER_GOAWAY = 'the peer sent GOAWAY with HTTP/2 error';
 const ERROR_NAMES = new Map(Object.entries(ErrorCode).map(([name, code]) => [code, name.toLowerCase()]));
 
