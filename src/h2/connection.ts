@@ -10,7 +10,6 @@ import {
   CONNECTION_PREFACE,
   DEFAULT_SETTINGS,
   encodeDataHeader,
-  encodeGoaway,
   encodeHeaders,
   encodeRstStream,
   encodeSettingsAck,
@@ -28,6 +27,7 @@ import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
 import { HpackDecoder } from './hpack/decoder.js';
 import { HpackEncoder } from './hpack/encoder.js';
 import { HpackError } from './hpack/errors.js';
+import { GoAway, lingerAndDestroy } from './goaway.js';
 import { PingPong } from './ping.js';
 import { applyPeerSettings, type H2ConnectionOptions, LocalSettings, type Role } from './settings.js';
 import { H2Stream, type StreamSession } from './stream.js';
@@ -54,8 +54,6 @@ const OWN_IOVEC_BYTES = 4096;
  */
 const PREMATURE_RESET_MIN = 500;
 const PREMATURE_RESET_MS = 1000;
-/** After a GOAWAY with an error, the socket is ended and destroyed this much later at the latest. */
-const GOAWAY_LINGER_MS = 1000;
 /** A header block (HEADERS + CONTINUATION) bigger than this ends the connection (CONTINUATION floods). */
 const MAX_HEADER_BLOCK_FACTOR = 2;
 
@@ -87,12 +85,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   destroyed = false;
   /** close() was called: no new streams. */
   closing = false;
-  /** A GOAWAY arrived: no new streams. */
-  goawayReceived = false;
   /** Why the connection ended, when it was not a clean close. */
   closeError: Error | undefined;
-  /** The error code of the GOAWAY we sent because of the peer (protocol error, flood guard), if any. */
-  goawayCode: number | undefined;
   /** Client: the id the next request gets. */
   nextStreamId: number;
   /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
@@ -125,6 +119,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private blocked: H2Stream[] = [];
   private block: PendingBlock | undefined;
   private readonly pings = new PingPong();
+  private readonly goaway = new GoAway();
   private closeEmitted = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
 
@@ -169,15 +164,23 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     return this.waiting.length >> 1;
   }
 
+  /** A GOAWAY arrived: no new streams. */
+  get goawayReceived(): boolean {
+    return this.goaway.received;
+  }
+
+  /** The error code of the GOAWAY we sent because of the peer (protocol error, flood guard), if any. */
+  get goawayCode(): number | undefined {
+    return this.goaway.code;
+  }
+
   /**
    * Why the connection ended badly, as a metric label: the HTTP/2 error name of the GOAWAY we sent (`protocol_error`,
    * `enhance_your_calm`, ...), `peer_goaway` (the peer sent one with an error), `disconnected` (the socket ended or
    * failed with streams open); undefined after a clean close.
    */
   get closeReason(): string | undefined {
-    if (this.goawayCode !== undefined) return errorName(this.goawayCode);
-    if (this.closeError === undefined) return undefined;
-    return this.closeError.message.startsWith(PEER_GOAWAY) ? 'peer_goaway' : 'disconnected';
+    return this.goaway.closeReason(this.closeError);
   }
 
   // ---- public operations ----
@@ -188,7 +191,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
    */
   request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
     if (this.role !== 'client') throw new Error('request() on a server connection');
-    if (this.destroyed || this.closing || this.goawayReceived) throw new Error('the HTTP/2 connection no longer accepts streams');
+    if (this.destroyed || this.closing || this.goaway.received) throw new Error('the HTTP/2 connection no longer accepts streams');
     if (this.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
     const stream = new H2Stream(this, 0, this.remoteSettings.initialWindowSize, this.local.streamWindow);
     if (this.streams.size >= this.remoteSettings.maxConcurrentStreams) {
@@ -249,7 +252,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   close(): void {
     if (this.closing || this.destroyed) return;
     this.closing = true;
-    if (this.role === 'server') this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.NO_ERROR));
+    if (this.role === 'server') this.queue(this.goaway.graceful(this.lastPeerStreamId));
     if (this.streams.size === 0 && this.waiting.length === 0) this.finishClose();
   }
 
@@ -264,9 +267,9 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     if (err !== undefined) this.closeError = err;
     this.reader.stop();
     let linger = false;
-    if (code !== undefined) this.goawayCode = code;
+    if (code !== undefined) this.goaway.code = code;
     if (code !== undefined && !this.socket.destroyed) {
-      const goaway = encodeGoaway(this.lastPeerStreamId, code, err?.message.slice(0, 200));
+      const goaway = this.goaway.error(this.lastPeerStreamId, code, err?.message);
       this.out.push(goaway);
       this.outBytes += goaway.length;
       this.writeOut();
@@ -281,9 +284,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.dropWaiting(ErrorCode.REFUSED_STREAM);
     if (linger) {
       // Let the GOAWAY reach the peer (it says why) even if the socket is backed up, but not for long.
-      const socket = this.socket;
-      socket.end();
-      setTimeout(() => socket.destroy(), GOAWAY_LINGER_MS).unref();
+      lingerAndDestroy(this.socket);
     } else {
       this.socket.destroy();
     }
@@ -629,10 +630,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   }
 
   private onGoaway(lastStreamId: number, code: number): void {
-    this.goawayReceived = true;
-    if (code !== ErrorCode.NO_ERROR && this.closeError === undefined) {
-      this.closeError = new Error(`${PEER_GOAWAY} ${code}`);
-    }
+    const error = this.goaway.onReceived(code);
+    if (error !== undefined && this.closeError === undefined) this.closeError = error;
     if (this.role === 'client') {
       // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
       this.dropWaiting(ErrorCode.REFUSED_STREAM);
@@ -673,9 +672,9 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
    */
   private refuseNewStreams(reason: string): void {
     this.closeError = new Error(reason);
-    this.goawayCode = ErrorCode.ENHANCE_YOUR_CALM;
+    const goaway = this.goaway.refuse(this.lastPeerStreamId, reason);
     this.closing = true;
-    this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.ENHANCE_YOUR_CALM, reason.slice(0, 200)));
+    this.queue(goaway);
     if (this.streams.size === 0) this.finishClose();
   }
 
@@ -715,7 +714,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.closing = true;
     if (this.destroyed) return;
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
-    if (this.role === 'client' && !this.goawayReceived) this.queue(encodeGoaway(0, ErrorCode.NO_ERROR));
+    if (this.role === 'client' && !this.goaway.received) this.queue(this.goaway.final());
     this.writeOut();
     this.destroyed = true;
     this.reader.stop();
@@ -866,13 +865,6 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   }
 }
 
-const PEER_GOAWAY = 'the peer sent GOAWAY with HTTP/2 error';
-const ERROR_NAMES = new Map(Object.entries(ErrorCode).map(([name, code]) => [code, name.toLowerCase()]));
-
-/** `protocol_error` for 1, ...; `error_<n>` for codes RFC 9113 does not name. */
-function errorName(code: number): string {
-  return ERROR_NAMES.get(code as (typeof ErrorCode)[keyof typeof ErrorCode]) ?? `error_${code}`;
-}
 
 const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
 
