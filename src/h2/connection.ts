@@ -24,7 +24,16 @@ import { ConnectionError } from './errors.js';
 import { ConnectionFlow, growSendWindow, MAX_WINDOW, releaseStream, takeRecvWindow, takeStreamCredit } from './flow-control.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
-import { HpackDecoder } from './hpack/decoder.js';
+import {
+  boundedHpackDecoder,
+  checkHeaderBlockSize,
+  decodeHeaderBlock,
+  HandshakeGuard,
+  headerBlockLimit,
+  RapidResetGuard,
+  unreadFlood,
+} from './guards.js';
+import type { HpackDecoder } from './hpack/decoder.js';
 import { HpackEncoder } from './hpack/encoder.js';
 import { HpackError } from './hpack/errors.js';
 import { GoAway, lingerAndDestroy } from './goaway.js';
@@ -47,15 +56,6 @@ const CONCAT_LIMIT_BYTES = 16 * 1024;
  * than copied: -14 % CPU per 64 KiB call, +11 % req/s (same-run A/B, docs/performance.md).
  */
 const OWN_IOVEC_BYTES = 4096;
-/**
- * Rapid-reset guard (CVE-2023-44487), Envoy's thresholds: a server connection whose peer reset at least this many
- * streams within PREMATURE_RESET_MS of opening them, before we answered, and at least half of all its streams, gets
- * GOAWAY ENHANCE_YOUR_CALM and takes no new streams; streams in flight finish (see refuseNewStreams).
- */
-const PREMATURE_RESET_MIN = 500;
-const PREMATURE_RESET_MS = 1000;
-/** A header block (HEADERS + CONTINUATION) bigger than this ends the connection (CONTINUATION floods). */
-const MAX_HEADER_BLOCK_FACTOR = 2;
 
 interface PendingBlock {
   streamId: number;
@@ -103,9 +103,10 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private readonly neverIndexed: string[] = [];
   /** Our settings and limits. */
   private readonly local: LocalSettings;
-  /** Server: streams the peer opened, and those it reset prematurely (see PREMATURE_RESET_MIN). */
-  private streamsOpened = 0;
-  private prematureResets = 0;
+  /** Server: the rapid-reset guard's counts. */
+  private readonly rapidReset = new RapidResetGuard();
+  /** The CONTINUATION flood guard's bound on a header block. */
+  private readonly maxHeaderBlockBytes: number;
   /** Highest stream id the peer opened (server) — the GOAWAY last-stream-id. */
   private lastPeerStreamId = 0;
   private readonly flow: ConnectionFlow;
@@ -121,7 +122,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private readonly pings = new PingPong();
   private readonly goaway = new GoAway();
   private closeEmitted = false;
-  private handshakeTimer: NodeJS.Timeout | undefined;
+  private readonly handshake = new HandshakeGuard();
 
   constructor(socket: Socket, opts: H2ConnectionOptions) {
     super();
@@ -131,17 +132,12 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.local = local;
     this.flow = new ConnectionFlow(local.connectionWindow);
     this.nextStreamId = opts.role === 'client' ? 1 : 2;
-    this.decoder = new HpackDecoder(4096, local.maxHeaderListBytes);
+    this.decoder = boundedHpackDecoder(local.maxHeaderListBytes);
+    this.maxHeaderBlockBytes = headerBlockLimit(local.maxHeaderListBytes);
     this.reader = new FrameReader(this);
     if (this.role === 'server') {
       this.reader.expectPreface();
-      const timeoutMs = local.handshakeTimeoutMs;
-      if (timeoutMs > 0) {
-        this.handshakeTimer = setTimeout(() => {
-          this.destroy(new Error(`no HTTP/2 preface and SETTINGS within ${timeoutMs} ms`), ErrorCode.SETTINGS_TIMEOUT);
-        }, timeoutMs);
-        this.handshakeTimer.unref();
-      }
+      this.handshake.start(this, local.handshakeTimeoutMs);
     }
     else this.queue(CONNECTION_PREFACE);
     this.queue(local.frame());
@@ -275,7 +271,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       this.writeOut();
       linger = true;
     }
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshake.stop();
     this.pings.failAll(err);
     for (const stream of [...this.streams.values()]) {
       this.streams.delete(stream.id);
@@ -469,9 +465,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
     block.chunks.push(Buffer.from(payload));
     block.size += payload.length;
-    if (block.size > this.local.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR) {
-      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block on stream ${streamId} exceeds ${this.local.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR} bytes`);
-    }
+    checkHeaderBlockSize(block.size, this.maxHeaderBlockBytes, streamId);
     if ((flags & Flags.END_HEADERS) === 0) return;
     this.block = undefined;
     this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size));
@@ -483,13 +477,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     list.length = 0;
     const never = this.neverIndexed;
     never.length = 0;
-    let tooLarge = false;
-    try {
-      this.decoder.decode(block, 0, block.length, list, never);
-    } catch (err) {
-      if (!(err instanceof HpackError) || !err.tooLarge) throw err;
-      tooLarge = true;
-    }
+    const tooLarge = decodeHeaderBlock(this.decoder, block, list, never);
     if (this.role === 'server') this.onServerHeaders(streamId, endStream, list, tooLarge);
     else this.onClientHeaders(streamId, endStream, list, tooLarge);
   }
@@ -531,7 +519,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
     const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.local.streamWindow);
     stream.openedMs = performance.now();
-    this.streamsOpened++;
+    this.rapidReset.onOpen();
     this.streams.set(streamId, stream);
     this.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
     if (endStream && !stream.closed) {
@@ -601,19 +589,13 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       return;
     }
     this.closeStream(stream, code);
-    if (this.role === 'server' && !stream.localEnded && performance.now() - stream.openedMs < PREMATURE_RESET_MS) {
-      this.prematureResets++;
-      if (this.prematureResets >= PREMATURE_RESET_MIN && this.prematureResets * 2 >= this.streamsOpened && !this.closing) {
-        this.refuseNewStreams(`the peer reset ${this.prematureResets} of its ${this.streamsOpened} streams right after opening them`);
-      }
+    if (this.role === 'server' && this.rapidReset.onReset(stream.localEnded, stream.openedMs) && !this.closing) {
+      this.refuseNewStreams(this.rapidReset.reason());
     }
   }
 
   private onSettings(payload: Buffer): void {
-    if (this.handshakeTimer !== undefined) {
-      clearTimeout(this.handshakeTimer);
-      this.handshakeTimer = undefined;
-    }
+    this.handshake.stop();
     const remote = this.remoteSettings;
     const delta = applyPeerSettings(remote, payload);
     if (delta !== 0) {
@@ -713,7 +695,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private finishClose(): void {
     this.closing = true;
     if (this.destroyed) return;
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshake.stop();
     if (this.role === 'client' && !this.goaway.received) this.queue(this.goaway.final());
     this.writeOut();
     this.destroyed = true;
@@ -859,8 +841,9 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       if (run.length > 0) socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
       socket.uncork();
     }
-    if (socket.writableLength > this.local.maxUnsentBytes && !this.destroyed) {
-      this.destroy(new Error(`the peer left ${socket.writableLength} bytes unread`), ErrorCode.ENHANCE_YOUR_CALM);
+    if (!this.destroyed) {
+      const flood = unreadFlood(socket, this.local.maxUnsentBytes);
+      if (flood !== undefined) this.destroy(flood, ErrorCode.ENHANCE_YOUR_CALM);
     }
   }
 }
