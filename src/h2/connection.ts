@@ -34,28 +34,17 @@ import {
   unreadFlood,
 } from './guards.js';
 import type { HpackDecoder } from './hpack/decoder.js';
-import { HpackEncoder } from './hpack/encoder.js';
 import { HpackError } from './hpack/errors.js';
 import { GoAway, lingerAndDestroy } from './goaway.js';
 import { PingPong } from './ping.js';
 import { applyPeerSettings, type H2ConnectionOptions, LocalSettings, type Role } from './settings.js';
 import { H2Stream, type StreamSession } from './stream.js';
+import { type WriteHost, WriteScheduler } from './write-scheduler.js';
 
 export type { H2ConnectionOptions, Role } from './settings.js';
 
 /** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
 export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
-/** Bytes of DATA one stream may put on the socket per flush, so one large message cannot starve the others. */
-const STREAM_BURST_BYTES = 256 * 1024;
-/** No more DATA is queued while the socket holds this much unsent (TCP back-pressure). */
-const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
-/** Writes up to this size are joined into one buffer (one syscall, no per-buffer write requests). */
-const CONCAT_LIMIT_BYTES = 16 * 1024;
-/**
- * In bigger writes, buffers from this size up (DATA payloads) go to the socket as they are, in one writev, rather
- * than copied: -14 % CPU per 64 KiB call, +11 % req/s (same-run A/B, docs/performance.md).
- */
-const OWN_IOVEC_BYTES = 4096;
 
 interface PendingBlock {
   streamId: number;
@@ -74,7 +63,7 @@ interface PendingBlock {
  * Writes are batched: frames are queued and written once per event-loop turn (setImmediate), so every call that a
  * socket read produced shares one write syscall.
  */
-export class H2Connection extends EventEmitter implements FrameSink, StreamSession {
+export class H2Connection extends EventEmitter implements FrameSink, StreamSession, WriteHost {
   readonly role: Role;
   readonly socket: Socket;
   /** The peer's settings (RFC defaults until its SETTINGS arrive). */
@@ -97,7 +86,6 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private waiting: Array<H2Stream | OutgoingHttpHeaders | IncomingHttpHeaders> = [];
   private readonly reader: FrameReader;
   private readonly decoder: HpackDecoder;
-  private readonly encoder = new HpackEncoder();
   private readonly headerList: string[] = [];
   /** Names the peer sent as HPACK never-indexed in the block being handled. */
   private readonly neverIndexed: string[] = [];
@@ -110,14 +98,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   /** Highest stream id the peer opened (server) — the GOAWAY last-stream-id. */
   private lastPeerStreamId = 0;
   private readonly flow: ConnectionFlow;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
-  /** Inside flush(): frames queued now are written by that flush, no new one is scheduled. */
-  private flushing = false;
-  private sendQueue: H2Stream[] = [];
-  /** Streams with data waiting for the connection window or the socket to drain. */
-  private blocked: H2Stream[] = [];
+  private readonly writer: WriteScheduler;
   private block: PendingBlock | undefined;
   private readonly pings = new PingPong();
   private readonly goaway = new GoAway();
@@ -131,6 +112,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     const local = new LocalSettings(opts);
     this.local = local;
     this.flow = new ConnectionFlow(local.connectionWindow);
+    this.writer = new WriteScheduler(this, socket, this.remoteSettings, this.flow, local.maxUnsentBytes);
     this.nextStreamId = opts.role === 'client' ? 1 : 2;
     this.decoder = boundedHpackDecoder(local.maxHeaderListBytes);
     this.maxHeaderBlockBytes = headerBlockLimit(local.maxHeaderListBytes);
@@ -139,10 +121,10 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       this.reader.expectPreface();
       this.handshake.start(this, local.handshakeTimeoutMs);
     }
-    else this.queue(CONNECTION_PREFACE);
-    this.queue(local.frame());
+    else this.writer.queue(CONNECTION_PREFACE);
+    this.writer.queue(local.frame());
     const increment = this.flow.openRecvWindow();
-    if (increment > 0) this.queue(encodeWindowUpdate(0, increment));
+    if (increment > 0) this.writer.queue(encodeWindowUpdate(0, increment));
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onSocketError);
@@ -206,7 +188,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.nextStreamId = id + 2;
     stream.id = id;
     this.streams.set(id, stream);
-    this.queueHeaders(id, headers, false);
+    this.writer.queueHeaders(id, headers, false);
     if (stream.pendingBytes > 0 || stream.endQueued) this.queueSend(stream);
   }
 
@@ -238,7 +220,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       callback(new Error('connection closed'));
       return;
     }
-    this.queue(this.pings.ping(callback));
+    this.writer.queue(this.pings.ping(callback));
   }
 
   /**
@@ -248,7 +230,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   close(): void {
     if (this.closing || this.destroyed) return;
     this.closing = true;
-    if (this.role === 'server') this.queue(this.goaway.graceful(this.lastPeerStreamId));
+    if (this.role === 'server') this.writer.queue(this.goaway.graceful(this.lastPeerStreamId));
     if (this.streams.size === 0 && this.waiting.length === 0) this.finishClose();
   }
 
@@ -265,10 +247,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     let linger = false;
     if (code !== undefined) this.goaway.code = code;
     if (code !== undefined && !this.socket.destroyed) {
-      const goaway = this.goaway.error(this.lastPeerStreamId, code, err?.message);
-      this.out.push(goaway);
-      this.outBytes += goaway.length;
-      this.writeOut();
+      this.writer.writeNow(this.goaway.error(this.lastPeerStreamId, code, err?.message));
       linger = true;
     }
     this.handshake.stop();
@@ -291,16 +270,17 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
 
   /** Queues `stream` for the next flush (it has data, an end, or trailers to send). */
   queueSend(stream: H2Stream): void {
-    if (!stream.queued) {
-      stream.queued = true;
-      this.sendQueue.push(stream);
-    }
-    this.scheduleFlush();
+    this.writer.queueSend(stream);
+  }
+
+  /** Writes what is queued now rather than at the end of the event-loop turn (write-scheduler.ts). */
+  flush(): void {
+    this.writer.flush();
   }
 
   /** Sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
   sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    this.queueHeaders(stream.id, headers, endStream);
+    this.writer.queueHeaders(stream.id, headers, endStream);
     if (endStream) {
       stream.localEnded = true;
       this.afterLocalEnd(stream);
@@ -316,21 +296,21 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       stream.finish(code);
       return;
     }
-    if (!this.destroyed) this.queue(encodeRstStream(stream.id, code));
+    if (!this.destroyed) this.writer.queue(encodeRstStream(stream.id, code));
     this.closeStream(stream, code);
   }
 
   /** The reader of `stream` consumed `bytes`: credit them back to the peer once half the window is used. */
   consumed(stream: H2Stream, bytes: number): void {
     if (releaseStream(stream, bytes, this.local.streamWindow) && !stream.remoteEnded && !stream.closed) {
-      this.queue(encodeWindowUpdate(stream.id, takeStreamCredit(stream)));
+      this.writer.queue(encodeWindowUpdate(stream.id, takeStreamCredit(stream)));
     }
     this.creditConnection(bytes);
   }
 
   /** `bytes` of DATA were read or thrown away: credit the connection window once half of it is used. */
   creditConnection(bytes: number): void {
-    if (this.flow.release(bytes) && !this.destroyed) this.queue(encodeWindowUpdate(0, this.flow.takeCredit()));
+    if (this.flow.release(bytes) && !this.destroyed) this.writer.queue(encodeWindowUpdate(0, this.flow.takeCredit()));
   }
 
   // ---- socket events ----
@@ -348,7 +328,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   };
 
   private readonly onDrain = (): void => {
-    if (this.blocked.length > 0) this.requeueBlocked();
+    this.writer.unblock();
   };
 
   private readonly onSocketError = (err: Error): void => {
@@ -409,7 +389,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
         return;
       case FrameType.PING:
         if ((flags & Flags.ACK) !== 0) this.pings.onAck();
-        else this.queue(this.pings.pong(payload));
+        else this.writer.queue(this.pings.pong(payload));
         return;
       case FrameType.GOAWAY:
         this.onGoaway(payload.readUInt32BE(0) & MAX_WINDOW, payload.readUInt32BE(4));
@@ -503,18 +483,18 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
     if (streamId <= this.lastPeerStreamId) {
       // A stream that was closed: HEADERS on it is a stream error (§5.1), already decoded above.
-      this.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
+      this.writer.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
       return;
     }
     this.lastPeerStreamId = streamId;
     if (this.closing || this.streams.size >= this.local.maxStreams) {
       // After our GOAWAY (or over the limit) the stream was never processed: REFUSED_STREAM is always safe to retry.
-      this.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
+      this.writer.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
       return;
     }
     const headers = tooLarge ? 'header list too large' : toHeaderObject(list, 'request');
     if (typeof headers === 'string') {
-      this.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
+      this.writer.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
       return;
     }
     const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.local.streamWindow);
@@ -604,9 +584,9 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
         if (delta > 0 && stream.pendingBytes > 0) this.queueSend(stream);
       }
     }
-    this.encoder.setPeerMaxTableSize(remote.headerTableSize);
+    this.writer.setPeerMaxTableSize(remote.headerTableSize);
     if (this.waiting.length > 0) this.openWaiting();
-    this.queue(encodeSettingsAck());
+    this.writer.queue(encodeSettingsAck());
     this.settingsReceived = true;
     this.emit('remoteSettings', remote);
   }
@@ -629,7 +609,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   private onWindowUpdate(streamId: number, increment: number): void {
     if (streamId === 0) {
       this.flow.windowUpdate(increment);
-      if (this.blocked.length > 0) this.requeueBlocked();
+      this.writer.unblock();
       return;
     }
     const stream = this.streams.get(streamId);
@@ -656,7 +636,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.closeError = new Error(reason);
     const goaway = this.goaway.refuse(this.lastPeerStreamId, reason);
     this.closing = true;
-    this.queue(goaway);
+    this.writer.queue(goaway);
     if (this.streams.size === 0) this.finishClose();
   }
 
@@ -672,7 +652,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
   }
 
-  private afterLocalEnd(stream: H2Stream): void {
+  /** Our END_STREAM on `stream` is queued (WriteHost): the stream closes, or the rest of the peer's is reset. */
+  afterLocalEnd(stream: H2Stream): void {
     if (stream.closed) return;
     if (stream.remoteEnded) {
       this.closeStream(stream, ErrorCode.NO_ERROR);
@@ -696,8 +677,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.closing = true;
     if (this.destroyed) return;
     this.handshake.stop();
-    if (this.role === 'client' && !this.goaway.received) this.queue(this.goaway.final());
-    this.writeOut();
+    if (this.role === 'client' && !this.goaway.received) this.writer.queue(this.goaway.final());
+    this.writer.writeOut();
     this.destroyed = true;
     this.reader.stop();
     this.socket.end();
@@ -710,142 +691,6 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.emit('close');
   }
 
-  // ---- frames out ----
-
-  /** Encodes a header block now (HPACK state must follow wire order) and queues its HEADERS (+ CONTINUATION) frames. */
-  private queueHeaders(streamId: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, endStream: boolean): void {
-    const { list, neverIndexed } = toHeaderList(headers);
-    this.queue(encodeHeaders(streamId, this.encoder.encode(list, neverIndexed), endStream, this.remoteSettings.maxFrameSize));
-  }
-
-  private queue(frame: Buffer): void {
-    this.out.push(frame);
-    this.outBytes += frame.length;
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.flushing || this.destroyed) return;
-    this.flushScheduled = true;
-    setImmediate(flushConnection, this);
-  }
-
-  /** Writes what is queued: DATA as far as windows and the socket allow, then one write for everything. */
-  flush(): void {
-    this.flushScheduled = false;
-    if (this.destroyed) return;
-    let sent: H2Stream[] | undefined;
-    this.flushing = true;
-    if (this.sendQueue.length > 0) sent = this.sendData();
-    this.flushing = false;
-    this.writeOut();
-    if (this.sendQueue.length > 0) this.scheduleFlush();
-    if (sent !== undefined) for (const s of sent) s.afterSend();
-  }
-
-  private sendData(): H2Stream[] {
-    const queue = this.sendQueue;
-    this.sendQueue = [];
-    for (const stream of queue) {
-      stream.queued = false;
-      if (stream.closed || stream.id === 0) continue; // a waiting stream is queued again when it opens
-      if (this.socket.writableLength + this.outBytes >= SOCKET_HIGH_WATER_BYTES) {
-        this.blocked.push(stream);
-        continue;
-      }
-      const left = this.sendStream(stream);
-      if (left === 'blocked-connection') this.blocked.push(stream);
-      else if (left === 'more') this.queueSend(stream);
-      // 'blocked-stream': requeued by the stream's WINDOW_UPDATE; 'done': nothing left.
-    }
-    return queue;
-  }
-
-  /** Puts DATA (and the end or trailers) of one stream into `out`, within the windows and one burst. */
-  private sendStream(s: H2Stream): 'done' | 'more' | 'blocked-stream' | 'blocked-connection' {
-    let budget = STREAM_BURST_BYTES;
-    const maxFrame = this.remoteSettings.maxFrameSize;
-    while (s.pendingBytes > 0) {
-      if (s.sendWindow <= 0) return 'blocked-stream';
-      if (this.flow.sendWindow <= 0) return 'blocked-connection';
-      if (budget <= 0) return 'more';
-      const head = s.pending[0] as Buffer;
-      const available = head.length - s.pendingOffset;
-      const n = Math.min(available, s.sendWindow, this.flow.sendWindow, maxFrame, budget);
-      const part = s.pendingOffset === 0 && n === head.length ? head : head.subarray(s.pendingOffset, s.pendingOffset + n);
-      if (n === available) {
-        s.pending.shift();
-        s.pendingOffset = 0;
-      } else {
-        s.pendingOffset += n;
-      }
-      s.pendingBytes -= n;
-      s.sendWindow -= n;
-      this.flow.sendWindow -= n;
-      budget -= n;
-      const last = s.pendingBytes === 0 && s.endQueued && s.trailers === undefined;
-      this.out.push(encodeDataHeader(s.id, n, last), part);
-      this.outBytes += 9 + n;
-      if (last) s.localEnded = true;
-    }
-    if (s.endQueued && !s.localEnded) {
-      const trailers = s.trailers;
-      if (trailers !== undefined) {
-        s.trailers = undefined;
-        this.queueHeaders(s.id, trailers, true);
-      } else {
-        this.queue(encodeDataHeader(s.id, 0, true));
-      }
-      s.localEnded = true;
-    }
-    if (s.localEnded) this.afterLocalEnd(s);
-    return 'done';
-  }
-
-  private requeueBlocked(): void {
-    const blocked = this.blocked;
-    this.blocked = [];
-    for (const s of blocked) if (!s.closed) this.queueSend(s);
-  }
-
-  private writeOut(): void {
-    const out = this.out;
-    if (out.length === 0) return;
-    const bytes = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    if (out.length === 1) {
-      socket.write(out[0] as Buffer);
-    } else if (bytes <= CONCAT_LIMIT_BYTES) {
-      socket.write(Buffer.concat(out, bytes));
-    } else {
-      // One writev: large payloads as their own iovecs (no copy), the small frames between them joined.
-      socket.cork();
-      let run: Buffer[] = [];
-      let runBytes = 0;
-      for (const b of out) {
-        if (b.length < OWN_IOVEC_BYTES) {
-          run.push(b);
-          runBytes += b.length;
-          continue;
-        }
-        if (run.length > 0) {
-          socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
-          run = [];
-          runBytes = 0;
-        }
-        socket.write(b);
-      }
-      if (run.length > 0) socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
-      socket.uncork();
-    }
-    if (!this.destroyed) {
-      const flood = unreadFlood(socket, this.local.maxUnsentBytes);
-      if (flood !== undefined) this.destroy(flood, ErrorCode.ENHANCE_YOUR_CALM);
-    }
-  }
 }
 
 
@@ -855,8 +700,4 @@ const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
 function startsWithHttp1(chunk: Buffer): boolean {
   const n = Math.min(chunk.length, HTTP1.length);
   return n >= 4 && chunk.compare(HTTP1, 0, n, 0, n) === 0;
-}
-
-function flushConnection(conn: H2Connection): void {
-  conn.flush();
 }
