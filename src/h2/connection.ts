@@ -1,16 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 // One HTTP/2 connection of meshlet's own engine (RFC 9113), server or client role, over any net.Socket (a TLS
-// socket later). It owns the stream map, HPACK state, flow control both ways and the write batching; streams
-// (stream.ts) are thin. Why meshlet speaks HTTP/2 itself rather than through node:http2: docs/decisions.md §12.
+// socket later). It composes the parts that each own one concern, and drives the connection's life: the socket,
+// the frames read (dispatched by type), SETTINGS and GOAWAY as they arrive, and closing. Streams (stream.ts) are
+// thin. Why meshlet speaks HTTP/2 itself rather than through node:http2: docs/decisions.md §12.
+//
+// The parts: settings.ts (options, our SETTINGS, the peer's), streams.ts (the stream table: ids, stream ends, DATA,
+// RST_STREAM, WINDOW_UPDATE on streams), write-scheduler.ts (frames out, DATA scheduling, one write per turn, HPACK encoding),
+// flow-control.ts (window arithmetic), ping.ts, goaway.ts, guards.ts (abuse limits), frame-reader.ts (frames in).
+//
+// The connection's life:
+// 1. Handshake: our preface (client) and SETTINGS are queued at once; the peer's SETTINGS must be its first frame
+//    (§3.4), and a server gives it a bounded time (guards.ts).
+// 2. Open: frames are handled as they are read, and what they produce is written once per event-loop turn.
+// 3. Closing: after close(), a GOAWAY either way, or the rapid-reset guard, no new streams; those in flight finish,
+//    then the socket is ended (goaway.ts, steps 1-3, 5): `destroyed` becomes true and 'close' is emitted.
+// 4. Destroyed at once: by destroy() (a connection error, a flood, a timeout, the socket's end or failure); every
+//    stream closes, with GOAWAY when there is a code (goaway.ts, step 4); 'close' is emitted once.
 
 import { EventEmitter } from 'node:events';
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, sensitiveHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
+import { ConnectionError } from './errors.js';
+import { ConnectionFlow } from './flow-control.js';
 import {
   CONNECTION_PREFACE,
   DEFAULT_SETTINGS,
-  encodeDataHeader,
-  encodeHeaders,
   encodeRstStream,
   encodeSettingsAck,
   encodeWindowUpdate,
@@ -20,31 +34,20 @@ import {
   FrameType,
   type Settings,
 } from './frame.js';
-import { ConnectionError } from './errors.js';
-import { ConnectionFlow, growSendWindow, MAX_WINDOW, releaseStream, takeRecvWindow, takeStreamCredit } from './flow-control.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
-import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
-import {
-  boundedHpackDecoder,
-  checkHeaderBlockSize,
-  decodeHeaderBlock,
-  HandshakeGuard,
-  headerBlockLimit,
-  RapidResetGuard,
-  unreadFlood,
-} from './guards.js';
+import { GoAway, lingerAndDestroy } from './goaway.js';
+import { boundedHpackDecoder, checkHeaderBlockSize, decodeHeaderBlock, HandshakeGuard, headerBlockLimit } from './guards.js';
+import { type BlockKind, toHeaderObject } from './headers.js';
 import type { HpackDecoder } from './hpack/decoder.js';
 import { HpackError } from './hpack/errors.js';
-import { GoAway, lingerAndDestroy } from './goaway.js';
 import { PingPong } from './ping.js';
 import { applyPeerSettings, type H2ConnectionOptions, LocalSettings, type Role } from './settings.js';
-import { H2Stream, type StreamSession } from './stream.js';
+import type { H2Stream, StreamSession } from './stream.js';
+import { STREAM_ID_LIMIT, StreamTable, type StreamTableHost } from './streams.js';
 import { type WriteHost, WriteScheduler } from './write-scheduler.js';
 
 export type { H2ConnectionOptions, Role } from './settings.js';
-
-/** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
-export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
+export { STREAM_ID_LIMIT } from './streams.js';
 
 interface PendingBlock {
   streamId: number;
@@ -52,6 +55,9 @@ interface PendingBlock {
   chunks: Buffer[];
   size: number;
 }
+
+/** A stream id or a last-stream-id is 31 bits; the reserved bit is ignored on receipt (§4.1). */
+const U31 = 0x7fffffff;
 
 /**
  * An HTTP/2 connection.
@@ -62,8 +68,14 @@ interface PendingBlock {
  *
  * Writes are batched: frames are queued and written once per event-loop turn (setImmediate), so every call that a
  * socket read produced shares one write syscall.
+ *
+ * The methods after `flush` are engine-internal: the interfaces its parts depend on (StreamSession, WriteHost,
+ * StreamTableHost, FrameSink).
  */
-export class H2Connection extends EventEmitter implements FrameSink, StreamSession, WriteHost {
+export class H2Connection
+  extends EventEmitter
+  implements FrameSink, StreamSession, WriteHost, StreamTableHost
+{
   readonly role: Role;
   readonly socket: Socket;
   /** The peer's settings (RFC defaults until its SETTINGS arrive). */
@@ -76,34 +88,23 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   closing = false;
   /** Why the connection ended, when it was not a clean close. */
   closeError: Error | undefined;
-  /** Client: the id the next request gets. */
-  nextStreamId: number;
-  /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
-  lastStreamClosedMs = 0;
 
-  private readonly streams = new Map<number, H2Stream>();
-  /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS, as pairs [stream, headers, ...]. */
-  private waiting: Array<H2Stream | OutgoingHttpHeaders | IncomingHttpHeaders> = [];
-  private readonly reader: FrameReader;
+  private readonly local: LocalSettings;
+  private readonly flow: ConnectionFlow;
+  private readonly writer: WriteScheduler;
+  private readonly streams: StreamTable;
   private readonly decoder: HpackDecoder;
+  /** The CONTINUATION flood guard's bound on a header block. */
+  private readonly maxHeaderBlockBytes: number;
   private readonly headerList: string[] = [];
   /** Names the peer sent as HPACK never-indexed in the block being handled. */
   private readonly neverIndexed: string[] = [];
-  /** Our settings and limits. */
-  private readonly local: LocalSettings;
-  /** Server: the rapid-reset guard's counts. */
-  private readonly rapidReset = new RapidResetGuard();
-  /** The CONTINUATION flood guard's bound on a header block. */
-  private readonly maxHeaderBlockBytes: number;
-  /** Highest stream id the peer opened (server) — the GOAWAY last-stream-id. */
-  private lastPeerStreamId = 0;
-  private readonly flow: ConnectionFlow;
-  private readonly writer: WriteScheduler;
   private block: PendingBlock | undefined;
+  private readonly reader: FrameReader;
   private readonly pings = new PingPong();
   private readonly goaway = new GoAway();
-  private closeEmitted = false;
   private readonly handshake = new HandshakeGuard();
+  private closeEmitted = false;
 
   constructor(socket: Socket, opts: H2ConnectionOptions) {
     super();
@@ -113,15 +114,15 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.local = local;
     this.flow = new ConnectionFlow(local.connectionWindow);
     this.writer = new WriteScheduler(this, socket, this.remoteSettings, this.flow, local.maxUnsentBytes);
-    this.nextStreamId = opts.role === 'client' ? 1 : 2;
+    this.streams = new StreamTable(this, this.writer, this.flow, this.remoteSettings, local.streamWindow);
     this.decoder = boundedHpackDecoder(local.maxHeaderListBytes);
     this.maxHeaderBlockBytes = headerBlockLimit(local.maxHeaderListBytes);
     this.reader = new FrameReader(this);
+    // Step 1.
     if (this.role === 'server') {
       this.reader.expectPreface();
       this.handshake.start(this, local.handshakeTimeoutMs);
-    }
-    else this.writer.queue(CONNECTION_PREFACE);
+    } else this.writer.queue(CONNECTION_PREFACE);
     this.writer.queue(local.frame());
     const increment = this.flow.openRecvWindow();
     if (increment > 0) this.writer.queue(encodeWindowUpdate(0, increment));
@@ -139,7 +140,17 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
 
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS (not on the wire yet). */
   get waitingStreams(): number {
-    return this.waiting.length >> 1;
+    return this.streams.waitingCount;
+  }
+
+  /** Client: the id the next request gets. */
+  get nextStreamId(): number {
+    return this.streams.nextStreamId;
+  }
+
+  /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
+  get lastStreamClosedMs(): number {
+    return this.streams.lastStreamClosedMs;
   }
 
   /** A GOAWAY arrived: no new streams. */
@@ -170,48 +181,8 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
     if (this.role !== 'client') throw new Error('request() on a server connection');
     if (this.destroyed || this.closing || this.goaway.received) throw new Error('the HTTP/2 connection no longer accepts streams');
-    if (this.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
-    const stream = new H2Stream(this, 0, this.remoteSettings.initialWindowSize, this.local.streamWindow);
-    if (this.streams.size >= this.remoteSettings.maxConcurrentStreams) {
-      // Over the peer's limit: the stream waits here (id 0, nothing on the wire) until another one closes, rather
-      // than being refused by the peer (RFC 9113 §5.1.2). Writes on it are held meanwhile.
-      this.waiting.push(stream, headers);
-      return stream;
-    }
-    this.open(stream, headers);
-    return stream;
-  }
-
-  /** Gives `stream` its id and sends its HEADERS (encoded now: HPACK state follows wire order). */
-  private open(stream: H2Stream, headers: OutgoingHttpHeaders | IncomingHttpHeaders): void {
-    const id = this.nextStreamId;
-    this.nextStreamId = id + 2;
-    stream.id = id;
-    this.streams.set(id, stream);
-    this.writer.queueHeaders(id, headers, false);
-    if (stream.pendingBytes > 0 || stream.endQueued) this.queueSend(stream);
-  }
-
-  /** Opens waiting streams while the peer's limit allows. */
-  private openWaiting(): void {
-    const waiting = this.waiting;
-    while (waiting.length > 0 && this.streams.size < this.remoteSettings.maxConcurrentStreams && !this.destroyed) {
-      const stream = waiting.shift() as H2Stream;
-      const headers = waiting.shift() as OutgoingHttpHeaders;
-      if (stream.closed) continue;
-      if (this.nextStreamId > STREAM_ID_LIMIT) {
-        stream.finish(ErrorCode.REFUSED_STREAM);
-        continue;
-      }
-      this.open(stream, headers);
-    }
-  }
-
-  /** Closes the streams that never went on the wire with `code` (REFUSED_STREAM: safe to send elsewhere). */
-  private dropWaiting(code: number): void {
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (let i = 0; i < waiting.length; i += 2) (waiting[i] as H2Stream).finish(code);
+    if (this.streams.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
+    return this.streams.request(headers);
   }
 
   /** Sends a PING; `callback` runs when its ACK arrives, or with an error if the connection ends first. */
@@ -230,13 +201,13 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   close(): void {
     if (this.closing || this.destroyed) return;
     this.closing = true;
-    if (this.role === 'server') this.writer.queue(this.goaway.graceful(this.lastPeerStreamId));
-    if (this.streams.size === 0 && this.waiting.length === 0) this.finishClose();
+    if (this.role === 'server') this.writer.queue(this.goaway.graceful(this.streams.lastPeerStreamId));
+    if (this.streams.size === 0 && this.streams.waitingCount === 0) this.finishClose();
   }
 
   /**
-   * Immediate close: every open stream closes (its `rstCode` is CANCEL), a GOAWAY with `code` is sent when given,
-   * and the socket is destroyed. `err` becomes `closeError`.
+   * Immediate close (step 4): every open stream closes (its `rstCode` is CANCEL), a GOAWAY with `code` is sent when
+   * given, and the socket is destroyed. `err` becomes `closeError`.
    */
   destroy(err?: Error, code?: number): void {
     if (this.destroyed) return;
@@ -247,16 +218,12 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     let linger = false;
     if (code !== undefined) this.goaway.code = code;
     if (code !== undefined && !this.socket.destroyed) {
-      this.writer.writeNow(this.goaway.error(this.lastPeerStreamId, code, err?.message));
+      this.writer.writeNow(this.goaway.error(this.streams.lastPeerStreamId, code, err?.message));
       linger = true;
     }
     this.handshake.stop();
     this.pings.failAll(err);
-    for (const stream of [...this.streams.values()]) {
-      this.streams.delete(stream.id);
-      stream.finish(ErrorCode.CANCEL);
-    }
-    this.dropWaiting(ErrorCode.REFUSED_STREAM);
+    this.streams.cancelAll();
     if (linger) {
       // Let the GOAWAY reach the peer (it says why) even if the socket is backed up, but not for long.
       lingerAndDestroy(this.socket);
@@ -266,51 +233,73 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.emitClose();
   }
 
-  // ---- used by H2Stream ----
-
-  /** Queues `stream` for the next flush (it has data, an end, or trailers to send). */
-  queueSend(stream: H2Stream): void {
-    this.writer.queueSend(stream);
-  }
-
   /** Writes what is queued now rather than at the end of the event-loop turn (write-scheduler.ts). */
   flush(): void {
     this.writer.flush();
   }
 
-  /** Sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
+  // ---- engine-internal: what the parts call ----
+
+  /** StreamSession: queues `stream` for the next flush (it has data, an end, or trailers to send). */
+  queueSend(stream: H2Stream): void {
+    this.writer.queueSend(stream);
+  }
+
+  /** StreamSession: sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
   sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    this.writer.queueHeaders(stream.id, headers, endStream);
-    if (endStream) {
-      stream.localEnded = true;
-      this.afterLocalEnd(stream);
-    }
+    this.streams.sendHeaders(stream, headers, endStream);
   }
 
-  /** Sends RST_STREAM and closes the stream. */
+  /** StreamSession: sends RST_STREAM and closes the stream. */
   resetStream(stream: H2Stream, code: number): void {
-    if (stream.id === 0) {
-      // Never sent: nothing to reset on the wire.
-      const i = this.waiting.indexOf(stream);
-      if (i >= 0) this.waiting.splice(i, 2);
-      stream.finish(code);
-      return;
-    }
-    if (!this.destroyed) this.writer.queue(encodeRstStream(stream.id, code));
-    this.closeStream(stream, code);
+    this.streams.reset(stream, code);
   }
 
-  /** The reader of `stream` consumed `bytes`: credit them back to the peer once half the window is used. */
+  /** StreamSession: the reader of `stream` consumed `bytes`: credit them back once half the window is used. */
   consumed(stream: H2Stream, bytes: number): void {
-    if (releaseStream(stream, bytes, this.local.streamWindow) && !stream.remoteEnded && !stream.closed) {
-      this.writer.queue(encodeWindowUpdate(stream.id, takeStreamCredit(stream)));
-    }
-    this.creditConnection(bytes);
+    this.streams.consumed(stream, bytes);
   }
 
-  /** `bytes` of DATA were read or thrown away: credit the connection window once half of it is used. */
+  /** StreamSession: `bytes` of DATA were thrown away: credit the connection window once half of it is used. */
   creditConnection(bytes: number): void {
-    if (this.flow.release(bytes) && !this.destroyed) this.writer.queue(encodeWindowUpdate(0, this.flow.takeCredit()));
+    this.streams.creditConnection(bytes);
+  }
+
+  /** WriteHost: our END_STREAM on `stream` is queued: the stream closes, or the rest of the peer's is reset. */
+  afterLocalEnd(stream: H2Stream): void {
+    this.streams.afterLocalEnd(stream);
+  }
+
+  /**
+   * StreamTableHost, the rapid-reset guard tripped: GOAWAY ENHANCE_YOUR_CALM, then a graceful close: no new streams,
+   * but those in flight finish. When the peer is another proxy, they belong to other callers than the one that
+   * misbehaved; the peer reconnects for new calls.
+   */
+  refuseNewStreams(reason: string): void {
+    this.closeError = new Error(reason);
+    const goaway = this.goaway.refuse(this.streams.lastPeerStreamId, reason);
+    this.closing = true;
+    this.writer.queue(goaway);
+    if (this.streams.size === 0) this.finishClose();
+  }
+
+  /** StreamTableHost: graceful end once no stream is left (step 3): final GOAWAY (client), flush, end the socket. */
+  finishClose(): void {
+    this.closing = true;
+    if (this.destroyed) return;
+    this.handshake.stop();
+    if (this.role === 'client' && !this.goaway.received) this.writer.queue(this.goaway.final());
+    this.writer.writeOut();
+    this.destroyed = true;
+    this.reader.stop();
+    this.socket.end();
+    this.emitClose();
+  }
+
+  private emitClose(): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    this.emit('close');
   }
 
   // ---- socket events ----
@@ -359,6 +348,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
 
   // ---- frames in ----
 
+  /** FrameSink: one frame from the reader (step 2). Throwing ends the connection (fail). */
   onFrame(type: number, flags: number, streamId: number, payload: Buffer, flowLength: number): void {
     if (!this.settingsReceived && type !== FrameType.SETTINGS) {
       // RFC 9113 §3.4: each side's preface ends with its SETTINGS, before any other frame.
@@ -369,7 +359,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
     switch (type) {
       case FrameType.DATA:
-        this.onDataFrame(flags, streamId, payload, flowLength);
+        this.streams.onData(flags, streamId, payload, flowLength);
         return;
       case FrameType.HEADERS:
         if ((flags & Flags.END_HEADERS) !== 0) {
@@ -382,7 +372,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
         this.onContinuation(flags, streamId, payload);
         return;
       case FrameType.RST_STREAM:
-        this.onRstStream(streamId, payload.readUInt32BE(0));
+        this.streams.onRstStream(streamId, payload.readUInt32BE(0));
         return;
       case FrameType.SETTINGS:
         if ((flags & Flags.ACK) === 0) this.onSettings(payload);
@@ -392,10 +382,10 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
         else this.writer.queue(this.pings.pong(payload));
         return;
       case FrameType.GOAWAY:
-        this.onGoaway(payload.readUInt32BE(0) & MAX_WINDOW, payload.readUInt32BE(4));
+        this.onGoaway(payload.readUInt32BE(0) & U31, payload.readUInt32BE(4));
         return;
       case FrameType.WINDOW_UPDATE:
-        this.onWindowUpdate(streamId, payload.readUInt32BE(0) & MAX_WINDOW);
+        this.onWindowUpdate(streamId, payload.readUInt32BE(0) & U31);
         return;
       case FrameType.PUSH_PROMISE:
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received although push is disabled');
@@ -405,40 +395,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
   }
 
-  private onDataFrame(flags: number, streamId: number, payload: Buffer, flowLength: number): void {
-    // The connection window is credited back as DATA is read (or discarded), not as it arrives: what all streams
-    // of a connection hold unread is bounded by the connection window, however many streams the peer opens.
-    this.flow.receive(flowLength);
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
-      this.creditConnection(flowLength);
-      return; // a stream we already closed or reset: frames in flight are ignored (§5.1)
-    }
-    if (stream.remoteEnded) {
-      this.creditConnection(flowLength);
-      this.resetStream(stream, ErrorCode.STREAM_CLOSED);
-      return;
-    }
-    if (this.role === 'client' && !stream.headersSeen) {
-      this.creditConnection(flowLength);
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    if (!takeRecvWindow(stream, flowLength)) {
-      this.creditConnection(flowLength);
-      this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
-      return;
-    }
-    if (flowLength > payload.length) this.consumed(stream, flowLength - payload.length); // padding
-    if (payload.length > 0) stream.receiveData(payload);
-    if ((flags & Flags.END_STREAM) !== 0) {
-      stream.receiveEnd();
-      this.afterRemoteEnd(stream);
-    }
-  }
-
-  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
+  onContinuation(flags: number, streamId: number, payload: Buffer): void {
     const block = this.block;
     if (block === undefined || block.streamId !== streamId) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `unexpected CONTINUATION on stream ${streamId}`);
@@ -463,31 +420,32 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   }
 
   private onServerHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
-    const existing = this.streams.get(streamId);
+    const table = this.streams;
+    const existing = table.get(streamId);
     if (existing !== undefined) {
       // Request trailers: they must end the stream (§8.1).
       if (!endStream || existing.remoteEnded) {
-        this.resetStream(existing, ErrorCode.PROTOCOL_ERROR);
+        table.reset(existing, ErrorCode.PROTOCOL_ERROR);
         return;
       }
       const trailers = tooLarge ? 'header list too large' : toHeaderObject(list, 'trailers');
       if (typeof trailers === 'string') {
-        this.resetStream(existing, ErrorCode.PROTOCOL_ERROR);
+        table.reset(existing, ErrorCode.PROTOCOL_ERROR);
         return;
       }
       existing.emit('trailers', this.markNeverIndexed(trailers), Flags.END_STREAM);
       existing.receiveEnd();
-      this.afterRemoteEnd(existing);
+      table.afterRemoteEnd(existing);
       return;
     }
     if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
-    if (streamId <= this.lastPeerStreamId) {
+    if (streamId <= table.lastPeerStreamId) {
       // A stream that was closed: HEADERS on it is a stream error (§5.1), already decoded above.
       this.writer.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
       return;
     }
-    this.lastPeerStreamId = streamId;
-    if (this.closing || this.streams.size >= this.local.maxStreams) {
+    table.lastPeerStreamId = streamId;
+    if (this.closing || table.size >= this.local.maxStreams) {
       // After our GOAWAY (or over the limit) the stream was never processed: REFUSED_STREAM is always safe to retry.
       this.writer.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
       return;
@@ -497,42 +455,41 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
       this.writer.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
       return;
     }
-    const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.local.streamWindow);
-    stream.openedMs = performance.now();
-    this.rapidReset.onOpen();
-    this.streams.set(streamId, stream);
+    const stream = table.create(streamId);
+    table.addPeerStream(stream);
     this.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
     if (endStream && !stream.closed) {
       stream.receiveEnd();
-      this.afterRemoteEnd(stream);
+      table.afterRemoteEnd(stream);
     }
   }
 
   private onClientHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
-    const stream = this.streams.get(streamId);
+    const table = this.streams;
+    const stream = table.get(streamId);
     if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
+      if (table.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
       return;
     }
     if (stream.remoteEnded) {
-      this.resetStream(stream, ErrorCode.STREAM_CLOSED);
+      table.reset(stream, ErrorCode.STREAM_CLOSED);
       return;
     }
     const kind: BlockKind = stream.headersSeen ? 'trailers' : 'response';
     if (kind === 'trailers' && !endStream) {
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      table.reset(stream, ErrorCode.PROTOCOL_ERROR);
       return;
     }
     const headers = tooLarge ? 'header list too large' : toHeaderObject(list, kind);
     if (typeof headers === 'string') {
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      table.reset(stream, ErrorCode.PROTOCOL_ERROR);
       return;
     }
     if (kind === 'response') {
       const status = Number(headers[':status']);
       if (status >= 100 && status < 200) {
         // Informational (1xx): nothing to relay for gRPC; END_STREAM on one is malformed (§8.1).
-        if (endStream) this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+        if (endStream) table.reset(stream, ErrorCode.PROTOCOL_ERROR);
         return;
       }
       stream.headersSeen = true;
@@ -542,7 +499,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
     if (endStream && !stream.closed) {
       stream.receiveEnd();
-      this.afterRemoteEnd(stream);
+      table.afterRemoteEnd(stream);
     }
   }
 
@@ -555,144 +512,40 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     return headers;
   }
 
-  /** True when `streamId` was never opened by anyone (frames on it are a connection error, §5.1). */
-  private isIdleStreamId(streamId: number): boolean {
-    if (this.role === 'client') return (streamId & 1) === 0 || streamId >= this.nextStreamId;
-    // Even ids are ours and we never push, so every even stream is idle for a server.
-    return (streamId & 1) === 0 || streamId > this.lastPeerStreamId;
-  }
-
-  private onRstStream(streamId: number, code: number): void {
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
-      return;
-    }
-    this.closeStream(stream, code);
-    if (this.role === 'server' && this.rapidReset.onReset(stream.localEnded, stream.openedMs) && !this.closing) {
-      this.refuseNewStreams(this.rapidReset.reason());
-    }
-  }
-
+  /** SETTINGS from the peer (settings.ts, step 3), then our ACK (§6.5.3). */
   private onSettings(payload: Buffer): void {
     this.handshake.stop();
     const remote = this.remoteSettings;
     const delta = applyPeerSettings(remote, payload);
-    if (delta !== 0) {
-      for (const stream of this.streams.values()) {
-        if (!growSendWindow(stream, delta)) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream window');
-        if (delta > 0 && stream.pendingBytes > 0) this.queueSend(stream);
-      }
-    }
+    if (delta !== 0) this.streams.applyInitialWindowDelta(delta);
     this.writer.setPeerMaxTableSize(remote.headerTableSize);
-    if (this.waiting.length > 0) this.openWaiting();
+    if (this.streams.waitingCount > 0) this.streams.openWaiting();
     this.writer.queue(encodeSettingsAck());
     this.settingsReceived = true;
     this.emit('remoteSettings', remote);
   }
 
+  /** A GOAWAY from the peer (goaway.ts, step 5). */
   private onGoaway(lastStreamId: number, code: number): void {
     const error = this.goaway.onReceived(code);
     if (error !== undefined && this.closeError === undefined) this.closeError = error;
-    if (this.role === 'client') {
-      // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
-      this.dropWaiting(ErrorCode.REFUSED_STREAM);
-      for (const stream of [...this.streams.values()]) {
-        if (stream.id > lastStreamId) this.closeStream(stream, ErrorCode.REFUSED_STREAM);
-      }
-    }
+    // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
+    if (this.role === 'client') this.streams.refuseAbove(lastStreamId);
     this.emit('goaway', code, lastStreamId);
     if (this.streams.size === 0) this.finishClose();
     else this.closing = true;
   }
 
+  /** A WINDOW_UPDATE (§6.9): on stream 0 the connection's send window, otherwise a stream's (streams.ts). */
   private onWindowUpdate(streamId: number, increment: number): void {
     if (streamId === 0) {
       this.flow.windowUpdate(increment);
       this.writer.unblock();
       return;
     }
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${streamId}`);
-      return;
-    }
-    if (increment === 0) {
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    if (!growSendWindow(stream, increment)) {
-      this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
-      return;
-    }
-    if (stream.pendingBytes > 0 || (stream.endQueued && !stream.localEnded)) this.queueSend(stream);
+    this.streams.onWindowUpdate(streamId, increment);
   }
-
-  /**
-   * GOAWAY ENHANCE_YOUR_CALM, then a graceful close: no new streams, but those in flight finish. When the peer is
-   * another proxy, they belong to other callers than the one that misbehaved; the peer reconnects for new calls.
-   */
-  private refuseNewStreams(reason: string): void {
-    this.closeError = new Error(reason);
-    const goaway = this.goaway.refuse(this.lastPeerStreamId, reason);
-    this.closing = true;
-    this.writer.queue(goaway);
-    if (this.streams.size === 0) this.finishClose();
-  }
-
-  // ---- stream ends ----
-
-  private afterRemoteEnd(stream: H2Stream): void {
-    if (stream.closed) return;
-    if (stream.localEnded) {
-      this.closeStream(stream, ErrorCode.NO_ERROR);
-    } else if (this.role === 'client') {
-      // The whole response is in: the rest of our request would be read by nobody (§8.1).
-      this.resetStream(stream, ErrorCode.NO_ERROR);
-    }
-  }
-
-  /** Our END_STREAM on `stream` is queued (WriteHost): the stream closes, or the rest of the peer's is reset. */
-  afterLocalEnd(stream: H2Stream): void {
-    if (stream.closed) return;
-    if (stream.remoteEnded) {
-      this.closeStream(stream, ErrorCode.NO_ERROR);
-    } else if (this.role === 'server') {
-      // The response is complete before the request: tell the client to stop sending, without error (§8.1).
-      this.resetStream(stream, ErrorCode.NO_ERROR);
-    }
-  }
-
-  private closeStream(stream: H2Stream, code: number): void {
-    if (stream.closed) return;
-    if (this.role === 'client') this.lastStreamClosedMs = performance.now(); // the pool's idle timer
-    this.streams.delete(stream.id);
-    stream.finish(code);
-    if (this.waiting.length > 0) this.openWaiting();
-    if (this.closing && this.streams.size === 0 && this.waiting.length === 0 && !this.destroyed) this.finishClose();
-  }
-
-  /** Graceful end once no stream is left: final GOAWAY (client), flush, end the socket. */
-  private finishClose(): void {
-    this.closing = true;
-    if (this.destroyed) return;
-    this.handshake.stop();
-    if (this.role === 'client' && !this.goaway.received) this.writer.queue(this.goaway.final());
-    this.writer.writeOut();
-    this.destroyed = true;
-    this.reader.stop();
-    this.socket.end();
-    this.emitClose();
-  }
-
-  private emitClose(): void {
-    if (this.closeEmitted) return;
-    this.closeEmitted = true;
-    this.emit('close');
-  }
-
 }
-
 
 const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
 
