@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // One HTTP/2 connection of meshlet's own engine (RFC 9113), server or client role, over any net.Socket (a TLS
-// socket later). It composes the parts that each own one concern, and drives the connection's life: the socket,
-// the frames read (dispatched by type), SETTINGS and GOAWAY as they arrive, and closing. Streams (stream.ts) are
-// thin. Why meshlet speaks HTTP/2 itself rather than through node:http2: docs/decisions.md §12.
-//
-// The parts: settings.ts (options, our SETTINGS, the peer's), streams.ts (the stream table: ids, stream ends, DATA,
-// RST_STREAM, WINDOW_UPDATE on streams), write-scheduler.ts (frames out, DATA scheduling, one write per turn, HPACK encoding),
-// flow-control.ts (window arithmetic), ping.ts, goaway.ts, guards.ts (abuse limits), frame-reader.ts (frames in).
+// socket later). It composes the parts that each own one concern (docs/decisions.md §12 lists them) and drives the
+// connection's life: the socket, frames read (dispatched by type), SETTINGS and GOAWAY as they arrive, closing.
 //
 // The connection's life:
 // 1. Handshake: our preface (client) and SETTINGS are queued at once; the peer's SETTINGS must be its first frame
@@ -18,28 +13,16 @@
 //    stream closes, with GOAWAY when there is a code (goaway.ts, step 4); 'close' is emitted once.
 
 import { EventEmitter } from 'node:events';
-import { type IncomingHttpHeaders, type OutgoingHttpHeaders, sensitiveHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { ConnectionError } from './errors.js';
 import { ConnectionFlow } from './flow-control.js';
-import {
-  CONNECTION_PREFACE,
-  DEFAULT_SETTINGS,
-  encodeRstStream,
-  encodeSettingsAck,
-  encodeWindowUpdate,
-  ErrorCode,
-  FrameError,
-  Flags,
-  FrameType,
-  type Settings,
-} from './frame.js';
+import { CONNECTION_PREFACE, DEFAULT_SETTINGS, encodeSettingsAck, encodeWindowUpdate, ErrorCode, Flags, FrameError, FrameType, type Settings } from './frame.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { GoAway, lingerAndDestroy } from './goaway.js';
-import { boundedHpackDecoder, checkHeaderBlockSize, decodeHeaderBlock, HandshakeGuard, headerBlockLimit } from './guards.js';
-import { type BlockKind, toHeaderObject } from './headers.js';
-import type { HpackDecoder } from './hpack/decoder.js';
+import { HandshakeGuard } from './guards.js';
 import { HpackError } from './hpack/errors.js';
+import { type IncomingHeadersHost, IncomingHeaders } from './incoming-headers.js';
 import { PingPong } from './ping.js';
 import { applyPeerSettings, type H2ConnectionOptions, LocalSettings, type Role } from './settings.js';
 import type { H2Stream, StreamSession } from './stream.js';
@@ -48,13 +31,6 @@ import { type WriteHost, WriteScheduler } from './write-scheduler.js';
 
 export type { H2ConnectionOptions, Role } from './settings.js';
 export { STREAM_ID_LIMIT } from './streams.js';
-
-interface PendingBlock {
-  streamId: number;
-  endStream: boolean;
-  chunks: Buffer[];
-  size: number;
-}
 
 /** A stream id or a last-stream-id is 31 bits; the reserved bit is ignored on receipt (§4.1). */
 const U31 = 0x7fffffff;
@@ -70,12 +46,9 @@ const U31 = 0x7fffffff;
  * socket read produced shares one write syscall.
  *
  * The methods after `flush` are engine-internal: the interfaces its parts depend on (StreamSession, WriteHost,
- * StreamTableHost, FrameSink).
+ * StreamTableHost, IncomingHeadersHost, FrameSink).
  */
-export class H2Connection
-  extends EventEmitter
-  implements FrameSink, StreamSession, WriteHost, StreamTableHost
-{
+export class H2Connection extends EventEmitter implements FrameSink, StreamSession, WriteHost, StreamTableHost, IncomingHeadersHost {
   readonly role: Role;
   readonly socket: Socket;
   /** The peer's settings (RFC defaults until its SETTINGS arrive). */
@@ -89,17 +62,10 @@ export class H2Connection
   /** Why the connection ended, when it was not a clean close. */
   closeError: Error | undefined;
 
-  private readonly local: LocalSettings;
   private readonly flow: ConnectionFlow;
   private readonly writer: WriteScheduler;
   private readonly streams: StreamTable;
-  private readonly decoder: HpackDecoder;
-  /** The CONTINUATION flood guard's bound on a header block. */
-  private readonly maxHeaderBlockBytes: number;
-  private readonly headerList: string[] = [];
-  /** Names the peer sent as HPACK never-indexed in the block being handled. */
-  private readonly neverIndexed: string[] = [];
-  private block: PendingBlock | undefined;
+  private readonly headers: IncomingHeaders;
   private readonly reader: FrameReader;
   private readonly pings = new PingPong();
   private readonly goaway = new GoAway();
@@ -111,12 +77,10 @@ export class H2Connection
     this.role = opts.role;
     this.socket = socket;
     const local = new LocalSettings(opts);
-    this.local = local;
     this.flow = new ConnectionFlow(local.connectionWindow);
     this.writer = new WriteScheduler(this, socket, this.remoteSettings, this.flow, local.maxUnsentBytes);
     this.streams = new StreamTable(this, this.writer, this.flow, this.remoteSettings, local.streamWindow);
-    this.decoder = boundedHpackDecoder(local.maxHeaderListBytes);
-    this.maxHeaderBlockBytes = headerBlockLimit(local.maxHeaderListBytes);
+    this.headers = new IncomingHeaders(this, this.streams, this.writer, local.maxHeaderListBytes, local.maxStreams);
     this.reader = new FrameReader(this);
     // Step 1.
     if (this.role === 'server') {
@@ -354,22 +318,16 @@ export class H2Connection
       // RFC 9113 §3.4: each side's preface ends with its SETTINGS, before any other frame.
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `the first frame must be SETTINGS, got frame type ${type}`);
     }
-    if (this.block !== undefined && type !== FrameType.CONTINUATION) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `expected CONTINUATION for stream ${this.block.streamId}, got frame type ${type}`);
-    }
+    if (this.headers.pending !== undefined && type !== FrameType.CONTINUATION) this.headers.interrupted(type);
     switch (type) {
       case FrameType.DATA:
         this.streams.onData(flags, streamId, payload, flowLength);
         return;
       case FrameType.HEADERS:
-        if ((flags & Flags.END_HEADERS) !== 0) {
-          this.onHeaderBlock(streamId, (flags & Flags.END_STREAM) !== 0, payload);
-        } else {
-          this.block = { streamId, endStream: (flags & Flags.END_STREAM) !== 0, chunks: [Buffer.from(payload)], size: payload.length };
-        }
+        this.headers.onHeaders(flags, streamId, payload);
         return;
       case FrameType.CONTINUATION:
-        this.onContinuation(flags, streamId, payload);
+        this.headers.onContinuation(flags, streamId, payload);
         return;
       case FrameType.RST_STREAM:
         this.streams.onRstStream(streamId, payload.readUInt32BE(0));
@@ -393,123 +351,6 @@ export class H2Connection
         // PRIORITY and unknown frame types are ignored (RFC 9113 §5.3.2, §4.1).
         return;
     }
-  }
-
-  onContinuation(flags: number, streamId: number, payload: Buffer): void {
-    const block = this.block;
-    if (block === undefined || block.streamId !== streamId) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `unexpected CONTINUATION on stream ${streamId}`);
-    }
-    block.chunks.push(Buffer.from(payload));
-    block.size += payload.length;
-    checkHeaderBlockSize(block.size, this.maxHeaderBlockBytes, streamId);
-    if ((flags & Flags.END_HEADERS) === 0) return;
-    this.block = undefined;
-    this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size));
-  }
-
-  /** A complete header block. It is always decoded, even for a stream we ignore: HPACK state must stay in sync. */
-  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
-    const list = this.headerList;
-    list.length = 0;
-    const never = this.neverIndexed;
-    never.length = 0;
-    const tooLarge = decodeHeaderBlock(this.decoder, block, list, never);
-    if (this.role === 'server') this.onServerHeaders(streamId, endStream, list, tooLarge);
-    else this.onClientHeaders(streamId, endStream, list, tooLarge);
-  }
-
-  private onServerHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
-    const table = this.streams;
-    const existing = table.get(streamId);
-    if (existing !== undefined) {
-      // Request trailers: they must end the stream (§8.1).
-      if (!endStream || existing.remoteEnded) {
-        table.reset(existing, ErrorCode.PROTOCOL_ERROR);
-        return;
-      }
-      const trailers = tooLarge ? 'header list too large' : toHeaderObject(list, 'trailers');
-      if (typeof trailers === 'string') {
-        table.reset(existing, ErrorCode.PROTOCOL_ERROR);
-        return;
-      }
-      existing.emit('trailers', this.markNeverIndexed(trailers), Flags.END_STREAM);
-      existing.receiveEnd();
-      table.afterRemoteEnd(existing);
-      return;
-    }
-    if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
-    if (streamId <= table.lastPeerStreamId) {
-      // A stream that was closed: HEADERS on it is a stream error (§5.1), already decoded above.
-      this.writer.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
-      return;
-    }
-    table.lastPeerStreamId = streamId;
-    if (this.closing || table.size >= this.local.maxStreams) {
-      // After our GOAWAY (or over the limit) the stream was never processed: REFUSED_STREAM is always safe to retry.
-      this.writer.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
-      return;
-    }
-    const headers = tooLarge ? 'header list too large' : toHeaderObject(list, 'request');
-    if (typeof headers === 'string') {
-      this.writer.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
-      return;
-    }
-    const stream = table.create(streamId);
-    table.addPeerStream(stream);
-    this.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
-    if (endStream && !stream.closed) {
-      stream.receiveEnd();
-      table.afterRemoteEnd(stream);
-    }
-  }
-
-  private onClientHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
-    const table = this.streams;
-    const stream = table.get(streamId);
-    if (stream === undefined) {
-      if (table.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
-      return;
-    }
-    if (stream.remoteEnded) {
-      table.reset(stream, ErrorCode.STREAM_CLOSED);
-      return;
-    }
-    const kind: BlockKind = stream.headersSeen ? 'trailers' : 'response';
-    if (kind === 'trailers' && !endStream) {
-      table.reset(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    const headers = tooLarge ? 'header list too large' : toHeaderObject(list, kind);
-    if (typeof headers === 'string') {
-      table.reset(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    if (kind === 'response') {
-      const status = Number(headers[':status']);
-      if (status >= 100 && status < 200) {
-        // Informational (1xx): nothing to relay for gRPC; END_STREAM on one is malformed (§8.1).
-        if (endStream) table.reset(stream, ErrorCode.PROTOCOL_ERROR);
-        return;
-      }
-      stream.headersSeen = true;
-      stream.emit('response', this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
-    } else {
-      stream.emit('trailers', this.markNeverIndexed(headers), Flags.END_STREAM);
-    }
-    if (endStream && !stream.closed) {
-      stream.receiveEnd();
-      table.afterRemoteEnd(stream);
-    }
-  }
-
-  /**
-   * Marks the fields the peer sent never-indexed on the header object (node's `http2.sensitiveHeaders`), so that
-   * forwarding them encodes them never-indexed again, as RFC 7541 §7.1.3 requires of an intermediary.
-   */
-  private markNeverIndexed(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-    if (this.neverIndexed.length > 0) (headers as Record<symbol, unknown>)[sensitiveHeaders] = this.neverIndexed.slice();
-    return headers;
   }
 
   /** SETTINGS from the peer (settings.ts, step 3), then our ACK (§6.5.3). */
