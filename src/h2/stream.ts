@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// One HTTP/2 stream of meshlet's engine (connection.ts owns the wire). Shaped like the subset of node's
-// Http2Stream the proxy uses: a readable side ('data', 'end', pause/resume) and a writable side (write/end with
-// 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events.
+// One HTTP/2 stream of meshlet's engine (its connection owns the wire: streams.ts, write-scheduler.ts). Shaped like
+// the subset of node's Http2Stream the proxy uses: a readable side ('data', 'end', pause/resume) and a writable side
+// (write/end with 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events.
 
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
@@ -40,7 +40,7 @@ export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * got the whole response does the same, so neither side waits on a body nobody will read.
  */
 export class H2Stream extends EventEmitter {
-  /** Stream id; 0 while a client stream waits for the peer's MAX_CONCURRENT_STREAMS to allow it (connection.ts). */
+  /** Stream id; 0 while a client stream waits for the peer's MAX_CONCURRENT_STREAMS to allow it (streams.ts). */
   id: number;
   /** The connection the stream is on (an H2Connection). */
   readonly session: StreamSession;
