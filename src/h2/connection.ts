@@ -1,106 +1,39 @@
 // SPDX-License-Identifier: Apache-2.0
 // One HTTP/2 connection of meshlet's own engine (RFC 9113), server or client role, over any net.Socket (a TLS
-// socket later). It owns the stream map, HPACK state, flow control both ways and the write batching; streams
-// (stream.ts) are thin. Why meshlet speaks HTTP/2 itself rather than through node:http2: docs/decisions.md §12.
+// socket later). It composes the parts that each own one concern (docs/decisions.md §12 lists them) and drives the
+// connection's life: the socket, frames read (dispatched by type), SETTINGS and GOAWAY as they arrive, closing.
+//
+// The connection's life:
+// 1. Handshake: our preface (client) and SETTINGS are queued at once; the peer's SETTINGS must be its first frame
+//    (§3.4), and a server gives it a bounded time (guards.ts).
+// 2. Open: frames are handled as they are read, and what they produce is written once per event-loop turn.
+// 3. Closing: after close(), a GOAWAY either way, or the rapid-reset guard, no new streams; those in flight finish,
+//    then the socket is ended (goaway.ts, steps 1-3, 5): `destroyed` becomes true and 'close' is emitted.
+// 4. Destroyed at once: by destroy() (a connection error, a flood, a timeout, the socket's end or failure); every
+//    stream closes, with GOAWAY when there is a code (goaway.ts, step 4); 'close' is emitted once.
 
 import { EventEmitter } from 'node:events';
-import { type IncomingHttpHeaders, type OutgoingHttpHeaders, sensitiveHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
-import {
-  CONNECTION_PREFACE,
-  DEFAULT_SETTINGS,
-  encodeDataHeader,
-  encodeGoaway,
-  encodeHeaders,
-  encodePing,
-  encodeRstStream,
-  encodeSettings,
-  encodeSettingsAck,
-  encodeWindowUpdate,
-  ErrorCode,
-  FrameError,
-  Flags,
-  FrameType,
-  parseSettings,
-  type Settings,
-  SettingId,
-} from './frame.js';
+import { ConnectionError } from './errors.js';
+import { ConnectionFlow } from './flow-control.js';
+import { CONNECTION_PREFACE, DEFAULT_SETTINGS, encodeSettingsAck, encodeWindowUpdate, ErrorCode, Flags, FrameError, FrameType, type Settings } from './frame.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
-import { type BlockKind, toHeaderList, toHeaderObject } from './headers.js';
-import { HpackDecoder } from './hpack/decoder.js';
-import { HpackEncoder } from './hpack/encoder.js';
+import { GoAway, lingerAndDestroy } from './goaway.js';
+import { HandshakeGuard } from './guards.js';
 import { HpackError } from './hpack/errors.js';
-import { H2Stream } from './stream.js';
+import { type IncomingHeadersHost, IncomingHeaders } from './incoming-headers.js';
+import { PingPong } from './ping.js';
+import { applyPeerSettings, type H2ConnectionOptions, LocalSettings, type Role } from './settings.js';
+import type { H2Stream, StreamSession } from './stream.js';
+import { STREAM_ID_LIMIT, StreamTable, type StreamTableHost } from './streams.js';
+import { type WriteHost, WriteScheduler } from './write-scheduler.js';
 
-export type Role = 'server' | 'client';
+export type { H2ConnectionOptions, Role } from './settings.js';
+export { STREAM_ID_LIMIT } from './streams.js';
 
-export interface H2ConnectionOptions {
-  readonly role: Role;
-  /** SETTINGS_INITIAL_WINDOW_SIZE we advertise: per-stream receive window. Default 1 MiB, range 65535..2^31-1. */
-  readonly streamWindowBytes?: number;
-  /** Connection receive window. Default 16 MiB, range 65535..2^31-1. */
-  readonly connectionWindowBytes?: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce (server). Default: unlimited (not sent). */
-  readonly maxConcurrentStreams?: number;
-  /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce. Default 64 KiB. */
-  readonly maxHeaderListBytes?: number;
-  /**
-   * Bytes we may have queued in the socket, unsent because the peer does not read, before the connection is closed
-   * with ENHANCE_YOUR_CALM (a peer that floods PINGs or SETTINGS and never reads the ACKs). DATA stops at 1 MiB on
-   * its own; this bounds the rest. Default 32 MiB.
-   */
-  readonly maxUnsentBytes?: number;
-  /**
-   * Server: a peer that has not sent its connection preface and SETTINGS this long after connecting is closed
-   * (GOAWAY SETTINGS_TIMEOUT): port scanners, stuck clients and slowloris sockets do not stay forever. Default
-   * 10000 ms; 0 turns it off.
-   */
-  readonly handshakeTimeoutMs?: number;
-}
-
-const MAX_WINDOW = 0x7fffffff;
-const DEFAULT_WINDOW = 65535;
-/** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
-export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
-/** Bytes of DATA one stream may put on the socket per flush, so one large message cannot starve the others. */
-const STREAM_BURST_BYTES = 256 * 1024;
-/** No more DATA is queued while the socket holds this much unsent (TCP back-pressure). */
-const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
-/** Writes up to this size are joined into one buffer (one syscall, no per-buffer write requests). */
-const CONCAT_LIMIT_BYTES = 16 * 1024;
-/**
- * In bigger writes, buffers from this size up (DATA payloads) go to the socket as they are, in one writev, rather
- * than copied: -14 % CPU per 64 KiB call, +11 % req/s (same-run A/B, docs/performance.md).
- */
-const OWN_IOVEC_BYTES = 4096;
-/**
- * Rapid-reset guard (CVE-2023-44487), Envoy's thresholds: a server connection whose peer reset at least this many
- * streams within PREMATURE_RESET_MS of opening them, before we answered, and at least half of all its streams, gets
- * GOAWAY ENHANCE_YOUR_CALM and takes no new streams; streams in flight finish (see refuseNewStreams).
- */
-const PREMATURE_RESET_MIN = 500;
-const PREMATURE_RESET_MS = 1000;
-/** After a GOAWAY with an error, the socket is ended and destroyed this much later at the latest. */
-const GOAWAY_LINGER_MS = 1000;
-/** A header block (HEADERS + CONTINUATION) bigger than this ends the connection (CONTINUATION floods). */
-const MAX_HEADER_BLOCK_FACTOR = 2;
-
-/** A connection-level protocol error raised while handling a frame. */
-class ConnectionError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface PendingBlock {
-  streamId: number;
-  endStream: boolean;
-  chunks: Buffer[];
-  size: number;
-}
+/** A stream id or a last-stream-id is 31 bits; the reserved bit is ignored on receipt (§4.1). */
+const U31 = 0x7fffffff;
 
 /**
  * An HTTP/2 connection.
@@ -111,8 +44,11 @@ interface PendingBlock {
  *
  * Writes are batched: frames are queued and written once per event-loop turn (setImmediate), so every call that a
  * socket read produced shares one write syscall.
+ *
+ * The methods after `flush` are engine-internal: the interfaces its parts depend on (StreamSession, WriteHost,
+ * StreamTableHost, IncomingHeadersHost, FrameSink).
  */
-export class H2Connection extends EventEmitter implements FrameSink {
+export class H2Connection extends EventEmitter implements FrameSink, StreamSession, WriteHost, StreamTableHost, IncomingHeadersHost {
   readonly role: Role;
   readonly socket: Socket;
   /** The peer's settings (RFC defaults until its SETTINGS arrive). */
@@ -123,86 +59,37 @@ export class H2Connection extends EventEmitter implements FrameSink {
   destroyed = false;
   /** close() was called: no new streams. */
   closing = false;
-  /** A GOAWAY arrived: no new streams. */
-  goawayReceived = false;
   /** Why the connection ended, when it was not a clean close. */
   closeError: Error | undefined;
-  /** The error code of the GOAWAY we sent because of the peer (protocol error, flood guard), if any. */
-  goawayCode: number | undefined;
-  /** Client: the id the next request gets. */
-  nextStreamId: number;
-  /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
-  lastStreamClosedMs = 0;
 
-  private readonly streams = new Map<number, H2Stream>();
-  /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS, as pairs [stream, headers, ...]. */
-  private waiting: Array<H2Stream | OutgoingHttpHeaders | IncomingHttpHeaders> = [];
+  private readonly flow: ConnectionFlow;
+  private readonly writer: WriteScheduler;
+  private readonly streams: StreamTable;
+  private readonly headers: IncomingHeaders;
   private readonly reader: FrameReader;
-  private readonly decoder: HpackDecoder;
-  private readonly encoder = new HpackEncoder();
-  private readonly headerList: string[] = [];
-  /** Names the peer sent as HPACK never-indexed in the block being handled. */
-  private readonly neverIndexed: string[] = [];
-  private readonly streamWindow: number;
-  private readonly connectionWindow: number;
-  private readonly maxStreams: number;
-  private readonly maxHeaderListBytes: number;
-  private readonly maxUnsentBytes: number;
-  /** Server: streams the peer opened, and those it reset prematurely (see PREMATURE_RESET_MIN). */
-  private streamsOpened = 0;
-  private prematureResets = 0;
-  /** Highest stream id the peer opened (server) — the GOAWAY last-stream-id. */
-  private lastPeerStreamId = 0;
-  private connSendWindow = DEFAULT_WINDOW;
-  private connRecvWindow = DEFAULT_WINDOW;
-  private connUnacked = 0;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
-  /** Inside flush(): frames queued now are written by that flush, no new one is scheduled. */
-  private flushing = false;
-  private sendQueue: H2Stream[] = [];
-  /** Streams with data waiting for the connection window or the socket to drain. */
-  private blocked: H2Stream[] = [];
-  private block: PendingBlock | undefined;
-  private pings: Array<(err: Error | null) => void> = [];
+  private readonly pings = new PingPong();
+  private readonly goaway = new GoAway();
+  private readonly handshake = new HandshakeGuard();
   private closeEmitted = false;
-  private handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, opts: H2ConnectionOptions) {
     super();
     this.role = opts.role;
     this.socket = socket;
-    this.streamWindow = opts.streamWindowBytes ?? 1 << 20;
-    this.connectionWindow = opts.connectionWindowBytes ?? 16 << 20;
-    this.maxStreams = opts.maxConcurrentStreams ?? Infinity;
-    this.maxHeaderListBytes = opts.maxHeaderListBytes ?? 64 * 1024;
-    this.maxUnsentBytes = opts.maxUnsentBytes ?? 32 * 1024 * 1024;
-    this.nextStreamId = opts.role === 'client' ? 1 : 2;
-    this.decoder = new HpackDecoder(4096, this.maxHeaderListBytes);
+    const local = new LocalSettings(opts);
+    this.flow = new ConnectionFlow(local.connectionWindow);
+    this.writer = new WriteScheduler(this, socket, this.remoteSettings, this.flow, local.maxUnsentBytes);
+    this.streams = new StreamTable(this, this.writer, this.flow, this.remoteSettings, local.streamWindow);
+    this.headers = new IncomingHeaders(this, this.streams, this.writer, local.maxHeaderListBytes, local.maxStreams);
     this.reader = new FrameReader(this);
+    // Step 1.
     if (this.role === 'server') {
       this.reader.expectPreface();
-      const timeoutMs = opts.handshakeTimeoutMs ?? 10_000;
-      if (timeoutMs > 0) {
-        this.handshakeTimer = setTimeout(() => {
-          this.destroy(new Error(`no HTTP/2 preface and SETTINGS within ${timeoutMs} ms`), ErrorCode.SETTINGS_TIMEOUT);
-        }, timeoutMs);
-        this.handshakeTimer.unref();
-      }
-    }
-    else this.queue(CONNECTION_PREFACE);
-    const settings: Array<[number, number]> = [
-      [SettingId.ENABLE_PUSH, 0],
-      [SettingId.INITIAL_WINDOW_SIZE, this.streamWindow],
-      [SettingId.MAX_HEADER_LIST_SIZE, this.maxHeaderListBytes],
-    ];
-    if (this.maxStreams !== Infinity) settings.push([SettingId.MAX_CONCURRENT_STREAMS, this.maxStreams]);
-    this.queue(encodeSettings(settings));
-    if (this.connectionWindow > DEFAULT_WINDOW) {
-      this.queue(encodeWindowUpdate(0, this.connectionWindow - DEFAULT_WINDOW));
-      this.connRecvWindow = this.connectionWindow;
-    }
+      this.handshake.start(this, local.handshakeTimeoutMs);
+    } else this.writer.queue(CONNECTION_PREFACE);
+    this.writer.queue(local.frame());
+    const increment = this.flow.openRecvWindow();
+    if (increment > 0) this.writer.queue(encodeWindowUpdate(0, increment));
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onSocketError);
@@ -217,7 +104,27 @@ export class H2Connection extends EventEmitter implements FrameSink {
 
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS (not on the wire yet). */
   get waitingStreams(): number {
-    return this.waiting.length >> 1;
+    return this.streams.waitingCount;
+  }
+
+  /** Client: the id the next request gets. */
+  get nextStreamId(): number {
+    return this.streams.nextStreamId;
+  }
+
+  /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
+  get lastStreamClosedMs(): number {
+    return this.streams.lastStreamClosedMs;
+  }
+
+  /** A GOAWAY arrived: no new streams. */
+  get goawayReceived(): boolean {
+    return this.goaway.received;
+  }
+
+  /** The error code of the GOAWAY we sent because of the peer (protocol error, flood guard), if any. */
+  get goawayCode(): number | undefined {
+    return this.goaway.code;
   }
 
   /**
@@ -226,9 +133,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
    * failed with streams open); undefined after a clean close.
    */
   get closeReason(): string | undefined {
-    if (this.goawayCode !== undefined) return errorName(this.goawayCode);
-    if (this.closeError === undefined) return undefined;
-    return this.closeError.message.startsWith(PEER_GOAWAY) ? 'peer_goaway' : 'disconnected';
+    return this.goaway.closeReason(this.closeError);
   }
 
   // ---- public operations ----
@@ -239,49 +144,9 @@ export class H2Connection extends EventEmitter implements FrameSink {
    */
   request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
     if (this.role !== 'client') throw new Error('request() on a server connection');
-    if (this.destroyed || this.closing || this.goawayReceived) throw new Error('the HTTP/2 connection no longer accepts streams');
-    if (this.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
-    const stream = new H2Stream(this, 0, this.remoteSettings.initialWindowSize, this.streamWindow);
-    if (this.streams.size >= this.remoteSettings.maxConcurrentStreams) {
-      // Over the peer's limit: the stream waits here (id 0, nothing on the wire) until another one closes, rather
-      // than being refused by the peer (RFC 9113 §5.1.2). Writes on it are held meanwhile.
-      this.waiting.push(stream, headers);
-      return stream;
-    }
-    this.open(stream, headers);
-    return stream;
-  }
-
-  /** Gives `stream` its id and sends its HEADERS (encoded now: HPACK state follows wire order). */
-  private open(stream: H2Stream, headers: OutgoingHttpHeaders | IncomingHttpHeaders): void {
-    const id = this.nextStreamId;
-    this.nextStreamId = id + 2;
-    stream.id = id;
-    this.streams.set(id, stream);
-    this.queueHeaders(id, headers, false);
-    if (stream.pendingBytes > 0 || stream.endQueued) this.queueSend(stream);
-  }
-
-  /** Opens waiting streams while the peer's limit allows. */
-  private openWaiting(): void {
-    const waiting = this.waiting;
-    while (waiting.length > 0 && this.streams.size < this.remoteSettings.maxConcurrentStreams && !this.destroyed) {
-      const stream = waiting.shift() as H2Stream;
-      const headers = waiting.shift() as OutgoingHttpHeaders;
-      if (stream.closed) continue;
-      if (this.nextStreamId > STREAM_ID_LIMIT) {
-        stream.finish(ErrorCode.REFUSED_STREAM);
-        continue;
-      }
-      this.open(stream, headers);
-    }
-  }
-
-  /** Closes the streams that never went on the wire with `code` (REFUSED_STREAM: safe to send elsewhere). */
-  private dropWaiting(code: number): void {
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (let i = 0; i < waiting.length; i += 2) (waiting[i] as H2Stream).finish(code);
+    if (this.destroyed || this.closing || this.goaway.received) throw new Error('the HTTP/2 connection no longer accepts streams');
+    if (this.streams.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
+    return this.streams.request(headers);
   }
 
   /** Sends a PING; `callback` runs when its ACK arrives, or with an error if the connection ends first. */
@@ -290,8 +155,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
       callback(new Error('connection closed'));
       return;
     }
-    this.pings.push(callback);
-    this.queue(encodePing(PING_PAYLOAD, false));
+    this.writer.queue(this.pings.ping(callback));
   }
 
   /**
@@ -301,13 +165,13 @@ export class H2Connection extends EventEmitter implements FrameSink {
   close(): void {
     if (this.closing || this.destroyed) return;
     this.closing = true;
-    if (this.role === 'server') this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.NO_ERROR));
-    if (this.streams.size === 0 && this.waiting.length === 0) this.finishClose();
+    if (this.role === 'server') this.writer.queue(this.goaway.graceful(this.streams.lastPeerStreamId));
+    if (this.streams.size === 0 && this.streams.waitingCount === 0) this.finishClose();
   }
 
   /**
-   * Immediate close: every open stream closes (its `rstCode` is CANCEL), a GOAWAY with `code` is sent when given,
-   * and the socket is destroyed. `err` becomes `closeError`.
+   * Immediate close (step 4): every open stream closes (its `rstCode` is CANCEL), a GOAWAY with `code` is sent when
+   * given, and the socket is destroyed. `err` becomes `closeError`.
    */
   destroy(err?: Error, code?: number): void {
     if (this.destroyed) return;
@@ -316,86 +180,90 @@ export class H2Connection extends EventEmitter implements FrameSink {
     if (err !== undefined) this.closeError = err;
     this.reader.stop();
     let linger = false;
-    if (code !== undefined) this.goawayCode = code;
+    if (code !== undefined) this.goaway.code = code;
     if (code !== undefined && !this.socket.destroyed) {
-      const goaway = encodeGoaway(this.lastPeerStreamId, code, err?.message.slice(0, 200));
-      this.out.push(goaway);
-      this.outBytes += goaway.length;
-      this.writeOut();
+      this.writer.writeNow(this.goaway.error(this.streams.lastPeerStreamId, code, err?.message));
       linger = true;
     }
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
-    const pings = this.pings;
-    this.pings = [];
-    for (const cb of pings) cb(err ?? new Error('connection closed'));
-    for (const stream of [...this.streams.values()]) {
-      this.streams.delete(stream.id);
-      stream.finish(ErrorCode.CANCEL);
-    }
-    this.dropWaiting(ErrorCode.REFUSED_STREAM);
+    this.handshake.stop();
+    this.pings.failAll(err);
+    this.streams.cancelAll();
     if (linger) {
       // Let the GOAWAY reach the peer (it says why) even if the socket is backed up, but not for long.
-      const socket = this.socket;
-      socket.end();
-      setTimeout(() => socket.destroy(), GOAWAY_LINGER_MS).unref();
+      lingerAndDestroy(this.socket);
     } else {
       this.socket.destroy();
     }
     this.emitClose();
   }
 
-  // ---- used by H2Stream ----
+  /** Writes what is queued now rather than at the end of the event-loop turn (write-scheduler.ts). */
+  flush(): void {
+    this.writer.flush();
+  }
 
-  /** Queues `stream` for the next flush (it has data, an end, or trailers to send). */
+  // ---- engine-internal: what the parts call ----
+
+  /** StreamSession: queues `stream` for the next flush (it has data, an end, or trailers to send). */
   queueSend(stream: H2Stream): void {
-    if (!stream.queued) {
-      stream.queued = true;
-      this.sendQueue.push(stream);
-    }
-    this.scheduleFlush();
+    this.writer.queueSend(stream);
   }
 
-  /** Sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
+  /** StreamSession: sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
   sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    this.queueHeaders(stream.id, headers, endStream);
-    if (endStream) {
-      stream.localEnded = true;
-      this.afterLocalEnd(stream);
-    }
+    this.streams.sendHeaders(stream, headers, endStream);
   }
 
-  /** Sends RST_STREAM and closes the stream. */
+  /** StreamSession: sends RST_STREAM and closes the stream. */
   resetStream(stream: H2Stream, code: number): void {
-    if (stream.id === 0) {
-      // Never sent: nothing to reset on the wire.
-      const i = this.waiting.indexOf(stream);
-      if (i >= 0) this.waiting.splice(i, 2);
-      stream.finish(code);
-      return;
-    }
-    if (!this.destroyed) this.queue(encodeRstStream(stream.id, code));
-    this.closeStream(stream, code);
+    this.streams.reset(stream, code);
   }
 
-  /** The reader of `stream` consumed `bytes`: credit them back to the peer once half the window is used. */
+  /** StreamSession: the reader of `stream` consumed `bytes`: credit them back once half the window is used. */
   consumed(stream: H2Stream, bytes: number): void {
-    stream.unacked += bytes;
-    if (stream.unacked >= this.streamWindow >> 1 && !stream.remoteEnded && !stream.closed) {
-      this.queue(encodeWindowUpdate(stream.id, stream.unacked));
-      stream.recvWindow += stream.unacked;
-      stream.unacked = 0;
-    }
-    this.creditConnection(bytes);
+    this.streams.consumed(stream, bytes);
   }
 
-  /** `bytes` of DATA were read or thrown away: credit the connection window once half of it is used. */
+  /** StreamSession: `bytes` of DATA were thrown away: credit the connection window once half of it is used. */
   creditConnection(bytes: number): void {
-    this.connUnacked += bytes;
-    if (this.connUnacked >= this.connectionWindow >> 1 && !this.destroyed) {
-      this.queue(encodeWindowUpdate(0, this.connUnacked));
-      this.connRecvWindow += this.connUnacked;
-      this.connUnacked = 0;
-    }
+    this.streams.creditConnection(bytes);
+  }
+
+  /** WriteHost: our END_STREAM on `stream` is queued: the stream closes, or the rest of the peer's is reset. */
+  afterLocalEnd(stream: H2Stream): void {
+    this.streams.afterLocalEnd(stream);
+  }
+
+  /**
+   * StreamTableHost, the rapid-reset guard tripped: GOAWAY ENHANCE_YOUR_CALM, then a graceful close: no new streams,
+   * but those in flight finish. When the peer is another proxy, they belong to other callers than the one that
+   * misbehaved; the peer reconnects for new calls.
+   */
+  refuseNewStreams(reason: string): void {
+    this.closeError = new Error(reason);
+    const goaway = this.goaway.refuse(this.streams.lastPeerStreamId, reason);
+    this.closing = true;
+    this.writer.queue(goaway);
+    if (this.streams.size === 0) this.finishClose();
+  }
+
+  /** StreamTableHost: graceful end once no stream is left (step 3): final GOAWAY (client), flush, end the socket. */
+  finishClose(): void {
+    this.closing = true;
+    if (this.destroyed) return;
+    this.handshake.stop();
+    if (this.role === 'client' && !this.goaway.received) this.writer.queue(this.goaway.final());
+    this.writer.writeOut();
+    this.destroyed = true;
+    this.reader.stop();
+    this.socket.end();
+    this.emitClose();
+  }
+
+  private emitClose(): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    this.emit('close');
   }
 
   // ---- socket events ----
@@ -413,7 +281,7 @@ export class H2Connection extends EventEmitter implements FrameSink {
   };
 
   private readonly onDrain = (): void => {
-    if (this.blocked.length > 0) this.requeueBlocked();
+    this.writer.unblock();
   };
 
   private readonly onSocketError = (err: Error): void => {
@@ -444,43 +312,38 @@ export class H2Connection extends EventEmitter implements FrameSink {
 
   // ---- frames in ----
 
+  /** FrameSink: one frame from the reader (step 2). Throwing ends the connection (fail). */
   onFrame(type: number, flags: number, streamId: number, payload: Buffer, flowLength: number): void {
     if (!this.settingsReceived && type !== FrameType.SETTINGS) {
       // RFC 9113 §3.4: each side's preface ends with its SETTINGS, before any other frame.
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `the first frame must be SETTINGS, got frame type ${type}`);
     }
-    if (this.block !== undefined && type !== FrameType.CONTINUATION) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `expected CONTINUATION for stream ${this.block.streamId}, got frame type ${type}`);
-    }
+    if (this.headers.pending !== undefined && type !== FrameType.CONTINUATION) this.headers.interrupted(type);
     switch (type) {
       case FrameType.DATA:
-        this.onDataFrame(flags, streamId, payload, flowLength);
+        this.streams.onData(flags, streamId, payload, flowLength);
         return;
       case FrameType.HEADERS:
-        if ((flags & Flags.END_HEADERS) !== 0) {
-          this.onHeaderBlock(streamId, (flags & Flags.END_STREAM) !== 0, payload);
-        } else {
-          this.block = { streamId, endStream: (flags & Flags.END_STREAM) !== 0, chunks: [Buffer.from(payload)], size: payload.length };
-        }
+        this.headers.onHeaders(flags, streamId, payload);
         return;
       case FrameType.CONTINUATION:
-        this.onContinuation(flags, streamId, payload);
+        this.headers.onContinuation(flags, streamId, payload);
         return;
       case FrameType.RST_STREAM:
-        this.onRstStream(streamId, payload.readUInt32BE(0));
+        this.streams.onRstStream(streamId, payload.readUInt32BE(0));
         return;
       case FrameType.SETTINGS:
         if ((flags & Flags.ACK) === 0) this.onSettings(payload);
         return;
       case FrameType.PING:
-        if ((flags & Flags.ACK) !== 0) this.pings.shift()?.(null);
-        else this.queue(encodePing(payload, true));
+        if ((flags & Flags.ACK) !== 0) this.pings.onAck();
+        else this.writer.queue(this.pings.pong(payload));
         return;
       case FrameType.GOAWAY:
-        this.onGoaway(payload.readUInt32BE(0) & MAX_WINDOW, payload.readUInt32BE(4));
+        this.onGoaway(payload.readUInt32BE(0) & U31, payload.readUInt32BE(4));
         return;
       case FrameType.WINDOW_UPDATE:
-        this.onWindowUpdate(streamId, payload.readUInt32BE(0) & MAX_WINDOW);
+        this.onWindowUpdate(streamId, payload.readUInt32BE(0) & U31);
         return;
       case FrameType.PUSH_PROMISE:
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received although push is disabled');
@@ -490,462 +353,39 @@ export class H2Connection extends EventEmitter implements FrameSink {
     }
   }
 
-  private onDataFrame(flags: number, streamId: number, payload: Buffer, flowLength: number): void {
-    // The connection window is credited back as DATA is read (or discarded), not as it arrives: what all streams
-    // of a connection hold unread is bounded by the connection window, however many streams the peer opens.
-    this.connRecvWindow -= flowLength;
-    if (this.connRecvWindow < 0) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'the peer overran the connection window');
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
-      this.creditConnection(flowLength);
-      return; // a stream we already closed or reset: frames in flight are ignored (§5.1)
-    }
-    if (stream.remoteEnded) {
-      this.creditConnection(flowLength);
-      this.resetStream(stream, ErrorCode.STREAM_CLOSED);
-      return;
-    }
-    if (this.role === 'client' && !stream.headersSeen) {
-      this.creditConnection(flowLength);
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    stream.recvWindow -= flowLength;
-    if (stream.recvWindow < 0) {
-      this.creditConnection(flowLength);
-      this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
-      return;
-    }
-    if (flowLength > payload.length) this.consumed(stream, flowLength - payload.length); // padding
-    if (payload.length > 0) stream.receiveData(payload);
-    if ((flags & Flags.END_STREAM) !== 0) {
-      stream.receiveEnd();
-      this.afterRemoteEnd(stream);
-    }
-  }
-
-  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
-    const block = this.block;
-    if (block === undefined || block.streamId !== streamId) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `unexpected CONTINUATION on stream ${streamId}`);
-    }
-    block.chunks.push(Buffer.from(payload));
-    block.size += payload.length;
-    if (block.size > this.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR) {
-      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block on stream ${streamId} exceeds ${this.maxHeaderListBytes * MAX_HEADER_BLOCK_FACTOR} bytes`);
-    }
-    if ((flags & Flags.END_HEADERS) === 0) return;
-    this.block = undefined;
-    this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size));
-  }
-
-  /** A complete header block. It is always decoded, even for a stream we ignore: HPACK state must stay in sync. */
-  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
-    const list = this.headerList;
-    list.length = 0;
-    const never = this.neverIndexed;
-    never.length = 0;
-    let tooLarge = false;
-    try {
-      this.decoder.decode(block, 0, block.length, list, never);
-    } catch (err) {
-      if (!(err instanceof HpackError) || !err.tooLarge) throw err;
-      tooLarge = true;
-    }
-    if (this.role === 'server') this.onServerHeaders(streamId, endStream, list, tooLarge);
-    else this.onClientHeaders(streamId, endStream, list, tooLarge);
-  }
-
-  private onServerHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
-    const existing = this.streams.get(streamId);
-    if (existing !== undefined) {
-      // Request trailers: they must end the stream (§8.1).
-      if (!endStream || existing.remoteEnded) {
-        this.resetStream(existing, ErrorCode.PROTOCOL_ERROR);
-        return;
-      }
-      const trailers = tooLarge ? 'header list too large' : toHeaderObject(list, 'trailers');
-      if (typeof trailers === 'string') {
-        this.resetStream(existing, ErrorCode.PROTOCOL_ERROR);
-        return;
-      }
-      existing.emit('trailers', this.markNeverIndexed(trailers), Flags.END_STREAM);
-      existing.receiveEnd();
-      this.afterRemoteEnd(existing);
-      return;
-    }
-    if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
-    if (streamId <= this.lastPeerStreamId) {
-      // A stream that was closed: HEADERS on it is a stream error (§5.1), already decoded above.
-      this.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
-      return;
-    }
-    this.lastPeerStreamId = streamId;
-    if (this.closing || this.streams.size >= this.maxStreams) {
-      // After our GOAWAY (or over the limit) the stream was never processed: REFUSED_STREAM is always safe to retry.
-      this.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
-      return;
-    }
-    const headers = tooLarge ? 'header list too large' : toHeaderObject(list, 'request');
-    if (typeof headers === 'string') {
-      this.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
-      return;
-    }
-    const stream = new H2Stream(this, streamId, this.remoteSettings.initialWindowSize, this.streamWindow);
-    stream.openedMs = performance.now();
-    this.streamsOpened++;
-    this.streams.set(streamId, stream);
-    this.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
-    if (endStream && !stream.closed) {
-      stream.receiveEnd();
-      this.afterRemoteEnd(stream);
-    }
-  }
-
-  private onClientHeaders(streamId: number, endStream: boolean, list: string[], tooLarge: boolean): void {
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
-      return;
-    }
-    if (stream.remoteEnded) {
-      this.resetStream(stream, ErrorCode.STREAM_CLOSED);
-      return;
-    }
-    const kind: BlockKind = stream.headersSeen ? 'trailers' : 'response';
-    if (kind === 'trailers' && !endStream) {
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    const headers = tooLarge ? 'header list too large' : toHeaderObject(list, kind);
-    if (typeof headers === 'string') {
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    if (kind === 'response') {
-      const status = Number(headers[':status']);
-      if (status >= 100 && status < 200) {
-        // Informational (1xx): nothing to relay for gRPC; END_STREAM on one is malformed (§8.1).
-        if (endStream) this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
-        return;
-      }
-      stream.headersSeen = true;
-      stream.emit('response', this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
-    } else {
-      stream.emit('trailers', this.markNeverIndexed(headers), Flags.END_STREAM);
-    }
-    if (endStream && !stream.closed) {
-      stream.receiveEnd();
-      this.afterRemoteEnd(stream);
-    }
-  }
-
-  /**
-   * Marks the fields the peer sent never-indexed on the header object (node's `http2.sensitiveHeaders`), so that
-   * forwarding them encodes them never-indexed again, as RFC 7541 §7.1.3 requires of an intermediary.
-   */
-  private markNeverIndexed(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-    if (this.neverIndexed.length > 0) (headers as Record<symbol, unknown>)[sensitiveHeaders] = this.neverIndexed.slice();
-    return headers;
-  }
-
-  /** True when `streamId` was never opened by anyone (frames on it are a connection error, §5.1). */
-  private isIdleStreamId(streamId: number): boolean {
-    if (this.role === 'client') return (streamId & 1) === 0 || streamId >= this.nextStreamId;
-    // Even ids are ours and we never push, so every even stream is idle for a server.
-    return (streamId & 1) === 0 || streamId > this.lastPeerStreamId;
-  }
-
-  private onRstStream(streamId: number, code: number): void {
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
-      return;
-    }
-    this.closeStream(stream, code);
-    if (this.role === 'server' && !stream.localEnded && performance.now() - stream.openedMs < PREMATURE_RESET_MS) {
-      this.prematureResets++;
-      if (this.prematureResets >= PREMATURE_RESET_MIN && this.prematureResets * 2 >= this.streamsOpened && !this.closing) {
-        this.refuseNewStreams(`the peer reset ${this.prematureResets} of its ${this.streamsOpened} streams right after opening them`);
-      }
-    }
-  }
-
+  /** SETTINGS from the peer (settings.ts, step 3), then our ACK (§6.5.3). */
   private onSettings(payload: Buffer): void {
-    if (this.handshakeTimer !== undefined) {
-      clearTimeout(this.handshakeTimer);
-      this.handshakeTimer = undefined;
-    }
+    this.handshake.stop();
     const remote = this.remoteSettings;
-    const oldWindow = remote.initialWindowSize;
-    parseSettings(payload, 0, payload.length, remote);
-    if (this.role === 'client' && remote.enablePush) {
-      // A server must not send ENABLE_PUSH=1 (§6.5.2); for a client peer it is just its preference.
-    }
-    const delta = remote.initialWindowSize - oldWindow;
-    if (delta !== 0) {
-      for (const stream of this.streams.values()) {
-        stream.sendWindow += delta;
-        if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream window');
-        if (delta > 0 && stream.pendingBytes > 0) this.queueSend(stream);
-      }
-    }
-    this.encoder.setPeerMaxTableSize(remote.headerTableSize);
-    if (this.waiting.length > 0) this.openWaiting();
-    this.queue(encodeSettingsAck());
+    const delta = applyPeerSettings(remote, payload);
+    if (delta !== 0) this.streams.applyInitialWindowDelta(delta);
+    this.writer.setPeerMaxTableSize(remote.headerTableSize);
+    if (this.streams.waitingCount > 0) this.streams.openWaiting();
+    this.writer.queue(encodeSettingsAck());
     this.settingsReceived = true;
     this.emit('remoteSettings', remote);
   }
 
+  /** A GOAWAY from the peer (goaway.ts, step 5). */
   private onGoaway(lastStreamId: number, code: number): void {
-    this.goawayReceived = true;
-    if (code !== ErrorCode.NO_ERROR && this.closeError === undefined) {
-      this.closeError = new Error(`${PEER_GOAWAY} ${code}`);
-    }
-    if (this.role === 'client') {
-      // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
-      this.dropWaiting(ErrorCode.REFUSED_STREAM);
-      for (const stream of [...this.streams.values()]) {
-        if (stream.id > lastStreamId) this.closeStream(stream, ErrorCode.REFUSED_STREAM);
-      }
-    }
+    const error = this.goaway.onReceived(code);
+    if (error !== undefined && this.closeError === undefined) this.closeError = error;
+    // Streams above lastStreamId were never processed by the peer: they are refused, hence safe to retry (§6.8).
+    if (this.role === 'client') this.streams.refuseAbove(lastStreamId);
     this.emit('goaway', code, lastStreamId);
     if (this.streams.size === 0) this.finishClose();
     else this.closing = true;
   }
 
+  /** A WINDOW_UPDATE (§6.9): on stream 0 the connection's send window, otherwise a stream's (streams.ts). */
   private onWindowUpdate(streamId: number, increment: number): void {
     if (streamId === 0) {
-      if (increment === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE with increment 0 on the connection');
-      this.connSendWindow += increment;
-      if (this.connSendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection send window overflow');
-      if (this.blocked.length > 0) this.requeueBlocked();
+      this.flow.windowUpdate(increment);
+      this.writer.unblock();
       return;
     }
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) {
-      if (this.isIdleStreamId(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${streamId}`);
-      return;
-    }
-    if (increment === 0) {
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    stream.sendWindow += increment;
-    if (stream.sendWindow > MAX_WINDOW) {
-      this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
-      return;
-    }
-    if (stream.pendingBytes > 0 || (stream.endQueued && !stream.localEnded)) this.queueSend(stream);
+    this.streams.onWindowUpdate(streamId, increment);
   }
-
-  /**
-   * GOAWAY ENHANCE_YOUR_CALM, then a graceful close: no new streams, but those in flight finish. When the peer is
-   * another proxy, they belong to other callers than the one that misbehaved; the peer reconnects for new calls.
-   */
-  private refuseNewStreams(reason: string): void {
-    this.closeError = new Error(reason);
-    this.goawayCode = ErrorCode.ENHANCE_YOUR_CALM;
-    this.closing = true;
-    this.queue(encodeGoaway(this.lastPeerStreamId, ErrorCode.ENHANCE_YOUR_CALM, reason.slice(0, 200)));
-    if (this.streams.size === 0) this.finishClose();
-  }
-
-  // ---- stream ends ----
-
-  private afterRemoteEnd(stream: H2Stream): void {
-    if (stream.closed) return;
-    if (stream.localEnded) {
-      this.closeStream(stream, ErrorCode.NO_ERROR);
-    } else if (this.role === 'client') {
-      // The whole response is in: the rest of our request would be read by nobody (§8.1).
-      this.resetStream(stream, ErrorCode.NO_ERROR);
-    }
-  }
-
-  private afterLocalEnd(stream: H2Stream): void {
-    if (stream.closed) return;
-    if (stream.remoteEnded) {
-      this.closeStream(stream, ErrorCode.NO_ERROR);
-    } else if (this.role === 'server') {
-      // The response is complete before the request: tell the client to stop sending, without error (§8.1).
-      this.resetStream(stream, ErrorCode.NO_ERROR);
-    }
-  }
-
-  private closeStream(stream: H2Stream, code: number): void {
-    if (stream.closed) return;
-    if (this.role === 'client') this.lastStreamClosedMs = performance.now(); // the pool's idle timer
-    this.streams.delete(stream.id);
-    stream.finish(code);
-    if (this.waiting.length > 0) this.openWaiting();
-    if (this.closing && this.streams.size === 0 && this.waiting.length === 0 && !this.destroyed) this.finishClose();
-  }
-
-  /** Graceful end once no stream is left: final GOAWAY (client), flush, end the socket. */
-  private finishClose(): void {
-    this.closing = true;
-    if (this.destroyed) return;
-    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
-    if (this.role === 'client' && !this.goawayReceived) this.queue(encodeGoaway(0, ErrorCode.NO_ERROR));
-    this.writeOut();
-    this.destroyed = true;
-    this.reader.stop();
-    this.socket.end();
-    this.emitClose();
-  }
-
-  private emitClose(): void {
-    if (this.closeEmitted) return;
-    this.closeEmitted = true;
-    this.emit('close');
-  }
-
-  // ---- frames out ----
-
-  /** Encodes a header block now (HPACK state must follow wire order) and queues its HEADERS (+ CONTINUATION) frames. */
-  private queueHeaders(streamId: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, endStream: boolean): void {
-    const { list, neverIndexed } = toHeaderList(headers);
-    this.queue(encodeHeaders(streamId, this.encoder.encode(list, neverIndexed), endStream, this.remoteSettings.maxFrameSize));
-  }
-
-  private queue(frame: Buffer): void {
-    this.out.push(frame);
-    this.outBytes += frame.length;
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.flushing || this.destroyed) return;
-    this.flushScheduled = true;
-    setImmediate(flushConnection, this);
-  }
-
-  /** Writes what is queued: DATA as far as windows and the socket allow, then one write for everything. */
-  flush(): void {
-    this.flushScheduled = false;
-    if (this.destroyed) return;
-    let sent: H2Stream[] | undefined;
-    this.flushing = true;
-    if (this.sendQueue.length > 0) sent = this.sendData();
-    this.flushing = false;
-    this.writeOut();
-    if (this.sendQueue.length > 0) this.scheduleFlush();
-    if (sent !== undefined) for (const s of sent) s.afterSend();
-  }
-
-  private sendData(): H2Stream[] {
-    const queue = this.sendQueue;
-    this.sendQueue = [];
-    for (const stream of queue) {
-      stream.queued = false;
-      if (stream.closed || stream.id === 0) continue; // a waiting stream is queued again when it opens
-      if (this.socket.writableLength + this.outBytes >= SOCKET_HIGH_WATER_BYTES) {
-        this.blocked.push(stream);
-        continue;
-      }
-      const left = this.sendStream(stream);
-      if (left === 'blocked-connection') this.blocked.push(stream);
-      else if (left === 'more') this.queueSend(stream);
-      // 'blocked-stream': requeued by the stream's WINDOW_UPDATE; 'done': nothing left.
-    }
-    return queue;
-  }
-
-  /** Puts DATA (and the end or trailers) of one stream into `out`, within the windows and one burst. */
-  private sendStream(s: H2Stream): 'done' | 'more' | 'blocked-stream' | 'blocked-connection' {
-    let budget = STREAM_BURST_BYTES;
-    const maxFrame = this.remoteSettings.maxFrameSize;
-    while (s.pendingBytes > 0) {
-      if (s.sendWindow <= 0) return 'blocked-stream';
-      if (this.connSendWindow <= 0) return 'blocked-connection';
-      if (budget <= 0) return 'more';
-      const head = s.pending[0] as Buffer;
-      const available = head.length - s.pendingOffset;
-      const n = Math.min(available, s.sendWindow, this.connSendWindow, maxFrame, budget);
-      const part = s.pendingOffset === 0 && n === head.length ? head : head.subarray(s.pendingOffset, s.pendingOffset + n);
-      if (n === available) {
-        s.pending.shift();
-        s.pendingOffset = 0;
-      } else {
-        s.pendingOffset += n;
-      }
-      s.pendingBytes -= n;
-      s.sendWindow -= n;
-      this.connSendWindow -= n;
-      budget -= n;
-      const last = s.pendingBytes === 0 && s.endQueued && s.trailers === undefined;
-      this.out.push(encodeDataHeader(s.id, n, last), part);
-      this.outBytes += 9 + n;
-      if (last) s.localEnded = true;
-    }
-    if (s.endQueued && !s.localEnded) {
-      const trailers = s.trailers;
-      if (trailers !== undefined) {
-        s.trailers = undefined;
-        this.queueHeaders(s.id, trailers, true);
-      } else {
-        this.queue(encodeDataHeader(s.id, 0, true));
-      }
-      s.localEnded = true;
-    }
-    if (s.localEnded) this.afterLocalEnd(s);
-    return 'done';
-  }
-
-  private requeueBlocked(): void {
-    const blocked = this.blocked;
-    this.blocked = [];
-    for (const s of blocked) if (!s.closed) this.queueSend(s);
-  }
-
-  private writeOut(): void {
-    const out = this.out;
-    if (out.length === 0) return;
-    const bytes = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    if (out.length === 1) {
-      socket.write(out[0] as Buffer);
-    } else if (bytes <= CONCAT_LIMIT_BYTES) {
-      socket.write(Buffer.concat(out, bytes));
-    } else {
-      // One writev: large payloads as their own iovecs (no copy), the small frames between them joined.
-      socket.cork();
-      let run: Buffer[] = [];
-      let runBytes = 0;
-      for (const b of out) {
-        if (b.length < OWN_IOVEC_BYTES) {
-          run.push(b);
-          runBytes += b.length;
-          continue;
-        }
-        if (run.length > 0) {
-          socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
-          run = [];
-          runBytes = 0;
-        }
-        socket.write(b);
-      }
-      if (run.length > 0) socket.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
-      socket.uncork();
-    }
-    if (socket.writableLength > this.maxUnsentBytes && !this.destroyed) {
-      this.destroy(new Error(`the peer left ${socket.writableLength} bytes unread`), ErrorCode.ENHANCE_YOUR_CALM);
-    }
-  }
-}
-
-const PING_PAYLOAD = Buffer.from('meshlet!', 'latin1');
-const PEER_GOAWAY = 'the peer sent GOAWAY with HTTP/2 error';
-const ERROR_NAMES = new Map(Object.entries(ErrorCode).map(([name, code]) => [code, name.toLowerCase()]));
-
-/** `protocol_error` for 1, ...; `error_<n>` for codes RFC 9113 does not name. */
-function errorName(code: number): string {
-  return ERROR_NAMES.get(code as (typeof ErrorCode)[keyof typeof ErrorCode]) ?? `error_${code}`;
 }
 
 const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
@@ -954,8 +394,4 @@ const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
 function startsWithHttp1(chunk: Buffer): boolean {
   const n = Math.min(chunk.length, HTTP1.length);
   return n >= 4 && chunk.compare(HTTP1, 0, n, 0, n) === 0;
-}
-
-function flushConnection(conn: H2Connection): void {
-  conn.flush();
 }

@@ -1,11 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
-// One HTTP/2 stream of meshlet's engine (connection.ts owns the wire). Shaped like the subset of node's
-// Http2Stream the proxy uses: a readable side ('data', 'end', pause/resume) and a writable side (write/end with
-// 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events.
+// One HTTP/2 stream of meshlet's engine (its connection owns the wire: streams.ts, write-scheduler.ts). Shaped like
+// the subset of node's Http2Stream the proxy uses: a readable side ('data', 'end', pause/resume) and a writable side
+// (write/end with 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events.
 
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import type { H2Connection } from './connection.js';
+
+/**
+ * What a stream needs from its connection, and all it knows of it: H2Connection (connection.ts) implements it, so
+ * this file imports nothing from there. `role` and `ping` are also what a stream's user reaches through
+ * `stream.session`, as with node's Http2Stream; the rest is engine-internal.
+ */
+export interface StreamSession {
+  readonly role: 'server' | 'client';
+  /** Sends a PING; `callback` runs when its ACK arrives (RFC 9113 §6.7), or with an error if the connection ends. */
+  ping(callback: (err: Error | null) => void): void;
+  /** Queues `stream` for the next flush: it has DATA, an end, or trailers to send. */
+  queueSend(stream: H2Stream): void;
+  /** Sends HEADERS for `stream` now (HPACK state follows wire order); `endStream` ends our side with them. */
+  sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void;
+  /** Sends RST_STREAM `code` and closes `stream` (RFC 9113 §6.4). */
+  resetStream(stream: H2Stream, code: number): void;
+  /** The reader of `stream` consumed `bytes` of DATA: they may be credited back to the peer (RFC 9113 §6.9). */
+  consumed(stream: H2Stream, bytes: number): void;
+  /** `bytes` of DATA were thrown away unread: they are credited back to the connection window only. */
+  creditConnection(bytes: number): void;
+}
 
 /** write() returns false once this many bytes wait to be sent on the stream (node's default highWaterMark). */
 export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
@@ -20,9 +40,10 @@ export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * got the whole response does the same, so neither side waits on a body nobody will read.
  */
 export class H2Stream extends EventEmitter {
-  /** Stream id; 0 while a client stream waits for the peer's MAX_CONCURRENT_STREAMS to allow it (connection.ts). */
+  /** Stream id; 0 while a client stream waits for the peer's MAX_CONCURRENT_STREAMS to allow it (streams.ts). */
   id: number;
-  readonly session: H2Connection;
+  /** The connection the stream is on (an H2Connection). */
+  readonly session: StreamSession;
   /** Reset code once closed; 0 for a normal close. */
   rstCode: number | undefined;
   closed = false;
@@ -65,7 +86,7 @@ export class H2Stream extends EventEmitter {
   queued = false;
   private needDrain = false;
 
-  constructor(session: H2Connection, id: number, sendWindow: number, recvWindow: number) {
+  constructor(session: StreamSession, id: number, sendWindow: number, recvWindow: number) {
     super();
     this.session = session;
     this.id = id;
