@@ -6,7 +6,8 @@
 
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import Consul from 'consul';
 import type { ConsulConfig } from '../../config/schema.js';
 
@@ -29,6 +30,11 @@ export interface ConsulClientOptions {
    * Default 10_000; range 100-600_000.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Largest health answer read, bytes; a bigger one is dropped as a bad response (`too_large`) instead of being
+   * buffered without bound. Default 64 MiB (a 10,000-instance answer is about 16 MB); range 1 KiB-1 GiB.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 /** Maps the bootstrap `consul` section to client options (env overrides are applied by the config loader). */
@@ -54,19 +60,32 @@ export class ConsulError extends Error {
   readonly statusCode: number | undefined;
   /** True when the call was cancelled by its AbortSignal (not a failure of Consul). */
   readonly aborted: boolean;
+  /**
+   * Set when the agent answered 2xx but the answer cannot be used: cut short (`truncated`), not JSON
+   * (`not_json`), JSON of the wrong shape or without a field meshlet needs (`missing_fields`), or larger than
+   * the client's bound (`too_large`). Undefined for every other failure.
+   */
+  readonly badResponse: BadResponseReason | undefined;
 
   constructor(
     operation: string,
     message: string,
-    options: { statusCode?: number; aborted?: boolean; cause?: unknown } = {},
+    options: { statusCode?: number; aborted?: boolean; badResponse?: BadResponseReason; cause?: unknown } = {},
   ) {
     super(`consul ${operation}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConsulError';
     this.operation = operation;
     this.statusCode = options.statusCode;
     this.aborted = options.aborted ?? false;
+    this.badResponse = options.badResponse;
   }
 }
+
+/** Why a 2xx answer was unusable (see {@link ConsulError.badResponse}); a bounded metric label. */
+export type BadResponseReason = 'truncated' | 'not_json' | 'missing_fields' | 'too_large';
+
+/** Every {@link BadResponseReason}, for metrics that report each one (zero included). */
+export const BAD_RESPONSE_REASONS: readonly BadResponseReason[] = ['truncated', 'not_json', 'missing_fields', 'too_large'];
 
 /** One instance from `GET /v1/health/service/:name`, reduced to the fields meshlet reads (Consul's names). */
 export interface HealthServiceEntry {
@@ -300,23 +319,123 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
     return { index: consulIndex(op, res.headers), body: res.body };
   };
 
+  // Health reads bypass the package: papi neither notices a body cut short (it waits for its timeout) nor lets
+  // a caller tell a truncated or non-JSON answer from a transport error, and both decide how the watch reacts.
+  const maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
+  const secure = url.protocol === 'https:';
+  const agent = secure
+    ? new HttpsAgent({ keepAlive: true, ...(ca !== undefined && { ca }) })
+    : new HttpAgent({ keepAlive: true });
+  const healthGet = (
+    op: string,
+    path: string,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<{ headers: IncomingMessage['headers']; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new ConsulError(op, 'aborted', { aborted: true }));
+        return;
+      }
+      let settled = false;
+      const finish = (err: ConsulError | undefined, value?: { headers: IncomingMessage['headers']; body: Buffer }): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err !== undefined) {
+          req.destroy();
+          reject(err);
+        } else resolve(value as { headers: IncomingMessage['headers']; body: Buffer });
+      };
+      const onAbort = (): void => finish(new ConsulError(op, 'aborted', { aborted: true }));
+      const req = (secure ? httpsRequest : httpRequest)({
+        agent,
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+        method: 'GET',
+        path,
+        headers: { ...tokenHeader, accept: 'application/json' },
+      });
+      const timer = setTimeout(() => finish(new ConsulError(op, `request timed out (${timeoutMs}ms)`)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        finish(new ConsulError(op, err.code !== undefined ? `${err.code}: ${err.message}` : err.message, { cause: err }));
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxResponseBytes) {
+            finish(
+              new ConsulError(op, `unexpected response: larger than ${maxResponseBytes} bytes`, {
+                statusCode: status,
+                badResponse: 'too_large',
+              }),
+            );
+            return;
+          }
+          chunks.push(chunk);
+        });
+        // A body cut short (the agent died mid-answer, a proxy reset the stream) ends in 'aborted'/'error' or a
+        // 'close' before 'end' with res.complete false, whichever this Node version emits.
+        const cutShort = (): void => {
+          if (res.complete) return;
+          const message = `unexpected response: truncated after ${size} bytes`;
+          finish(
+            status >= 200 && status < 300
+              ? new ConsulError(op, message, { statusCode: status, badResponse: 'truncated' })
+              : new ConsulError(op, `HTTP ${status}: ${message}`, { statusCode: status }),
+          );
+        };
+        res.on('aborted', cutShort);
+        res.on('error', cutShort);
+        res.on('close', cutShort);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks, Math.min(size, maxResponseBytes));
+          if (status < 200 || status >= 300) {
+            const text = bodyText(body) || (STATUS_CODES[status] ?? 'error');
+            finish(new ConsulError(op, `HTTP ${status}: ${text}`, { statusCode: status }));
+            return;
+          }
+          finish(undefined, { headers: res.headers, body });
+        });
+      });
+      req.end();
+    });
+
   return {
     async healthService(query) {
       const op = 'health.service';
       const waitMs = query.waitMs ?? 30_000;
       const blocking = query.index !== undefined && query.index > 0n;
-      const res = await call(op, query.signal, (ctx) =>
-        raw.health.service({
-          service: query.service,
-          passing: query.passing ?? true,
-          ...(blocking && { index: String(query.index), wait: `${waitMs}ms` }),
-          ...(options.datacenter !== undefined && { dc: options.datacenter }),
-          ctx,
-          // The agent may hold a blocking read for wait + wait/16 before answering.
-          timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
-        }),
+      const params = new URLSearchParams({ passing: String(query.passing ?? true) });
+      if (blocking) {
+        params.set('index', String(query.index));
+        params.set('wait', `${waitMs}ms`);
+      }
+      if (options.datacenter !== undefined) params.set('dc', options.datacenter);
+      if (options.namespace !== undefined) params.set('ns', options.namespace);
+      const res = await healthGet(
+        op,
+        `${prefix}/v1/health/service/${encodeURIComponent(query.service)}?${params.toString()}`,
+        query.signal,
+        // The agent may hold a blocking read for wait + wait/16 before answering.
+        blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
       );
-      return { index: consulIndex(op, res.headers), entries: parseHealthEntries(op, res.body) };
+      const index = consulIndex(op, res.headers);
+      let body: unknown;
+      try {
+        body = JSON.parse(res.body.toString('utf8'));
+      } catch (err) {
+        throw new ConsulError(op, `unexpected response: not JSON (${(err as Error).message})`, {
+          badResponse: 'not_json',
+          cause: err,
+        });
+      }
+      return { index, entries: parseHealthEntries(op, body) };
     },
 
     async registerService(registration, opts = {}) {
@@ -365,6 +484,7 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       if (closed) return;
       closed = true;
       raw.destroy();
+      agent.destroy();
     },
   };
 }
@@ -456,10 +576,12 @@ function stringRecord(v: unknown): Record<string, string> {
 
 /** Validates the health/service body (untrusted JSON) into typed entries; throws on a wrong shape. */
 function parseHealthEntries(operation: string, body: unknown): HealthServiceEntry[] {
-  if (!Array.isArray(body)) throw new ConsulError(operation, 'unexpected response: not a JSON array');
+  if (!Array.isArray(body)) {
+    throw new ConsulError(operation, 'unexpected response: not a JSON array', { badResponse: 'missing_fields' });
+  }
   return body.map((item, i): HealthServiceEntry => {
     const bad = (what: string): never => {
-      throw new ConsulError(operation, `unexpected response: entry ${i}: ${what}`);
+      throw new ConsulError(operation, `unexpected response: entry ${i}: ${what}`, { badResponse: 'missing_fields' });
     };
     if (!isRecord(item)) return bad('not an object');
     const node = item.Node;
@@ -539,7 +661,9 @@ function consulIndex(op: string, headers: Record<string, unknown> | undefined): 
   const header = headers?.['x-consul-index'];
   const index = parseIndex(typeof header === 'string' ? header : undefined);
   if (index === undefined) {
-    throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`);
+    throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`, {
+      badResponse: 'missing_fields',
+    });
   }
   return index;
 }

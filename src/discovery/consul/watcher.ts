@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Consul blocking-query loop for one backend: GET /v1/health/service/:name?passing&index&wait, turned into
 // Resolution results. Follows Consul's blocking-query rules (api-docs/features/blocking.mdx): index reset, index
-// >= 1, token-bucket rate limit; plus full-jitter backoff on errors. Used by resolver.ts, one per backend.
+// >= 1, a rate limit on the loop (paced like consul-template, ~one read per 100 ms at most); plus full-jitter
+// backoff on errors, capped low so the first read after an outage is never far away. Used by resolver.ts.
 
-import { createTokenBucket } from '../../ratelimit/token-bucket.js';
+import { createTokenBucket, type TokenBucket } from '../../ratelimit/token-bucket.js';
 import { createBackoff } from '../../resilience/backoff.js';
 import { endpointFromAddress, type Endpoint, type Resolution } from '../resolver.js';
-import type { ConsulClient, HealthServiceEntry } from './client.js';
+import { BAD_RESPONSE_REASONS, ConsulError, type BadResponseReason, type ConsulClient, type HealthServiceEntry } from './client.js';
 
 /** Timers and wall clock, injectable so tests drive the loop without sleeping. */
 export interface WatcherClock {
@@ -26,24 +27,27 @@ const systemClock: WatcherClock = {
 /** The subset of a pino logger the watcher uses. */
 export interface WatcherLogger {
   debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
-}
-
-/** Rate limit of the loop (see {@link ConsulWatcherOptions.rateLimit}). */
-export interface WatcherRateLimit {
-  /** Requests allowed back to back. Default 2 (Consul's suggestion); range 1-10. */
-  readonly burst: number;
-  /** One more request is allowed every this many ms. Default 15_000; range 100-300_000. */
-  readonly refillIntervalMs: number;
 }
 
 /** Backoff after a failed request (full jitter). */
 export interface WatcherBackoff {
-  /** Upper bound of the first delay, ms. Default 250. */
+  /** Upper bound of the first delay, ms. Default 100; range 1-60_000. */
   readonly baseMs: number;
-  /** Cap, ms. Default 30_000. */
+  /**
+   * Cap of the upper bound, ms. Default 800; range baseMs-300_000. It is also the longest a watch can stay
+   * stale once the agent is back (the retry in progress must run out first), hence well under 1 s by default.
+   */
   readonly maxMs: number;
 }
+
+/** Default {@link ConsulWatcherOptions.minIntervalMs}. */
+export const DEFAULT_MIN_INTERVAL_MS = 100;
+/** Default {@link ConsulWatcherOptions.backoff}. */
+export const DEFAULT_BACKOFF: WatcherBackoff = Object.freeze({ baseMs: 100, maxMs: 800 });
+/** Default {@link ConsulWatcherOptions.logIntervalMs}. */
+export const DEFAULT_LOG_INTERVAL_MS = 10_000;
 
 export interface ConsulWatcherOptions {
   readonly client: ConsulClient;
@@ -54,13 +58,20 @@ export interface ConsulWatcherOptions {
   /** Blocking `wait`, ms. Default 30_000; range 1000-600_000 (config `consul.waitMs`). */
   readonly waitMs?: number;
   /**
-   * Token bucket in front of every request (errors included). Default burst 2, one token per 15 s: quiet
-   * backends get each change at once, but a backend whose index churns faster than that degrades to one
-   * request every 15 s instead of a busy loop against the agent (blocking.mdx, "Rate limit").
+   * Least time between the starts of two reads of this watch, ms (a token bucket of one token, refilled every
+   * this many ms; errors take it too). Default 100 (consul-template's pace); range 0-60_000, 0 = unpaced. A
+   * blocking read that parked longer than this is re-issued at once, so quiet backends never wait; a backend
+   * that changes constantly gets one read per interval, and every change landing meanwhile is coalesced into
+   * that read. Config `consul.watch.minIntervalMs`.
    */
-  readonly rateLimit?: WatcherRateLimit;
-  /** Delay after an error, on top of the token bucket. Default base 250 ms, cap 30 s. */
+  readonly minIntervalMs?: number;
+  /** Delay after an error, before the next read. Default {@link DEFAULT_BACKOFF}. */
   readonly backoff?: WatcherBackoff;
+  /**
+   * Warn logs of a failing watch (errors, ignored answers): the first of a streak at once, then at most one per
+   * this many ms, carrying how many were folded into it. Default 10_000; range 0-3_600_000.
+   */
+  readonly logIntervalMs?: number;
   /** Default {@link systemClock}. */
   readonly clock?: WatcherClock;
   /** Uniform [0, 1) for the backoff jitter. Default Math.random. */
@@ -76,19 +87,21 @@ export interface WatcherStatus {
   readonly running: boolean;
   /** Wall time (ms) of the last successful response; undefined before the first. */
   readonly lastSuccessAt: number | undefined;
-  /** Failed requests since the last success (0 when healthy). */
+  /** Failed or ignored reads since the last success (0 when healthy). */
   readonly consecutiveErrors: number;
-  /** Message of the last error, if the latest request failed. */
+  /** Message of the last error, if the latest request failed or its answer was ignored. */
   readonly lastError: string | undefined;
   /** The index the next request blocks on (0 = the next request is a non-blocking read). */
   readonly lastIndex: number;
   /** Endpoints in the last good set. */
   readonly endpoints: number;
-  /** Counters since start: requests sent, errors, index resets (went backwards), ok results emitted. */
+  /** Counters since start: requests sent, errors (no usable answer: transport, HTTP), index resets, ok results. */
   readonly requests: number;
   readonly errors: number;
   readonly indexResets: number;
   readonly updates: number;
+  /** Answers ignored because they were unusable (2xx but truncated, not JSON, missing fields, too large). */
+  readonly badResponses: Readonly<Record<BadResponseReason, number>>;
 }
 
 export interface ConsulWatcher {
@@ -100,31 +113,33 @@ export interface ConsulWatcher {
 /**
  * Starts watching `service`. The loop, per iteration:
  *
- * 1. Take a token from the bucket (not for the initial fetch); if it is empty, wait for the next one (quiet
- *    backends never wait here).
+ * 1. Pace: wait until `minIntervalMs` has passed since the previous read started (0 after a long blocking read).
  * 2. Send the query. The index sent is the one kept from the last response; 0 (not sent, a non-blocking read) on
- *    the very first request, after an index reset (3) and after an error (5).
+ *    the very first request, after an index reset (3) and after a failure (5).
  * 3. On a response with index X: if the request blocked on index I and X < I, the index went backwards
  *    (snapshot restore, agent restart): keep 0 so the next read starts over. Otherwise keep max(X, 1): an index
  *    of 0 would make every following "blocking" read return at once (blocking.mdx, "Sanity check").
- * 4. Map the entries to endpoints and emit `{ok: true}` when the set differs from the last one emitted (or the
- *    last result was an error). A blocking read returning unchanged data is normal and emits nothing.
- * 5. On an error: emit `{ok: false}` (consumers keep their last good set), then wait a full-jitter backoff before
- *    step 1. The next read is non-blocking, so recovery is reported as soon as the agent answers.
+ * 4. Map the entries to endpoints and emit `{ok: true}` when the set differs from the last one emitted (or an
+ *    error was emitted since). A blocking read returning unchanged data is normal and emits nothing. Go to 1.
+ * 5. On a failure, wait a full-jitter backoff (at most `backoff.maxMs`), then go to 1:
+ *    a. transport or HTTP error: emit `{ok: false}` once per streak (consumers keep their last good set);
+ *    b. an unusable 2xx answer (truncated, not JSON, missing fields): emit nothing, count it by reason.
+ *    Both warn at a rate-limited pace. The next read does not block, so recovery is reported as soon as the
+ *    agent answers, and the blocking read after it is paced by step 1 only.
  */
 export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatcher {
   const { client, service, onResult, log } = options;
   const clock = options.clock ?? systemClock;
   const waitMs = options.waitMs ?? 30_000;
-  const rate = options.rateLimit ?? { burst: 2, refillIntervalMs: 15_000 };
-  const bucket = createTokenBucket({
-    capacity: rate.burst,
-    refillPerSecond: 1000 / rate.refillIntervalMs,
-    now: () => clock.now(),
-  });
+  const minIntervalMs = options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
+  const logIntervalMs = options.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS;
+  if (!(minIntervalMs >= 0)) throw new RangeError(`minIntervalMs must be >= 0, got ${minIntervalMs}`);
+  const bucket: TokenBucket | undefined =
+    minIntervalMs > 0
+      ? createTokenBucket({ capacity: 1, refillPerSecond: 1000 / minIntervalMs, now: () => clock.now() })
+      : undefined;
   const backoff = createBackoff({
-    baseMs: options.backoff?.baseMs ?? 250,
-    maxMs: options.backoff?.maxMs ?? 30_000,
+    ...(options.backoff ?? DEFAULT_BACKOFF),
     random: options.random ?? Math.random,
   });
 
@@ -133,15 +148,32 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
   let timer: unknown;
   let inflight: AbortController | undefined;
   let lastKey: string | undefined;
-  let lastWasError = false;
+  /** An `{ok: false}` was emitted after the last `{ok: true}`. */
+  let errorEmitted = false;
   let endpoints = 0;
   let lastSuccessAt: number | undefined;
+  let failingSince: number | undefined;
   let consecutiveErrors = 0;
   let lastError: string | undefined;
   let requests = 0;
   let errors = 0;
   let indexResets = 0;
   let updates = 0;
+  const badResponses = Object.fromEntries(BAD_RESPONSE_REASONS.map((r) => [r, 0])) as Record<BadResponseReason, number>;
+  /** Rate-limited warn logs: when the last line of each kind was written, and how many were folded since. */
+  const logged = new Map<string, { at: number; folded: number }>();
+
+  const warnLimited = (kind: string, fields: object, msg: string): void => {
+    if (log === undefined) return;
+    const t = clock.now();
+    const seen = logged.get(kind);
+    if (seen !== undefined && t - seen.at < logIntervalMs) {
+      seen.folded += 1;
+      return;
+    }
+    log.warn({ ...fields, folded: seen?.folded ?? 0 }, msg);
+    logged.set(kind, { at: t, folded: 0 });
+  };
 
   const emit = (result: Resolution): void => {
     if (closed) return;
@@ -162,13 +194,9 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
 
   const step = (): void => {
     if (closed) return;
-    // The initial fetch is not an iteration of the loop the bucket protects, so it is free: the burst then covers
-    // the first two changes (typically registration, then the first passing check), which a new instance's
-    // callers would otherwise see up to one refill interval late.
-    if (requests > 0) {
+    if (bucket !== undefined) {
       const waitForToken = bucket.msUntilAvailable();
       if (waitForToken > 0) {
-        log?.debug({ service, delayMs: waitForToken }, 'consul watch rate-limited');
         schedule(waitForToken);
         return;
       }
@@ -189,15 +217,21 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
         (err: unknown) => {
           if (closed || inflight !== controller) return;
           inflight = undefined;
-          onError(err instanceof Error ? err : new Error(String(err)));
+          onFailure(err instanceof Error ? err : new Error(String(err)));
         },
       );
   };
 
   const onResponse = (sentIndex: bigint, newIndex: bigint, entries: readonly HealthServiceEntry[]): void => {
-    lastSuccessAt = clock.now();
+    const now = clock.now();
+    if (failingSince !== undefined) {
+      log?.info({ service, failedReads: consecutiveErrors, downMs: now - failingSince }, 'consul watch recovered');
+    }
+    lastSuccessAt = now;
+    failingSince = undefined;
     consecutiveErrors = 0;
     lastError = undefined;
+    logged.clear();
     backoff.reset();
     if (sentIndex > 0n && newIndex < sentIndex) {
       indexResets += 1;
@@ -206,14 +240,16 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     } else {
       index = newIndex < 1n ? 1n : newIndex;
     }
+    let skipped = 0;
     const set = entriesToEndpoints(entries, (address, err) => {
-      // One bad registration must not freeze the whole backend: skip it, loudly.
-      log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
+      // One bad registration must not freeze the whole backend: skip it, loudly (one line per answer).
+      skipped += 1;
+      if (skipped === 1) log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
     });
     const key = endpointSetKey(set);
-    if (key !== lastKey || lastWasError) {
+    if (key !== lastKey || errorEmitted) {
       lastKey = key;
-      lastWasError = false;
+      errorEmitted = false;
       endpoints = set.length;
       updates += 1;
       emit({ ok: true, endpoints: set });
@@ -221,16 +257,26 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     step();
   };
 
-  const onError = (error: Error): void => {
+  const onFailure = (error: Error): void => {
+    const now = clock.now();
     consecutiveErrors += 1;
-    errors += 1;
+    failingSince ??= now;
     lastError = error.message;
-    lastWasError = true;
-    // Re-read without blocking once the agent is back, so consumers learn it at once (step 5).
+    // Re-read without blocking once the agent answers again, so consumers learn it at once (step 5).
     index = 0n;
     const delay = backoff.next();
-    log?.warn({ service, err: error, consecutiveErrors, retryInMs: delay }, 'consul watch failed');
-    emit({ ok: false, error });
+    const bad = error instanceof ConsulError ? error.badResponse : undefined;
+    if (bad !== undefined) {
+      badResponses[bad] += 1;
+      warnLimited(`bad ${bad}`, { service, err: error.message, reason: bad, retryInMs: delay }, 'consul answer ignored; keeping the last endpoints');
+    } else {
+      errors += 1;
+      warnLimited('error', { service, err: error.message, consecutiveErrors, retryInMs: delay }, 'consul watch failed');
+      if (!errorEmitted) {
+        errorEmitted = true;
+        emit({ ok: false, error });
+      }
+    }
     schedule(delay);
   };
 
@@ -251,6 +297,7 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
         errors,
         indexResets,
         updates,
+        badResponses: { ...badResponses },
       };
     },
     close() {
