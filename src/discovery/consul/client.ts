@@ -2,7 +2,8 @@
 // The only module that touches the untyped `consul` npm package (2.0.1): a small typed client for the agent calls
 // meshlet makes (health/service blocking query, service register/deregister, agent services, and the Connect CA's
 // roots and leaf as blocking queries), with
-// cancellation and the agent's error text surfaced. The watcher, resolver and registration build on it.
+// cancellation and the agent's error text surfaced. Health reads go over node:http directly, so unusable answers
+// (truncated, not JSON, missing fields) are told apart from failures. The watcher, resolver and registration build on it.
 
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -45,6 +46,8 @@ export function consulClientOptions(config: ConsulConfig): ConsulClientOptions {
     ...(config.datacenter !== undefined && { datacenter: config.datacenter }),
     ...(config.namespace !== undefined && { namespace: config.namespace }),
     ...(config.caFile !== undefined && { caFile: config.caFile }),
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxResponseBytes: config.maxResponseBytes,
   };
 }
 

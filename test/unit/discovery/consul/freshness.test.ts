@@ -102,7 +102,7 @@ async function setup(seed: number, clientOptions: { requestTimeoutMs?: number } 
     await d.outage(false);
   };
 
-  return { d, ids, clock, resolver, addresses, timeToPicker, outage, driveUntil };
+  return { d, ids, b, clock, resolver, addresses, timeToPicker, outage, driveUntil };
 }
 
 const TRIALS = 8;
@@ -181,5 +181,24 @@ describe(`time from a Consul change to the picker (${INSTANCES} instances, defau
     expect(reads() - before).toBe(20); // one read per change, each one paced
     expect(elapsed).toBeGreaterThanOrEqual(20 * 100);
     expect(addresses()).toHaveLength(INSTANCES); // each instance went down and back up: all passing at the end
+  });
+
+  it('never holds up the data path: while Consul hangs or answers garbage, the backend picks at once', async () => {
+    const { d, b, resolver, driveUntil } = await setup(11);
+    // The balance layer awaits discovery only while `resolved` is false (src/proxy/layers/balance.ts); what a
+    // call then does with the backend is synchronous.
+    const pickNow = () => b.picker?.pick({ hashKey: undefined, avoid: undefined })?.endpoint.address;
+    await d.outage(true, 'hang');
+    d.touch('orders'); // the parked read would return now, but the agent is stuck
+    expect(b.resolved).toBe(true);
+    expect(pickNow()).toMatch(/^10\.1\./);
+    await d.outage(false);
+    d.faultHealth('not-json');
+    d.touch('orders');
+    await driveUntil(() => (resolver.stats()[0]?.badResponses.not_json ?? 0) >= 2, 'two ignored answers');
+    expect(b.resolved).toBe(true);
+    expect(b.lastError).toBeUndefined(); // ignored answers are not errors for the picker
+    expect(b.endpoints).toHaveLength(INSTANCES);
+    expect(pickNow()).toMatch(/^10\.1\./);
   });
 });
