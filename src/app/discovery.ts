@@ -58,6 +58,7 @@ export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): A
       watcher: {
         log: log.child({ component: 'consul' }),
         minIntervalMs: config.consul.watch.minIntervalMs,
+        cpuShare: config.consul.watch.cpuShare,
         backoff: { baseMs: config.consul.watch.backoffBaseMs, maxMs: config.consul.watch.backoffMaxMs },
         logIntervalMs: config.consul.watch.logIntervalMs,
       },

@@ -167,6 +167,16 @@ export const consulSchema = z
             'blocked longer is re-issued at once; a backend changing faster gets one read per interval, the changes ' +
             'in between coalesced into it. 0 = unpaced.',
         ),
+        cpuShare: z
+          .number()
+          .min(0.001)
+          .max(1)
+          .default(0.05)
+          .describe(
+            'Largest share of one core the reads of one backend may use: after an answer that took C ms to read, ' +
+              'parse and apply, the next read waits C × (1/cpuShare − 1) ms. Only large, busy backends feel it (a ' +
+              '10,000-instance answer costs ~100 ms: read every ~2 s under constant churn). Default 0.05; range 0.001-1 (1 = off).',
+          ),
         backoffBaseMs: ms(100, 1, 60_000, 'Upper bound of the first full-jitter delay after a failed read.'),
         backoffMaxMs: ms(
           800,
@@ -187,7 +197,7 @@ export const consulSchema = z
         message: 'backoffMaxMs must be >= backoffBaseMs',
         path: ['backoffMaxMs'],
       })
-      .default({ minIntervalMs: 100, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 })
+      .default({ minIntervalMs: 100, cpuShare: 0.05, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 })
       .describe('Pacing, error backoff and logging of the blocking-query loop of each watched backend.'),
     check: z
       .object({

@@ -65,6 +65,14 @@ export interface ConsulWatcherOptions {
    * that read. Config `consul.watch.minIntervalMs`.
    */
   readonly minIntervalMs?: number;
+  /**
+   * Largest share of one core this watch's reads may use: after a read whose answer took C ms to read, parse,
+   * diff and hand to subscribers, the next read waits C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. Only large,
+   * busy backends feel it: a 100-instance answer costs ~1 ms (a 20 ms gap, under `minIntervalMs`); a
+   * 10,000-instance one ~100 ms, so under constant churn it is read every ~2 s, each read taking in every change
+   * since the last. Default 0.05; range 0.001-1. Config `consul.watch.cpuShare`.
+   */
+  readonly cpuShare?: number;
   /** Delay after an error, before the next read. Default {@link DEFAULT_BACKOFF}. */
   readonly backoff?: WatcherBackoff;
   /**
@@ -76,9 +84,14 @@ export interface ConsulWatcherOptions {
   readonly clock?: WatcherClock;
   /** Uniform [0, 1) for the backoff jitter. Default Math.random. */
   readonly random?: () => number;
+  /** Monotonic ms that measure the cost of handling an answer (see `cpuShare`). Default performance.now. */
+  readonly costClock?: () => number;
   /** Default: no logging. */
   readonly log?: WatcherLogger;
 }
+
+/** Default {@link ConsulWatcherOptions.cpuShare}. */
+export const DEFAULT_CPU_SHARE = 0.05;
 
 /** What /ready and the metrics read. */
 export interface WatcherStatus {
@@ -113,14 +126,16 @@ export interface ConsulWatcher {
 /**
  * Starts watching `service`. The loop, per iteration:
  *
- * 1. Pace: wait until `minIntervalMs` has passed since the previous read started (0 after a long blocking read).
+ * 1. Pace: wait until `minIntervalMs` has passed since the previous read started, and until that read's cost
+ *    divided by `cpuShare` has (both 0 after a long blocking read of a small backend).
  * 2. Send the query. The index sent is the one kept from the last response; 0 (not sent, a non-blocking read) on
  *    the very first request, after an index reset (3) and after a failure (5).
  * 3. On a response with index X: if the request blocked on index I and X < I, the index went backwards
  *    (snapshot restore, agent restart): keep 0 so the next read starts over. Otherwise keep max(X, 1): an index
  *    of 0 would make every following "blocking" read return at once (blocking.mdx, "Sanity check").
- * 4. Map the entries to endpoints and emit `{ok: true}` when the set differs from the last one emitted (or an
- *    error was emitted since). A blocking read returning unchanged data is normal and emits nothing. Go to 1.
+ * 4. Diff the entries against the current set, reusing the Endpoint of every instance whose address, weight and
+ *    meta are unchanged, and emit `{ok: true}` when anything was added, changed or removed (or an error was
+ *    emitted since). A blocking read returning unchanged data is normal and emits nothing. Go to 1.
  * 5. On a failure, wait a full-jitter backoff (at most `backoff.maxMs`), then go to 1:
  *    a. transport or HTTP error: emit `{ok: false}` once per streak (consumers keep their last good set);
  *    b. an unusable 2xx answer (truncated, not JSON, missing fields): emit nothing, count it by reason.
@@ -138,6 +153,9 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     minIntervalMs > 0
       ? createTokenBucket({ capacity: 1, refillPerSecond: 1000 / minIntervalMs, now: () => clock.now() })
       : undefined;
+  const cpuShare = options.cpuShare ?? DEFAULT_CPU_SHARE;
+  if (!(cpuShare > 0 && cpuShare <= 1)) throw new RangeError(`cpuShare must be in (0, 1], got ${cpuShare}`);
+  const costClock = options.costClock ?? (() => performance.now());
   const backoff = createBackoff({
     ...(options.backoff ?? DEFAULT_BACKOFF),
     random: options.random ?? Math.random,
@@ -147,7 +165,11 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
   let index = 0n;
   let timer: unknown;
   let inflight: AbortController | undefined;
-  let lastKey: string | undefined;
+  /** The current set by address (the last one emitted) and its sorted list. */
+  let current = new Map<string, Endpoint>();
+  let emittedOnce = false;
+  /** Earliest start of the next read allowed by the last read's cost (`cpuShare`), clock ms. */
+  let costGateAt = 0;
   /** An `{ok: false}` was emitted after the last `{ok: true}`. */
   let errorEmitted = false;
   let endpoints = 0;
@@ -194,14 +216,13 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
 
   const step = (): void => {
     if (closed) return;
-    if (bucket !== undefined) {
-      const waitForToken = bucket.msUntilAvailable();
-      if (waitForToken > 0) {
-        schedule(waitForToken);
-        return;
-      }
-      bucket.tryTake();
+    const waitForCost = Math.ceil(costGateAt - clock.now());
+    const waitForToken = bucket?.msUntilAvailable() ?? 0;
+    if (waitForCost > 0 || waitForToken > 0) {
+      schedule(Math.max(waitForCost, waitForToken));
+      return;
     }
+    bucket?.tryTake();
     const sentIndex = index;
     const controller = new AbortController();
     inflight = controller;
@@ -212,7 +233,7 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
         (res) => {
           if (closed || inflight !== controller) return;
           inflight = undefined;
-          onResponse(sentIndex, res.index, res.entries);
+          onResponse(sentIndex, res.index, res.entries, res.costMs ?? 0);
         },
         (err: unknown) => {
           if (closed || inflight !== controller) return;
@@ -222,7 +243,8 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       );
   };
 
-  const onResponse = (sentIndex: bigint, newIndex: bigint, entries: readonly HealthServiceEntry[]): void => {
+  const onResponse = (sentIndex: bigint, newIndex: bigint, entries: readonly HealthServiceEntry[], readCostMs: number): void => {
+    const t0 = costClock();
     const now = clock.now();
     if (failingSince !== undefined) {
       log?.info({ service, failedReads: consecutiveErrors, downMs: now - failingSince }, 'consul watch recovered');
@@ -241,19 +263,23 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       index = newIndex < 1n ? 1n : newIndex;
     }
     let skipped = 0;
-    const set = entriesToEndpoints(entries, (address, err) => {
+    const diff = diffEntries(current, entries, (address, err) => {
       // One bad registration must not freeze the whole backend: skip it, loudly (one line per answer).
       skipped += 1;
       if (skipped === 1) log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
     });
-    const key = endpointSetKey(set);
-    if (key !== lastKey || errorEmitted) {
-      lastKey = key;
+    if (diff.changed || !emittedOnce || errorEmitted) {
+      current = diff.next;
+      emittedOnce = true;
       errorEmitted = false;
-      endpoints = set.length;
+      endpoints = current.size;
       updates += 1;
-      emit({ ok: true, endpoints: set });
+      emit({ ok: true, endpoints: sortedEndpoints(current) });
     }
+    // The cost C of this answer (read, parse, diff, subscribers) spaces the next read (step 1): a gap of
+    // C × (1/cpuShare − 1) after it makes the busy share C / (C + gap) = cpuShare; cpuShare 1 adds no gap.
+    const costMs = readCostMs + (costClock() - t0);
+    costGateAt = clock.now() + costMs * (1 / cpuShare - 1);
     step();
   };
 
@@ -311,6 +337,59 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
   };
 }
 
+/** The address an entry is dialled at: `Service.Address`, else `Node.Address`; IPv6 hosts bracketed. */
+function entryAddress(e: HealthServiceEntry): string {
+  const host = e.Service.Address !== '' ? e.Service.Address : e.Node.Address;
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${bracketed}:${e.Service.Port}`;
+}
+
+function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let n = 0;
+  for (const k in b) {
+    if (a[k] !== b[k]) return false;
+    n += 1;
+  }
+  return Object.keys(a).length === n;
+}
+
+/**
+ * Diffs an answer against the current set (by address): an instance whose weight and meta are unchanged keeps its
+ * Endpoint object, so an unchanged answer allocates no endpoint and the caller emits nothing. `changed` is true
+ * when an address was added, changed or removed. Same rules as {@link entriesToEndpoints}.
+ */
+export function diffEntries(
+  current: ReadonlyMap<string, Endpoint>,
+  entries: readonly HealthServiceEntry[],
+  onInvalid: (address: string, err: Error) => void = () => {},
+): { next: Map<string, Endpoint>; changed: boolean } {
+  const next = new Map<string, Endpoint>();
+  let changed = false;
+  for (const e of entries) {
+    const address = entryAddress(e);
+    if (next.has(address)) continue;
+    const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
+    const previous = current.get(address);
+    if (previous !== undefined && previous.weight === weight && sameMeta(previous.meta, e.Service.Meta)) {
+      next.set(address, previous);
+      continue;
+    }
+    try {
+      next.set(address, endpointFromAddress(address, weight, { ...e.Service.Meta }));
+      changed = true;
+    } catch (err) {
+      onInvalid(address, err as Error);
+    }
+  }
+  // Every kept address is in `next`; any other difference in size is a removal.
+  if (!changed && next.size !== current.size) changed = true;
+  return { next, changed };
+}
+
+function sortedEndpoints(set: ReadonlyMap<string, Endpoint>): Endpoint[] {
+  return [...set.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+}
+
 /**
  * Maps health entries to endpoints: `Service.Address`, or `Node.Address` when it is empty (Consul's documented
  * fallback); weight `Weights.Passing` (at least 1); meta `Service.Meta`. Sorted by address, duplicates (same
@@ -321,25 +400,5 @@ export function entriesToEndpoints(
   entries: readonly HealthServiceEntry[],
   onInvalid: (address: string, err: Error) => void = () => {},
 ): Endpoint[] {
-  const byAddress = new Map<string, Endpoint>();
-  for (const e of entries) {
-    const host = e.Service.Address !== '' ? e.Service.Address : e.Node.Address;
-    const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    const address = `${bracketed}:${e.Service.Port}`;
-    if (byAddress.has(address)) continue;
-    const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
-    try {
-      byAddress.set(address, endpointFromAddress(address, weight, { ...e.Service.Meta }));
-    } catch (err) {
-      onInvalid(address, err as Error);
-    }
-  }
-  return [...byAddress.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-}
-
-/** A string equal for equal sets (sorted input), used to skip results that change nothing. */
-function endpointSetKey(set: readonly Endpoint[]): string {
-  return JSON.stringify(
-    set.map((e) => [e.address, e.weight, Object.entries(e.meta).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]),
-  );
+  return sortedEndpoints(diffEntries(new Map(), entries, onInvalid).next);
 }

@@ -28,7 +28,7 @@ async function setup() {
   const r = createConsulResolver({
     client,
     waitMs: 60_000,
-    watcher: { clock, random: () => 0.5, minIntervalMs: 0 },
+    watcher: { clock, random: () => 0.5, minIntervalMs: 0, cpuShare: 1 },
   });
   resolver = r;
   const until = (pred: () => boolean, label: string, logs: ResultLog[] = []) =>
@@ -144,7 +144,7 @@ describe('createConsulResolver', () => {
     const clock = new ManualClock();
     const warnings: string[] = [];
     const log = { debug: () => {}, info: () => {}, warn: (_: object, msg: string) => void warnings.push(msg) };
-    const r = createConsulResolver({ client, watcher: { clock, log, minIntervalMs: 0 } });
+    const r = createConsulResolver({ client, watcher: { clock, log, minIntervalMs: 0, cpuShare: 1 } });
     resolver = r;
     d.addInstance({ service: 'orders', port: 9000 });
     r.watch('orders', () => {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createConsulClient, type ConsulClient } from '../../../../src/discovery/consul/client.js';
 import {
   createConsulWatcher,
+  diffEntries,
   entriesToEndpoints,
   type ConsulWatcher,
   type ConsulWatcherOptions,
@@ -44,6 +45,7 @@ async function setup(overrides: Partial<ConsulWatcherOptions> = {}) {
     random: () => 0.5,
     // Unpaced, for tests about something else (pacing has its own test).
     minIntervalMs: 0,
+    cpuShare: 1,
     ...overrides,
   });
   watcher = w;
@@ -136,7 +138,8 @@ describe('createConsulWatcher', () => {
   });
 
   it('paces reads to one per minIntervalMs under constant churn, errors included, without losing a change', async () => {
-    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100 });
+    // cpuShare 1: the gap a read's own cost imposes stays far below 100 ms, so the sends are exact.
+    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100, cpuShare: 1 });
     d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
     const start = clock.now();
     clock.runNext();
@@ -160,7 +163,7 @@ describe('createConsulWatcher', () => {
   });
 
   it('sends the first read after a quiet blocking read at once: pacing never delays a parked watch', async () => {
-    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100, waitMs: 60_000 });
+    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100, waitMs: 60_000, cpuShare: 1 });
     d.addInstance({ service: 'orders', port: 9000 });
     clock.runNext();
     await until(() => clock.pending() > 0 && log.results.length === 1, 'the first set, the blocking read paced');
@@ -171,6 +174,23 @@ describe('createConsulWatcher', () => {
     await until(() => log.results.length === 2 && (d.blockedCount() === 1 || clock.pending() > 0), 'the change');
     expect(clock.pending()).toBe(0); // the next blocking read went out without waiting for a token
     expect(reads()).toHaveLength(3);
+  });
+
+  it('spaces the reads of an expensive backend by cost / cpuShare, so churn costs a bounded share of a core', async () => {
+    // Handling each answer "costs" 50 ms on the injected cost clock (the real read adds a little).
+    let costNow = 0;
+    const costClock = () => (costNow += 50);
+    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100, cpuShare: 0.05, costClock });
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => log.results.length === 1 && clock.pending() > 0, 'the first set, the next read held back');
+    const gap = clock.nextDelay() as number;
+    expect(gap).toBeGreaterThanOrEqual(50 * 19); // C × (1/0.05 − 1) with C ≥ 50 ms
+    expect(gap).toBeLessThan(50 * 19 + 19 * 50); // the real part of C is small
+    d.addInstance({ service: 'orders', port: 9001 }); // churn while held back: taken in by the next read
+    clock.runNext();
+    await until(() => log.results.length === 2, 'the change, one read later');
+    expect(reads()).toHaveLength(2);
   });
 
   it('backs off with full jitter during an outage and resumes with a fresh non-blocking read when back', async () => {
@@ -321,5 +341,32 @@ describe('entriesToEndpoints', () => {
     const eps = entriesToEndpoints([entry('10.0.0.1', 'n', 0), entry('10.0.0.2', 'n', 80)], (a) => bad.push(a));
     expect(eps.map((e) => e.address)).toEqual(['10.0.0.2:80']);
     expect(bad).toEqual(['10.0.0.1:0']);
+  });
+});
+
+describe('diffEntries', () => {
+  const entry = (address: string, port: number, passing = 1, meta: Record<string, string> = {}) => ({
+    Node: { Node: 'n', Address: address },
+    Service: { ID: `${address}:${port}`, Service: 'orders', Address: '', Port: port, Tags: [], Meta: meta, Weights: { Passing: passing, Warning: 1 } },
+    Checks: [],
+  });
+
+  it('keeps the Endpoint objects of unchanged instances and reports no change for the same answer', () => {
+    const first = diffEntries(new Map(), [entry('10.0.0.1', 80), entry('10.0.0.2', 80, 1, { zone: 'a' })]);
+    expect(first.changed).toBe(true);
+    const again = diffEntries(first.next, [entry('10.0.0.2', 80, 1, { zone: 'a' }), entry('10.0.0.1', 80)]);
+    expect(again.changed).toBe(false);
+    expect(again.next.get('10.0.0.1:80')).toBe(first.next.get('10.0.0.1:80'));
+  });
+
+  it('reports an added, a removed, a reweighted and a re-tagged instance as changes', () => {
+    const base = diffEntries(new Map(), [entry('10.0.0.1', 80), entry('10.0.0.2', 80)]).next;
+    expect(diffEntries(base, [entry('10.0.0.1', 80)]).changed).toBe(true);
+    expect(diffEntries(base, [entry('10.0.0.1', 80), entry('10.0.0.2', 80), entry('10.0.0.3', 80)]).changed).toBe(true);
+    const reweighted = diffEntries(base, [entry('10.0.0.1', 80), entry('10.0.0.2', 80, 5)]);
+    expect(reweighted.changed).toBe(true);
+    expect(reweighted.next.get('10.0.0.2:80')?.weight).toBe(5);
+    expect(reweighted.next.get('10.0.0.1:80')).toBe(base.get('10.0.0.1:80'));
+    expect(diffEntries(base, [entry('10.0.0.1', 80), entry('10.0.0.2', 80, 1, { v: '2' })]).changed).toBe(true);
   });
 });
