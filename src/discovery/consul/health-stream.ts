@@ -43,8 +43,8 @@ const COMMA = 0x2c;
  * 1. before the array: whitespace, then `[` (anything else: `not_json`);
  * 2. between entries (depth 1): whitespace and commas; `{` starts an entry; `]` ends the array; any other value is
  *    an entry that is not an object (`missing_fields`);
- * 3. inside an entry (depth >= 2): bytes are kept, strings skipped over (their brackets do not count) until the
- *    `}` that closes the entry; it is then JSON-parsed alone (`not_json` when that fails) and passed on;
+ * 3. inside an entry (depth >= 2): bytes are kept, strings skipped over quote to quote (their brackets do not
+ *    count) until the `}` that closes the entry; it is then JSON-parsed alone (`not_json` if that fails) and passed on;
  * 4. after the array: whitespace only.
  * Multi-byte UTF-8 never contains a byte below 0x80, so scanning bytes for ASCII structure is exact.
  */
@@ -76,21 +76,44 @@ export function createHealthEntryStream(options: HealthEntryStreamOptions): Heal
   return {
     push(chunk) {
       let start = state === 'entry' ? 0 : -1;
-      for (let i = 0; i < chunk.length; i++) {
-        const c = chunk[i] as number;
-        if (state === 'entry') {
-          if (inString) {
-            if (escaped) escaped = false;
-            else if (c === BACKSLASH) escaped = true;
-            else if (c === QUOTE) inString = false;
-            continue;
+      let i = 0;
+      while (i < chunk.length) {
+        if (state === 'entry' && inString) {
+          // Strings are most of the bytes: jump from quote to quote (native indexOf) instead of byte by byte. A
+          // quote ends the string unless an odd run of backslashes precedes it (`escaped` carries the parity of a
+          // run that reaches back into the previous chunk).
+          let q = chunk.indexOf(QUOTE, i);
+          while (q >= 0) {
+            let k = q - 1;
+            while (k >= i && chunk[k] === BACKSLASH) k -= 1;
+            const odd = ((q - 1 - k) & 1) === 1 !== (k < i && escaped);
+            if (!odd) break;
+            escaped = false;
+            i = q + 1;
+            q = chunk.indexOf(QUOTE, i);
           }
+          if (q < 0) {
+            let k = chunk.length - 1;
+            while (k >= i && chunk[k] === BACKSLASH) k -= 1;
+            const oddTail = ((chunk.length - 1 - k) & 1) === 1;
+            escaped = k < i ? oddTail !== escaped : oddTail;
+            i = chunk.length;
+            break;
+          }
+          inString = false;
+          escaped = false;
+          i = q + 1;
+          continue;
+        }
+        const c = chunk[i] as number;
+        i += 1;
+        if (state === 'entry') {
           if (c === QUOTE) inString = true;
           else if (c === LBRACE || c === LBRACKET) depth += 1;
           else if (c === RBRACE || c === RBRACKET) {
             depth -= 1;
             if (depth === 1) {
-              pieces.push(chunk.subarray(start, i + 1));
+              pieces.push(chunk.subarray(start, i));
               start = -1;
               state = 'between';
               finishEntry();
@@ -111,7 +134,7 @@ export function createHealthEntryStream(options: HealthEntryStreamOptions): Heal
           } else if (c === LBRACE) {
             state = 'entry';
             depth = 2;
-            start = i;
+            start = i - 1;
           } else fail('missing_fields', `entry ${count}: not an object`);
         } else {
           fail('not_json', 'unexpected data after the array');

@@ -27,6 +27,8 @@ function failure(body: string): HealthStreamFailure {
 const ENTRIES = [
   { Node: { Address: '10.0.0.1' }, Service: { ID: 'a', Meta: { note: 'has } and ] and \\" inside, and é' } } },
   { Node: { Address: '10.0.0.2' }, Service: { ID: 'b', Tags: ['[x]', '{y}'] }, Checks: [{ Output: '"quoted"' }] },
+  // Backslash runs of every parity before a quote, so a chunk boundary falls inside each of them.
+  { Node: { Address: '10.0.0.3' }, Service: { ID: 'c\\', Meta: { a: '\\\"}', b: '\\\\', c: '}\\' } } },
 ];
 
 describe('createHealthEntryStream', () => {
