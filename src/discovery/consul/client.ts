@@ -119,6 +119,13 @@ export interface HealthServiceQuery {
   readonly waitMs?: number;
   /** Aborts the request; the promise then rejects with a ConsulError whose `aborted` is true. */
   readonly signal?: AbortSignal;
+  /**
+   * When set, each entry is handed to it as soon as it is read and validated, and the result's `entries` is
+   * empty: nothing of the answer is kept (a 10,000-instance answer would otherwise be 10,000 objects held, and
+   * promoted by the GC, for the whole read). It may throw to abandon the read. A failed read may have delivered
+   * some entries first: consumers commit only once the promise resolves.
+   */
+  readonly onEntry?: (entry: HealthServiceEntry) => void;
 }
 
 export interface HealthServiceResult {
@@ -464,7 +471,8 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       if (options.datacenter !== undefined) params.set('dc', options.datacenter);
       if (options.namespace !== undefined) params.set('ns', options.namespace);
       const entries: HealthServiceEntry[] = [];
-      const stream = createHealthEntryStream({ onEntry: (item, i) => entries.push(parseHealthEntry(op, item, i)) });
+      const deliver = query.onEntry ?? ((entry: HealthServiceEntry) => void entries.push(entry));
+      const stream = createHealthEntryStream({ onEntry: (item, i) => deliver(parseHealthEntry(op, item, i)) });
       const asConsulError = (err: unknown): unknown =>
         err instanceof HealthStreamFailure
           ? new ConsulError(op, `unexpected response: ${err.message}`, { badResponse: err.reason, cause: err })

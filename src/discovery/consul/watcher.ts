@@ -227,13 +227,18 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     const controller = new AbortController();
     inflight = controller;
     requests += 1;
+    // Entries are diffed as they arrive (step 4), so the answer itself is never held; committed on success only.
+    const diff = createEntryDiff(current, (address, err) => {
+      // One bad registration must not freeze the whole backend: skip it, loudly (one line per answer).
+      if (diff.invalid === 1) log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
+    });
     client
-      .healthService({ service, passing: true, index: sentIndex, waitMs, signal: controller.signal })
+      .healthService({ service, passing: true, index: sentIndex, waitMs, signal: controller.signal, onEntry: diff.add })
       .then(
         (res) => {
           if (closed || inflight !== controller) return;
           inflight = undefined;
-          onResponse(sentIndex, res.index, res.entries, res.costMs ?? 0);
+          onResponse(sentIndex, res.index, diff, res.costMs ?? 0);
         },
         (err: unknown) => {
           if (closed || inflight !== controller) return;
@@ -243,7 +248,7 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       );
   };
 
-  const onResponse = (sentIndex: bigint, newIndex: bigint, entries: readonly HealthServiceEntry[], readCostMs: number): void => {
+  const onResponse = (sentIndex: bigint, newIndex: bigint, diff: EntryDiff, readCostMs: number): void => {
     const t0 = costClock();
     const now = clock.now();
     if (failingSince !== undefined) {
@@ -262,14 +267,9 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     } else {
       index = newIndex < 1n ? 1n : newIndex;
     }
-    let skipped = 0;
-    const diff = diffEntries(current, entries, (address, err) => {
-      // One bad registration must not freeze the whole backend: skip it, loudly (one line per answer).
-      skipped += 1;
-      if (skipped === 1) log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
-    });
-    if (diff.changed || !emittedOnce || errorEmitted) {
-      current = diff.next;
+    const { next, changed } = diff.finish();
+    if (changed || !emittedOnce || errorEmitted) {
+      current = next;
       emittedOnce = true;
       errorEmitted = false;
       endpoints = current.size;
@@ -353,37 +353,63 @@ function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record<string
   return Object.keys(a).length === n;
 }
 
+/** An answer being diffed against the current set, entry by entry (see {@link createEntryDiff}). */
+export interface EntryDiff {
+  /** Takes the next entry of the answer. */
+  readonly add: (entry: HealthServiceEntry) => void;
+  /** Entries left out so far because their address is unusable. */
+  readonly invalid: number;
+  /** The new set by address, and whether an address was added, changed or removed. Call once, at the end. */
+  finish(): { next: Map<string, Endpoint>; changed: boolean };
+}
+
 /**
- * Diffs an answer against the current set (by address): an instance whose weight and meta are unchanged keeps its
- * Endpoint object, so an unchanged answer allocates no endpoint and the caller emits nothing. `changed` is true
- * when an address was added, changed or removed. Same rules as {@link entriesToEndpoints}.
+ * Diffs an answer against the current set (by address), entry by entry: an instance whose weight and meta are
+ * unchanged keeps its Endpoint object, so an unchanged answer allocates no endpoint and the caller emits
+ * nothing. Same rules as {@link entriesToEndpoints}; `onInvalid` hears of each unusable address.
  */
+export function createEntryDiff(
+  current: ReadonlyMap<string, Endpoint>,
+  onInvalid: (address: string, err: Error) => void = () => {},
+): EntryDiff {
+  const next = new Map<string, Endpoint>();
+  let changed = false;
+  const diff = {
+    invalid: 0,
+    add(e: HealthServiceEntry): void {
+      const address = entryAddress(e);
+      if (next.has(address)) return;
+      const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
+      const previous = current.get(address);
+      if (previous !== undefined && previous.weight === weight && sameMeta(previous.meta, e.Service.Meta)) {
+        next.set(address, previous);
+        return;
+      }
+      try {
+        next.set(address, endpointFromAddress(address, weight, { ...e.Service.Meta }));
+        changed = true;
+      } catch (err) {
+        diff.invalid += 1;
+        onInvalid(address, err as Error);
+      }
+    },
+    finish() {
+      // Every kept address is in `next`; any other difference in size is a removal.
+      return { next, changed: changed || next.size !== current.size };
+    },
+  };
+  return diff;
+}
+
+/** {@link createEntryDiff} over a whole answer at once. */
 export function diffEntries(
   current: ReadonlyMap<string, Endpoint>,
   entries: readonly HealthServiceEntry[],
   onInvalid: (address: string, err: Error) => void = () => {},
 ): { next: Map<string, Endpoint>; changed: boolean } {
-  const next = new Map<string, Endpoint>();
-  let changed = false;
-  for (const e of entries) {
-    const address = entryAddress(e);
-    if (next.has(address)) continue;
-    const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
-    const previous = current.get(address);
-    if (previous !== undefined && previous.weight === weight && sameMeta(previous.meta, e.Service.Meta)) {
-      next.set(address, previous);
-      continue;
-    }
-    try {
-      next.set(address, endpointFromAddress(address, weight, { ...e.Service.Meta }));
-      changed = true;
-    } catch (err) {
-      onInvalid(address, err as Error);
-    }
-  }
-  // Every kept address is in `next`; any other difference in size is a removal.
-  if (!changed && next.size !== current.size) changed = true;
-  return { next, changed };
+  const diff = createEntryDiff(current, onInvalid);
+  for (const e of entries) diff.add(e);
+  return diff.finish();
 }
 
 function sortedEndpoints(set: ReadonlyMap<string, Endpoint>): Endpoint[] {
