@@ -56,7 +56,13 @@ export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): A
     consulResolver = createConsulResolver({
       client: consulClient,
       waitMs: config.consul.waitMs,
-      watcher: { log: log.child({ component: 'consul' }) },
+      watcher: {
+        log: log.child({ component: 'consul' }),
+        minIntervalMs: config.consul.watch.minIntervalMs,
+        cpuShare: config.consul.watch.cpuShare,
+        backoff: { baseMs: config.consul.watch.backoffBaseMs, maxMs: config.consul.watch.backoffMaxMs },
+        logIntervalMs: config.consul.watch.logIntervalMs,
+      },
     });
   }
   const routing = createRoutingResolver(createStaticResolver(config.upstreams), consulResolver);

@@ -124,6 +124,19 @@ export function addMeshStateMetrics(metrics: Metrics, src: MeshStateSources): vo
       per((s) => s.errors),
     );
     metrics.collected(
+      `${PREFIX}consul_watch_bad_responses_total`,
+      'Consul answers ignored as unusable (2xx but truncated, not JSON, missing fields or too large), by reason; ' +
+        'the last good endpoints stay in use.',
+      'counter',
+      () => {
+        const out: Sample[] = [];
+        for (const s of consul()) {
+          for (const [reason, value] of Object.entries(s.badResponses)) out.push({ labels: { upstream: s.service, reason }, value });
+        }
+        return out;
+      },
+    );
+    metrics.collected(
       `${PREFIX}consul_watch_index_resets_total`,
       'Consul index went backwards (snapshot restore, agent restart) and the watch started over.',
       'counter',

@@ -162,7 +162,8 @@ export class Backends {
     b.endpoints = next;
     b.picker = b.balancing.policy.createPicker(next, b.balancing.options, this.opts.env, b.picker);
     for (const removed of previous.keys()) this.opts.onEndpointRemoved?.(removed);
-    this.opts.log.info({ backend: b.name, endpoints: next.map((e) => e.endpoint.address) }, 'endpoints updated');
+    // Counts, not addresses: a 10,000-endpoint list would be built on every update even when info is off.
+    this.opts.log.info({ backend: b.name, endpoints: next.length, removed: previous.size }, 'endpoints updated');
     b.markResolved();
     this.opts.onUpdate?.(b);
   }

@@ -140,6 +140,65 @@ export const consulSchema = z
     register: z.boolean().default(true).describe('Register the local service (with a gRPC health check) on start and deregister on shutdown; default true.'),
     waitMs: ms(30_000, 1000, 600_000, 'Blocking-query wait (`wait`).'),
     idleWatchTimeoutMs: ms(300_000, 1000, 86_400_000, 'Stop watching a backend no call has used for this long.'),
+    requestTimeoutMs: ms(
+      10_000,
+      100,
+      600_000,
+      'Budget of a non-blocking Consul call; a blocking read gets waitMs + waitMs/16 on top. A read stuck in a hung ' +
+        'agent fails after this, then is retried (watch.backoff*).',
+    ),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .default(64 * 1024 * 1024)
+      .describe(
+        'Largest health answer read; a bigger one is ignored and counted (reason too_large) instead of being ' +
+          'buffered without bound. Bytes; default 67108864 (64 MiB; 10,000 instances answer about 16 MB); range 1024-1073741824.',
+      ),
+    watch: z
+      .object({
+        minIntervalMs: ms(
+          100,
+          0,
+          60_000,
+          'Least time between the starts of two reads of one backend (consul-template paces at 100 ms). A read that ' +
+            'blocked longer is re-issued at once; a backend changing faster gets one read per interval, the changes ' +
+            'in between coalesced into it. 0 = unpaced.',
+        ),
+        cpuShare: z
+          .number()
+          .min(0.001)
+          .max(1)
+          .default(0.05)
+          .describe(
+            'Largest share of one core the reads of one backend may use: after an answer that took C ms to read, ' +
+              'parse and apply, the next read waits C × (1/cpuShare − 1) ms. Only large, busy backends feel it (a ' +
+              '10,000-instance answer costs ~100 ms: read every ~2 s under constant churn). Default 0.05; range 0.001-1 (1 = off).',
+          ),
+        backoffBaseMs: ms(100, 1, 60_000, 'Upper bound of the first full-jitter delay after a failed read.'),
+        backoffMaxMs: ms(
+          800,
+          1,
+          300_000,
+          'Cap of the full-jitter delay after failed reads; also the longest a backend stays stale once the agent is ' +
+            'back (the 1 s freshness target needs it under 1000). Must be >= backoffBaseMs.',
+        ),
+        logIntervalMs: ms(
+          10_000,
+          0,
+          3_600_000,
+          'A failing watch warns on its first failure, then at most once per this interval (with a count of the folded ones).',
+        ),
+      })
+      .strict()
+      .refine((w) => w.backoffMaxMs >= w.backoffBaseMs, {
+        message: 'backoffMaxMs must be >= backoffBaseMs',
+        path: ['backoffMaxMs'],
+      })
+      .default({ minIntervalMs: 100, cpuShare: 0.05, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 })
+      .describe('Pacing, error backoff and logging of the blocking-query loop of each watched backend.'),
     check: z
       .object({
         intervalMs: ms(10_000, 1000, 3_600_000, 'Health check interval.'),

@@ -6,7 +6,7 @@
 export interface TokenBucketOptions {
   /** Burst: the most tokens the bucket holds. Required; > 0 (fractional allowed, usually an integer >= 1). */
   readonly capacity: number;
-  /** Refill rate in tokens per second. Required; > 0 (e.g. 1/15 for one token every 15 s). */
+  /** Refill rate in tokens per second. Required; > 0 (e.g. 10 for one token every 100 ms). */
   readonly refillPerSecond: number;
   /** Tokens at creation. Default `capacity` (start full); range 0-capacity. */
   readonly initialTokens?: number;

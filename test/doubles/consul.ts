@@ -105,7 +105,15 @@ export interface CheckState {
   readonly Status: CheckStatus;
 }
 
-export type OutageMode = 'refuse' | 'error';
+export type OutageMode = 'refuse' | 'error' | 'hang';
+
+/**
+ * A broken answer to health reads, for fault tests (status 200 and a valid X-Consul-Index each time):
+ * `truncate` sends the headers with the full Content-Length and half the body, then destroys the socket;
+ * `not-json` sends an HTML error page as `application/json` (what a misconfigured proxy in front of the agent
+ * does); `missing-fields` sends entries without `Service.Port`.
+ */
+export type HealthFault = 'truncate' | 'not-json' | 'missing-fields';
 
 export interface ConsulDouble {
   /** `http://127.0.0.1:<port>` (`https://` with the `tls` option) */
@@ -130,9 +138,13 @@ export interface ConsulDouble {
   /**
    * Starts or ends an outage. `refuse` (default): the listener closes and every connection is destroyed, so
    * clients see ECONNREFUSED/ECONNRESET; ending it listens again on the same port. `error`: every request,
-   * including the blocked ones, gets 500 `rpc error making call: No cluster leader`.
+   * including the blocked ones, gets 500 `rpc error making call: No cluster leader`. `hang`: the agent is stuck
+   * (SIGSTOP, a long GC pause): connections are accepted and requests read, but nothing is answered, and a
+   * blocked read's `wait` does not end, until the outage ends; then every held request is served, in order.
    */
   outage(on: boolean, mode?: OutageMode): Promise<void>;
+  /** Corrupts every health read's answer this way until called with undefined (see {@link HealthFault}). */
+  faultHealth(fault: HealthFault | undefined): void;
   /** Health reads parked waiting for a change. */
   blockedCount(): number;
   /** Requests whose response has not finished (blocked ones included). */
@@ -240,6 +252,9 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
   const registrations: unknown[] = [];
   let seq = 0;
   let outageMode: OutageMode | undefined;
+  let healthFault: HealthFault | undefined;
+  /** `hang` outage: the work the stuck agent will do once it resumes, in arrival order. */
+  let held: (() => void)[] = [];
   /** runChecks: one runner per registered check with a GRPC target, keyed by instance ID. */
   const runners = new Map<string, GrpcCheck[]>();
 
@@ -312,6 +327,28 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     res.end(payload);
   };
 
+  const sendFaulty = (res: ServerResponse, fault: HealthFault, entries: unknown[], headers: Record<string, string>): void => {
+    if (res.writableEnded || res.destroyed) return;
+    if (fault === 'missing-fields') {
+      const stripped = entries.map((e) => {
+        const entry = e as { Service: Record<string, unknown> };
+        const { Port: _port, ...service } = entry.Service;
+        return { ...entry, Service: service };
+      });
+      send(res, 200, stripped, headers);
+      return;
+    }
+    if (fault === 'not-json') {
+      const page = '<html><body><h1>502 Bad Gateway</h1></body></html>';
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(page), ...headers });
+      res.end(page);
+      return;
+    }
+    const payload = Buffer.from(JSON.stringify(entries));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': payload.length, ...headers });
+    res.write(payload.subarray(0, Math.floor(payload.length / 2)), () => res.socket?.destroy());
+  };
+
   const tokenOf = (req: IncomingMessage, query: URLSearchParams): string | undefined => {
     const header = req.headers['x-consul-token'];
     if (typeof header === 'string' && header !== '') return header;
@@ -363,6 +400,22 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     requests.push(record);
     tick();
 
+    if (outageMode === 'hang') {
+      held.push(() => proceed(req, res, method, url, raw, body, token));
+      return;
+    }
+    proceed(req, res, method, url, raw, body, token);
+  };
+
+  const proceed = (
+    _req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    url: URL,
+    raw: string,
+    body: unknown,
+    token: string | undefined,
+  ): void => {
     if (outageMode === 'error') {
       send(res, 500, 'rpc error making call: No cluster leader');
       return;
@@ -612,6 +665,13 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       service: key,
       minIndex,
       finish: () => {
+        if (outageMode === 'hang') {
+          // A stuck agent neither notices the change nor its wait timer; it answers once it resumes.
+          if (timer !== undefined) clearTimeout(timer);
+          timer = undefined;
+          held.push(() => blocker.finish());
+          return;
+        }
         done();
         answer();
       },
@@ -651,11 +711,16 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
         .filter((i) => !passingOnly || i.checks.every((c) => c.Status === 'passing'))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .map((i) => healthEntry(i));
-      send(res, 200, entries, {
+      const headers = {
         'X-Consul-Index': String(indexOf(service)),
         'X-Consul-KnownLeader': 'true',
         'X-Consul-LastContact': '0',
-      });
+      };
+      if (healthFault !== undefined) {
+        sendFaulty(res, healthFault, entries, headers);
+        return;
+      }
+      send(res, 200, entries, headers);
     };
 
     park(service, minIndex, waitMs, res, answer);
@@ -832,15 +897,25 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
         const was = outageMode;
         outageMode = undefined;
         if (was === 'refuse') await listen(port);
+        if (was === 'hang') {
+          const work = held;
+          held = [];
+          for (const w of work) w();
+        }
         return;
       }
       outageMode = mode;
+      if (mode === 'hang') return;
       if (mode === 'error') {
         for (const b of [...blockers]) b.fail(500, 'rpc error making call: No cluster leader');
       } else {
         for (const b of [...blockers]) blockers.delete(b);
         await stopListening();
       }
+    },
+
+    faultHealth(fault) {
+      healthFault = fault;
     },
 
     blockedCount: () => blockers.size,
@@ -872,6 +947,8 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     connectLeavesIssued: (service) => connect?.issuedCount(service) ?? 0,
 
     async close() {
+      held = [];
+      outageMode = undefined;
       for (const id of [...runners.keys()]) stopChecks(id);
       for (const b of [...blockers]) b.fail(503, 'double closing');
       blockers.clear();

@@ -56,7 +56,7 @@ describe('Consul discovery (integration, real timers)', () => {
     const resolver: ConsulResolver = createConsulResolver({
       client: b.client,
       waitMs: b.consul.waitMs,
-      watcher: { rateLimit: { burst: 2, refillIntervalMs: 50 }, backoff: { baseMs: 10, maxMs: 50 } },
+      watcher: { minIntervalMs: 10, backoff: { baseMs: 10, maxMs: 50 } },
     });
     cleanup.push(() => resolver.close());
     const log = new ResultLog();

@@ -2,13 +2,16 @@
 // The only module that touches the untyped `consul` npm package (2.0.1): a small typed client for the agent calls
 // meshlet makes (health/service blocking query, service register/deregister, agent services, and the Connect CA's
 // roots and leaf as blocking queries), with
-// cancellation and the agent's error text surfaced. The watcher, resolver and registration build on it.
+// cancellation and the agent's error text surfaced. Health reads go over node:http directly, so unusable answers
+// (truncated, not JSON, missing fields) are told apart from failures. The watcher, resolver and registration build on it.
 
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import Consul from 'consul';
 import type { ConsulConfig } from '../../config/schema.js';
+import { createHealthEntryStream, HealthStreamFailure } from './health-stream.js';
 
 /** Options of {@link createConsulClient}. */
 export interface ConsulClientOptions {
@@ -29,6 +32,11 @@ export interface ConsulClientOptions {
    * Default 10_000; range 100-600_000.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Largest health answer read, bytes; a bigger one is dropped as a bad response (`too_large`) instead of being
+   * buffered without bound. Default 64 MiB (a 10,000-instance answer is about 16 MB); range 1 KiB-1 GiB.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 /** Maps the bootstrap `consul` section to client options (env overrides are applied by the config loader). */
@@ -39,6 +47,8 @@ export function consulClientOptions(config: ConsulConfig): ConsulClientOptions {
     ...(config.datacenter !== undefined && { datacenter: config.datacenter }),
     ...(config.namespace !== undefined && { namespace: config.namespace }),
     ...(config.caFile !== undefined && { caFile: config.caFile }),
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxResponseBytes: config.maxResponseBytes,
   };
 }
 
@@ -54,19 +64,32 @@ export class ConsulError extends Error {
   readonly statusCode: number | undefined;
   /** True when the call was cancelled by its AbortSignal (not a failure of Consul). */
   readonly aborted: boolean;
+  /**
+   * Set when the agent answered 2xx but the answer cannot be used: cut short (`truncated`), not JSON
+   * (`not_json`), JSON of the wrong shape or without a field meshlet needs (`missing_fields`), or larger than
+   * the client's bound (`too_large`). Undefined for every other failure.
+   */
+  readonly badResponse: BadResponseReason | undefined;
 
   constructor(
     operation: string,
     message: string,
-    options: { statusCode?: number; aborted?: boolean; cause?: unknown } = {},
+    options: { statusCode?: number; aborted?: boolean; badResponse?: BadResponseReason; cause?: unknown } = {},
   ) {
     super(`consul ${operation}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConsulError';
     this.operation = operation;
     this.statusCode = options.statusCode;
     this.aborted = options.aborted ?? false;
+    this.badResponse = options.badResponse;
   }
 }
+
+/** Why a 2xx answer was unusable (see {@link ConsulError.badResponse}); a bounded metric label. */
+export type BadResponseReason = 'truncated' | 'not_json' | 'missing_fields' | 'too_large';
+
+/** Every {@link BadResponseReason}, for metrics that report each one (zero included). */
+export const BAD_RESPONSE_REASONS: readonly BadResponseReason[] = ['truncated', 'not_json', 'missing_fields', 'too_large'];
 
 /** One instance from `GET /v1/health/service/:name`, reduced to the fields meshlet reads (Consul's names). */
 export interface HealthServiceEntry {
@@ -96,12 +119,24 @@ export interface HealthServiceQuery {
   readonly waitMs?: number;
   /** Aborts the request; the promise then rejects with a ConsulError whose `aborted` is true. */
   readonly signal?: AbortSignal;
+  /**
+   * When set, each entry is handed to it as soon as it is read and validated, and the result's `entries` is
+   * empty: nothing of the answer is kept (a 10,000-instance answer would otherwise be 10,000 objects held, and
+   * promoted by the GC, for the whole read). It may throw to abandon the read. A failed read may have delivered
+   * some entries first: consumers commit only once the promise resolves.
+   */
+  readonly onEntry?: (entry: HealthServiceEntry) => void;
 }
 
 export interface HealthServiceResult {
   /** `X-Consul-Index` of the response (may be 0 or lower than the request's: the caller must sanity-check it). */
   readonly index: bigint;
   readonly entries: readonly HealthServiceEntry[];
+  /**
+   * Time spent reading and parsing the body, ms (performance.now(), the agent's wait excluded): about the CPU the
+   * read cost this process. The watcher paces reads of large services by it. Absent from clients that cannot tell.
+   */
+  readonly costMs?: number;
 }
 
 /** A health check as `PUT /v1/agent/service/register` takes it (Consul's names; durations as Go strings). */
@@ -300,23 +335,172 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
     return { index: consulIndex(op, res.headers), body: res.body };
   };
 
+  // Health reads bypass the package: papi neither notices a body cut short (it waits for its timeout) nor lets
+  // a caller tell a truncated or non-JSON answer from a transport error, and it buffers the whole body, which
+  // for 10,000 instances is ~16 MB parsed into one tree. Here a 2xx body is handed over chunk by chunk.
+  const maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
+  const secure = url.protocol === 'https:';
+  const agent = secure
+    ? new HttpsAgent({ keepAlive: true, ...(ca !== undefined && { ca }) })
+    : new HttpAgent({ keepAlive: true });
+
+  /** What a body consumer sees: each chunk of a 2xx body, then the end. Either may throw a ConsulError. */
+  interface BodySink {
+    chunk(data: Buffer): void;
+    end(): void;
+  }
+
+  /**
+   * GETs `path`, streaming a 2xx body into `sink`; resolves with the headers and the time spent in the body's
+   * handlers (`costMs`, performance.now() ms: the CPU a read costs, the agent's wait excluded).
+   */
+  const streamingGet = (
+    op: string,
+    path: string,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    sink: BodySink,
+  ): Promise<{ headers: IncomingMessage['headers']; costMs: number }> =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new ConsulError(op, 'aborted', { aborted: true }));
+        return;
+      }
+      let settled = false;
+      let costMs = 0;
+      const finish = (err: ConsulError | undefined, headers?: IncomingMessage['headers']): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err !== undefined) {
+          req.destroy();
+          reject(err);
+        } else resolve({ headers: headers ?? {}, costMs });
+      };
+      const toError = (err: unknown, status: number): ConsulError =>
+        err instanceof ConsulError ? err : new ConsulError(op, String(err), { statusCode: status, cause: err });
+      const onAbort = (): void => finish(new ConsulError(op, 'aborted', { aborted: true }));
+      const req = (secure ? httpsRequest : httpRequest)({
+        agent,
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+        method: 'GET',
+        path,
+        headers: { ...tokenHeader, accept: 'application/json' },
+      });
+      const timer = setTimeout(() => finish(new ConsulError(op, `request timed out (${timeoutMs}ms)`)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        finish(new ConsulError(op, err.code !== undefined ? `${err.code}: ${err.message}` : err.message, { cause: err }));
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        const ok = status >= 200 && status < 300;
+        const errorChunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          const t0 = performance.now();
+          size += chunk.length;
+          if (size > maxResponseBytes) {
+            finish(
+              new ConsulError(op, `unexpected response: larger than ${maxResponseBytes} bytes`, {
+                statusCode: status,
+                badResponse: 'too_large',
+              }),
+            );
+            return;
+          }
+          if (!ok) {
+            if (size <= MAX_BODY_TEXT * 4) errorChunks.push(chunk);
+            return;
+          }
+          try {
+            sink.chunk(chunk);
+          } catch (err) {
+            finish(toError(err, status));
+          }
+          costMs += performance.now() - t0;
+        });
+        // A body cut short (the agent died mid-answer, a proxy reset the stream) ends in 'aborted'/'error' or a
+        // 'close' before 'end' with res.complete false, whichever this Node version emits.
+        const cutShort = (): void => {
+          if (res.complete) return;
+          const message = `unexpected response: truncated after ${size} bytes`;
+          finish(
+            ok
+              ? new ConsulError(op, message, { statusCode: status, badResponse: 'truncated' })
+              : new ConsulError(op, `HTTP ${status}: ${message}`, { statusCode: status }),
+          );
+        };
+        res.on('aborted', cutShort);
+        res.on('error', cutShort);
+        res.on('close', cutShort);
+        res.on('end', () => {
+          if (settled) return;
+          if (!ok) {
+            const text = bodyText(Buffer.concat(errorChunks)) || (STATUS_CODES[status] ?? 'error');
+            finish(new ConsulError(op, `HTTP ${status}: ${text}`, { statusCode: status }));
+            return;
+          }
+          const t0 = performance.now();
+          try {
+            sink.end();
+          } catch (err) {
+            finish(toError(err, status));
+            return;
+          }
+          costMs += performance.now() - t0;
+          finish(undefined, res.headers);
+        });
+      });
+      req.end();
+    });
+
   return {
     async healthService(query) {
       const op = 'health.service';
       const waitMs = query.waitMs ?? 30_000;
       const blocking = query.index !== undefined && query.index > 0n;
-      const res = await call(op, query.signal, (ctx) =>
-        raw.health.service({
-          service: query.service,
-          passing: query.passing ?? true,
-          ...(blocking && { index: String(query.index), wait: `${waitMs}ms` }),
-          ...(options.datacenter !== undefined && { dc: options.datacenter }),
-          ctx,
-          // The agent may hold a blocking read for wait + wait/16 before answering.
-          timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
-        }),
+      const params = new URLSearchParams({ passing: String(query.passing ?? true) });
+      if (blocking) {
+        params.set('index', String(query.index));
+        params.set('wait', `${waitMs}ms`);
+      }
+      if (options.datacenter !== undefined) params.set('dc', options.datacenter);
+      if (options.namespace !== undefined) params.set('ns', options.namespace);
+      const entries: HealthServiceEntry[] = [];
+      const deliver = query.onEntry ?? ((entry: HealthServiceEntry) => void entries.push(entry));
+      const stream = createHealthEntryStream({ onEntry: (item, i) => deliver(parseHealthEntry(op, item, i)) });
+      const asConsulError = (err: unknown): unknown =>
+        err instanceof HealthStreamFailure
+          ? new ConsulError(op, `unexpected response: ${err.message}`, { badResponse: err.reason, cause: err })
+          : err;
+      const res = await streamingGet(
+        op,
+        `${prefix}/v1/health/service/${encodeURIComponent(query.service)}?${params.toString()}`,
+        query.signal,
+        // The agent may hold a blocking read for wait + wait/16 before answering.
+        blocking ? waitMs + Math.ceil(waitMs / 16) + requestTimeoutMs : requestTimeoutMs,
+        {
+          chunk(data) {
+            try {
+              stream.push(data);
+            } catch (err) {
+              throw asConsulError(err);
+            }
+          },
+          end() {
+            try {
+              stream.end();
+            } catch (err) {
+              throw asConsulError(err);
+            }
+          },
+        },
       );
-      return { index: consulIndex(op, res.headers), entries: parseHealthEntries(op, res.body) };
+      return { index: consulIndex(op, res.headers), entries, costMs: res.costMs };
     },
 
     async registerService(registration, opts = {}) {
@@ -365,6 +549,7 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       if (closed) return;
       closed = true;
       raw.destroy();
+      agent.destroy();
     },
   };
 }
@@ -454,42 +639,39 @@ function stringRecord(v: unknown): Record<string, string> {
   return out;
 }
 
-/** Validates the health/service body (untrusted JSON) into typed entries; throws on a wrong shape. */
-function parseHealthEntries(operation: string, body: unknown): HealthServiceEntry[] {
-  if (!Array.isArray(body)) throw new ConsulError(operation, 'unexpected response: not a JSON array');
-  return body.map((item, i): HealthServiceEntry => {
-    const bad = (what: string): never => {
-      throw new ConsulError(operation, `unexpected response: entry ${i}: ${what}`);
-    };
-    if (!isRecord(item)) return bad('not an object');
-    const node = item.Node;
-    const svc = item.Service;
-    if (!isRecord(node) || !str(node.Address)) return bad('Node.Address missing');
-    if (!isRecord(svc) || !str(svc.ID) || !str(svc.Service)) return bad('Service.ID/Service missing');
-    if (typeof svc.Port !== 'number' || !Number.isInteger(svc.Port)) return bad('Service.Port missing');
-    const weights = isRecord(svc.Weights) ? svc.Weights : {};
-    const checks = Array.isArray(item.Checks) ? item.Checks.filter(isRecord) : [];
-    return {
-      Node: { Node: str(node.Node) ? node.Node : '', Address: node.Address },
-      Service: {
-        ID: svc.ID,
-        Service: svc.Service,
-        Address: str(svc.Address) ? svc.Address : '',
-        Port: svc.Port,
-        Tags: Array.isArray(svc.Tags) ? svc.Tags.filter(str) : [],
-        Meta: stringRecord(svc.Meta),
-        Weights: {
-          Passing: typeof weights.Passing === 'number' ? weights.Passing : 1,
-          Warning: typeof weights.Warning === 'number' ? weights.Warning : 1,
-        },
+/** Validates one health/service entry (untrusted JSON) into its typed form; throws on a wrong shape. */
+function parseHealthEntry(operation: string, item: unknown, i: number): HealthServiceEntry {
+  const bad = (what: string): never => {
+    throw new ConsulError(operation, `unexpected response: entry ${i}: ${what}`, { badResponse: 'missing_fields' });
+  };
+  if (!isRecord(item)) return bad('not an object');
+  const node = item.Node;
+  const svc = item.Service;
+  if (!isRecord(node) || !str(node.Address)) return bad('Node.Address missing');
+  if (!isRecord(svc) || !str(svc.ID) || !str(svc.Service)) return bad('Service.ID/Service missing');
+  if (typeof svc.Port !== 'number' || !Number.isInteger(svc.Port)) return bad('Service.Port missing');
+  const weights = isRecord(svc.Weights) ? svc.Weights : {};
+  const checks = Array.isArray(item.Checks) ? item.Checks.filter(isRecord) : [];
+  return {
+    Node: { Node: str(node.Node) ? node.Node : '', Address: node.Address },
+    Service: {
+      ID: svc.ID,
+      Service: svc.Service,
+      Address: str(svc.Address) ? svc.Address : '',
+      Port: svc.Port,
+      Tags: Array.isArray(svc.Tags) ? svc.Tags.filter(str) : [],
+      Meta: stringRecord(svc.Meta),
+      Weights: {
+        Passing: typeof weights.Passing === 'number' ? weights.Passing : 1,
+        Warning: typeof weights.Warning === 'number' ? weights.Warning : 1,
       },
-      Checks: checks.map((c) => ({
-        CheckID: str(c.CheckID) ? c.CheckID : '',
-        Status: str(c.Status) ? c.Status : '',
-        ServiceID: str(c.ServiceID) ? c.ServiceID : '',
-      })),
-    };
-  });
+    },
+    Checks: checks.map((c) => ({
+      CheckID: str(c.CheckID) ? c.CheckID : '',
+      Status: str(c.Status) ? c.Status : '',
+      ServiceID: str(c.ServiceID) ? c.ServiceID : '',
+    })),
+  };
 }
 
 /** Validates the connect/ca/roots body (untrusted JSON); throws on a wrong shape. */
@@ -539,7 +721,9 @@ function consulIndex(op: string, headers: Record<string, unknown> | undefined): 
   const header = headers?.['x-consul-index'];
   const index = parseIndex(typeof header === 'string' ? header : undefined);
   if (index === undefined) {
-    throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`);
+    throw new ConsulError(op, `response has no valid X-Consul-Index header (got ${JSON.stringify(header)})`, {
+      badResponse: 'missing_fields',
+    });
   }
   return index;
 }

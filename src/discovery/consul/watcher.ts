@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Consul blocking-query loop for one backend: GET /v1/health/service/:name?passing&index&wait, turned into
 // Resolution results. Follows Consul's blocking-query rules (api-docs/features/blocking.mdx): index reset, index
-// >= 1, token-bucket rate limit; plus full-jitter backoff on errors. Used by resolver.ts, one per backend.
+// >= 1, a rate limit on the loop (paced like consul-template, ~one read per 100 ms at most); plus full-jitter
+// backoff on errors, capped low so the first read after an outage is never far away. Used by resolver.ts.
 
-import { createTokenBucket } from '../../ratelimit/token-bucket.js';
+import { createTokenBucket, type TokenBucket } from '../../ratelimit/token-bucket.js';
 import { createBackoff } from '../../resilience/backoff.js';
 import { endpointFromAddress, type Endpoint, type Resolution } from '../resolver.js';
-import type { ConsulClient, HealthServiceEntry } from './client.js';
+import { BAD_RESPONSE_REASONS, ConsulError, type BadResponseReason, type ConsulClient, type HealthServiceEntry } from './client.js';
 
 /** Timers and wall clock, injectable so tests drive the loop without sleeping. */
 export interface WatcherClock {
@@ -26,24 +27,27 @@ const systemClock: WatcherClock = {
 /** The subset of a pino logger the watcher uses. */
 export interface WatcherLogger {
   debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
-}
-
-/** Rate limit of the loop (see {@link ConsulWatcherOptions.rateLimit}). */
-export interface WatcherRateLimit {
-  /** Requests allowed back to back. Default 2 (Consul's suggestion); range 1-10. */
-  readonly burst: number;
-  /** One more request is allowed every this many ms. Default 15_000; range 100-300_000. */
-  readonly refillIntervalMs: number;
 }
 
 /** Backoff after a failed request (full jitter). */
 export interface WatcherBackoff {
-  /** Upper bound of the first delay, ms. Default 250. */
+  /** Upper bound of the first delay, ms. Default 100; range 1-60_000. */
   readonly baseMs: number;
-  /** Cap, ms. Default 30_000. */
+  /**
+   * Cap of the upper bound, ms. Default 800; range baseMs-300_000. It is also the longest a watch can stay
+   * stale once the agent is back (the retry in progress must run out first), hence well under 1 s by default.
+   */
   readonly maxMs: number;
 }
+
+/** Default {@link ConsulWatcherOptions.minIntervalMs}. */
+export const DEFAULT_MIN_INTERVAL_MS = 100;
+/** Default {@link ConsulWatcherOptions.backoff}. */
+export const DEFAULT_BACKOFF: WatcherBackoff = Object.freeze({ baseMs: 100, maxMs: 800 });
+/** Default {@link ConsulWatcherOptions.logIntervalMs}. */
+export const DEFAULT_LOG_INTERVAL_MS = 10_000;
 
 export interface ConsulWatcherOptions {
   readonly client: ConsulClient;
@@ -54,20 +58,40 @@ export interface ConsulWatcherOptions {
   /** Blocking `wait`, ms. Default 30_000; range 1000-600_000 (config `consul.waitMs`). */
   readonly waitMs?: number;
   /**
-   * Token bucket in front of every request (errors included). Default burst 2, one token per 15 s: quiet
-   * backends get each change at once, but a backend whose index churns faster than that degrades to one
-   * request every 15 s instead of a busy loop against the agent (blocking.mdx, "Rate limit").
+   * Least time between the starts of two reads of this watch, ms (a token bucket of one token, refilled every
+   * this many ms; errors take it too). Default 100 (consul-template's pace); range 0-60_000, 0 = unpaced. A
+   * blocking read that parked longer than this is re-issued at once, so quiet backends never wait; a backend
+   * that changes constantly gets one read per interval, and every change landing meanwhile is coalesced into
+   * that read. Config `consul.watch.minIntervalMs`.
    */
-  readonly rateLimit?: WatcherRateLimit;
-  /** Delay after an error, on top of the token bucket. Default base 250 ms, cap 30 s. */
+  readonly minIntervalMs?: number;
+  /**
+   * Largest share of one core this watch's reads may use: after a read whose answer took C ms to read, parse,
+   * diff and hand to subscribers, the next read waits C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. Only large,
+   * busy backends feel it: a 100-instance answer costs ~1 ms (a 20 ms gap, under `minIntervalMs`); a
+   * 10,000-instance one ~100 ms, so under constant churn it is read every ~2 s, each read taking in every change
+   * since the last. Default 0.05; range 0.001-1. Config `consul.watch.cpuShare`.
+   */
+  readonly cpuShare?: number;
+  /** Delay after an error, before the next read. Default {@link DEFAULT_BACKOFF}. */
   readonly backoff?: WatcherBackoff;
+  /**
+   * Warn logs of a failing watch (errors, ignored answers): the first of a streak at once, then at most one per
+   * this many ms, carrying how many were folded into it. Default 10_000; range 0-3_600_000.
+   */
+  readonly logIntervalMs?: number;
   /** Default {@link systemClock}. */
   readonly clock?: WatcherClock;
   /** Uniform [0, 1) for the backoff jitter. Default Math.random. */
   readonly random?: () => number;
+  /** Monotonic ms that measure the cost of handling an answer (see `cpuShare`). Default performance.now. */
+  readonly costClock?: () => number;
   /** Default: no logging. */
   readonly log?: WatcherLogger;
 }
+
+/** Default {@link ConsulWatcherOptions.cpuShare}. */
+export const DEFAULT_CPU_SHARE = 0.05;
 
 /** What /ready and the metrics read. */
 export interface WatcherStatus {
@@ -76,19 +100,21 @@ export interface WatcherStatus {
   readonly running: boolean;
   /** Wall time (ms) of the last successful response; undefined before the first. */
   readonly lastSuccessAt: number | undefined;
-  /** Failed requests since the last success (0 when healthy). */
+  /** Failed or ignored reads since the last success (0 when healthy). */
   readonly consecutiveErrors: number;
-  /** Message of the last error, if the latest request failed. */
+  /** Message of the last error, if the latest request failed or its answer was ignored. */
   readonly lastError: string | undefined;
   /** The index the next request blocks on (0 = the next request is a non-blocking read). */
   readonly lastIndex: number;
   /** Endpoints in the last good set. */
   readonly endpoints: number;
-  /** Counters since start: requests sent, errors, index resets (went backwards), ok results emitted. */
+  /** Counters since start: requests sent, errors (no usable answer: transport, HTTP), index resets, ok results. */
   readonly requests: number;
   readonly errors: number;
   readonly indexResets: number;
   readonly updates: number;
+  /** Answers ignored because they were unusable (2xx but truncated, not JSON, missing fields, too large). */
+  readonly badResponses: Readonly<Record<BadResponseReason, number>>;
 }
 
 export interface ConsulWatcher {
@@ -100,31 +126,38 @@ export interface ConsulWatcher {
 /**
  * Starts watching `service`. The loop, per iteration:
  *
- * 1. Take a token from the bucket (not for the initial fetch); if it is empty, wait for the next one (quiet
- *    backends never wait here).
+ * 1. Pace: wait until `minIntervalMs` has passed since the previous read started, and until that read's cost
+ *    divided by `cpuShare` has (both 0 after a long blocking read of a small backend).
  * 2. Send the query. The index sent is the one kept from the last response; 0 (not sent, a non-blocking read) on
- *    the very first request, after an index reset (3) and after an error (5).
+ *    the very first request, after an index reset (3) and after a failure (5).
  * 3. On a response with index X: if the request blocked on index I and X < I, the index went backwards
  *    (snapshot restore, agent restart): keep 0 so the next read starts over. Otherwise keep max(X, 1): an index
  *    of 0 would make every following "blocking" read return at once (blocking.mdx, "Sanity check").
- * 4. Map the entries to endpoints and emit `{ok: true}` when the set differs from the last one emitted (or the
- *    last result was an error). A blocking read returning unchanged data is normal and emits nothing.
- * 5. On an error: emit `{ok: false}` (consumers keep their last good set), then wait a full-jitter backoff before
- *    step 1. The next read is non-blocking, so recovery is reported as soon as the agent answers.
+ * 4. Diff the entries against the current set, reusing the Endpoint of every instance whose address, weight and
+ *    meta are unchanged, and emit `{ok: true}` when anything was added, changed or removed (or an error was
+ *    emitted since). A blocking read returning unchanged data is normal and emits nothing. Go to 1.
+ * 5. On a failure, wait a full-jitter backoff (at most `backoff.maxMs`), then go to 1:
+ *    a. transport or HTTP error: emit `{ok: false}` once per streak (consumers keep their last good set);
+ *    b. an unusable 2xx answer (truncated, not JSON, missing fields): emit nothing, count it by reason.
+ *    Both warn at a rate-limited pace. The next read does not block, so recovery is reported as soon as the
+ *    agent answers, and the blocking read after it is paced by step 1 only.
  */
 export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatcher {
   const { client, service, onResult, log } = options;
   const clock = options.clock ?? systemClock;
   const waitMs = options.waitMs ?? 30_000;
-  const rate = options.rateLimit ?? { burst: 2, refillIntervalMs: 15_000 };
-  const bucket = createTokenBucket({
-    capacity: rate.burst,
-    refillPerSecond: 1000 / rate.refillIntervalMs,
-    now: () => clock.now(),
-  });
+  const minIntervalMs = options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
+  const logIntervalMs = options.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS;
+  if (!(minIntervalMs >= 0)) throw new RangeError(`minIntervalMs must be >= 0, got ${minIntervalMs}`);
+  const bucket: TokenBucket | undefined =
+    minIntervalMs > 0
+      ? createTokenBucket({ capacity: 1, refillPerSecond: 1000 / minIntervalMs, now: () => clock.now() })
+      : undefined;
+  const cpuShare = options.cpuShare ?? DEFAULT_CPU_SHARE;
+  if (!(cpuShare > 0 && cpuShare <= 1)) throw new RangeError(`cpuShare must be in (0, 1], got ${cpuShare}`);
+  const costClock = options.costClock ?? (() => performance.now());
   const backoff = createBackoff({
-    baseMs: options.backoff?.baseMs ?? 250,
-    maxMs: options.backoff?.maxMs ?? 30_000,
+    ...(options.backoff ?? DEFAULT_BACKOFF),
     random: options.random ?? Math.random,
   });
 
@@ -132,16 +165,37 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
   let index = 0n;
   let timer: unknown;
   let inflight: AbortController | undefined;
-  let lastKey: string | undefined;
-  let lastWasError = false;
+  /** The current set by address (the last one emitted) and its sorted list. */
+  let current = new Map<string, Endpoint>();
+  let emittedOnce = false;
+  /** Earliest start of the next read allowed by the last read's cost (`cpuShare`), clock ms. */
+  let costGateAt = 0;
+  /** An `{ok: false}` was emitted after the last `{ok: true}`. */
+  let errorEmitted = false;
   let endpoints = 0;
   let lastSuccessAt: number | undefined;
+  let failingSince: number | undefined;
   let consecutiveErrors = 0;
   let lastError: string | undefined;
   let requests = 0;
   let errors = 0;
   let indexResets = 0;
   let updates = 0;
+  const badResponses = Object.fromEntries(BAD_RESPONSE_REASONS.map((r) => [r, 0])) as Record<BadResponseReason, number>;
+  /** Rate-limited warn logs: when the last line of each kind was written, and how many were folded since. */
+  const logged = new Map<string, { at: number; folded: number }>();
+
+  const warnLimited = (kind: string, fields: object, msg: string): void => {
+    if (log === undefined) return;
+    const t = clock.now();
+    const seen = logged.get(kind);
+    if (seen !== undefined && t - seen.at < logIntervalMs) {
+      seen.folded += 1;
+      return;
+    }
+    log.warn({ ...fields, folded: seen?.folded ?? 0 }, msg);
+    logged.set(kind, { at: t, folded: 0 });
+  };
 
   const emit = (result: Resolution): void => {
     if (closed) return;
@@ -162,42 +216,49 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
 
   const step = (): void => {
     if (closed) return;
-    // The initial fetch is not an iteration of the loop the bucket protects, so it is free: the burst then covers
-    // the first two changes (typically registration, then the first passing check), which a new instance's
-    // callers would otherwise see up to one refill interval late.
-    if (requests > 0) {
-      const waitForToken = bucket.msUntilAvailable();
-      if (waitForToken > 0) {
-        log?.debug({ service, delayMs: waitForToken }, 'consul watch rate-limited');
-        schedule(waitForToken);
-        return;
-      }
-      bucket.tryTake();
+    const waitForCost = Math.ceil(costGateAt - clock.now());
+    const waitForToken = bucket?.msUntilAvailable() ?? 0;
+    if (waitForCost > 0 || waitForToken > 0) {
+      schedule(Math.max(waitForCost, waitForToken));
+      return;
     }
+    bucket?.tryTake();
     const sentIndex = index;
     const controller = new AbortController();
     inflight = controller;
     requests += 1;
+    // Entries are diffed as they arrive (step 4), so the answer itself is never held; committed on success only.
+    const diff = createEntryDiff(current, (address, err) => {
+      // One bad registration must not freeze the whole backend: skip it, loudly (one line per answer).
+      if (diff.invalid === 1) log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
+    });
     client
-      .healthService({ service, passing: true, index: sentIndex, waitMs, signal: controller.signal })
+      .healthService({ service, passing: true, index: sentIndex, waitMs, signal: controller.signal, onEntry: diff.add })
       .then(
         (res) => {
           if (closed || inflight !== controller) return;
           inflight = undefined;
-          onResponse(sentIndex, res.index, res.entries);
+          onResponse(sentIndex, res.index, diff, res.costMs ?? 0);
         },
         (err: unknown) => {
           if (closed || inflight !== controller) return;
           inflight = undefined;
-          onError(err instanceof Error ? err : new Error(String(err)));
+          onFailure(err instanceof Error ? err : new Error(String(err)));
         },
       );
   };
 
-  const onResponse = (sentIndex: bigint, newIndex: bigint, entries: readonly HealthServiceEntry[]): void => {
-    lastSuccessAt = clock.now();
+  const onResponse = (sentIndex: bigint, newIndex: bigint, diff: EntryDiff, readCostMs: number): void => {
+    const t0 = costClock();
+    const now = clock.now();
+    if (failingSince !== undefined) {
+      log?.info({ service, failedReads: consecutiveErrors, downMs: now - failingSince }, 'consul watch recovered');
+    }
+    lastSuccessAt = now;
+    failingSince = undefined;
     consecutiveErrors = 0;
     lastError = undefined;
+    logged.clear();
     backoff.reset();
     if (sentIndex > 0n && newIndex < sentIndex) {
       indexResets += 1;
@@ -206,31 +267,42 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     } else {
       index = newIndex < 1n ? 1n : newIndex;
     }
-    const set = entriesToEndpoints(entries, (address, err) => {
-      // One bad registration must not freeze the whole backend: skip it, loudly.
-      log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
-    });
-    const key = endpointSetKey(set);
-    if (key !== lastKey || lastWasError) {
-      lastKey = key;
-      lastWasError = false;
-      endpoints = set.length;
+    const { next, changed } = diff.finish();
+    if (changed || !emittedOnce || errorEmitted) {
+      current = next;
+      emittedOnce = true;
+      errorEmitted = false;
+      endpoints = current.size;
       updates += 1;
-      emit({ ok: true, endpoints: set });
+      emit({ ok: true, endpoints: sortedEndpoints(current) });
     }
+    // The cost C of this answer (read, parse, diff, subscribers) spaces the next read (step 1): a gap of
+    // C × (1/cpuShare − 1) after it makes the busy share C / (C + gap) = cpuShare; cpuShare 1 adds no gap.
+    const costMs = readCostMs + (costClock() - t0);
+    costGateAt = clock.now() + costMs * (1 / cpuShare - 1);
     step();
   };
 
-  const onError = (error: Error): void => {
+  const onFailure = (error: Error): void => {
+    const now = clock.now();
     consecutiveErrors += 1;
-    errors += 1;
+    failingSince ??= now;
     lastError = error.message;
-    lastWasError = true;
-    // Re-read without blocking once the agent is back, so consumers learn it at once (step 5).
+    // Re-read without blocking once the agent answers again, so consumers learn it at once (step 5).
     index = 0n;
     const delay = backoff.next();
-    log?.warn({ service, err: error, consecutiveErrors, retryInMs: delay }, 'consul watch failed');
-    emit({ ok: false, error });
+    const bad = error instanceof ConsulError ? error.badResponse : undefined;
+    if (bad !== undefined) {
+      badResponses[bad] += 1;
+      warnLimited(`bad ${bad}`, { service, err: error.message, reason: bad, retryInMs: delay }, 'consul answer ignored; keeping the last endpoints');
+    } else {
+      errors += 1;
+      warnLimited('error', { service, err: error.message, consecutiveErrors, retryInMs: delay }, 'consul watch failed');
+      if (!errorEmitted) {
+        errorEmitted = true;
+        emit({ ok: false, error });
+      }
+    }
     schedule(delay);
   };
 
@@ -251,6 +323,7 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
         errors,
         indexResets,
         updates,
+        badResponses: { ...badResponses },
       };
     },
     close() {
@@ -264,6 +337,85 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
   };
 }
 
+/** The address an entry is dialled at: `Service.Address`, else `Node.Address`; IPv6 hosts bracketed. */
+function entryAddress(e: HealthServiceEntry): string {
+  const host = e.Service.Address !== '' ? e.Service.Address : e.Node.Address;
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${bracketed}:${e.Service.Port}`;
+}
+
+function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let n = 0;
+  for (const k in b) {
+    if (a[k] !== b[k]) return false;
+    n += 1;
+  }
+  return Object.keys(a).length === n;
+}
+
+/** An answer being diffed against the current set, entry by entry (see {@link createEntryDiff}). */
+export interface EntryDiff {
+  /** Takes the next entry of the answer. */
+  readonly add: (entry: HealthServiceEntry) => void;
+  /** Entries left out so far because their address is unusable. */
+  readonly invalid: number;
+  /** The new set by address, and whether an address was added, changed or removed. Call once, at the end. */
+  finish(): { next: Map<string, Endpoint>; changed: boolean };
+}
+
+/**
+ * Diffs an answer against the current set (by address), entry by entry: an instance whose weight and meta are
+ * unchanged keeps its Endpoint object, so an unchanged answer allocates no endpoint and the caller emits
+ * nothing. Same rules as {@link entriesToEndpoints}; `onInvalid` hears of each unusable address.
+ */
+export function createEntryDiff(
+  current: ReadonlyMap<string, Endpoint>,
+  onInvalid: (address: string, err: Error) => void = () => {},
+): EntryDiff {
+  const next = new Map<string, Endpoint>();
+  let changed = false;
+  const diff = {
+    invalid: 0,
+    add(e: HealthServiceEntry): void {
+      const address = entryAddress(e);
+      if (next.has(address)) return;
+      const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
+      const previous = current.get(address);
+      if (previous !== undefined && previous.weight === weight && sameMeta(previous.meta, e.Service.Meta)) {
+        next.set(address, previous);
+        return;
+      }
+      try {
+        next.set(address, endpointFromAddress(address, weight, { ...e.Service.Meta }));
+        changed = true;
+      } catch (err) {
+        diff.invalid += 1;
+        onInvalid(address, err as Error);
+      }
+    },
+    finish() {
+      // Every kept address is in `next`; any other difference in size is a removal.
+      return { next, changed: changed || next.size !== current.size };
+    },
+  };
+  return diff;
+}
+
+/** {@link createEntryDiff} over a whole answer at once. */
+export function diffEntries(
+  current: ReadonlyMap<string, Endpoint>,
+  entries: readonly HealthServiceEntry[],
+  onInvalid: (address: string, err: Error) => void = () => {},
+): { next: Map<string, Endpoint>; changed: boolean } {
+  const diff = createEntryDiff(current, onInvalid);
+  for (const e of entries) diff.add(e);
+  return diff.finish();
+}
+
+function sortedEndpoints(set: ReadonlyMap<string, Endpoint>): Endpoint[] {
+  return [...set.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+}
+
 /**
  * Maps health entries to endpoints: `Service.Address`, or `Node.Address` when it is empty (Consul's documented
  * fallback); weight `Weights.Passing` (at least 1); meta `Service.Meta`. Sorted by address, duplicates (same
@@ -274,25 +426,5 @@ export function entriesToEndpoints(
   entries: readonly HealthServiceEntry[],
   onInvalid: (address: string, err: Error) => void = () => {},
 ): Endpoint[] {
-  const byAddress = new Map<string, Endpoint>();
-  for (const e of entries) {
-    const host = e.Service.Address !== '' ? e.Service.Address : e.Node.Address;
-    const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    const address = `${bracketed}:${e.Service.Port}`;
-    if (byAddress.has(address)) continue;
-    const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
-    try {
-      byAddress.set(address, endpointFromAddress(address, weight, { ...e.Service.Meta }));
-    } catch (err) {
-      onInvalid(address, err as Error);
-    }
-  }
-  return [...byAddress.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-}
-
-/** A string equal for equal sets (sorted input), used to skip results that change nothing. */
-function endpointSetKey(set: readonly Endpoint[]): string {
-  return JSON.stringify(
-    set.map((e) => [e.address, e.weight, Object.entries(e.meta).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]),
-  );
+  return sortedEndpoints(diffEntries(new Map(), entries, onInvalid).next);
 }

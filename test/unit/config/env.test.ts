@@ -68,6 +68,9 @@ describe('env overrides', () => {
       register: true,
       waitMs: 30_000,
       idleWatchTimeoutMs: 300_000,
+      requestTimeoutMs: 10_000,
+      maxResponseBytes: 64 * 1024 * 1024,
+      watch: { minIntervalMs: 100, cpuShare: 0.05, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 },
       check: { intervalMs: 10_000, timeoutMs: 2000, deregisterCriticalAfterMs: 60_000 },
     });
   });

@@ -170,6 +170,16 @@ const invalid: { name: string; doc: string; issues: Expect[] }[] = [
     issues: [['consul.address', '4:12', 'expected http(s)://host:port']],
   },
   {
+    name: 'Consul watch backoff cap below its base',
+    doc: yaml('service: { name: a }', 'outbound: {}', 'consul:', '  watch: { backoffBaseMs: 500, backoffMaxMs: 200 }'),
+    issues: [['consul.watch.backoffMaxMs', '4:46', 'backoffMaxMs must be >= backoffBaseMs']],
+  },
+  {
+    name: 'Consul watch paced slower than a minute',
+    doc: yaml('service: { name: a }', 'outbound: {}', 'consul:', '  watch: { minIntervalMs: 120000 }'),
+    issues: [['consul.watch.minIntervalMs', '4:27', 'expected number to be <=60000']],
+  },
+  {
     name: 'a document that is a list',
     doc: yaml('- service'),
     issues: [['', '1:1', 'expected object, received array']],
@@ -366,6 +376,9 @@ describe('loadBootstrap accepts valid documents', () => {
       register: true,
       waitMs: 30_000,
       idleWatchTimeoutMs: 300_000,
+      requestTimeoutMs: 10_000,
+      maxResponseBytes: 64 * 1024 * 1024,
+      watch: { minIntervalMs: 100, cpuShare: 0.05, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 },
       check: { intervalMs: 10_000, timeoutMs: 2000, deregisterCriticalAfterMs: 60_000 },
     });
   });

@@ -109,6 +109,38 @@ describe('healthService', () => {
     expect(err.message).toMatch(/^consul health\.service: .*ECONNREFUSED/);
   });
 
+  for (const [fault, reason] of [
+    ['truncate', 'truncated'],
+    ['not-json', 'not_json'],
+    ['missing-fields', 'missing_fields'],
+  ] as const) {
+    it(`tells a ${reason} 2xx answer apart from a failure (badResponse), with no status error`, async () => {
+      const { d, c } = await setup();
+      d.addInstance({ service: 'orders', port: 9000 });
+      d.faultHealth(fault);
+      const err = (await c.healthService({ service: 'orders' }).catch((e: unknown) => e)) as ConsulError;
+      expect(err).toBeInstanceOf(ConsulError);
+      expect(err.badResponse).toBe(reason);
+      expect(err.message).toMatch(/^consul health\.service: unexpected response/);
+    });
+  }
+
+  it('drops an answer larger than maxResponseBytes instead of buffering it (too_large)', async () => {
+    const { d, c } = await setup({}, { maxResponseBytes: 1024 });
+    for (let i = 0; i < 10; i++) d.addInstance({ service: 'orders', port: 9000 + i });
+    const err = (await c.healthService({ service: 'orders' }).catch((e: unknown) => e)) as ConsulError;
+    expect(err.badResponse).toBe('too_large');
+    await d.waitFor(() => d.activeCount() === 0, 'the connection to be dropped');
+  });
+
+  it('gives a transport or HTTP failure no badResponse', async () => {
+    const { d, c } = await setup();
+    await d.outage(true, 'error');
+    const err = (await c.healthService({ service: 'orders' }).catch((e: unknown) => e)) as ConsulError;
+    expect(err.statusCode).toBe(500);
+    expect(err.badResponse).toBeUndefined();
+  });
+
   it('aborts a blocked read on signal and leaves no request open', async () => {
     const { d, c } = await setup();
     d.addInstance({ service: 'orders', port: 9000 });
@@ -171,13 +203,22 @@ describe('registerService / deregisterService / listServices', () => {
 
 describe('configuration', () => {
   it('maps the bootstrap consul section', () => {
-    const cfg = consulSchema.parse({ address: 'https://consul:8501', token: 't', datacenter: 'dc2', namespace: 'n', caFile: '/ca.pem' });
+    const cfg = consulSchema.parse({
+      address: 'https://consul:8501',
+      token: 't',
+      datacenter: 'dc2',
+      namespace: 'n',
+      caFile: '/ca.pem',
+      requestTimeoutMs: 2000,
+    });
     expect(consulClientOptions(cfg)).toEqual({
       address: 'https://consul:8501',
       token: 't',
       datacenter: 'dc2',
       namespace: 'n',
       caFile: '/ca.pem',
+      requestTimeoutMs: 2000,
+      maxResponseBytes: 64 * 1024 * 1024,
     });
   });
 

@@ -28,7 +28,7 @@ async function setup() {
   const r = createConsulResolver({
     client,
     waitMs: 60_000,
-    watcher: { clock, random: () => 0.5, rateLimit: { burst: 1000, refillIntervalMs: 1 } },
+    watcher: { clock, random: () => 0.5, minIntervalMs: 0, cpuShare: 1 },
   });
   resolver = r;
   const until = (pred: () => boolean, label: string, logs: ResultLog[] = []) =>
@@ -90,8 +90,9 @@ describe('createConsulResolver', () => {
     expect(late.results[0]?.ok && late.results[0].endpoints.map((e) => e.address)).toEqual(['10.0.0.1:9000']);
     expect(late.results[1]?.ok).toBe(false);
 
-    clock.runNext(); // retry, still down
-    await until(() => a.results.length === 3, 'a second error', [a]);
+    clock.runNext(); // retry, still down: counted, but one error result per outage, not one per retry
+    await until(() => r.stats()[0]?.consecutiveErrors === 2 && clock.pending() > 0, 'a second failed read');
+    expect(a.results).toHaveLength(2);
     await d.outage(false);
     clock.runNext();
     await until(() => a.last?.ok === true, 'recovery', [a]);
@@ -142,8 +143,8 @@ describe('createConsulResolver', () => {
     client = createConsulClient({ address: d.address });
     const clock = new ManualClock();
     const warnings: string[] = [];
-    const log = { debug: () => {}, warn: (_: object, msg: string) => void warnings.push(msg) };
-    const r = createConsulResolver({ client, watcher: { clock, log, rateLimit: { burst: 1000, refillIntervalMs: 1 } } });
+    const log = { debug: () => {}, info: () => {}, warn: (_: object, msg: string) => void warnings.push(msg) };
+    const r = createConsulResolver({ client, watcher: { clock, log, minIntervalMs: 0, cpuShare: 1 } });
     resolver = r;
     d.addInstance({ service: 'orders', port: 9000 });
     r.watch('orders', () => {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The blocking-query loop against the Consul double, its timers on a manual clock: changes within one blocking
-// round, unchanged reads skipped, index reset and index >= 1, the token bucket under churn, backoff through an
-// outage and recovery, address/weight/meta mapping, and a close() that leaves nothing behind.
+// round, unchanged reads skipped, index reset and index >= 1, pacing under churn, backoff through an outage and
+// recovery, unusable answers ignored (truncated, not JSON, missing fields), address/weight/meta mapping, and a
+// close() that leaves nothing behind. Time-to-picker bounds are in freshness.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConsulClient, type ConsulClient } from '../../../../src/discovery/consul/client.js';
 import {
   createConsulWatcher,
+  diffEntries,
   entriesToEndpoints,
   type ConsulWatcher,
   type ConsulWatcherOptions,
@@ -14,8 +16,6 @@ import { startConsulDouble, type ConsulDouble } from '../../../doubles/consul.js
 import { ManualClock, ResultLog, waitUntil } from './helpers.js';
 
 const SVC = '/v1/health/service/orders';
-/** A bucket that never limits, for tests about something else. */
-const UNLIMITED = { burst: 1000, refillIntervalMs: 1 };
 
 let double: ConsulDouble | undefined;
 let client: ConsulClient | undefined;
@@ -43,7 +43,9 @@ async function setup(overrides: Partial<ConsulWatcherOptions> = {}) {
     onResult: log.push,
     clock,
     random: () => 0.5,
-    rateLimit: UNLIMITED,
+    // Unpaced, for tests about something else (pacing has its own test).
+    minIntervalMs: 0,
+    cpuShare: 1,
     ...overrides,
   });
   watcher = w;
@@ -135,16 +137,17 @@ describe('createConsulWatcher', () => {
     expect(watcher?.status().lastIndex).toBe(1);
   });
 
-  it('degrades to one read per refill interval under constant churn (token bucket, burst 2)', async () => {
-    const { d, clock, log, until, reads } = await setup({ rateLimit: { burst: 2, refillIntervalMs: 15_000 } });
+  it('paces reads to one per minIntervalMs under constant churn, errors included, without losing a change', async () => {
+    // cpuShare 1: the gap a read's own cost imposes stays far below 100 ms, so the sends are exact.
+    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100, cpuShare: 1 });
     d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
     const start = clock.now();
     clock.runNext();
     const sentAt: number[] = [];
     let churn = 0;
-    // Every time the loop parks, the service changes at once: a blocking loop without a limiter would spin.
-    while (clock.now() - start <= 60_000) {
-      await until(() => d.blockedCount() === 1 || clock.pending() > 0, 'the loop to park or wait for a token');
+    // Every time the loop parks, the service changes at once: a blocking loop without pacing would spin.
+    while (clock.now() - start <= 500) {
+      await until(() => d.blockedCount() === 1 || clock.pending() > 0, 'the loop to park or wait for its turn');
       while (sentAt.length < reads().length) sentAt.push(clock.now() - start);
       if (d.blockedCount() === 1) {
         churn += 1;
@@ -154,11 +157,40 @@ describe('createConsulWatcher', () => {
         clock.runNext();
       }
     }
-    // The initial fetch (free) and two reads back to back (the burst), then one per 15 s.
-    expect(sentAt).toEqual([0, 0, 0, 15_000, 30_000, 45_000, 60_000]);
-    expect(churn).toBe(6); // 6 changes pushed at the parked read...
-    expect(log.results.length).toBe(7); // ...each delivered (plus the first set), none lost, none coalesced away
+    expect(sentAt).toEqual([0, 100, 200, 300, 400, 500]);
+    expect(log.results.length).toBe(churn + 1); // each change delivered (plus the first set), none lost
     expect(log.results.every((r) => r.ok)).toBe(true);
+  });
+
+  it('sends the first read after a quiet blocking read at once: pacing never delays a parked watch', async () => {
+    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100, waitMs: 60_000, cpuShare: 1 });
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => clock.pending() > 0 && log.results.length === 1, 'the first set, the blocking read paced');
+    clock.runNext();
+    await until(() => d.blockedCount() === 1, 'parked');
+    clock.advance(5_000); // time passes while parked
+    d.addInstance({ service: 'orders', port: 9001 });
+    await until(() => log.results.length === 2 && (d.blockedCount() === 1 || clock.pending() > 0), 'the change');
+    expect(clock.pending()).toBe(0); // the next blocking read went out without waiting for a token
+    expect(reads()).toHaveLength(3);
+  });
+
+  it('spaces the reads of an expensive backend by cost / cpuShare, so churn costs a bounded share of a core', async () => {
+    // Handling each answer "costs" 50 ms on the injected cost clock (the real read adds a little).
+    let costNow = 0;
+    const costClock = () => (costNow += 50);
+    const { d, clock, log, until, reads } = await setup({ minIntervalMs: 100, cpuShare: 0.05, costClock });
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => log.results.length === 1 && clock.pending() > 0, 'the first set, the next read held back');
+    const gap = clock.nextDelay() as number;
+    expect(gap).toBeGreaterThanOrEqual(50 * 19); // C × (1/0.05 − 1) with C ≥ 50 ms
+    expect(gap).toBeLessThan(50 * 19 + 19 * 50); // the real part of C is small
+    d.addInstance({ service: 'orders', port: 9001 }); // churn while held back: taken in by the next read
+    clock.runNext();
+    await until(() => log.results.length === 2, 'the change, one read later');
+    expect(reads()).toHaveLength(2);
   });
 
   it('backs off with full jitter during an outage and resumes with a fresh non-blocking read when back', async () => {
@@ -177,7 +209,8 @@ describe('createConsulWatcher', () => {
     await until(() => clock.pending() > 0, 'error 6');
     // random() = 0.5: half of min(1000, 250 * 2^n).
     expect(delays).toEqual([125, 250, 500, 500, 500]);
-    expect(log.results.slice(1).every((r) => !r.ok)).toBe(true);
+    // One error result for the whole outage: subscribers keep their set and are not told again on every retry.
+    expect(log.results.map((r) => r.ok)).toEqual([true, false]);
     expect(log.results.filter((r) => r.ok)).toHaveLength(1);
     expect(w.status()).toMatchObject({ consecutiveErrors: 6, endpoints: 1 });
     expect(w.status().lastError).toMatch(/ECONNREFUSED|ECONNRESET|socket hang up/);
@@ -192,6 +225,38 @@ describe('createConsulWatcher', () => {
     expect(w.status()).toMatchObject({ consecutiveErrors: 0, lastError: undefined });
     expect(w.status().lastSuccessAt).toBe(clock.now());
   });
+
+  for (const [fault, reason] of [
+    ['truncate', 'truncated'],
+    ['not-json', 'not_json'],
+    ['missing-fields', 'missing_fields'],
+  ] as const) {
+    it(`ignores a ${reason} answer: counted, logged once per interval, the last good set kept`, async () => {
+      const warns: string[] = [];
+      const logger = { debug: () => {}, info: () => {}, warn: (_: object, msg: string) => void warns.push(msg) };
+      const { d, clock, log, until, w } = await setup({ log: logger, logIntervalMs: 10_000 });
+      d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
+      clock.runNext();
+      await until(() => log.results.length === 1 && d.blockedCount() === 1, 'first set');
+
+      d.faultHealth(fault);
+      d.addInstance({ service: 'orders', port: 9001, nodeAddress: '10.0.0.2' });
+      for (let i = 1; i <= 4; i++) {
+        await until(() => w.status().badResponses[reason] === i && clock.pending() > 0, `bad answer ${i}`);
+        if (i < 4) clock.runNext();
+      }
+      expect(log.results).toHaveLength(1); // nothing emitted: subscribers keep the last good set as it is
+      expect(w.status()).toMatchObject({ endpoints: 1, errors: 0, consecutiveErrors: 4 });
+      expect(w.status().lastError).toMatch(/unexpected response/);
+      expect(warns).toEqual(['consul answer ignored; keeping the last endpoints']); // 4 answers, 1 line
+
+      d.faultHealth(undefined);
+      clock.runNext();
+      await until(() => log.results.length === 2, 'the next good answer');
+      expect(log.lastAddresses()).toEqual(['10.0.0.1:9000', '10.0.0.2:9001']);
+      expect(w.status()).toMatchObject({ consecutiveErrors: 0, endpoints: 2 });
+    });
+  }
 
   it('reports 500s from the agent as error results with the agent text', async () => {
     const { d, clock, log, until } = await setup();
@@ -276,5 +341,32 @@ describe('entriesToEndpoints', () => {
     const eps = entriesToEndpoints([entry('10.0.0.1', 'n', 0), entry('10.0.0.2', 'n', 80)], (a) => bad.push(a));
     expect(eps.map((e) => e.address)).toEqual(['10.0.0.2:80']);
     expect(bad).toEqual(['10.0.0.1:0']);
+  });
+});
+
+describe('diffEntries', () => {
+  const entry = (address: string, port: number, passing = 1, meta: Record<string, string> = {}) => ({
+    Node: { Node: 'n', Address: address },
+    Service: { ID: `${address}:${port}`, Service: 'orders', Address: '', Port: port, Tags: [], Meta: meta, Weights: { Passing: passing, Warning: 1 } },
+    Checks: [],
+  });
+
+  it('keeps the Endpoint objects of unchanged instances and reports no change for the same answer', () => {
+    const first = diffEntries(new Map(), [entry('10.0.0.1', 80), entry('10.0.0.2', 80, 1, { zone: 'a' })]);
+    expect(first.changed).toBe(true);
+    const again = diffEntries(first.next, [entry('10.0.0.2', 80, 1, { zone: 'a' }), entry('10.0.0.1', 80)]);
+    expect(again.changed).toBe(false);
+    expect(again.next.get('10.0.0.1:80')).toBe(first.next.get('10.0.0.1:80'));
+  });
+
+  it('reports an added, a removed, a reweighted and a re-tagged instance as changes', () => {
+    const base = diffEntries(new Map(), [entry('10.0.0.1', 80), entry('10.0.0.2', 80)]).next;
+    expect(diffEntries(base, [entry('10.0.0.1', 80)]).changed).toBe(true);
+    expect(diffEntries(base, [entry('10.0.0.1', 80), entry('10.0.0.2', 80), entry('10.0.0.3', 80)]).changed).toBe(true);
+    const reweighted = diffEntries(base, [entry('10.0.0.1', 80), entry('10.0.0.2', 80, 5)]);
+    expect(reweighted.changed).toBe(true);
+    expect(reweighted.next.get('10.0.0.2:80')?.weight).toBe(5);
+    expect(reweighted.next.get('10.0.0.1:80')).toBe(base.get('10.0.0.1:80'));
+    expect(diffEntries(base, [entry('10.0.0.1', 80), entry('10.0.0.2', 80, 1, { v: '2' })]).changed).toBe(true);
   });
 });
