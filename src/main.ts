@@ -14,11 +14,9 @@ import { formatIssue } from './config/errors.js';
 import { loadQuickMode } from './config/quick-mode.js';
 import { fileSource } from './config/source.js';
 import { loadStartup } from './cli/startup.js';
-import { explainCommand } from './cli/explain.js';
-import { validateFiles } from './cli/validate.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
-import { CA_USAGE, runCaCommand } from './tls/ca-cli.js';
+import { CA_USAGE } from './tls/ca-usage.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -87,14 +85,17 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write('meshlet validate: name at least one file\n');
         return 2;
       }
+      const { validateFiles } = await import('./cli/validate.js');
       const result = await validateFiles(rest);
       for (const line of result.output) (result.ok ? process.stdout : process.stderr).write(`${line}\n`);
       return result.ok ? 0 : 1;
     }
     case 'explain':
-      return explainCommand(rest);
+      // Commands other than run and proxy load their modules on demand, so a sidecar's memory holds none of them.
+      return (await import('./cli/explain.js')).explainCommand(rest);
     case 'ca':
-      return runCaCommand(rest);
+      // Loaded on demand: the certificate library is needed by this command only.
+      return (await import('./tls/ca-cli.js')).runCaCommand(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;

@@ -4,16 +4,11 @@
 // printed.
 
 import { parseArgs } from 'node:util';
+import { CA_USAGE } from './ca-usage.js';
 import { initCa, issueLeaf, KEY_TYPES, loadCa, writeLeaf, type KeyType } from './ca.js';
 import { SpiffeIdError } from '../spiffe/identity.js';
 import { TlsFileError } from './pem.js';
 
-/** Usage of `meshlet ca`, also shown by `meshlet --help`. */
-export const CA_USAGE = `  meshlet ca init --dir DIR --trust-domain TD [--intermediate] [--key-type ecdsa-p256|rsa-2048] [--ttl 8760h]
-                                      Create a CA for trust domain TD in DIR: root.crt/root.key (and an
-                                      intermediate.crt/intermediate.key that signs the leaves). Keys are mode 0600.
-  meshlet ca issue --dir DIR --spiffe-id ID --out PREFIX [--ttl 24h] [--dns NAME]... [--key-type ...]
-                                      Issue a leaf for ID: PREFIX.crt (leaf + intermediate, no root), PREFIX.key.`;
 
 /** Where the command writes; tests pass buffers. */
 export interface CliIo {

@@ -5,7 +5,7 @@
 
 import { createBackoff } from '../../resilience/backoff.js';
 import type { Logger } from '../../telemetry/logger.js';
-import { issueLeaf, loadCa, type KeyType } from '../ca.js';
+import type { KeyType } from '../ca.js';
 import { checkMaterial, type CheckedMaterial } from '../check.js';
 import type { CertSource, TlsMaterial } from '../material.js';
 import { MAX_TIMER_MS, nextRenewAt, systemRenewClock, type RenewClock } from '../renew.js';
@@ -62,6 +62,8 @@ export function createCaSource(options: CaSourceOptions): CaCertSource {
   let starting: Promise<TlsMaterial> | undefined;
 
   const issue = async (): Promise<CheckedMaterial> => {
+    // The certificate library loads with the first leaf, so sidecars with other sources (or none) never load it.
+    const { issueLeaf, loadCa } = await import('../ca.js');
     const ca = await loadCa(options.dir);
     const leaf = await issueLeaf(ca, {
       spiffeId: options.spiffeId,
