@@ -27,7 +27,7 @@ import {
 } from './mtls-report.js';
 import { MESHLET_MAIN, meshletArgs, meshletListenerTlsArgs, meshletUpstreamTlsArgs, startNodeProxy } from './node-proxy.js';
 import { type NginxTls, nginxVersion, startNginx } from './nginx.js';
-import { freePort, installExitHandlers, stopAll, stopTracked, type Tracked } from './processes.js';
+import { armWatchdog, freePort, installExitHandlers, stopAll, stopTracked, type Tracked } from './processes.js';
 import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
 
 /** A two-sidecar path: the port h2load targets and the sidecars on it, A (h2load side) first. */
@@ -64,12 +64,7 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
   installExitHandlers();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'meshlet-bench-mtls-'));
   let succeeded = false;
-  const limitSeconds = plannedMtlsSeconds(options) * 1.5 + 120;
-  const watchdog = setTimeout(() => {
-    console.error(`bench: exceeded ${Math.round(limitSeconds)} s, aborting (work dir kept: ${workDir})`);
-    void stopAll(1000).finally(() => process.exit(1));
-  }, limitSeconds * 1000);
-  watchdog.unref();
+  const watchdog = armWatchdog(plannedMtlsSeconds(options) * 1.5 + 120, workDir);
 
   try {
     const cpus = os.cpus();

@@ -149,3 +149,16 @@ export async function waitUntilReady(
   }
   throw new Error(`${tracked.name} did not serve a correct call within ${timeoutMs} ms: ${String(lastError)}`);
 }
+
+/**
+ * A watchdog for a whole bench invocation: after `limitSeconds` it says so, stops every tracked process and exits
+ * 1, so a hung path never holds the machine. Unref'd; the returned timer is cleared on success.
+ */
+export function armWatchdog(limitSeconds: number, workDir: string): NodeJS.Timeout {
+  const watchdog = setTimeout(() => {
+    console.error(`bench: exceeded ${Math.round(limitSeconds)} s, aborting (work dir kept: ${workDir})`);
+    void stopAll(1000).finally(() => process.exit(1));
+  }, limitSeconds * 1000);
+  watchdog.unref();
+  return watchdog;
+}

@@ -24,7 +24,7 @@ import {
   stopAndCollectProfiles,
 } from './node-proxy.js';
 import { nginxVersion, startNginx } from './nginx.js';
-import { installExitHandlers, freePort, stopAll, type Tracked } from './processes.js';
+import { armWatchdog, installExitHandlers, freePort, stopAll, type Tracked } from './processes.js';
 import {
   evaluateTargets,
   formatMemoryTable,
@@ -91,12 +91,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const profileDir = options.profile ? path.join(os.tmpdir(), `meshlet-bench-profile-${Date.now()}`) : undefined;
   let succeeded = false;
   // Watchdog: the planned time plus generous start/stop slack; a hung path must not hold the machine.
-  const limitSeconds = plannedSeconds(options) * 1.5 + 120;
-  const watchdog = setTimeout(() => {
-    console.error(`bench: exceeded ${Math.round(limitSeconds)} s, aborting (work dir kept: ${workDir})`);
-    void stopAll(1000).finally(() => process.exit(1));
-  }, limitSeconds * 1000);
-  watchdog.unref();
+  const watchdog = armWatchdog(plannedSeconds(options) * 1.5 + 120, workDir);
 
   try {
     const unaryBody = grpcRequestFrame(options.payloadBytes);
