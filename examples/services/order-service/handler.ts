@@ -84,20 +84,37 @@ export function createOrderHandlers(options: OrderHandlerOptions): OrderServiceH
     parent: call,
   });
 
-  return {
-    GetOrder(call, callback) {
-      const { id } = call.request;
-      const problem = orderIdProblem(id);
-      if (problem !== undefined) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: problem });
+  /**
+   * The part every by-id call shares: INVALID_ARGUMENT for a bad id, NOT_FOUND for a missing order, INTERNAL when
+   * the store fails; `then` answers for an order that exists.
+   */
+  const withOrder = (
+    method: string,
+    id: string,
+    callback: (err: Partial<grpc.StatusObject> | null) => void,
+    then: (order: Order) => Promise<void>,
+  ): void => {
+    const problem = orderIdProblem(id);
+    if (problem !== undefined) {
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: problem });
+      return;
+    }
+    void (async () => {
+      const order = await orders.get(id);
+      if (order === undefined) {
+        callback({ code: grpc.status.NOT_FOUND, details: `order "${id}" not found` });
         return;
       }
-      void (async () => {
-        const order = await orders.get(id);
-        if (order === undefined) {
-          callback({ code: grpc.status.NOT_FOUND, details: `order "${id}" not found` });
-          return;
-        }
+      await then(order);
+    })().catch((err: unknown) => {
+      logger.error({ err }, `${method} failed`);
+      callback({ code: grpc.status.INTERNAL, details: 'reading the order store failed' });
+    });
+  };
+
+  return {
+    GetOrder(call, callback) {
+      withOrder('GetOrder', call.request.id, callback, async (order) => {
         let user: User | undefined;
         try {
           user = await users.getUser(order.userId, scopeOf(call));
@@ -109,25 +126,11 @@ export function createOrderHandlers(options: OrderHandlerOptions): OrderServiceH
           }
         }
         callback(null, withCustomer(order, user));
-      })().catch((err: unknown) => {
-        logger.error({ err }, 'GetOrder failed');
-        callback({ code: grpc.status.INTERNAL, details: 'reading the order store failed' });
       });
     },
 
     GetOrderPayment(call, callback) {
-      const { id } = call.request;
-      const problem = orderIdProblem(id);
-      if (problem !== undefined) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: problem });
-        return;
-      }
-      void (async () => {
-        const order = await orders.get(id);
-        if (order === undefined) {
-          callback({ code: grpc.status.NOT_FOUND, details: `order "${id}" not found` });
-          return;
-        }
+      withOrder('GetOrderPayment', call.request.id, callback, async (order) => {
         let card: PaymentCard;
         try {
           card = await users.getPaymentCard(order.userId, scopeOf(call));
@@ -136,9 +139,6 @@ export function createOrderHandlers(options: OrderHandlerOptions): OrderServiceH
           return;
         }
         callback(null, { orderId: order.id, totalCents: order.totalCents, cardBrand: card.brand, cardLast4: card.last4 });
-      })().catch((err: unknown) => {
-        logger.error({ err }, 'GetOrderPayment failed');
-        callback({ code: grpc.status.INTERNAL, details: 'reading the order store failed' });
       });
     },
 
