@@ -14,7 +14,7 @@ import { inboundHandler } from '../proxy/inbound.js';
 import type { InboundTls } from '../tls/accept.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countConnectionErrors, countConnections } from './mesh-metrics.js';
+import { countConnectionErrors, countStreamRefusals, countConnections } from './mesh-metrics.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppTelemetry } from './telemetry.js';
 
@@ -83,6 +83,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     ...listenerHttp2Options(config.http2),
     onConnection: countConnections(metrics, 'inbound'),
     onConnectionError: countConnectionErrors(metrics, 'inbound', log),
+    onStreamRefused: countStreamRefusals(metrics, 'inbound', log),
     ...(deps.tls !== undefined ? { tls: deps.tls } : {}),
     handler: inboundHandler({
       service: config.service.name,

@@ -244,6 +244,26 @@ export function countConnectionErrors(
   };
 }
 
+/**
+ * Counts streams a listener refused (REFUSED_STREAM) by reason, and says in a warn log which peer hit the limit:
+ * at most one line per reason per TLS_LOG_INTERVAL_MS, with how many refusals it stands for.
+ */
+export function countStreamRefusals(metrics: Metrics, direction: 'inbound' | 'outbound', log: Logger): (reason: string, remote: string) => void {
+  const lastLogged = new Map<string, { atMs: number; suppressed: number }>();
+  return (reason, remote) => {
+    metrics.connections.streamsRefused.inc({ direction, reason });
+    const now = performance.now();
+    const last = lastLogged.get(reason);
+    if (last !== undefined && now - last.atMs < TLS_LOG_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    lastLogged.set(reason, { atMs: now, suppressed: 0 });
+    const what = reason === 'memory_budget' ? 'the stream memory budget (http2.memoryBudgetBytes) is spent' : 'the connection is at http2.maxConcurrentStreams';
+    log.warn({ direction, remote, reason, suppressed: last?.suppressed ?? 0 }, `new stream refused: ${what}`);
+  };
+}
+
 export function countConnections(metrics: Metrics, direction: 'inbound' | 'outbound'): (open: boolean) => void {
   const open = metrics.connections.open.labels({ direction });
   const accepted = metrics.connections.accepted.labels({ direction });

@@ -14,7 +14,7 @@ import type { Connector, SessionPool } from '../h2/session-pool.js';
 import { outboundChain } from '../proxy/outbound.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countConnectionErrors, countConnections } from './mesh-metrics.js';
+import { countConnectionErrors, countStreamRefusals, countConnections } from './mesh-metrics.js';
 import type { AppDiscovery } from './discovery.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppResilience } from './resilience.js';
@@ -98,6 +98,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     ...listenerHttp2Options(config.http2),
     onConnection: countConnections(metrics, 'outbound'),
     onConnectionError: countConnectionErrors(metrics, 'outbound', log),
+    onStreamRefused: countStreamRefusals(metrics, 'outbound', log),
     handler: chain.handler,
   });
   // Optional active gRPC health checks of upstream endpoints, feeding the pickers.

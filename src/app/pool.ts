@@ -2,6 +2,7 @@
 // Composition root, session pools: one HTTP/2 session pool per direction, its events logged and counted.
 
 import type { ConnectionConfig, Http2Config } from '../config/schema.js';
+import { MemoryBudget } from '../h2/memory-budget.js';
 import { type Connector, SessionPool } from '../h2/session-pool.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countPoolEvents } from './mesh-metrics.js';
@@ -29,14 +30,23 @@ export function createSessionPool(
   return new SessionPool(poolOptions, countPoolEvents(poolEvents(log, direction), metrics, direction));
 }
 
-/** The HTTP/2 options of a listener, from `config.http2`. */
+/** One stream memory budget per loaded config: every listener built from it (inbound, outbound, health) shares it. */
+const budgets = new WeakMap<Http2Config, MemoryBudget>();
+
+/** The HTTP/2 options of a listener, from `config.http2`; listeners of one config share `http2.memoryBudgetBytes`. */
 export function listenerHttp2Options(http2: Http2Config) {
+  let memoryBudget = budgets.get(http2);
+  if (memoryBudget === undefined) {
+    memoryBudget = new MemoryBudget(http2.memoryBudgetBytes);
+    budgets.set(http2, memoryBudget);
+  }
   return {
     streamWindowBytes: http2.streamWindowBytes,
     connectionWindowBytes: http2.connectionWindowBytes,
     maxConcurrentStreams: http2.maxConcurrentStreams,
     maxHeaderListBytes: http2.maxHeaderListBytes,
     handshakeTimeoutMs: http2.handshakeTimeoutMs,
+    memoryBudget,
   };
 }
 

@@ -518,11 +518,26 @@ export const bootstrapSchema = z
           .int()
           .min(0)
           .max(2 ** 31 - 1)
-          .default(0)
+          .default(128)
           .describe(
             'SETTINGS_MAX_CONCURRENT_STREAMS the listeners advertise and enforce per downstream connection (streams ' +
-              'over it are refused with REFUSED_STREAM, which clients retry). 0 = unlimited (the default, as in ' +
-              'Envoy); range 0-2147483647. Upstream peers\' limits are always honoured.',
+              'over it are refused with REFUSED_STREAM, which clients retry, and counted in ' +
+              'meshlet_streams_refused_total; 1,000 refusals on one connection get it GOAWAY ENHANCE_YOUR_CALM). ' +
+              'Default 128, as nginx (http2_max_concurrent_streams; Go\'s net/http2 server uses 250); Envoy advertises ' +
+              '2147483647 and relies on its overload manager instead. 0 = unlimited; range 0-2147483647. Upstream ' +
+              'peers\' limits are always honoured.',
+          ),
+        memoryBudgetBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 40)
+          .default(64 << 20)
+          .describe(
+            'Memory the streams of all listener connections share: each open stream reserves 8 KiB (its engine ' +
+              'state and call, measured) and request data held unread counts too. While it is spent, new streams ' +
+              'are refused with REFUSED_STREAM (meshlet_streams_refused_total{reason="memory_budget"}, and a warn ' +
+              'log naming the peer). Bytes; default 67108864 (64 MiB: 8,192 open streams); 0 = unlimited.',
           ),
         maxHeaderListBytes: z
           .number()
@@ -540,7 +555,8 @@ export const bootstrapSchema = z
       .default({
         streamWindowBytes: 1 << 20,
         connectionWindowBytes: 16 << 20,
-        maxConcurrentStreams: 0,
+        maxConcurrentStreams: 128,
+        memoryBudgetBytes: 64 << 20,
         maxHeaderListBytes: 64 * 1024,
         handshakeTimeoutMs: 10_000,
       })

@@ -79,7 +79,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     const local = new LocalSettings(opts);
     this.flow = new ConnectionFlow(local.connectionWindow);
     this.writer = new WriteScheduler(this, socket, this.remoteSettings, this.flow, local.maxUnsentBytes);
-    this.streams = new StreamTable(this, this.writer, this.flow, this.remoteSettings, local.streamWindow);
+    this.streams = new StreamTable(this, this.writer, this.flow, this.remoteSettings, local.streamWindow, opts.memoryBudget);
     this.headers = new IncomingHeaders(this, this.streams, this.writer, local.maxHeaderListBytes, local.maxStreams);
     this.reader = new FrameReader(this);
     // Step 1.
@@ -187,14 +187,14 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     }
     this.handshake.stop();
     this.pings.failAll(err);
-    this.streams.cancelAll();
     if (linger) {
       // Let the GOAWAY reach the peer (it says why) even if the socket is backed up, but not for long.
       lingerAndDestroy(this.socket);
     } else {
       this.socket.destroy();
     }
-    this.emitClose();
+    // Many streams close over several event-loop turns (streams.ts); 'close' follows the last.
+    this.streams.cancelAll(this.emitClose);
   }
 
   /** Writes what is queued now rather than at the end of the event-loop turn (write-scheduler.ts). */
@@ -260,11 +260,11 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     this.emitClose();
   }
 
-  private emitClose(): void {
+  private readonly emitClose = (): void => {
     if (this.closeEmitted) return;
     this.closeEmitted = true;
     this.emit('close');
-  }
+  };
 
   // ---- socket events ----
 
@@ -347,8 +347,12 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
         return;
       case FrameType.PUSH_PROMISE:
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received although push is disabled');
+      case FrameType.PRIORITY:
+        // Priorities are ignored (RFC 9113 §5.3.2), except a stream depending on itself (§5.3.1).
+        this.streams.onPriority(streamId, payload.readUInt32BE(0) & U31);
+        return;
       default:
-        // PRIORITY and unknown frame types are ignored (RFC 9113 §5.3.2, §4.1).
+        // Unknown frame types are ignored (RFC 9113 §4.1).
         return;
     }
   }

@@ -258,7 +258,12 @@ export class FrameReader {
     if ((flags & (Flags.PADDED | Flags.PRIORITY)) !== 0 && (type === FrameType.DATA || type === FrameType.HEADERS)) {
       let padLength = 0;
       if ((flags & Flags.PADDED) !== 0) padLength = buf[start++]!; // checkHeader ensured the byte is there
-      if (type === FrameType.HEADERS && (flags & Flags.PRIORITY) !== 0) start += 5;
+      if (type === FrameType.HEADERS && (flags & Flags.PRIORITY) !== 0) {
+        // A stream cannot depend on itself (§5.3.1): a stream error, told to the sink by a flag bit, since the
+        // header block must still be decoded to keep HPACK in sync.
+        if ((buf.readUInt32BE(start) & 0x7fffffff) === streamId) flags |= SELF_DEPENDENT; // checkHeader: 5 bytes are there
+        start += 5;
+      }
       if (padLength > end - start) {
         throw new FrameError(
           ErrorCode.PROTOCOL_ERROR,
@@ -270,6 +275,12 @@ export class FrameReader {
     this.sink.onFrame(type, flags, streamId, start === 0 && end === buf.length ? buf : buf.subarray(start, end), length);
   }
 }
+
+/**
+ * Set in the flags handed to the sink (outside the 8 bits of the wire's flags) for a HEADERS frame whose priority
+ * fields make the stream depend on itself: a stream error PROTOCOL_ERROR (RFC 9113 §5.3.1).
+ */
+export const SELF_DEPENDENT = 0x100;
 
 const TYPE_NAMES = [
   'DATA',

@@ -19,6 +19,10 @@ import { HpackError } from './hpack/errors.js';
 // 4. Unread replies: a peer that floods PINGs or SETTINGS but never reads makes us queue ACKs without end (§10.5).
 //    unreadFlood looks at the socket after each write (write-scheduler.ts); over the limit the connection is
 //    destroyed with GOAWAY ENHANCE_YOUR_CALM. DATA needs no such guard: it stops at the socket's high-water mark.
+// 6. Stream floods: a peer that keeps opening streams over our SETTINGS_MAX_CONCURRENT_STREAMS (or while the
+//    stream memory budget is spent, memory-budget.ts) gets REFUSED_STREAM for each; RefusalGuard counts them and,
+//    past REFUSALS_MAX on one connection, the connection sends GOAWAY ENHANCE_YOUR_CALM and takes no new streams
+//    (goaway.ts, step 2): a client that ignores the limit is not answered one RST_STREAM per HEADERS forever.
 // 5. Slow handshakes: a server gives the peer a bounded time for its preface and SETTINGS (§3.4), then closes with
 //    GOAWAY SETTINGS_TIMEOUT (HandshakeGuard): port scanners and slowloris sockets do not stay forever.
 
@@ -63,6 +67,24 @@ export class RapidResetGuard {
   /** What tripped it, for GOAWAY debug data and `closeError`. */
   reason(): string {
     return `the peer reset ${this.premature} of its ${this.opened} streams right after opening them`;
+  }
+}
+
+/** Stream floods: this many refused streams on one connection make it GOAWAY ENHANCE_YOUR_CALM (guard 6). */
+export const REFUSALS_MAX = 1000;
+
+/** Guard 6, counting for one server connection. */
+export class RefusalGuard {
+  private refused = 0;
+
+  /** A stream was refused; true when that makes REFUSALS_MAX (the connection should refuse new streams). */
+  onRefused(): boolean {
+    return ++this.refused === REFUSALS_MAX;
+  }
+
+  /** What tripped it, for GOAWAY debug data and `closeError`. */
+  reason(last: string): string {
+    return `the peer opened ${this.refused} streams that were refused (last: ${last.replaceAll('_', ' ')})`;
   }
 }
 

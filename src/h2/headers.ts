@@ -27,8 +27,9 @@ export type BlockKind = 'request' | 'response' | 'trailers';
  * like `__proto__` are plain keys.
  * Returns a string naming the problem instead when the block is malformed (RFC 9113 §8.2.1, §8.3): upper-case
  * names, a pseudo-header after a regular one, an unknown or repeated pseudo-header, a connection-specific header,
- * `te` other than `trailers`, a missing `:method`/`:path`/`:scheme` in a request or `:status` in a response, and any
- * pseudo-header in trailers.
+ * `te` other than `trailers`, a missing `:method`/`:path`/`:scheme` in a request or `:status` in a response, any
+ * pseudo-header in trailers, a name with a character §8.2.1 forbids, and a value with NUL, CR or LF or starting or
+ * ending with a space or tab (§8.2.1).
  */
 export function toHeaderObject(list: readonly string[], kind: BlockKind): IncomingHttpHeaders | string {
   const out = Object.create(HEADERS_PROTO) as Record<string, string | string[]>;
@@ -37,6 +38,7 @@ export function toHeaderObject(list: readonly string[], kind: BlockKind): Incomi
     const name = list[i] as string;
     const value = list[i + 1] as string;
     if (name.length === 0) return 'empty header name';
+    if (value.length > 0 && invalidValue(value)) return `header ${name}: NUL, CR, LF or surrounding whitespace in its value`;
     if (name.charCodeAt(0) === 58 /* : */) {
       if (regularSeen) return `pseudo-header ${name} after a regular header`;
       if (kind === 'trailers') return `pseudo-header ${name} in trailers`;
@@ -46,7 +48,8 @@ export function toHeaderObject(list: readonly string[], kind: BlockKind): Incomi
       continue;
     }
     regularSeen = true;
-    if (hasUpperCase(name)) return `upper-case header name "${name}"`;
+    const bad = badNameChar(name);
+    if (bad !== 0) return bad === 1 ? `upper-case header name "${name}"` : `invalid character in header name "${name}"`;
     if (CONNECTION_SPECIFIC.has(name)) return `connection-specific header "${name}"`;
     if (name === 'te' && value !== 'trailers') return `te: ${value} (only "trailers" is allowed)`;
     const existing = out[name];
@@ -65,6 +68,26 @@ export function toHeaderObject(list: readonly string[], kind: BlockKind): Incomi
     (out as Record<string, unknown>)[':status'] = Number(status);
   }
   return out as IncomingHttpHeaders;
+}
+
+/** NUL, CR or LF anywhere in a field value (RFC 9113 §8.2.1). */
+const NUL_CR_LF = /[\0\r\n]/;
+
+/** A field value §8.2.1 forbids: NUL, CR or LF in it, or a space or tab at either end. */
+function invalidValue(value: string): boolean {
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first === 32 || first === 9 || last === 32 || last === 9 || NUL_CR_LF.test(value);
+}
+
+/** A character §8.2.1 forbids in a field name: 1 for upper case, 2 for 0x00-0x20 or 0x7f-0xff, else 0. One pass. */
+function badNameChar(name: string): number {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return 1;
+    if (c <= 0x20 || c >= 0x7f) return 2;
+  }
+  return 0;
 }
 
 function hasUpperCase(name: string): boolean {

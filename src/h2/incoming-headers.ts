@@ -4,9 +4,11 @@
 // informational one), response trailers.
 
 import { type IncomingHttpHeaders, sensitiveHeaders } from 'node:http2';
+import { ClosedHow } from './closed-streams.js';
 import { ConnectionError } from './errors.js';
 import { encodeRstStream, ErrorCode, Flags } from './frame.js';
-import { boundedHpackDecoder, checkHeaderBlockSize, decodeHeaderBlock, headerBlockLimit } from './guards.js';
+import { SELF_DEPENDENT } from './frame-reader.js';
+import { boundedHpackDecoder, checkHeaderBlockSize, decodeHeaderBlock, headerBlockLimit, RefusalGuard } from './guards.js';
 import { type BlockKind, toHeaderObject } from './headers.js';
 import type { HpackDecoder } from './hpack/decoder.js';
 import type { Role } from './settings.js';
@@ -21,9 +23,15 @@ import type { WriteScheduler } from './write-scheduler.js';
 // 2. With END_HEADERS the block is complete and always decoded, even for a stream we ignore: the HPACK state is
 //    shared by the whole connection and must stay in sync (§4.3). A decoding error is a connection error
 //    (COMPRESSION_ERROR); a list over our SETTINGS_MAX_HEADER_LIST_SIZE only fails its stream.
-// 3. Server: HEADERS on a new odd id above every earlier one opens a stream ('stream' event) unless we are closing
-//    or at our SETTINGS_MAX_CONCURRENT_STREAMS (REFUSED_STREAM: never processed, safe to retry, §8.7); on an open
-//    stream they are the request's trailers and must end it (§8.1); on a closed one, STREAM_CLOSED (§5.1).
+// 3. Server: HEADERS on a new odd id above every earlier one opens a stream ('stream' event) unless we are closing,
+//    at our SETTINGS_MAX_CONCURRENT_STREAMS, or the process's stream memory budget is spent (REFUSED_STREAM: never
+//    processed, safe to retry, §8.7; 'streamRefused' says why, and a peer refused too often gets GOAWAY
+//    ENHANCE_YOUR_CALM, guards.ts). A stream depending on itself (§5.3.1), a malformed request (§8.2, §8.3) or one
+//    whose content-length its END_STREAM already contradicts (§8.1.1) is reset with PROTOCOL_ERROR. On an open
+//    stream HEADERS are the request's trailers and must end it (§8.1); on a half-closed (remote) one they are a
+//    stream error STREAM_CLOSED (§5.1). On a closed stream: a connection error STREAM_CLOSED after the peer's
+//    RST_STREAM or both END_STREAMs (§5.1), ignored after ours; on a lower id than one already opened that was never
+//    opened itself, a connection error PROTOCOL_ERROR (§5.1.1).
 // 4. Client: on an open stream, the first block is the response ('response'), after 1xx informational ones that
 //    are dropped (gRPC has no use for them); the next is the trailers and must end the stream (§8.1).
 // Fields the peer sent as never-indexed are marked on the header object, so that forwarding them keeps them so.
@@ -32,6 +40,8 @@ import type { WriteScheduler } from './write-scheduler.js';
 interface PendingBlock {
   streamId: number;
   endStream: boolean;
+  /** The HEADERS frame made the stream depend on itself (§5.3.1). */
+  selfDependent: boolean;
   chunks: Buffer[];
   size: number;
 }
@@ -43,7 +53,14 @@ export interface IncomingHeadersHost {
   readonly closing: boolean;
   /** Server: announces a new request stream, with its headers and END_STREAM flag. */
   emit(event: 'stream', stream: H2Stream, headers: IncomingHttpHeaders, flags: number): boolean;
+  /** Server: a new stream was refused (REFUSED_STREAM) for `reason`. */
+  emit(event: 'streamRefused', reason: StreamRefusal): boolean;
+  /** Server: the peer was refused too often: GOAWAY ENHANCE_YOUR_CALM, no new streams (goaway.ts, step 2). */
+  refuseNewStreams(reason: string): void;
 }
+
+/** Why a new stream was refused: our SETTINGS_MAX_CONCURRENT_STREAMS, or the shared stream memory budget. */
+export type StreamRefusal = 'max_concurrent_streams' | 'memory_budget';
 
 /** The incoming header blocks of one connection. */
 export class IncomingHeaders {
@@ -57,6 +74,8 @@ export class IncomingHeaders {
   private readonly maxBlockBytes: number;
   /** Our SETTINGS_MAX_CONCURRENT_STREAMS (server). */
   private readonly maxStreams: number;
+  /** Counts refused streams: a peer that keeps opening past the limit is told to calm down (guards.ts). */
+  private readonly refusals = new RefusalGuard();
   /** The decoded list of the block being handled: name, value, ... (reused). */
   private readonly headerList: string[] = [];
   /** Names the peer sent as HPACK never-indexed in the block being handled (reused). */
@@ -78,10 +97,11 @@ export class IncomingHeaders {
 
   /** A HEADERS frame (its padding and priority already stripped). */
   onHeaders(flags: number, streamId: number, payload: Buffer): void {
+    const selfDependent = (flags & SELF_DEPENDENT) !== 0;
     if ((flags & Flags.END_HEADERS) !== 0) {
-      this.onHeaderBlock(streamId, (flags & Flags.END_STREAM) !== 0, payload);
+      this.onHeaderBlock(streamId, (flags & Flags.END_STREAM) !== 0, payload, selfDependent);
     } else {
-      this.pending = { streamId, endStream: (flags & Flags.END_STREAM) !== 0, chunks: [Buffer.from(payload)], size: payload.length };
+      this.pending = { streamId, endStream: (flags & Flags.END_STREAM) !== 0, selfDependent, chunks: [Buffer.from(payload)], size: payload.length };
     }
   }
 
@@ -96,18 +116,57 @@ export class IncomingHeaders {
     checkHeaderBlockSize(block.size, this.maxBlockBytes, streamId);
     if ((flags & Flags.END_HEADERS) === 0) return;
     this.pending = undefined;
-    this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size));
+    this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size), block.selfDependent);
   }
 
   /** Step 2: a complete header block. */
-  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer): void {
+  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer, selfDependent: boolean): void {
     const list = this.headerList;
     list.length = 0;
     const never = this.neverIndexed;
     never.length = 0;
     const tooLarge = decodeHeaderBlock(this.decoder, block, list, never);
-    if (this.host.role === 'server') this.onServerHeaders(streamId, endStream, list, tooLarge);
+    if (selfDependent) this.onSelfDependent(streamId);
+    else if (this.host.role === 'server') this.onServerHeaders(streamId, endStream, list, tooLarge);
     else this.onClientHeaders(streamId, endStream, list, tooLarge);
+  }
+
+  /** A HEADERS frame that makes its stream depend on itself: a stream error PROTOCOL_ERROR (§5.3.1). */
+  private onSelfDependent(streamId: number): void {
+    const table = this.table;
+    const existing = table.get(streamId);
+    if (existing !== undefined) {
+      table.reset(existing, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (this.host.role === 'server' && (streamId & 1) === 1 && streamId > table.lastPeerStreamId) {
+      table.lastPeerStreamId = streamId;
+      table.resetUnopened(streamId, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (table.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
+    this.writer.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
+  }
+
+  /** Step 3, HEADERS on a stream id that is not open and not new: how it closed decides (§5.1, §5.1.1). */
+  private onServerClosed(streamId: number): void {
+    const table = this.table;
+    const how = table.closedHow(streamId);
+    if (how === ClosedHow.Ended || how === ClosedHow.ResetReceived) {
+      throw new ConnectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
+    }
+    if (how === ClosedHow.Skipped) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `new stream ${streamId} after stream ${table.lastPeerStreamId}: stream ids must increase`);
+    }
+    // After our RST_STREAM the frames in flight are ignored; a stream closed long ago gets a stream error.
+    if (how === ClosedHow.Unknown) this.writer.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
+  }
+
+  /** Step 3, a new stream that cannot be taken: REFUSED_STREAM, counted; too many and the peer gets GOAWAY. */
+  private refuse(streamId: number, reason: StreamRefusal): void {
+    this.table.resetUnopened(streamId, ErrorCode.REFUSED_STREAM);
+    this.host.emit('streamRefused', reason);
+    if (this.refusals.onRefused() && !this.host.closing) this.host.refuseNewStreams(this.refusals.reason(reason));
   }
 
   /** Step 3. */
@@ -115,8 +174,13 @@ export class IncomingHeaders {
     const table = this.table;
     const existing = table.get(streamId);
     if (existing !== undefined) {
-      // Request trailers: they must end the stream (§8.1).
-      if (!endStream || existing.remoteEnded) {
+      // Half-closed (remote): the peer already ended the stream (§5.1).
+      if (existing.remoteEnded) {
+        table.reset(existing, ErrorCode.STREAM_CLOSED);
+        return;
+      }
+      // Request trailers: they must end the stream (§8.1), and complete its content-length (§8.1.1).
+      if (!endStream || existing.expectedBytes > 0) {
         table.reset(existing, ErrorCode.PROTOCOL_ERROR);
         return;
       }
@@ -132,22 +196,31 @@ export class IncomingHeaders {
     }
     if ((streamId & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `client opened even stream ${streamId}`);
     if (streamId <= table.lastPeerStreamId) {
-      // A stream that was closed: HEADERS on it is a stream error (§5.1), already decoded above.
-      this.writer.queue(encodeRstStream(streamId, ErrorCode.STREAM_CLOSED));
+      this.onServerClosed(streamId);
       return;
     }
     table.lastPeerStreamId = streamId;
-    if (this.host.closing || table.size >= this.maxStreams) {
-      // After our GOAWAY (or over the limit) the stream was never processed: REFUSED_STREAM is always safe to retry.
-      this.writer.queue(encodeRstStream(streamId, ErrorCode.REFUSED_STREAM));
+    if (this.host.closing) {
+      // After our GOAWAY the stream was never processed: REFUSED_STREAM is always safe to retry.
+      table.resetUnopened(streamId, ErrorCode.REFUSED_STREAM);
+      return;
+    }
+    if (table.size >= this.maxStreams) {
+      this.refuse(streamId, 'max_concurrent_streams');
       return;
     }
     const headers = tooLarge ? 'header list too large' : toHeaderObject(list, 'request');
-    if (typeof headers === 'string') {
-      this.writer.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
+    const expectedBytes = typeof headers === 'string' ? -1 : contentLength(headers);
+    if (typeof headers === 'string' || expectedBytes === -2 || (endStream && expectedBytes > 0)) {
+      table.resetUnopened(streamId, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (!table.reserve()) {
+      this.refuse(streamId, 'memory_budget');
       return;
     }
     const stream = table.create(streamId);
+    stream.expectedBytes = expectedBytes;
     table.addPeerStream(stream);
     this.host.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
     if (endStream && !stream.closed) {
@@ -162,6 +235,8 @@ export class IncomingHeaders {
     const stream = table.get(streamId);
     if (stream === undefined) {
       if (table.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${streamId}`);
+      const how = table.closedHow(streamId);
+      if (how === ClosedHow.Ended || how === ClosedHow.ResetReceived) throw new ConnectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
       return;
     }
     if (stream.remoteEnded) {
@@ -204,4 +279,18 @@ export class IncomingHeaders {
     if (this.neverIndexed.length > 0) (headers as Record<symbol, unknown>)[sensitiveHeaders] = this.neverIndexed.slice();
     return headers;
   }
+}
+
+/**
+ * The content-length of a request (§8.1.1): its value, -1 when absent, -2 when malformed (not digits, or repeated
+ * with different values).
+ */
+function contentLength(headers: IncomingHttpHeaders): number {
+  const value = headers['content-length'] as string | string[] | undefined;
+  if (value === undefined) return -1;
+  const values = typeof value === 'string' ? [value] : value;
+  const first = values[0] as string;
+  if (!/^[0-9]{1,15}$/.test(first)) return -2;
+  for (const v of values) if (v !== first) return -2;
+  return Number(first);
 }

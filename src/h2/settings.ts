@@ -2,6 +2,7 @@
 // SETTINGS of the engine (RFC 9113 §6.5): the connection options, what we advertise, and applying the peer's.
 
 import { encodeSettings, parseSettings, type Settings, SettingId } from './frame.js';
+import type { MemoryBudget } from './memory-budget.js';
 
 /** Which end of the connection we are: a listener's (server) or an upstream session's (client). */
 export type Role = 'server' | 'client';
@@ -13,8 +14,16 @@ export interface H2ConnectionOptions {
   readonly streamWindowBytes?: number;
   /** Connection receive window. Default 16 MiB, range 65535..2^31-1. */
   readonly connectionWindowBytes?: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce (server). Default: unlimited (not sent). */
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce (server): streams over it are refused with
+   * REFUSED_STREAM. Default: unlimited (not sent); the listeners pass `http2.maxConcurrentStreams` (default 128).
+   */
   readonly maxConcurrentStreams?: number;
+  /**
+   * Server: the memory budget this connection's streams share with the process's other connections
+   * (memory-budget.ts); while it is spent, new streams are refused (REFUSED_STREAM). Default: none.
+   */
+  readonly memoryBudget?: MemoryBudget;
   /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce. Default 64 KiB. */
   readonly maxHeaderListBytes?: number;
   /**

@@ -5,6 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { MemoryBudget } from './memory-budget.js';
 
 /**
  * What a stream needs from its connection, and all it knows of it: H2Connection (connection.ts) implements it, so
@@ -57,12 +58,16 @@ export class H2Stream extends EventEmitter {
   headersSeen = false;
   /** performance.now() when a server stream opened (the rapid-reset guard); 0 for client streams. */
   openedMs = 0;
+  /** Server: request body bytes its content-length still announces (RFC 9113 §8.1.1); -1 without content-length. */
+  expectedBytes = -1;
 
   // Receive side (engine-internal).
   /** Bytes the peer may still send before our next WINDOW_UPDATE. */
   recvWindow: number;
   /** Bytes delivered to the reader and not yet credited back to the peer. */
   unacked = 0;
+  /** Server: the shared budget that data held in `inbox` counts against (memory-budget.ts), if any. */
+  budget: MemoryBudget | undefined;
   private inbox: Buffer[] | undefined;
   /** Bytes held in `inbox` (not yet credited to the connection window). */
   private inboxBytes = 0;
@@ -147,6 +152,7 @@ export class H2Stream extends EventEmitter {
     }
     (this.inbox ??= []).push(chunk);
     this.inboxBytes += chunk.length;
+    this.budget?.hold(chunk.length);
   }
 
   /** Engine: END_STREAM arrived. 'end' follows the data still held. */
@@ -162,6 +168,7 @@ export class H2Stream extends EventEmitter {
     while (inbox !== undefined && this.flowing) {
       const chunk = inbox.shift() as Buffer;
       this.inboxBytes -= chunk.length;
+      this.budget?.release(chunk.length);
       if (inbox.length === 0) {
         this.inbox = undefined;
         inbox = undefined;
@@ -263,6 +270,7 @@ export class H2Stream extends EventEmitter {
     this.inbox = undefined;
     const bytes = this.inboxBytes;
     this.inboxBytes = 0;
+    this.budget?.release(bytes);
     if (bytes > 0) this.session.creditConnection(bytes);
   }
 

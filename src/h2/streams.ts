@@ -3,13 +3,18 @@
 // stream ids, how streams end, and the frames that act on streams already open (DATA, RST_STREAM, WINDOW_UPDATE).
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import { ClosedHow, ClosedStreams } from './closed-streams.js';
 import { ConnectionError } from './errors.js';
 import { type ConnectionFlow, growSendWindow, releaseStream, takeRecvWindow, takeStreamCredit } from './flow-control.js';
 import { encodeRstStream, encodeWindowUpdate, ErrorCode, Flags, type Settings } from './frame.js';
 import { RapidResetGuard } from './guards.js';
+import { type MemoryBudget, STREAM_RESERVE_BYTES } from './memory-budget.js';
 import type { Role } from './settings.js';
 import { H2Stream, type StreamSession } from './stream.js';
 import type { WriteScheduler } from './write-scheduler.js';
+
+/** Streams closed per event-loop turn when a connection is destroyed with many open (cancelAll). */
+export const TEARDOWN_BATCH = 64;
 
 /** Stop opening streams well before the 31-bit id space ends (RFC 9113 §5.1.1). */
 export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
@@ -24,8 +29,11 @@ export const STREAM_ID_LIMIT = 2 ** 31 - 1000;
 //    same with the rest of its request (§8.1): nobody would read it.
 // 3. Closed: both ends done, RST_STREAM sent (reset) or received, or the connection ended (cancelAll). The stream
 //    leaves the table; a waiting stream may take its slot; a closing connection completes its close with the last.
-// 4. Frames for a stream not in the table: on an id never used (idle) they are a connection error (§5.1); on a
-//    stream that was closed they are ignored, except that DATA is still credited to the connection window.
+// 4. Frames for a stream not in the table: on an id never used (idle) they are a connection error (§5.1). On a
+//    closed stream the answer depends on how it closed (closed-streams.ts keeps the recent ones): after our
+//    RST_STREAM, frames in flight are ignored; after the peer's RST_STREAM or both END_STREAMs, DATA is a stream
+//    error STREAM_CLOSED (§5.1, §6.1) and HEADERS a connection error STREAM_CLOSED (incoming-headers.ts); WINDOW_UPDATE,
+//    RST_STREAM and PRIORITY are always ignored there. DATA is credited to the connection window in every case.
 
 /** What the stream table needs from its connection (H2Connection implements it). */
 export interface StreamTableHost extends StreamSession {
@@ -48,6 +56,8 @@ export class StreamTable {
   /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
   lastStreamClosedMs = 0;
   private readonly streams = new Map<number, H2Stream>();
+  /** Recently closed streams and how they closed (step 4). */
+  private readonly closedStreams = new ClosedStreams();
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS, as pairs [stream, headers, ...]. */
   private waiting: Array<H2Stream | OutgoingHttpHeaders | IncomingHttpHeaders> = [];
   /** Server: the rapid-reset guard's counts. */
@@ -60,9 +70,12 @@ export class StreamTable {
   private readonly remote: Settings;
   /** The stream receive window we advertise. */
   private readonly streamWindow: number;
+  /** Server: the memory budget shared with the process's other connections, if any (memory-budget.ts). */
+  private readonly budget: MemoryBudget | undefined;
 
-  constructor(host: StreamTableHost, writer: WriteScheduler, flow: ConnectionFlow, remote: Settings, streamWindow: number) {
+  constructor(host: StreamTableHost, writer: WriteScheduler, flow: ConnectionFlow, remote: Settings, streamWindow: number, budget?: MemoryBudget) {
     this.host = host;
+    this.budget = host.role === 'server' ? budget : undefined;
     this.role = host.role;
     this.writer = writer;
     this.flow = flow;
@@ -91,6 +104,22 @@ export class StreamTable {
     return new H2Stream(this.host, id, this.remote.initialWindowSize, this.streamWindow);
   }
 
+  /**
+   * How stream `streamId`, not in the table and not idle, closed (step 4): from the record, else Skipped for a
+   * server's id above every forgotten one (never opened: implicitly closed, §5.1.1), else Unknown.
+   */
+  closedHow(streamId: number): ClosedHow {
+    const how = this.closedStreams.get(streamId);
+    if (how !== ClosedHow.Unknown || this.role === 'client') return how;
+    return streamId > this.closedStreams.forgottenMax ? ClosedHow.Skipped : ClosedHow.Unknown;
+  }
+
+  /** Server: RST_STREAM `code` on a stream that never entered the table (refused, malformed); frames after it are ignored. */
+  resetUnopened(streamId: number, code: number): void {
+    this.writer.queue(encodeRstStream(streamId, code));
+    this.closedStreams.add(streamId, ClosedHow.ResetSent);
+  }
+
   /** True when `streamId` was never opened by anyone (frames on it are a connection error, §5.1). */
   isIdle(streamId: number): boolean {
     if (this.role === 'client') return (streamId & 1) === 0 || streamId >= this.nextStreamId;
@@ -113,9 +142,15 @@ export class StreamTable {
     return stream;
   }
 
-  /** Server: the peer opened `stream` (its HEADERS were valid): it enters the table. */
+  /** Server: reserves a new stream's share of the memory budget; false when it is spent (the stream is refused). */
+  reserve(): boolean {
+    return this.budget === undefined || this.budget.reserve(STREAM_RESERVE_BYTES);
+  }
+
+  /** Server: the peer opened `stream` (its HEADERS were valid, reserve() said yes): it enters the table. */
   addPeerStream(stream: H2Stream): void {
     stream.openedMs = performance.now();
+    stream.budget = this.budget;
     this.rapidReset.onOpen();
     this.streams.set(stream.id, stream);
   }
@@ -166,7 +201,7 @@ export class StreamTable {
       return;
     }
     if (!this.host.destroyed) this.writer.queue(encodeRstStream(stream.id, code));
-    this.close(stream, code);
+    this.close(stream, code, ClosedHow.ResetSent);
   }
 
   /** The reader of `stream` consumed `bytes`: credit them back to the peer once half the window is used. */
@@ -193,7 +228,11 @@ export class StreamTable {
     if (stream === undefined) {
       if (this.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${streamId}`);
       this.creditConnection(flowLength);
-      return; // a stream we already closed or reset: frames in flight are ignored (§5.1)
+      const how = this.closedHow(streamId);
+      // Step 4: after our RST_STREAM (or long ago) frames in flight are ignored; otherwise the peer sent DATA on a
+      // stream it knows is closed: a stream error STREAM_CLOSED (§5.1, §6.1), answered once.
+      if (how !== ClosedHow.ResetSent && how !== ClosedHow.Unknown && !this.host.destroyed) this.resetUnopened(streamId, ErrorCode.STREAM_CLOSED);
+      return;
     }
     if (stream.remoteEnded) {
       this.creditConnection(flowLength);
@@ -210,12 +249,25 @@ export class StreamTable {
       this.reset(stream, ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
+    if (stream.expectedBytes >= 0 && !this.withinContentLength(stream, payload.length, flags)) {
+      // §8.1.1: more DATA than the content-length said, or END_STREAM before all of it: malformed, not delivered.
+      this.creditConnection(flowLength);
+      this.reset(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
     if (flowLength > payload.length) this.consumed(stream, flowLength - payload.length); // padding
     if (payload.length > 0) stream.receiveData(payload);
     if ((flags & Flags.END_STREAM) !== 0) {
       stream.receiveEnd();
       this.afterRemoteEnd(stream);
     }
+  }
+
+  /** Counts `bytes` of DATA against the content-length of `stream`; false when they contradict it (§8.1.1). */
+  private withinContentLength(stream: H2Stream, bytes: number, flags: number): boolean {
+    const left = stream.expectedBytes - bytes;
+    stream.expectedBytes = left;
+    return left >= 0 && (left === 0 || (flags & Flags.END_STREAM) === 0);
   }
 
   /** An RST_STREAM from the peer (§6.4); on a server, counted by the rapid-reset guard. */
@@ -225,10 +277,21 @@ export class StreamTable {
       if (this.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
       return;
     }
-    this.close(stream, code);
+    this.close(stream, code, ClosedHow.ResetReceived);
     if (this.role === 'server' && this.rapidReset.onReset(stream.localEnded, stream.openedMs) && !this.host.closing) {
       this.host.refuseNewStreams(this.rapidReset.reason());
     }
+  }
+
+  /**
+   * A PRIORITY frame (§6.3): priorities are ignored (§5.3.2), but a stream that depends on itself is a stream error
+   * PROTOCOL_ERROR (§5.3.1), on any stream state.
+   */
+  onPriority(streamId: number, dependency: number): void {
+    if (dependency !== streamId) return;
+    const stream = this.streams.get(streamId);
+    if (stream !== undefined) this.reset(stream, ErrorCode.PROTOCOL_ERROR);
+    else this.writer.queue(encodeRstStream(streamId, ErrorCode.PROTOCOL_ERROR));
   }
 
   /** A WINDOW_UPDATE on a stream (§6.9): increment 0 or an overflow is a stream error (§6.9.1). */
@@ -281,11 +344,13 @@ export class StreamTable {
     }
   }
 
-  /** `stream` is closed with `code` (nothing is sent): it leaves the table. */
-  close(stream: H2Stream, code: number): void {
+  /** `stream` is closed with `code` (nothing is sent; `how` for frames that come after it): it leaves the table. */
+  close(stream: H2Stream, code: number, how: ClosedHow = ClosedHow.Ended): void {
     if (stream.closed) return;
     if (this.role === 'client') this.lastStreamClosedMs = performance.now(); // the pool's idle timer
     this.streams.delete(stream.id);
+    this.closedStreams.add(stream.id, how);
+    this.budget?.release(STREAM_RESERVE_BYTES);
     stream.finish(code);
     if (this.waiting.length > 0) this.openWaiting();
     if (this.host.closing && this.streams.size === 0 && this.waiting.length === 0 && !this.host.destroyed) this.host.finishClose();
@@ -295,17 +360,31 @@ export class StreamTable {
   refuseAbove(lastStreamId: number): void {
     this.dropWaiting(ErrorCode.REFUSED_STREAM);
     for (const stream of [...this.streams.values()]) {
-      if (stream.id > lastStreamId) this.close(stream, ErrorCode.REFUSED_STREAM);
+      if (stream.id > lastStreamId) this.close(stream, ErrorCode.REFUSED_STREAM, ClosedHow.ResetSent);
     }
   }
 
-  /** The connection is destroyed: open streams close with CANCEL, waiting ones with REFUSED_STREAM. */
-  cancelAll(): void {
-    for (const stream of [...this.streams.values()]) {
-      this.streams.delete(stream.id);
-      stream.finish(ErrorCode.CANCEL);
-    }
+  /**
+   * The connection is destroyed: waiting streams close with REFUSED_STREAM, open ones with CANCEL: TEARDOWN_BATCH
+   * of them now and as many per event-loop turn after that (setImmediate), so that a connection with thousands of
+   * streams does not block the event loop while their calls unwind. `done` runs once the last one closed.
+   */
+  cancelAll(done: () => void): void {
     this.dropWaiting(ErrorCode.REFUSED_STREAM);
+    this.cancelBatch(done);
+  }
+
+  private cancelBatch(done: () => void): void {
+    let n = 0;
+    // Deleting the entry being visited is safe while iterating a Map.
+    for (const stream of this.streams.values()) {
+      this.streams.delete(stream.id);
+      this.budget?.release(STREAM_RESERVE_BYTES);
+      stream.finish(ErrorCode.CANCEL);
+      if (++n === TEARDOWN_BATCH) break;
+    }
+    if (this.streams.size === 0) done();
+    else setImmediate(() => this.cancelBatch(done));
   }
 
   /** Closes the streams that never went on the wire with `code` (REFUSED_STREAM: safe to send elsewhere). */

@@ -9,6 +9,8 @@ import { splitHostPort } from '../net/address.js';
 import { ProxyCall, type ProxyReply } from './call.js';
 import type { Direction, PeerInfo } from '../grpc/call.js';
 import { H2Connection } from '../h2/connection.js';
+import type { StreamRefusal } from '../h2/incoming-headers.js';
+import type { MemoryBudget } from '../h2/memory-budget.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { Handler } from './layer.js';
 import { RequestBody } from './request-body.js';
@@ -26,8 +28,12 @@ export interface ListenerOptions {
   readonly streamWindowBytes?: number;
   /** Connection receive window; default 16 MiB. */
   readonly connectionWindowBytes?: number;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS per downstream connection; default 0 = unlimited. */
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per downstream connection; default 0 = unlimited (config: 128). */
   readonly maxConcurrentStreams?: number;
+  /** The stream memory budget shared with the process's other listeners (src/h2/memory-budget.ts); default none. */
+  readonly memoryBudget?: MemoryBudget;
+  /** Called for each new stream refused (REFUSED_STREAM), with why and the peer's `address:port` (metrics, logs). */
+  readonly onStreamRefused?: (reason: StreamRefusal, remote: string) => void;
   /** SETTINGS_MAX_HEADER_LIST_SIZE; default 64 KiB. */
   readonly maxHeaderListBytes?: number;
   /**
@@ -143,12 +149,15 @@ export class ProxyListener {
       maxConcurrentStreams: this.opts.maxConcurrentStreams ? this.opts.maxConcurrentStreams : undefined,
       maxHeaderListBytes: this.opts.maxHeaderListBytes,
       handshakeTimeoutMs,
+      ...(this.opts.memoryBudget !== undefined ? { memoryBudget: this.opts.memoryBudget } : {}),
     });
     // One PeerInfo per connection: every call on it shares the peer's verified SPIFFE ID (mTLS) or none.
     const peer: PeerInfo = { address: tcp.remoteAddress ?? '', port: tcp.remotePort ?? 0, identity };
     this.sessions.add(session);
     this.opts.onConnection?.(true);
     session.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, peer));
+    const onRefused = this.opts.onStreamRefused;
+    if (onRefused !== undefined) session.on('streamRefused', (reason: StreamRefusal) => onRefused(reason, `${peer.address}:${peer.port}`));
     session.once('close', () => {
       this.sessions.delete(session);
       this.opts.onConnection?.(false);

@@ -368,6 +368,7 @@ export interface Metrics {
     readonly open: Gauge<'direction'>;
     readonly accepted: Counter<'direction'>;
     readonly errors: Counter<'direction' | 'reason'>;
+    readonly streamsRefused: Counter<'direction' | 'reason'>;
   };
   /** Upstream HTTP/2 sessions: connect failures and closes (session counts are collected from the pools). */
   readonly sessions: { readonly connectErrors: Counter<'direction'>; readonly closed: Counter<'direction' | 'reason'> };
@@ -568,6 +569,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
         labelNames: ['direction'] as const,
       }),
       accepted: counter({ name: `${PREFIX}connections_total`, help: 'Downstream HTTP/2 connections accepted.', labelNames: ['direction'] as const }),
+      streamsRefused: counter({
+        name: `${PREFIX}streams_refused_total`,
+        help: 'New downstream streams refused with REFUSED_STREAM, by reason: max_concurrent_streams (the connection is at http2.maxConcurrentStreams) or memory_budget (http2.memoryBudgetBytes is spent).',
+        labelNames: ['direction', 'reason'] as const,
+      }),
       errors: counter({
         name: `${PREFIX}connection_errors_total`,
         help: 'Downstream connections that ended badly, by reason (HTTP/2 error we sent, peer_goaway, disconnected, or a refusal before HTTP/2: tls_required, tls_handshake, tls_no_h2, tls_peer_identity, not_h2, handshake_timeout).',

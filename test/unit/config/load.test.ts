@@ -346,7 +346,8 @@ describe('loadBootstrap accepts valid documents', () => {
         http2: {
           streamWindowBytes: 1 << 20,
           connectionWindowBytes: 16 << 20,
-          maxConcurrentStreams: 0,
+          maxConcurrentStreams: 128,
+          memoryBudgetBytes: 64 << 20,
           maxHeaderListBytes: 65_536,
           handshakeTimeoutMs: 10_000,
         },

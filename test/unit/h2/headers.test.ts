@@ -12,7 +12,8 @@ describe('toHeaderObject', () => {
     ['request', 'request', [...REQ, 'te', 'trailers'], { ':method': 'POST', ':scheme': 'http', ':authority': 'a', ':path': '/s/M', te: 'trailers' }],
     ['repeated keys become an array in order', 'request', [...REQ, 'x-k', '1', 'x-k', '2', 'x-k', '3'], { 'x-k': ['1', '2', '3'] }],
     ['empty value', 'request', [...REQ, 'x-e', ''], { 'x-e': '' }],
-    ['latin1 bytes in a -bin value', 'request', [...REQ, 'x-b-bin', '\u0000\u00ff\u0080'], { 'x-b-bin': '\u0000\u00ff\u0080' }],
+    ['latin1 bytes in a value', 'request', [...REQ, 'x-b', '\u0001\u00ff\u0080'], { 'x-b': '\u0001\u00ff\u0080' }],
+    ['inner spaces in a value', 'request', [...REQ, 'x-s', 'a b\tc'], { 'x-s': 'a b\tc' }],
     ['__proto__ is a plain key', 'request', [...REQ, '__proto__', 'x'], { __proto__: 'x' }],
     ['CONNECT needs no :path/:scheme', 'request', [':method', 'CONNECT', ':authority', 'a:443'], { ':method': 'CONNECT' }],
     ['response :status is a number', 'response', [':status', '200', 'grpc-status', '0'], { ':status': 200, 'grpc-status': '0' }],
@@ -56,6 +57,16 @@ describe('toHeaderObject', () => {
     ['non-numeric :status', 'response', [':status', '2xx'], /:status/],
     ['request pseudo-header in a response', 'response', [':status', '200', ':path', '/'], /unknown pseudo-header :path/],
     ['pseudo-header in trailers', 'trailers', [':status', '200'], /in trailers/],
+    // RFC 9113 §8.2.1: field values never carry NUL, CR or LF, nor start or end with whitespace; names only
+    // visible ASCII.
+    ['NUL in a value', 'request', [...REQ, 'x-v', 'a\u0000b'], /NUL, CR, LF/],
+    ['CR in a value', 'request', [...REQ, 'x-v', 'a\rb'], /NUL, CR, LF/],
+    ['LF in a value', 'request', [...REQ, 'x-v', 'a\nb'], /NUL, CR, LF/],
+    ['LF in a trailer value', 'trailers', ['grpc-message', 'a\nb'], /NUL, CR, LF/],
+    ['a leading space in a value', 'request', [...REQ, 'x-v', ' a'], /surrounding whitespace/],
+    ['a trailing tab in a value', 'request', [...REQ, 'x-v', 'a\t'], /surrounding whitespace/],
+    ['a space in a name', 'request', [...REQ, 'x v', '1'], /invalid character/],
+    ['DEL in a name', 'request', [...REQ, 'x\u007f', '1'], /invalid character/],
   ];
   it.each(invalid)('rejects %s', (_name, kind, list, message) => {
     const out = toHeaderObject(list, kind);
