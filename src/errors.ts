@@ -22,6 +22,8 @@ export const ERRORS = {
   ERR_UPSTREAM_CONNECTION_LOST: Status.UNAVAILABLE,
   /** The upstream reset the stream; the status follows the gRPC RST_STREAM mapping. */
   ERR_UPSTREAM_RESET: Status.INTERNAL,
+  /** A gRPC response ended with END_STREAM on its body, without trailers (grpc-go: INTERNAL). */
+  ERR_UPSTREAM_NO_TRAILERS: Status.INTERNAL,
   /** The upstream answered with something that is not gRPC (no grpc-status, bad content-type, HTTP error). */
   ERR_UPSTREAM_PROTOCOL: Status.INTERNAL,
   /** The call's deadline (client grpc-timeout or route timeout) expired in the proxy. */

@@ -113,6 +113,20 @@ class UpstreamAttempt implements CancelTarget {
       finishFrom(reply, reply.trailers as IncomingHttpHeaders);
       return;
     }
+    if (this.cancelledBy === undefined && this.stream.remoteEnded) {
+      // The upstream ended its body with END_STREAM and no trailers. For plain HTTP that is a complete response,
+      // relayed as such (respond.ts ends the downstream stream the same way); a gRPC response has lost its status:
+      // INTERNAL, as grpc-go reports it.
+      if (!isGrpcResponse(reply.headers)) {
+        finishFrom(reply, NO_TRAILERS);
+        return;
+      }
+      const err = new ProxyError('ERR_UPSTREAM_NO_TRAILERS', 'server closed the stream without sending trailers', {
+        cause: new Error(`upstream ${this.pooled.address} ended a gRPC response without trailers`),
+      });
+      this.failReply(reply, err);
+      return;
+    }
     this.failReply(reply, this.cancelledBy ?? this.closeError());
   }
 
@@ -139,6 +153,14 @@ class UpstreamAttempt implements CancelTarget {
       grpcStatus: statusForRstCode(rst),
     });
   }
+}
+
+const NO_TRAILERS: IncomingHttpHeaders = {};
+
+/** True when response headers say gRPC (`content-type: application/grpc`, `+proto`, `;...`). */
+function isGrpcResponse(headers: OutgoingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/grpc');
 }
 
 /** Records the end of a call from the upstream's trailers (or Trailers-Only headers). */

@@ -97,6 +97,12 @@ class ResponseRelay {
     if (this.trailersSent) return;
     this.trailersSent = true;
     if (this.down.closed) return;
-    this.down.sendTrailers(this.reply.trailers ?? { 'grpc-status': '2', 'grpc-message': 'upstream sent no trailers' });
+    const trailers = this.reply.trailers;
+    if (trailers === undefined && this.reply.end !== undefined && this.reply.end.error === undefined) {
+      // A complete response without trailers (plain HTTP, forward.ts): it ends downstream as it ended upstream.
+      this.down.end();
+      return;
+    }
+    this.down.sendTrailers(trailers ?? { 'grpc-status': '2', 'grpc-message': 'upstream sent no trailers' });
   }
 }
