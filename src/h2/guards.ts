@@ -23,6 +23,8 @@ import { HpackError } from './hpack/errors.js';
 //    stream memory budget is spent, memory-budget.ts) gets REFUSED_STREAM for each; RefusalGuard counts them and,
 //    past REFUSALS_MAX on one connection, the connection sends GOAWAY ENHANCE_YOUR_CALM and takes no new streams
 //    (goaway.ts, step 2): a client that ignores the limit is not answered one RST_STREAM per HEADERS forever.
+//    One that still opens REFUSALS_AFTER_GOAWAY streams after that GOAWAY ignores it too: a connection error
+//    ENHANCE_YOUR_CALM ends the connection (its streams in flight included), and nothing more of it is read.
 // 5. Slow handshakes: a server gives the peer a bounded time for its preface and SETTINGS (§3.4), then closes with
 //    GOAWAY SETTINGS_TIMEOUT (HandshakeGuard): port scanners and slowloris sockets do not stay forever.
 
@@ -73,9 +75,20 @@ export class RapidResetGuard {
 /** Stream floods: this many refused streams on one connection make it GOAWAY ENHANCE_YOUR_CALM (guard 6). */
 export const REFUSALS_MAX = 1000;
 
+/** Stream floods: streams opened after our GOAWAY ENHANCE_YOUR_CALM that make it a connection error (guard 6). */
+export const REFUSALS_AFTER_GOAWAY = 100;
+
 /** Guard 6, counting for one server connection. */
 export class RefusalGuard {
   private refused = 0;
+  private afterCalm = 0;
+
+  /** A stream was opened after our GOAWAY ENHANCE_YOUR_CALM; throws the connection error once it is one too many. */
+  afterGoaway(): void {
+    if (++this.afterCalm >= REFUSALS_AFTER_GOAWAY) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `the peer opened ${this.afterCalm} streams after GOAWAY ENHANCE_YOUR_CALM`);
+    }
+  }
 
   /** A stream was refused; true when that makes REFUSALS_MAX (the connection should refuse new streams). */
   onRefused(): boolean {

@@ -26,7 +26,7 @@ import type { WriteScheduler } from './write-scheduler.js';
 // 3. Server: HEADERS on a new odd id above every earlier one opens a stream ('stream' event) unless we are closing,
 //    at our SETTINGS_MAX_CONCURRENT_STREAMS, or the process's stream memory budget is spent (REFUSED_STREAM: never
 //    processed, safe to retry, §8.7; 'streamRefused' says why, and a peer refused too often gets GOAWAY
-//    ENHANCE_YOUR_CALM, guards.ts). A stream depending on itself (§5.3.1), a malformed request (§8.2, §8.3) or one
+//    ENHANCE_YOUR_CALM, guards.ts; one that goes on opening streams after that is cut off). A stream depending on itself (§5.3.1), a malformed request (§8.2, §8.3) or one
 //    whose content-length its END_STREAM already contradicts (§8.1.1) is reset with PROTOCOL_ERROR. On an open
 //    stream HEADERS are the request's trailers and must end it (§8.1); on a half-closed (remote) one they are a
 //    stream error STREAM_CLOSED (§5.1). On a closed stream: a connection error STREAM_CLOSED after the peer's
@@ -57,6 +57,8 @@ export interface IncomingHeadersHost {
   emit(event: 'streamRefused', reason: StreamRefusal): boolean;
   /** Server: the peer was refused too often: GOAWAY ENHANCE_YOUR_CALM, no new streams (goaway.ts, step 2). */
   refuseNewStreams(reason: string): void;
+  /** The error code of the GOAWAY we sent because of the peer, if any. */
+  readonly goawayCode: number | undefined;
 }
 
 /** Why a new stream was refused: our SETTINGS_MAX_CONCURRENT_STREAMS, or the shared stream memory budget. */
@@ -201,6 +203,8 @@ export class IncomingHeaders {
     }
     table.lastPeerStreamId = streamId;
     if (this.host.closing) {
+      // A peer told to calm down that keeps opening streams ignores GOAWAY: it is cut off (guards.ts, guard 6).
+      if (this.host.goawayCode === ErrorCode.ENHANCE_YOUR_CALM) this.refusals.afterGoaway();
       // After our GOAWAY the stream was never processed: REFUSED_STREAM is always safe to retry.
       table.resetUnopened(streamId, ErrorCode.REFUSED_STREAM);
       return;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { H2Connection } from '../../../src/h2/connection.js';
 import { CONNECTION_PREFACE, encodeHeaders, encodeRstStream, encodeSettings, ErrorCode, FrameType } from '../../../src/h2/frame.js';
-import { REFUSALS_MAX } from '../../../src/h2/guards.js';
+import { REFUSALS_AFTER_GOAWAY, REFUSALS_MAX } from '../../../src/h2/guards.js';
 import { HpackEncoder } from '../../../src/h2/hpack/encoder.js';
 import { MemoryBudget, STREAM_RESERVE_BYTES } from '../../../src/h2/memory-budget.js';
 import type { H2Stream } from '../../../src/h2/stream.js';
@@ -55,11 +55,25 @@ describe('SETTINGS_MAX_CONCURRENT_STREAMS', () => {
     expect(s.conn.destroyed).toBe(true);
   });
 
-  it('a flood of 100,000 streams holds at most the limit open', () => {
+  it(`a peer that opens ${REFUSALS_AFTER_GOAWAY} more streams after that GOAWAY is cut off, and nothing more of it is read`, () => {
+    const s = server({ maxConcurrentStreams: 1 });
+    s.open(1);
+    let id = 3;
+    for (let i = 0; i < REFUSALS_MAX; i++, id += 2) s.open(id);
+    expect(s.conn.destroyed).toBe(false);
+    for (let i = 0; i < REFUSALS_AFTER_GOAWAY; i++, id += 2) s.open(id);
+    expect(s.conn.destroyed).toBe(true);
+    expect(s.conn.closeError?.message).toMatch(/after GOAWAY ENHANCE_YOUR_CALM/);
+    const goaways = s.socket.frames().filter((f) => f.type === FrameType.GOAWAY);
+    expect(goaways.map((f) => f.payload.readUInt32BE(4))).toEqual([ErrorCode.ENHANCE_YOUR_CALM, ErrorCode.ENHANCE_YOUR_CALM]);
+  });
+
+  it('a flood of 100,000 streams opens no more than the limit, and ends with the connection cut off', () => {
     const s = server({ maxConcurrentStreams: 128 });
     for (let i = 0; i < 100_000; i++) s.open(1 + 2 * i);
-    expect(s.conn.activeStreams).toBe(128);
     expect(s.streams).toHaveLength(128);
+    expect(s.refused).toHaveLength(REFUSALS_MAX);
+    expect(s.conn.destroyed).toBe(true);
   });
 });
 
