@@ -46,6 +46,7 @@ export function listenerHttp2Options(http2: Http2Config) {
     maxConcurrentStreams: http2.maxConcurrentStreams,
     maxHeaderListBytes: http2.maxHeaderListBytes,
     handshakeTimeoutMs: http2.handshakeTimeoutMs,
+    idleTimeoutMs: http2.idleTimeoutMs,
     memoryBudget,
   };
 }

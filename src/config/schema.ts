@@ -550,6 +550,14 @@ export const bootstrapSchema = z
               'is reset. Bytes (RFC 9113 sizing: name + value + 32 per field); default 65536; range 1024-16777216.',
           ),
         handshakeTimeoutMs: ms(10_000, 0, 600_000, 'Listeners: a connection without the HTTP/2 preface and SETTINGS within this is closed (0 = never).'),
+        idleTimeoutMs: ms(
+          300_000,
+          0,
+          86_400_000,
+          'Listeners: a downstream connection with no stream open for this long is closed gracefully (GOAWAY ' +
+            'NO_ERROR; gRPC clients reconnect when they next call), closed 1-1.25 times this after its last stream. ' +
+            'Between nginx (75 s) and Envoy (1 h); an idle connection holds about 12 KB (0 = never).',
+        ),
       })
       .strict()
       .default({
@@ -559,6 +567,7 @@ export const bootstrapSchema = z
         memoryBudgetBytes: 64 << 20,
         maxHeaderListBytes: 64 * 1024,
         handshakeTimeoutMs: 10_000,
+        idleTimeoutMs: 300_000,
       })
       .describe('HTTP/2 settings of the listeners and of the sessions to upstreams (RFC 9113 §6.5.2).'),
     shutdown: z

@@ -107,6 +107,11 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     return this.streams.waitingCount;
   }
 
+  /** Server: the highest stream id the peer opened (0 before any); it moves whenever the peer opens a stream. */
+  get lastPeerStreamId(): number {
+    return this.streams.lastPeerStreamId;
+  }
+
   /** Client: the id the next request gets. */
   get nextStreamId(): number {
     return this.streams.nextStreamId;

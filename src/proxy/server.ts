@@ -41,6 +41,12 @@ export interface ListenerOptions {
    * TLS one budget covers both: HTTP/2 gets what the TLS handshake left.
    */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * A downstream connection with no stream open for this long is closed gracefully (GOAWAY NO_ERROR; clients
+   * reconnect when they next need it). Checked every quarter of it, so it closes between 1 and 1.25 times this
+   * after its last stream. Default 0 = never (config: 300000).
+   */
+  readonly idleTimeoutMs?: number;
   /** TLS on this listener (src/tls/accept.ts); absent = plaintext h2c only. */
   readonly tls?: InboundTls;
   /** Called for each accepted connection and when it closes (metrics). */
@@ -54,6 +60,9 @@ export interface ListenerOptions {
   readonly onConnectionError?: (reason: string, err: Error | undefined, remote: string) => void;
 }
 
+/** Idle timeout: sweeps per timeout; a connection idle through one more sweep than this in a row is closed. */
+const IDLE_SWEEPS = 4;
+
 /** One proxy listener. Not re-entrant across start/drain: start once, drain once. */
 export class ProxyListener {
   readonly direction: Direction;
@@ -64,6 +73,9 @@ export class ProxyListener {
   private readonly handshaking = new Set<Socket>();
   private inflight = 0;
   private draining = false;
+  /** Idle timeout: per connection, the last stream id seen and how many sweeps in a row it had no stream open. */
+  private readonly idle = new Map<H2Connection, { lastStreamId: number; sweeps: number }>();
+  private idleTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(opts: ListenerOptions) {
@@ -71,7 +83,29 @@ export class ProxyListener {
     this.direction = opts.direction;
     // RPCs are small writes that must not wait for ACKs (Nagle); gRPC implementations all set TCP_NODELAY.
     this.server = net.createServer({ noDelay: true }, this.onSocket);
+    const idleMs = opts.idleTimeoutMs ?? 0;
+    if (idleMs > 0) {
+      // A sweep every quarter of the timeout, rather than a timer per connection re-armed on every stream: the
+      // streams' path pays nothing for it.
+      this.idleTimer = setInterval(this.sweepIdle, Math.max(1, Math.floor(idleMs / IDLE_SWEEPS)));
+      this.idleTimer.unref();
+    }
   }
+
+  /** Closes (GOAWAY NO_ERROR) the connections that had no stream open and opened none for IDLE_SWEEPS + 1 sweeps in a row. */
+  private readonly sweepIdle = (): void => {
+    for (const [session, state] of this.idle) {
+      const lastStreamId = session.lastPeerStreamId;
+      if (session.activeStreams > 0 || lastStreamId !== state.lastStreamId) {
+        state.lastStreamId = lastStreamId;
+        state.sweeps = 0;
+        continue;
+      }
+      if (++state.sweeps <= IDLE_SWEEPS) continue;
+      this.idle.delete(session);
+      session.close();
+    }
+  };
 
   /** Calls currently in flight on this listener. */
   get activeCalls(): number {
@@ -102,6 +136,7 @@ export class ProxyListener {
    */
   async drain(timeoutMs: number): Promise<number> {
     this.draining = true;
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.server.close();
     for (const s of this.sessions) s.close();
     if (this.inflight > 0) {
@@ -154,12 +189,14 @@ export class ProxyListener {
     // One PeerInfo per connection: every call on it shares the peer's verified SPIFFE ID (mTLS) or none.
     const peer: PeerInfo = { address: tcp.remoteAddress ?? '', port: tcp.remotePort ?? 0, identity };
     this.sessions.add(session);
+    if (this.idleTimer !== undefined) this.idle.set(session, { lastStreamId: 0, sweeps: 0 });
     this.opts.onConnection?.(true);
     session.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, peer));
     const onRefused = this.opts.onStreamRefused;
     if (onRefused !== undefined) session.on('streamRefused', (reason: StreamRefusal) => onRefused(reason, `${peer.address}:${peer.port}`));
     session.once('close', () => {
       this.sessions.delete(session);
+      this.idle.delete(session);
       this.opts.onConnection?.(false);
       const reason = session.closeReason;
       if (reason !== undefined) this.opts.onConnectionError?.(reason, session.closeError, `${peer.address}:${peer.port}`);

@@ -350,6 +350,7 @@ describe('loadBootstrap accepts valid documents', () => {
           memoryBudgetBytes: 64 << 20,
           maxHeaderListBytes: 65_536,
           handshakeTimeoutMs: 10_000,
+          idleTimeoutMs: 300_000,
         },
         shutdown: { drainTimeoutMs: 30_000 },
       },
