@@ -31,6 +31,14 @@ export class HpackDecoder {
   private count = 0;
   /** Read position while decoding (a field, not a return value, so integer reads allocate nothing). */
   private pos = 0;
+  /**
+   * The name of the first field of the last block whose value RFC 9113 §8.2.1 forbids (NUL, CR, LF, or whitespace
+   * at either end), else undefined. Values are checked once, as literals arrive: a value taken from the tables was
+   * checked when it entered them, unless a forbidden one ever entered the dynamic table (`checkIndexed`).
+   */
+  badValueName: string | undefined;
+  /** A forbidden value entered the dynamic table once: values taken from it are checked too from then on. */
+  private checkIndexed = false;
 
   /**
    * @param maxTableSize our SETTINGS_HEADER_TABLE_SIZE, in octets: the largest dynamic table size update the peer
@@ -66,6 +74,7 @@ export class HpackDecoder {
     let tooLarge = false;
     let fieldSeen = false;
     this.pos = start;
+    this.badValueName = undefined;
     while (this.pos < end) {
       const at = this.pos;
       const b = block[at] as number;
@@ -82,12 +91,14 @@ export class HpackDecoder {
           const slot = this.dynamicSlot(index, at);
           name = this.names[slot] as string;
           value = this.values[slot] as string;
+          if (this.checkIndexed) this.checkValue(name, value);
         }
       } else if ((b & 0x40) !== 0) {
         // §6.2.1 Literal Header Field with Incremental Indexing.
         const index = this.readInt(block, end, 6);
         name = index === 0 ? this.readString(block, end) : this.nameAt(index, at);
         value = this.readString(block, end);
+        if (this.checkValue(name, value)) this.checkIndexed = true;
         this.insert(name, value);
       } else if ((b & 0x20) !== 0) {
         // §6.3 Dynamic Table Size Update: only at the start of a block (§4.2), never above our setting.
@@ -104,6 +115,7 @@ export class HpackDecoder {
         const index = this.readInt(block, end, 4);
         name = index === 0 ? this.readString(block, end) : this.nameAt(index, at);
         value = this.readString(block, end);
+        this.checkValue(name, value);
         // An intermediary must forward a never-indexed field as never-indexed (§7.1.3): report its name.
         if ((b & 0x10) !== 0 && neverIndexed !== undefined) neverIndexed.push(name);
       }
@@ -115,6 +127,13 @@ export class HpackDecoder {
     if (tooLarge) {
       throw new HpackError(`header list of ${listSize} octets exceeds the limit of ${limit}`, -1, true);
     }
+  }
+
+  /** Records `name` in badValueName when `value` is one §8.2.1 forbids; true when it is. */
+  private checkValue(name: string, value: string): boolean {
+    if (value.length === 0 || !forbiddenValue(value)) return false;
+    this.badValueName ??= name;
+    return true;
   }
 
   /** Current dynamic table size in octets (RFC 7541 §4.1), for tests and diagnostics. */
@@ -227,4 +246,14 @@ export class HpackDecoder {
       this.count--;
     }
   }
+}
+
+/** NUL, CR or LF anywhere in a field value (RFC 9113 §8.2.1). */
+const NUL_CR_LF = /[\0\r\n]/;
+
+/** A non-empty field value RFC 9113 §8.2.1 forbids: NUL, CR or LF in it, or a space or tab at either end. */
+function forbiddenValue(value: string): boolean {
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first === 32 || first === 9 || last === 32 || last === 9 || NUL_CR_LF.test(value);
 }

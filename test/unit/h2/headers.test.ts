@@ -57,14 +57,7 @@ describe('toHeaderObject', () => {
     ['non-numeric :status', 'response', [':status', '2xx'], /:status/],
     ['request pseudo-header in a response', 'response', [':status', '200', ':path', '/'], /unknown pseudo-header :path/],
     ['pseudo-header in trailers', 'trailers', [':status', '200'], /in trailers/],
-    // RFC 9113 §8.2.1: field values never carry NUL, CR or LF, nor start or end with whitespace; names only
-    // visible ASCII.
-    ['NUL in a value', 'request', [...REQ, 'x-v', 'a\u0000b'], /NUL, CR, LF/],
-    ['CR in a value', 'request', [...REQ, 'x-v', 'a\rb'], /NUL, CR, LF/],
-    ['LF in a value', 'request', [...REQ, 'x-v', 'a\nb'], /NUL, CR, LF/],
-    ['LF in a trailer value', 'trailers', ['grpc-message', 'a\nb'], /NUL, CR, LF/],
-    ['a leading space in a value', 'request', [...REQ, 'x-v', ' a'], /surrounding whitespace/],
-    ['a trailing tab in a value', 'request', [...REQ, 'x-v', 'a\t'], /surrounding whitespace/],
+    // RFC 9113 §8.2.1: names only visible ASCII (values are checked by the HPACK decoder: hpack/field-values.test.ts).
     ['a space in a name', 'request', [...REQ, 'x v', '1'], /invalid character/],
     ['DEL in a name', 'request', [...REQ, 'x\u007f', '1'], /invalid character/],
   ];
