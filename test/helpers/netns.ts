@@ -117,9 +117,15 @@ export function createNetnsLab(): NetnsLab {
     namespaces.push(ns);
     ip(['-n', ns, 'link', 'set', 'lo', 'up']);
   };
-  make(switchNs);
-  ip(['-n', switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
-  ip(['-n', switchNs, 'link', 'set', 'br0', 'up']);
+  try {
+    make(switchNs);
+    ip(['-n', switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
+    ip(['-n', switchNs, 'link', 'set', 'br0', 'up']);
+  } catch (err) {
+    // No lab object reaches the caller's afterAll: delete what was made here.
+    for (const ns of namespaces) deleteNamespace(ns);
+    throw err;
+  }
 
   const command = (pod: Pod, argv: readonly string[], options: SpawnInPodOptions): [string, string[], SpawnOptions] => {
     const drop = options.uid === undefined ? [] : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups'];
@@ -130,7 +136,7 @@ export function createNetnsLab(): NetnsLab {
     addPod(name) {
       const n = pods.length + 1;
       const ns = `${base}-${name}`;
-      make(ns);
+      make(ns); // tracked from here on: close() deletes it even if the rest fails
       // Both ends are created inside namespaces of this run: eth0 in the pod, v<n> on the switch's bridge.
       ip(['-n', switchNs, 'link', 'add', `v${n}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
       ip(['-n', switchNs, 'link', 'set', `v${n}`, 'master', 'br0', 'up']);
