@@ -98,6 +98,7 @@ export function cleanupRules(jumps: readonly string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The state `--dry-run` assumes: a table without meshlet's jumps (apply), or with both (cleanup). */
+/** The state `--dry-run` assumes to install into: a table without meshlet's jumps. */
 export const DRY_RUN_APPLY_STATE: PresentJumps = Object.freeze({ inbound: false, outbound: false });
+/** The jumps `--cleanup --dry-run` assumes to remove: both, as meshlet installs them. */
 export const DRY_RUN_CLEANUP_JUMPS: readonly string[] = Object.freeze([INBOUND_JUMP, OUTBOUND_JUMP]);

@@ -49,6 +49,7 @@ export const REDIRECT_DEFAULTS: RedirectSettings = Object.freeze({
   excludeOutboundCidrs: Object.freeze([]),
 });
 
+/** Valid settings, or the one-line error naming the first bad flag. */
 export type SettingsResult = { readonly ok: true; readonly settings: RedirectSettings } | { readonly ok: false; readonly error: string };
 
 /** A bad flag: the message names the flag and the value. */
