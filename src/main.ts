@@ -17,6 +17,7 @@ import { loadStartup } from './cli/startup.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
 import { CA_USAGE } from './tls/ca-usage.js';
+import { INJECTOR_USAGE } from './injector/usage.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -44,6 +45,7 @@ Usage:
                                       a caller without a verified identity).
   meshlet schema                      Print the bootstrap config's JSON Schema.
 ${CA_USAGE}
+${INJECTOR_USAGE}
   meshlet --help | --version
 
 Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
@@ -96,6 +98,9 @@ async function main(argv: string[]): Promise<number> {
     case 'ca':
       // Loaded on demand: the certificate library is needed by this command only.
       return (await import('./tls/ca-cli.js')).runCaCommand(rest);
+    case 'injector':
+      // Loaded on demand, like ca: a sidecar never loads the webhook.
+      return (await import('./injector/command.js')).injectorCommand(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;
