@@ -50,7 +50,7 @@ export async function validateObjects(objects: readonly { label: string; object:
     const Model = mod[object.kind];
     if (Model === undefined) throw new Error(`kubernetes-models has no class ${object.kind} in ${modulePath(object)}`);
     try {
-      new Model(object).validate();
+      new Model(normalized(object)).validate();
     } catch (err) {
       const errors = (err as { errors?: { instancePath: string; message?: string; params?: unknown }[] }).errors;
       if (errors === undefined) throw err;
@@ -60,6 +60,16 @@ export async function validateObjects(objects: readonly { label: string; object:
   }
   problems.push(...unknownFields(typed));
   return problems;
+}
+
+/**
+ * kustomize wraps a Secret's base64 data at 76 columns; the API server's base64 decoding (Go's encoding/base64)
+ * skips line breaks, the schema's `byte` format does not. Joined here so the check matches the server.
+ */
+function normalized(o: K8sObject): K8sObject {
+  if (o.apiVersion !== 'v1' || o.kind !== 'Secret' || typeof o['data'] !== 'object' || o['data'] === null) return o;
+  const data = Object.fromEntries(Object.entries(o['data']).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/[\r\n]/g, '') : v]));
+  return { ...o, data };
 }
 
 /** The excess-property check: one virtual TypeScript module declaring each object with its model's interface. */
