@@ -10,11 +10,19 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.image.json ./
 COPY src ./src
 COPY examples ./examples
-COPY bench ./bench
-RUN npm run build
+# tsconfig.image.json: src and examples only (bench/ needs test/, which stays out of the image).
+RUN npx tsc -p tsconfig.image.json
+
+# The example services of deploy/examples/ (user-service, order-service): the build stage as it stands (compiled
+# examples, their protos, the dependencies). Built only on request:
+#   podman build --target examples -t meshlet-examples:0.1.0 .
+FROM build AS examples
+USER 4242:4242
+ENTRYPOINT ["node"]
+CMD ["dist/examples/services/user-service/main.js"]
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
@@ -35,13 +43,3 @@ EXPOSE 6140 6143 6191
 ENTRYPOINT ["node", "dist/src/main.js"]
 CMD ["run", "--config", "/etc/meshlet/sidecar.yaml"]
 
-# The example services of deploy/examples/ (user-service, order-service): the runtime plus the compiled examples
-# and their protos. Built only on request: podman build --target examples -t meshlet-examples:0.1.0 .
-FROM runtime AS examples
-COPY --from=build /src/dist/examples ./dist/examples
-COPY examples ./examples
-ENTRYPOINT ["node"]
-CMD ["dist/examples/services/user-service/main.js"]
-
-# The default target: the meshlet image itself (the runtime stage above, unchanged).
-FROM runtime
