@@ -24,6 +24,9 @@ export async function loadInjectorSettings(file: string | undefined): Promise<{ 
   return loaded.ok ? { ok: true, settings: loaded.config } : { ok: false, errors: loaded.errors.map(formatIssue) };
 }
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Runs `meshlet injector <args>`; resolves with the exit code: 0 after SIGTERM/SIGINT, 1 failed to start, 2 usage. */
 export async function injectorCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let values: Record<string, string | undefined>;
   try {
@@ -48,13 +51,18 @@ export async function injectorCommand(args: readonly string[], env: NodeJS.Proce
     process.stderr.write(`meshlet injector: --listen, --tls-cert and --tls-key are required\n\nUsage:\n${INJECTOR_USAGE}\n`);
     return 2;
   }
+  const level = values['log-level'] ?? env['MESHLET_LOG_LEVEL'] ?? 'info';
+  if (!LOG_LEVELS.includes(level)) {
+    process.stderr.write(`meshlet injector: --log-level "${level}": expected one of ${LOG_LEVELS.join(', ')}\n`);
+    return 2;
+  }
   const loaded = await loadInjectorSettings(values['config']);
   if (!loaded.ok) {
     for (const line of loaded.errors) process.stderr.write(`${line}\n`);
     process.stderr.write(`meshlet injector: ${values['config'] ?? 'the settings'} is invalid; nothing started\n`);
     return 1;
   }
-  const log = createLogger({ level: (values['log-level'] ?? env['MESHLET_LOG_LEVEL'] ?? 'info') as 'info' }).child({ component: 'injector' });
+  const log = createLogger({ level: level as 'info' }).child({ component: 'injector' });
   const metrics = createInjectorMetrics();
   const admin = new AdminServer(values['admin'] ?? '127.0.0.1:6192');
   let webhook: Webhook | undefined;

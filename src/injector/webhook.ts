@@ -65,7 +65,12 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     else log.info(fields, 'admission review answered');
     const text = JSON.stringify(answer.review);
     if (!res.destroyed) {
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      // After a refused body the rest of it is unread: close the connection rather than parse it as a request.
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        ...(status === 413 && { connection: 'close' }),
+      });
       res.end(text);
     }
     metrics.reviewSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -15,6 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadBootstrap } from '../../src/config/load.js';
 import { staticSource } from '../../src/config/source.js';
 import { loadInjectorSettings } from '../../src/injector/command.js';
+import { inject } from '../../src/injector/inject.js';
+import { DEFAULT_SETTINGS } from '../../src/injector/settings.js';
 import { runCaCommand } from '../../src/tls/ca-cli.js';
 import { validateObjects, type K8sObject } from '../helpers/k8s-schema.js';
 
@@ -34,6 +36,23 @@ const find = (objects: K8sObject[], kind: string, name: string): Record<string, 
   return o as Record<string, any>;
 };
 const quiet = { stdout: { write: () => true }, stderr: { write: (t: string) => process.stderr.write(t) } };
+
+describe('the image, its default config and the injector template agree', () => {
+  it('the sidecar runs the image\'s default command, with the default ports and UID', async () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? 'null') as string[];
+    expect(runtime).toMatch(/^COPY deploy\/sidecar-injector\/sidecar\.yaml \/etc\/meshlet\/sidecar\.yaml$/m);
+    expect(runtime).toMatch(new RegExp(`^USER ${DEFAULT_SETTINGS.proxyUid}:${DEFAULT_SETTINGS.proxyUid}$`, 'm'));
+    const p = { apiVersion: 'v1', kind: 'Pod', spec: { containers: [{ name: 'app', image: 'a' }] } };
+    const sidecar = (inject(p, DEFAULT_SETTINGS).patch[0]?.value as Record<string, unknown>[])[1] as { args: string[] };
+    expect(sidecar.args).toEqual(cmd);
+    const loaded = await loadBootstrap(staticSource('sidecar.yaml', readFileSync(join(ROOT, 'deploy/sidecar-injector/sidecar.yaml'), 'utf8')), {});
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+    const port = (hostPort: string | undefined) => Number(hostPort?.split(':').pop());
+    expect({ inbound: port(loaded.config.inbound?.listen), outbound: port(loaded.config.outbound?.listen), admin: port(loaded.config.admin.listen) }).toEqual(DEFAULT_SETTINGS.ports);
+  });
+});
 
 describe.skipIf(!KUBECTL)('deploy/ manifests', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'meshlet-deploy-'));

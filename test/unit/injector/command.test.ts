@@ -23,6 +23,12 @@ describe('meshlet injector', () => {
     expect(r.stderr).toContain('--listen, --tls-cert and --tls-key are required');
   }, 30_000);
 
+  it('refuses an unknown --log-level (exit 2)', async () => {
+    const r = await runMeshlet(['injector', '--listen', '127.0.0.1:0', '--tls-cert', leaf.certFile, '--tls-key', leaf.keyFile, '--log-level', 'loud']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--log-level "loud": expected one of');
+  }, 30_000);
+
   it('reports every bad setting as file:line:column: path: message and starts nothing (exit 1)', async () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'mode: sidecar\nresources:\n  cpuRequest: lots\nimagePulPolicy: Always\n');
