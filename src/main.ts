@@ -18,6 +18,7 @@ import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
 import { CA_USAGE } from './tls/ca-usage.js';
 import { IPTABLES_USAGE } from './redirect/usage.js';
+import { INJECTOR_USAGE } from './injector/usage.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -46,6 +47,7 @@ Usage:
   meshlet schema                      Print the bootstrap config's JSON Schema.
 ${CA_USAGE}
 ${IPTABLES_USAGE}
+${INJECTOR_USAGE}
   meshlet --help | --version
 
 Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
@@ -101,6 +103,9 @@ async function main(argv: string[]): Promise<number> {
     case 'iptables':
       // Loaded on demand, like ca: only the redirect's init container runs it.
       return (await import('./redirect/cli.js')).runIptablesCommand(rest);
+    case 'injector':
+      // Loaded on demand, like ca: a sidecar never loads the webhook.
+      return (await import('./injector/command.js')).injectorCommand(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;

@@ -695,3 +695,28 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   };
 }
+
+// --- The sidecar injector (`meshlet injector`): its own registry, served on the injector's admin port. ---
+
+/** Metrics of the injector webhook; see docs/kubernetes.md. */
+export interface InjectorMetrics {
+  readonly registry: Registry;
+  /** Admission reviews answered, by result: injected, skipped, unchanged, denied, error. */
+  readonly reviews: Counter<'result'>;
+  /** Time from the request's first byte to the answer, seconds. */
+  readonly reviewSeconds: Histogram;
+  /** Reloads of the serving certificate after its files changed, by result: ok, error (the old one is kept). */
+  readonly certReloads: Counter<'result'>;
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createInjectorMetrics(): InjectorMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    reviews: new Counter({ name: `${PREFIX}injector_reviews_total`, help: 'Admission reviews answered, by result (injected, skipped, unchanged, denied, error).', labelNames: ['result'], registers: [registry] }),
+    reviewSeconds: new Histogram({ name: `${PREFIX}injector_review_duration_seconds`, help: 'Time to answer an admission review, seconds.', buckets: [...HANDLING_BUCKETS_SECONDS], registers: [registry] }),
+    certReloads: new Counter({ name: `${PREFIX}injector_cert_reloads_total`, help: 'Reloads of the serving certificate after a file change, by result (ok, error).', labelNames: ['result'], registers: [registry] }),
+    scrape: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+  };
+}
