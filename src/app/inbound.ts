@@ -14,6 +14,7 @@ import { inboundHandler } from '../proxy/inbound.js';
 import type { InboundTls } from '../tls/accept.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
+import { codeName } from '../telemetry/metrics.js';
 import { countConnectionErrors, countConnections } from './mesh-metrics.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppTelemetry } from './telemetry.js';
@@ -84,6 +85,16 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     onConnection: countConnections(metrics, 'inbound'),
     onConnectionError: countConnectionErrors(metrics, 'inbound', log),
     ...(deps.tls !== undefined ? { tls: deps.tls } : {}),
+    // gRPC-Web (inbound.grpcWeb): browsers' calls run through the same chain; counted per protocol and encoding.
+    ...(inbound.grpcWeb?.enabled === true
+      ? {
+          grpcWeb: {
+            ...inbound.grpcWeb,
+            onCall: (protocol, encoding, status) => metrics.grpcWeb.calls.inc({ protocol, encoding, grpc_code: codeName(status) }),
+            onRejected: (reason) => metrics.grpcWeb.rejected.inc({ reason }),
+          },
+        }
+      : {}),
     handler: inboundHandler({
       service: config.service.name,
       appAddress,
