@@ -15,6 +15,8 @@ export interface WebResponse {
   readonly trailers: Record<string, string> | undefined;
   /** When each response chunk arrived (performance.now()), for streaming assertions. */
   readonly chunkTimes: number[];
+  /** HTTP/1.1: the request went on a kept-alive connection that an earlier request used. */
+  readonly reusedSocket: boolean;
 }
 
 export interface WebRequest {
@@ -29,6 +31,8 @@ export interface WebRequest {
   readonly protocol?: 'http/1.1' | 'h2';
   /** HTTP/1.1 keep-alive agent (to check the connection stays usable). */
   readonly agent?: http.Agent;
+  /** Aborts the request (HTTP/1.1: destroys the connection; HTTP/2: RST_STREAM CANCEL). */
+  readonly signal?: AbortSignal;
 }
 
 /** Frames `message` as a gRPC-Web request body for `contentType`. */
@@ -63,15 +67,16 @@ export function webRequest(address: string, req: WebRequest): Promise<WebRespons
   if (req.contentType === '') delete headers['content-type'];
   const [host, port] = address.split(':') as [string, string];
   const chunkTimes: number[] = [];
+  let reusedSocket = false;
   const finish = (status: number, h: Record<string, string | string[] | undefined>, raw: Buffer): WebResponse => {
     const ct = h['content-type'] as string | undefined;
-    return { status, headers: h, raw, chunkTimes, ...parseResponse(raw, ct) };
+    return { status, headers: h, raw, chunkTimes, reusedSocket, ...parseResponse(raw, ct) };
   };
   if (req.protocol === 'h2') {
     return new Promise((resolve, reject) => {
       const session = http2.connect(`http://${address}`);
       session.on('error', reject);
-      const stream = session.request({ ':method': req.method ?? 'POST', ':path': req.path, ...headers });
+      const stream = session.request({ ':method': req.method ?? 'POST', ':path': req.path, ...headers }, req.signal ? { signal: req.signal } : {});
       const body: Buffer[] = [];
       let status = 0;
       let rh: Record<string, string | string[] | undefined> = {};
@@ -87,13 +92,17 @@ export function webRequest(address: string, req: WebRequest): Promise<WebRespons
         session.close();
         resolve(finish(status, rh, Buffer.concat(body)));
       });
-      stream.on('error', reject);
+      stream.on('error', (err) => {
+        session.close();
+        reject(err);
+      });
       for (const c of chunks) stream.write(c);
       stream.end();
     });
   }
   return new Promise((resolve, reject) => {
-    const r = http.request({ host, port: Number(port), method: req.method ?? 'POST', path: req.path, headers, agent: req.agent ?? false }, (res) => {
+    const r = http.request({ host, port: Number(port), method: req.method ?? 'POST', path: req.path, headers, agent: req.agent ?? false, ...(req.signal ? { signal: req.signal } : {}) }, (res) => {
+      reusedSocket = r.reusedSocket;
       const body: Buffer[] = [];
       res.on('data', (c: Buffer) => {
         chunkTimes.push(performance.now());

@@ -112,6 +112,9 @@ class WebCall {
   private call: ProxyCall | undefined;
   private reply: ProxyReply | undefined;
   private closed = false;
+  private bodyEnded = false;
+  /** HTTP/2: a refusal waiting for the end of the request body (see fail()). */
+  private pendingError: ProxyError | undefined;
   private untrack: (() => void) | undefined;
 
   constructor(
@@ -162,6 +165,8 @@ class WebCall {
   };
 
   private readonly onEnd = (): void => {
+    this.bodyEnded = true;
+    if (this.pendingError !== undefined) return this.fail(this.pendingError);
     if (this.settled) return;
     let body: Buffer;
     try {
@@ -184,6 +189,14 @@ class WebCall {
   private fail(err: ProxyError): void {
     this.settled = true;
     if (this.closed) return;
+    if (this.ex.protocol === 'h2' && !this.bodyEnded) {
+      // An HTTP/2 response that ends before the request does is followed by RST_STREAM(NO_ERROR) (RFC 9113 §8.1),
+      // and some clients (node's http2) then drop the response they already got. So the rest of the body is read
+      // and dropped (bounded memory) and the answer goes out once it ended.
+      this.pendingError = err;
+      return;
+    }
+    this.pendingError = undefined;
     this.respondHeaders({});
     this.writeFrame(encodeTrailerFrame(errorTrailers(err, this.deps.direction)));
     this.ex.end();
