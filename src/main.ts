@@ -143,7 +143,8 @@ async function proxy(args: string[]): Promise<number> {
     process.stderr.write('meshlet proxy: --listen HOST:PORT and --upstream HOST:PORT are required\n');
     return 2;
   }
-  const tls = loadQuickTls(values);
+  // --grpc-web-origin: the TLS listener also offers ALPN http/1.1, for gRPC-Web over HTTP/1.1.
+  const tls = loadQuickTls(values, { http1: values['grpc-web-origin'] !== undefined });
   if (!tls.ok) {
     for (const e of tls.errors) process.stderr.write(`meshlet proxy: ${e}\n`);
     return 2;

@@ -84,7 +84,8 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     ...listenerHttp2Options(config.http2),
     onConnection: countConnections(metrics, 'inbound'),
     onConnectionError: countConnectionErrors(metrics, 'inbound', log),
-    ...(deps.tls !== undefined ? { tls: deps.tls } : {}),
+    // With gRPC-Web the TLS front also hands on HTTP/1.1 (ALPN http/1.1, or plaintext in permissive mode).
+    ...(deps.tls !== undefined ? { tls: inbound.grpcWeb?.enabled === true ? { ...deps.tls, http1: true } : deps.tls } : {}),
     // gRPC-Web (inbound.grpcWeb): browsers' calls run through the same chain; counted per protocol and encoding.
     ...(inbound.grpcWeb?.enabled === true
       ? {

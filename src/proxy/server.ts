@@ -190,6 +190,7 @@ export class ProxyListener {
     acceptInbound(socket, tlsOpts, timeoutMs, {
       accepted: (a) => {
         this.handshaking.delete(socket);
+        if (a.protocol === 'http/1.1' && this.http1 !== undefined) return this.http1.accept(a.socket, a.identity);
         // One budget for the TLS handshake and the HTTP/2 preface: HTTP/2 gets what is left (at least 1 ms).
         const left = timeoutMs === 0 ? 0 : Math.max(1, Math.round(timeoutMs - (performance.now() - startMs)));
         this.startSession(a.socket, a.identity, left, socket);
