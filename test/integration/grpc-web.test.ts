@@ -4,7 +4,10 @@
 // across chunks, trailers-only errors, -bin metadata, refused content types, malformed bodies, limits, CORS,
 // deadlines, cancellation, and that the chain (metrics, access log) saw the calls.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/grpcweb/codec.js';
 import { startEcho, type EchoServer } from '../helpers/echo.js';
@@ -214,5 +217,28 @@ describe('the inbound chain sees gRPC-Web calls', () => {
     expect(handled?.reduce((a, s) => a + s.value, 0)).toBeGreaterThanOrEqual(2);
     await waitUntil(() => sc.logs.some((l) => l.access === true && l.grpc_web === 'h2'), 'access log line of a gRPC-Web call');
     expect(sc.logs.some((l) => l.access === true && l.grpc_web === 'http/1.1' && l.grpc_method === 'Unary')).toBe(true);
+  });
+});
+
+describe('authz applies to gRPC-Web calls unchanged', () => {
+  it('denies a method by policy with PERMISSION_DENIED in the trailers frame; the app never sees it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshlet-grpc-web-authz-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, 'authz:\n  rules:\n    - name: no-unary\n      action: deny\n      methods: ["test.Echo/Unary"]\n');
+    const denied = await startSidecar(
+      { service: { name: 'web' }, inbound: { listen: '127.0.0.1:0', app: echo.address, grpcWeb: {} }, policy: { file } },
+      { level: 'silent' },
+    );
+    try {
+      const before = echo.calls.length;
+      const r = await webRequest(denied.inbound as string, { path: '/test.Echo/Unary', message: Buffer.from('x') });
+      expect(r.trailers).toMatchObject({ 'grpc-status': '7', 'x-meshlet-error': 'ERR_AUTHZ_DENIED' });
+      expect(echo.calls.length).toBe(before);
+      const ok = await webRequest(denied.inbound as string, { path: '/test.Echo/ServerStream', message: Buffer.from('x'), headers: { 'stream-count': '1' } });
+      expect(ok.trailers?.['grpc-status']).toBe('0');
+    } finally {
+      await denied.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
