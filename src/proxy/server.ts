@@ -104,6 +104,13 @@ export class ProxyListener {
     serveGrpcWeb(ex, { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, identity }, this.webDeps as WebServeDeps);
   }
 
+  /** Serves HTTP/1.1 (gRPC-Web) on `socket`, counted as a connection like an HTTP/2 one. */
+  private acceptHttp1(http1: Http1Front, socket: Socket, identity: string | undefined): void {
+    this.opts.onConnection?.(true);
+    socket.once('close', () => this.opts.onConnection?.(false));
+    http1.accept(socket, identity);
+  }
+
   private callDone(): void {
     if (--this.inflight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -174,7 +181,7 @@ export class ProxyListener {
         (p) => {
           this.handshaking.delete(socket);
           if (p === 'h2c') this.startSession(socket, undefined, this.opts.handshakeTimeoutMs);
-          else http1.accept(socket);
+          else this.acceptHttp1(http1, socket, undefined);
         },
         (err) => {
           this.handshaking.delete(socket);
@@ -190,7 +197,7 @@ export class ProxyListener {
     acceptInbound(socket, tlsOpts, timeoutMs, {
       accepted: (a) => {
         this.handshaking.delete(socket);
-        if (a.protocol === 'http/1.1' && this.http1 !== undefined) return this.http1.accept(a.socket, a.identity);
+        if (a.protocol === 'http/1.1' && this.http1 !== undefined) return this.acceptHttp1(this.http1, a.socket, a.identity);
         // One budget for the TLS handshake and the HTTP/2 preface: HTTP/2 gets what is left (at least 1 ms).
         const left = timeoutMs === 0 ? 0 : Math.max(1, Math.round(timeoutMs - (performance.now() - startMs)));
         this.startSession(a.socket, a.identity, left, socket);
