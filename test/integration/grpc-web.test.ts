@@ -6,12 +6,13 @@
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/grpcweb/codec.js';
 import { startEcho, type EchoServer } from '../helpers/echo.js';
-import { requestBody, webRequest } from '../helpers/grpc-web.js';
+import { parseResponse, requestBody, webRequest } from '../helpers/grpc-web.js';
 import { scrape } from '../helpers/prom-text.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -151,6 +152,37 @@ describe.each(['http/1.1', 'h2'] as const)('gRPC-Web over %s', (protocol) => {
     echo.events.once('call', () => ac.abort());
     await expect(webRequest(address, { protocol, path: '/test.Echo/ServerStream', message: Buffer.from('x'), headers: { 'never-respond': '1', 'stream-count': '1' }, signal: ac.signal })).rejects.toThrow();
     expect(await cancelled).toBe('ServerStream');
+  });
+});
+
+describe('HTTP/2: one connection, a bad call next to good ones', () => {
+  it('answers a garbage body on one stream while other streams of the connection go through', async () => {
+    const session = http2.connect(`http://${address}`);
+    try {
+      const call = (body: Buffer, contentType: string) =>
+        new Promise<{ trailers: Record<string, string> | undefined; messages: Buffer[] }>((resolve, reject) => {
+          const s = session.request({ ':method': 'POST', ':path': '/test.Echo/Unary', 'content-type': contentType });
+          const chunks: Buffer[] = [];
+          let ct: string | undefined;
+          s.on('response', (h) => (ct = h['content-type'] as string));
+          s.on('data', (c: Buffer) => chunks.push(c));
+          s.on('end', () => resolve(parseResponse(Buffer.concat(chunks), ct)));
+          s.on('error', reject);
+          s.end(body);
+        });
+      const [good1, bad, good2] = await Promise.all([
+        call(requestBody(Buffer.from('one')), BINARY),
+        call(Buffer.from('@@@@ not base64 @@@@'), TEXT),
+        call(requestBody(Buffer.from('two'), TEXT), TEXT),
+      ]);
+      expect(bad.trailers?.['x-meshlet-error']).toBe('ERR_GRPCWEB_BAD_BODY');
+      expect(good1.messages.map(String)).toEqual(['one']);
+      expect(good2.messages.map(String)).toEqual(['two']);
+      expect((await call(requestBody(Buffer.from('after')), BINARY)).messages.map(String)).toEqual(['after']);
+      expect(session.closed).toBe(false);
+    } finally {
+      session.close();
+    }
   });
 });
 
