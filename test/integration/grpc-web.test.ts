@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,6 +204,18 @@ describe('HTTP/1.1 on the gRPC port', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('answers bytes that are neither HTTP/2 nor HTTP/1.1 with 400 and closes, never a hang', async () => {
+    const [host, port] = address.split(':') as [string, string];
+    const reply = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(Number(port), host, () => sock.write('\x00\x01garbage that is no request line\r\n\r\n'));
+      let text = '';
+      sock.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      sock.on('close', () => resolve(text));
+      sock.on('error', reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
   });
 
   it('answers an h2c upgrade with 426 and a GET with 405', async () => {
