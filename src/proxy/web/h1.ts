@@ -34,12 +34,15 @@ export function createHttp1Front(opts: Http1FrontOptions): Http1Front {
   const sockets = new Set<Socket>();
   let closing = false;
   const server = http.createServer(
-    { maxHeaderSize: opts.maxHeaderBytes ?? 64 * 1024, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000, noDelay: true, requestTimeout: 0 },
+    { maxHeaderSize: opts.maxHeaderBytes ?? 64 * 1024, keepAliveTimeout: opts.keepAliveTimeoutMs ?? 60_000, noDelay: true },
     (req: IncomingMessage, res: ServerResponse) => {
       if (closing) res.shouldKeepAlive = false;
       opts.onExchange(exchangeOf(req, res), req.socket);
     },
   );
+  // node tracks connections (closeIdleConnections, and the headersTimeout / requestTimeout checks that answer a
+  // slow client 408) from the server's 'listening' event; this server never listens, so it is told it does.
+  server.emit('listening');
   // A client speaking garbage gets node's 400 and the connection closes; nothing reaches the adapter.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -59,6 +62,7 @@ export function createHttp1Front(opts: Http1FrontOptions): Http1Front {
     },
     destroyAll() {
       for (const s of sockets) s.destroy();
+      server.close(); // stops the connection checks' interval timer
     },
   };
 }
