@@ -4,8 +4,6 @@
 
 /** The flag bit of a length-prefixed frame that marks it as the trailers frame (PROTOCOL-WEB.md "Message framing"). */
 export const TRAILER_FLAG = 0x80;
-/** The flag bit of a compressed message (PROTOCOL-GRPC "Length-Prefixed-Message"). */
-export const COMPRESSED_FLAG = 0x01;
 
 /** A gRPC-Web content type, parsed: `text` for the base64 variants (`application/grpc-web-text`). */
 export interface GrpcWebContentType {
