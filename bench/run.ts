@@ -38,6 +38,7 @@ import {
 } from './report.js';
 import { runMtlsSuite } from './mtls.js';
 import { MTLS_USAGE, type MtlsOptions, parseMtlsArgs } from './mtls-args.js';
+import { GRPC_WEB_USAGE, type GrpcWebBenchOptions, parseGrpcWebArgs, runGrpcWebSuite } from './grpc-web.js';
 import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
 
 /** A path under test: the port h2load targets and the proxy process whose CPU is charged to it. */
@@ -59,12 +60,13 @@ function plannedSeconds(options: BenchOptions): number {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed: BenchOptions | MtlsOptions | 'help';
+  let parsed: BenchOptions | MtlsOptions | GrpcWebBenchOptions | 'help';
   let usage = USAGE;
   try {
     const { suite, rest } = splitSuite(argv);
     if (suite === 'mtls') usage = MTLS_USAGE;
-    parsed = suite === 'mtls' ? parseMtlsArgs(rest) : parseBenchArgs(rest);
+    if (suite === 'grpc-web') usage = GRPC_WEB_USAGE;
+    parsed = suite === 'mtls' ? parseMtlsArgs(rest) : suite === 'grpc-web' ? parseGrpcWebArgs(rest) : parseBenchArgs(rest);
   } catch (err) {
     console.error(`bench: ${(err as Error).message}\n${usage}`);
     return 2;
@@ -73,7 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  if ('suite' in parsed) return runMtlsSuite(parsed);
+  if ('suite' in parsed) return parsed.suite === 'grpc-web' ? runGrpcWebSuite(parsed) : runMtlsSuite(parsed);
   const options = parsed;
 
   const needed: ToolName[] = ['h2load', ...(options.paths.includes('nginx') ? (['nginx'] as const) : [])];

@@ -28,10 +28,13 @@ Usage:
                                       [--tls-cert F --tls-key F [--tls-client-ca F]]
                                       [--upstream-tls --upstream-ca F [--upstream-server-name NAME]
                                        [--upstream-cert F --upstream-key F] [--upstream-spiffe-id ID]]
+                                      [--grpc-web-origin ORIGIN]...
                                       Quick mode: forward every call on the listener to one upstream, same data path.
                                       --tls-*: TLS on the listener (client certs required with --tls-client-ca);
                                       --upstream-*: TLS to the upstream, verified against the CA and the name
                                       (default: the upstream host) or SPIFFE ID.
+                                      --grpc-web-origin: serve gRPC-Web too, with CORS for ORIGIN (repeatable;
+                                      exact, https://*.example.com or *).
   meshlet validate FILE...            Check config files (bootstrap or policy) as run loads them: env overrides
                                       applied, the bootstrap's policy.file checked too; prints every error as
                                       file:line:column: path: message (an env value's error names the variable).
@@ -141,6 +144,7 @@ async function proxy(args: string[]): Promise<number> {
       admin: { type: 'string' },
       'log-level': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      'grpc-web-origin': { type: 'string', multiple: true },
       ...QUICK_TLS_OPTIONS,
     },
     strict: true,
@@ -149,7 +153,8 @@ async function proxy(args: string[]): Promise<number> {
     process.stderr.write('meshlet proxy: --listen HOST:PORT and --upstream HOST:PORT are required\n');
     return 2;
   }
-  const tls = loadQuickTls(values);
+  // --grpc-web-origin: the TLS listener also offers ALPN http/1.1, for gRPC-Web over HTTP/1.1.
+  const tls = loadQuickTls(values, { http1: values['grpc-web-origin'] !== undefined });
   if (!tls.ok) {
     for (const e of tls.errors) process.stderr.write(`meshlet proxy: ${e}\n`);
     return 2;
@@ -160,6 +165,7 @@ async function proxy(args: string[]): Promise<number> {
     admin: values.admin,
     logLevel: values['log-level'],
     accessLog: values['no-access-log'] !== true,
+    grpcWebOrigins: values['grpc-web-origin'],
   });
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);

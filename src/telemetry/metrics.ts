@@ -408,6 +408,12 @@ export interface Metrics {
   readonly tracing: { readonly spansExported: Counter; readonly spansFailed: Counter };
   /** Consul registration attempts of the local service (watch status is collected from the resolver). */
   readonly consul: { readonly registrations: Counter<'result'> };
+  /**
+   * gRPC-Web on the inbound listener (`inbound.grpcWeb`): `calls` by `protocol` (http/1.1, h2), `encoding` (binary,
+   * text) and `grpc_code` (every gRPC-Web call, also those meshlet refused before the chain); `rejected` counts
+   * HTTP requests that were not gRPC-Web, by `reason` (not_grpc_web 415, h2c_upgrade 426, method 405, preflight_origin).
+   */
+  readonly grpcWeb: { readonly calls: Counter<'protocol' | 'encoding' | 'grpc_code'>; readonly rejected: Counter<'reason'> };
   /** Registers a counter in the registry (names get no automatic prefix: pass `meshlet_...`). Same name → same metric. */
   counter<L extends string = never>(config: { name: string; help: string; labelNames?: readonly L[] }): Counter<L>;
   gauge<L extends string = never>(config: { name: string; help: string; labelNames?: readonly L[]; collect?: (this: Gauge<L>) => void }): Gauge<L>;
@@ -682,6 +688,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
         name: `${PREFIX}consul_registrations_total`,
         help: 'Attempts to register the local service with the Consul agent, by result (ok, error).',
         labelNames: ['result'] as const,
+      }),
+    },
+    grpcWeb: {
+      calls: counter({
+        name: `${PREFIX}grpc_web_calls_total`,
+        help: 'gRPC-Web calls on the inbound listener, by HTTP protocol (http/1.1, h2), encoding (binary, text) and gRPC code.',
+        labelNames: ['protocol', 'encoding', 'grpc_code'] as const,
+      }),
+      rejected: counter({
+        name: `${PREFIX}grpc_web_rejected_total`,
+        help: 'HTTP requests on a gRPC-Web listener that were not gRPC-Web calls, by reason (not_grpc_web, h2c_upgrade, method, preflight_origin).',
+        labelNames: ['reason'] as const,
       }),
     },
     counter,

@@ -52,7 +52,7 @@ const FEATURES: readonly Feature[] = [
       'deploy/sidecar-injector/sidecar.yaml',
     ],
   },
-  { name: 'gRPC-Web', pattern: /grpc[- _]?web/gi, allowedIn: [] },
+  { name: 'gRPC-Web', pattern: /grpc[- _]?web/gi, allowedIn: ['config/schema/sidecar.schema.json'] },
   {
     name: 'iptables traffic redirection',
     pattern: /iptables|traffic[- ]redirect|init container/gi,

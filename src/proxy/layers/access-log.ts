@@ -13,6 +13,7 @@ import type { ProxyCall, ProxyReply } from '../call.js';
 import type { CallEnd } from '../../grpc/call.js';
 import { STATUS_NAMES } from '../../grpc/status.js';
 import type { Layer } from '../layer.js';
+import { grpcWebKey } from '../web/serve.js';
 
 export function accessLogLayer(deps: { readonly log: Logger }): Layer {
   // Access lines carry no headers, tokens or keys, so they skip the process logger's redaction, whose wildcard paths
@@ -61,6 +62,8 @@ function write(log: Logger, call: ProxyCall, end: CallEnd): void {
       peer: call.peer.address,
       peer_identity: call.peer.identity,
       authz: authz === undefined ? undefined : { decision: authz.decision, rule: authz.rule, mode: authz.mode },
+      // Set for calls that arrived as gRPC-Web: the HTTP protocol they came on (http/1.1, h2).
+      grpc_web: call.get(grpcWebKey),
     },
     'call',
   );
