@@ -47,7 +47,8 @@ ${CA_USAGE}
   meshlet --help | --version
 
 Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
-CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT override the config file (see docs/configuration.md).
+CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT, MESHLET_REDIS_ADDRESS, MESHLET_REDIS_USERNAME,
+MESHLET_REDIS_PASSWORD override the config file (see docs/configuration.md).
 Signals: SIGTERM/SIGINT drain gracefully (GOAWAY, in-flight calls finish up to shutdown.drainTimeoutMs); a second
 signal exits at once.`;
 
