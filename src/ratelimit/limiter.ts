@@ -37,7 +37,10 @@ export interface RateLimiterOptions {
   readonly now: () => number;
   /** The shared store of global limits; absent: every global limit runs on its fallback as if Redis were down. */
   readonly leases?: LeaseSource;
-  /** A lease is `perSecond × leaseWindowMs / 1000` tokens (at least 1, at most burst). Default 50 ms; range 1-1000. */
+  /**
+   * A lease is `perSecond × max(leaseWindowMs, 2 × the smoothed lease round trip) / 1000` tokens (at least 1, at
+   * most burst). Default 50 ms; range 1-1000.
+   */
   readonly leaseWindowMs?: number;
   /** Leased tokens unspent after this long are dropped, so old leases never add a burst. Default 1000 ms. */
   readonly leaseTtlMs?: number;
@@ -116,15 +119,22 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
     return v;
   };
-  const leaseSize = (limit: CompiledRateLimit) => Math.min(limit.burst, Math.max(1, Math.ceil((limit.perSecond * leaseWindowMs) / 1000)));
+  // Smoothed lease round trip (ms). A lease covers max(leaseWindowMs, 2 × RTT) of the rate: with a slow Redis (or a
+  // busy sidecar) a lease of 50 ms would run out long before the next one arrives and the sidecar would admit less
+  // than its share.
+  let rttMs = 0;
+  const leaseSize = (limit: CompiledRateLimit) =>
+    Math.min(limit.burst, Math.max(1, Math.ceil((limit.perSecond * Math.max(leaseWindowMs, 2 * rttMs)) / 1000)));
   const redisUp = () => leases !== undefined && !failed;
 
   const fetch = (limit: CompiledRateLimit, key: string, g: GlobalBucket): Promise<void> => {
     if (g.inflight !== undefined) return g.inflight;
     const source = leases as LeaseSource;
+    const sent = now();
     const p = source.lease(limit, key, leaseSize(limit)).then(
       ({ granted, waitMs }) => {
         const t = now();
+        rttMs = rttMs === 0 ? t - sent : rttMs + 0.2 * (t - sent - rttMs);
         if (expired(g, t)) g.tokens = 0;
         g.tokens += granted;
         g.leasedAt = t;
