@@ -40,8 +40,8 @@ Usage:
                                       The policy is --policy, else the bootstrap's policy.file.
   meshlet explain --config FILE [--policy FILE] --inbound pkg.Service/Method [--identity SPIFFE-ID]
                   [--metadata KEY=VALUE]...
-                                      Print the authz rules an inbound call meets and the decision (no --identity:
-                                      a caller without a verified identity).
+                                      Print the authz rules and rate limits an inbound call meets and the decision
+                                      (no --identity: a caller without a verified identity).
   meshlet schema                      Print the bootstrap config's JSON Schema.
 ${CA_USAGE}
   meshlet --help | --version

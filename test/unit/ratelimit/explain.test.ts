@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { outboundExplainLayers } from '../../../src/app/explain.js';
 import { explainCall } from '../../../src/policy/explain.js';
+import { explainInboundRateLimits } from '../../../src/ratelimit/explain.js';
 import { parsePolicy } from '../../../src/policy/load.js';
 import { OUTBOUND_LAYERS, OUTBOUND_TERMINAL } from '../../../src/proxy/outbound.js';
 
@@ -50,5 +51,23 @@ describe('explain: rate limits', () => {
       ['note: inbound limits of this policy matching /user.v1.Users/Get (applied where this policy serves the method): inbound-get'],
     ]);
     expect(lines.join('\n')).not.toContain('orders-only');
+  });
+});
+
+describe('explain --inbound: rate limits', () => {
+  const r = parsePolicy('p.yaml', POLICY + '  - name: per-tenant\n    rate: 10/s\n    by: [caller, "header:x-tenant"]\n');
+  if (!r.ok) throw new Error('policy fixture invalid');
+
+  it('lists the inbound limits of the method with the bucket the call spends from', () => {
+    expect(explainInboundRateLimits({ rateLimits: r.config.rateLimits, method: 'user.v1.Users/Get', identity: 'spiffe://td/ns/a/sa/web', metadata: { 'x-tenant': 't1' } })).toEqual([
+      '',
+      'rateLimits (inbound, every one must admit the call)',
+      '  inbound-get: 5/s burst 5, local, enforce; one bucket for every call matched',
+      '  per-tenant: 10/s burst 10, local, enforce; bucket caller=spiffe://td/ns/a/sa/web, header:x-tenant=t1',
+    ]);
+  });
+
+  it('says when none matches', () => {
+    expect(explainInboundRateLimits({ rateLimits: [], method: 'a.B/C', identity: undefined, metadata: {} }).at(-1)).toBe('  none matches this call');
   });
 });
