@@ -64,7 +64,7 @@ export function createRateLimit(config: BootstrapConfig, deps: { log: Logger; me
         });
   const limiter = createRateLimiter({
     now: () => performance.now(),
-    ...(redis !== undefined && cfg !== undefined ? { leases: redisLeaseSource(redis, cfg.keyPrefix) } : {}),
+    ...(redis !== undefined && cfg !== undefined ? { leases: redisLeaseSource(redis, `${cfg.keyPrefix}${config.service.name}:`) } : {}),
     onLeaseError: (err, limit) => {
       const message = err instanceof Error ? err.message : String(err);
       const reason = /timed out/i.test(message) ? 'timeout' : /writeable|ECONNREFUSED|ECONNRESET|connect|closed/i.test(message) ? 'connection' : 'error';

@@ -33,7 +33,10 @@ export const redisSchema = z
       .string()
       .max(200)
       .default('meshlet:rl:')
-      .describe('Prefix of every key meshlet writes (`<prefix><limit name>:<descriptor values>`); default `meshlet:rl:`.'),
+      .describe(
+        'Prefix of every key meshlet writes: `<prefix><service.name>:<limit name>:<descriptor values>`, so the sidecars ' +
+          'of one service share a limit and two services never do; default `meshlet:rl:`.',
+      ),
     connectTimeoutMs: ms(1000, 10, 60_000, 'TCP (and TLS) connect timeout; reconnects back off from 100 ms up to 2 s.'),
     commandTimeoutMs: ms(
       100,

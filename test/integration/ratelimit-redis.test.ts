@@ -161,7 +161,7 @@ describe('global rate limits through Redis', () => {
     const f = flow(client, 10);
     try {
       await waitUntil(() => f.counts.ok >= 20, 'calls admitted through Redis leases', 10_000);
-      expect(redis.cli('--scan', '--pattern', 'kill:g:*')).toBe('kill:g:');
+      expect(redis.cli('--scan', '--pattern', 'kill:echo:g:*')).toBe('kill:echo:g:');
       expect(await metric(sidecar, 'meshlet_ratelimit_redis_fallback_total')).toBe(0);
 
       await redis.kill();
@@ -181,7 +181,7 @@ describe('global rate limits through Redis', () => {
       const okAfter = f.counts.ok;
       await waitUntil(() => f.counts.ok >= okAfter + 20, 'calls admitted through Redis again', 10_000);
       expect(await metric(sidecar, 'meshlet_ratelimit_redis_fallback_total')).toBe(fallbackAfter);
-      expect(redis.cli('--scan', '--pattern', 'kill:g:*')).toBe('kill:g:');
+      expect(redis.cli('--scan', '--pattern', 'kill:echo:g:*')).toBe('kill:echo:g:');
     } finally {
       await f.stop();
     }
