@@ -139,6 +139,48 @@ describe('local rate limits', () => {
   }, 20_000);
 });
 
+describe('outbound limits', () => {
+  it('limit calls to one backend, per call (not per attempt), and say why to the local app', async () => {
+    const echo = await startEcho();
+    defer(() => echo.close());
+    const other = await startEcho();
+    defer(() => other.close());
+    const sidecar = await startSidecar(
+      {
+        service: { name: 'caller' },
+        outbound: { listen: '127.0.0.1:0' },
+        log: { level: 'info', accessLog: true },
+        upstreams: { echo: { endpoints: [echo.address] }, other: { endpoints: [other.address] } },
+      },
+      {
+        policy: policy(
+          'routes:\n  - match: { backend: echo }\n    retry: { retryOn: [unavailable] }\n' +
+            'rateLimits:\n  - name: protect-echo\n    direction: outbound\n    match: { backend: echo }\n    rate: 1/m\n    burst: 2\n',
+        ),
+      },
+    );
+    defer(() => sidecar.close());
+    const toEcho = echoClient(sidecar.outbound as string, 'echo');
+    defer(() => toEcho.close());
+    const toOther = echoClient(sidecar.outbound as string, 'other');
+    defer(() => toOther.close());
+    // The first call fails once and is retried: two attempts, one token.
+    const retried = new grpc.Metadata();
+    retried.set('fail-until-attempt', '2');
+    retried.set('x-call-id', 'retried');
+    const results = [await unary(toEcho, Buffer.from('x'), retried)];
+    for (let i = 0; i < 2; i++) results.push(await unary(toEcho, Buffer.from('x')));
+    expect(results.map((r) => r.err?.code ?? 0)).toEqual([0, 0, grpc.status.RESOURCE_EXHAUSTED]);
+    // Outbound, the caller is the local app: the full message names the limit.
+    expect(results[2]?.err?.details).toBe('meshlet rate limit protect-echo exceeded (1/m)');
+    expect(echo.calls).toHaveLength(3);
+    // Another backend is not limited.
+    for (let i = 0; i < 3; i++) expect((await unary(toOther, Buffer.from('x'))).err).toBeNull();
+    await waitUntil(() => sidecar.logs.filter((l) => l['access'] === true).length >= 6, 'access lines');
+    expect(sidecar.logs.filter((l) => l['access'] === true)[2]).toMatchObject({ error_code: 'ERR_RATELIMIT_EXCEEDED', rate_limit: { decision: 'rejected', limit: 'protect-echo' } });
+  });
+});
+
 describe('per-caller limits keyed by the mTLS identity', () => {
   it('gives each verified SPIFFE ID its own bucket: a noisy peer at 10× leaves another peer\'s rate whole', async () => {
     const echo = await startEcho();
