@@ -11,7 +11,7 @@
 // 3. Every limit is then checked without taking; an enforce limit that cannot admit rejects the call and nothing is
 //    taken from any limit. A shadow limit that cannot admit is reported as `shadow_rejected` and takes nothing.
 // 4. Otherwise one token is taken from every admitting limit; a global bucket half spent prefetches its next lease
-//    in the background.
+//    in the background (leases of more than one token only).
 //
 // Redis failure (a lease fetch rejects): for `retryMs` every global limit uses its fallback, a local bucket of the
 // same rate and burst in this sidecar (`failureMode: open`), or rejects (`closed`); the first call after that
@@ -198,8 +198,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       else {
         const g = b as GlobalBucket;
         g.tokens -= 1;
-        // Half the lease spent: fetch the next one in the background, so steady traffic rarely waits.
-        if (g.tokens <= leaseSize(limit) / 2 && g.inflight === undefined && now() >= g.emptyUntil && redisUp()) {
+        // Half the lease spent: fetch the next one in the background, so steady traffic rarely waits. Not for
+        // one-token leases (slow limits): a prefetched token unspent for leaseTtlMs would be dropped, wasted.
+        const size = leaseSize(limit);
+        if (size > 1 && g.tokens <= size / 2 && g.inflight === undefined && now() >= g.emptyUntil && redisUp()) {
           void fetch(limit, keys[i] as string, g);
         }
       }

@@ -238,3 +238,20 @@ describe('global limits', () => {
     expect(src.calls).toBe(after);
   });
 });
+
+describe('global limits with slow rates', () => {
+  it('leases one token at a time without prefetching, so sparse calls waste no token of the shared bucket', async () => {
+    const c = clock();
+    const src = scriptedSource(c.now);
+    const rl = createRateLimiter({ now: c.now, leases: src });
+    const l = [limit({ rate: '60/m', burst: 3, scope: 'global' })];
+    // Calls 2 s apart (beyond the lease TTL): each spends exactly one shared token.
+    let admitted = 0;
+    for (let i = 0; i < 5; i++) {
+      if ((await rl.check(l, call())).rejectedBy === undefined) admitted++;
+      c.advance(2000);
+    }
+    expect(admitted).toBe(5);
+    expect(src.calls).toBe(5);
+  });
+});
