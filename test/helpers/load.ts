@@ -54,3 +54,24 @@ export async function offerLoad(client: EchoClient, perSecond: number, durationM
   }
   return { ok, limited, other, firstSendMs: start, lastSendMs: lastSend, maxLatencyMs: Math.max(0, ...done.map((d) => d.ms)), results: done.map((d) => d.r) };
 }
+
+/**
+ * How many of the calls arriving at `arrivalsMs` (any order) an ideal token bucket of `perSecond` and `burst`,
+ * full at the first arrival, admits: the reference a limiter is checked against when the machine is too busy to
+ * offer a steady load (a stalled event loop bunches arrivals, and a full bucket wastes its refill meanwhile).
+ */
+export function idealAdmitted(arrivalsMs: readonly number[], perSecond: number, burst: number): number {
+  const sorted = [...arrivalsMs].sort((a, b) => a - b);
+  let tokens = burst;
+  let last = sorted[0] ?? 0;
+  let admitted = 0;
+  for (const t of sorted) {
+    tokens = Math.min(burst, tokens + ((t - last) * perSecond) / 1000);
+    last = t;
+    if (tokens >= 1) {
+      tokens -= 1;
+      admitted++;
+    }
+  }
+  return admitted;
+}

@@ -13,7 +13,7 @@ import type { Policy } from '../../src/policy/schema.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { echoClient, startEcho, unary, type EchoClient } from '../helpers/echo.js';
 import { fakeCertSource } from '../helpers/fake-cert-source.js';
-import { offerLoad } from '../helpers/load.js';
+import { idealAdmitted, offerLoad } from '../helpers/load.js';
 import { scrape } from '../helpers/prom-text.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { usePki } from '../helpers/test-pki.js';
@@ -65,16 +65,18 @@ describe('local rate limits', () => {
     const r = await offerLoad(client, 500, 3000);
     expect([...r.other]).toEqual([]);
     expect(r.limited).toBeGreaterThan(r.ok);
-    // Measured on the sidecar's clock (its access log), so a busy test machine that delays the client's sends
-    // does not skew it: the bucket starts with its burst (50, which also absorbs event-loop stalls of up to
-    // 0.5 s) and refills at 100/s from the first call to the last.
+    // Measured on the sidecar's clock (its access log: end time minus duration is the arrival), so a busy test
+    // machine that delays the client's sends does not skew it. The bucket starts with its burst (50) and refills at
+    // 100/s from the first arrival to the last: never more than that, and (within 5 %) what an ideal token bucket
+    // admits from the same arrivals, which is 100/s whenever the offered load keeps the bucket from filling up.
     const access = sidecar.logs.filter((l) => l['access'] === true);
     expect(access).toHaveLength(r.ok + r.limited);
-    const times = access.map((l) => Date.parse(String(l['time'])) - Number(l['duration_ms'] ?? 0));
-    const seconds = (Math.max(...times) - Math.min(...times)) / 1000;
-    const rate = (r.ok - 50) / seconds;
-    expect(rate).toBeGreaterThanOrEqual(95);
-    expect(rate).toBeLessThanOrEqual(105);
+    const arrivals = access.map((l) => Date.parse(String(l['time'])) - Number(l['duration_ms'] ?? 0));
+    const seconds = (Math.max(...arrivals) - Math.min(...arrivals)) / 1000;
+    expect((r.ok - 50) / seconds).toBeLessThanOrEqual(105);
+    const ideal = idealAdmitted(arrivals, 100, 50);
+    expect(Math.abs(r.ok - ideal) / ideal).toBeLessThanOrEqual(0.05);
+    expect(ideal).toBeGreaterThan(50 + 100 * seconds * 0.5);
     expect(await decisions(sidecar, 'hundred', 'admitted')).toBe(r.ok);
     expect(await decisions(sidecar, 'hundred', 'rejected')).toBe(r.limited);
   }, 30_000);
@@ -101,8 +103,8 @@ describe('local rate limits', () => {
     // The quiet caller stays under its own limit (its burst absorbs a busy machine's bunched sends): all admitted.
     expect(quiet.ok).toBe(40);
     expect(quiet.limited).toBe(0);
-    expect(noisy.limited).toBeGreaterThan(0);
-    expect(noisy.ok).toBeLessThan(25 + 50 * 2 * 1.2);
+    // The noisy one is held to its own limit: most of its 10× load is rejected.
+    expect(noisy.limited).toBeGreaterThan(noisy.ok * 2);
   }, 20_000);
 
   it('shadow counts the calls it would reject and rejects none', async () => {
@@ -217,10 +219,10 @@ describe('per-caller limits keyed by the mTLS identity', () => {
     };
     const noisy = await peer('noisy');
     const quiet = await peer('quiet');
-    const [n, q] = await Promise.all([offerLoad(noisy, 200, 2000, () => caller('quiet')), offerLoad(quiet, 16, 2000)]);
-    expect(q.ok).toBe(32);
+    const [n, q] = await Promise.all([offerLoad(noisy, 200, 2000, () => caller('quiet')), offerLoad(quiet, 8, 2000)]);
+    // The quiet peer stays well under its own limit (its burst absorbs a busy machine's bunched sends): all admitted.
+    expect(q.ok).toBe(16);
     expect(q.limited).toBe(0);
-    expect(n.limited).toBeGreaterThan(0);
-    expect(n.ok).toBeLessThan(200 * 2 * 0.5);
+    expect(n.limited).toBeGreaterThan(n.ok * 2);
   }, 20_000);
 });
