@@ -50,6 +50,7 @@ export function createRateLimit(config: BootstrapConfig, deps: { log: Logger; me
       : createRedisClient(cfg, {
           onReady: () => {
             everUp = true;
+            m.redisUp.set(1);
             log.info({ redis: cfg.address }, 'redis connected: global rate limits lease from it');
           },
           onDown: (err) => {
@@ -77,7 +78,8 @@ export function createRateLimit(config: BootstrapConfig, deps: { log: Logger; me
       log.info('redis leases work again: global rate limits are shared again');
     },
   });
-  m.redisUp.set(redis === undefined ? 0 : 1);
+  // 0 until the first connection is ready (and whenever leases fail); 1 while they work.
+  m.redisUp.set(0);
   const checkGlobal = (policy: Policy) => {
     const global = (policy.rateLimits ?? []).filter((l) => l.scope === 'global' && l.mode !== 'off').map((l) => l.name);
     if (global.length > 0 && cfg === undefined) {
