@@ -7,7 +7,8 @@
 // One call, several limits (all must admit; nothing is taken unless all do):
 // 1. Each matching limit finds its bucket by descriptor key.
 // 2. A global bucket with no leased token, Redis healthy and not known empty, fetches a lease and the call waits for
-//    it (one fetch per bucket at a time; Redis' command timeout bounds the wait).
+//    it (one fetch per bucket at a time, for at least as many tokens as calls wait; a second one when concurrent
+//    calls outnumbered the first lease; Redis' command timeout bounds each, and a failed one ends the waiting).
 // 3. Every limit is then checked without taking; an enforce limit that cannot admit rejects the call and nothing is
 //    taken from any limit. A shadow limit that cannot admit is reported as `shadow_rejected` and takes nothing.
 // 4. Otherwise one token is taken from every admitting limit; a global bucket half spent prefetches its next lease
@@ -87,6 +88,8 @@ interface GlobalBucket {
   emptyUntil: number;
   inflight: Promise<void> | undefined;
   fallback: TokenBucket | undefined;
+  /** Calls waiting for a lease of this bucket now: a lease asks for at least that many tokens. */
+  waiting: number;
 }
 
 interface LimitState {
@@ -131,7 +134,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     if (g.inflight !== undefined) return g.inflight;
     const source = leases as LeaseSource;
     const sent = now();
-    const p = source.lease(limit, key, leaseSize(limit)).then(
+    const want = Math.min(limit.burst, Math.max(leaseSize(limit), g.waiting));
+    const p = source.lease(limit, key, want).then(
       ({ granted, waitMs }) => {
         const t = now();
         rttMs = rttMs === 0 ? t - sent : rttMs + 0.2 * (t - sent - rttMs);
@@ -218,12 +222,42 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     return wait > 0 ? Math.ceil(wait) : Math.ceil(1000 / limit.perSecond);
   };
 
+  /**
+   * Waits for leases of the global buckets in `waiting` (none holds a token), then decides. Calls that arrive
+   * together share one fetch; a call it left without a token (others took them) fetches once more, for as many
+   * tokens as calls still wait, so concurrent calls are admitted up to the burst, not up to the first lease. At
+   * most two round trips, and none after a failed one.
+   */
+  const decideAfterLeases = async (limits: readonly CompiledRateLimit[], buckets: (TokenBucket | GlobalBucket)[], keys: string[], waiting: GlobalBucket[]): Promise<RateDecision> => {
+    for (const g of waiting) g.waiting++;
+    try {
+      for (let round = 0; round < 2; round++) {
+        const fetches: Promise<void>[] = [];
+        for (let i = 0; i < limits.length; i++) {
+          const g = buckets[i] as GlobalBucket;
+          if (!waiting.includes(g) || g.tokens >= 1 || failed || now() < g.emptyUntil) continue;
+          fetches.push(fetch(limits[i] as CompiledRateLimit, keys[i] as string, g));
+        }
+        if (fetches.length === 0) break;
+        await Promise.all(fetches);
+        const d = decide(limits, buckets, keys);
+        // Admitted, or rejected by something another round trip cannot change: done.
+        if (d.rejectedBy === undefined || round === 1) return d;
+        const g = buckets[limits.indexOf(d.rejectedBy.limit)] as GlobalBucket;
+        if (d.rejectedBy.source !== 'global' || !waiting.includes(g) || failed || now() < g.emptyUntil) return d;
+      }
+      return decide(limits, buckets, keys);
+    } finally {
+      for (const g of waiting) g.waiting--;
+    }
+  };
+
   return {
     check(limits, call) {
       if (limits.length === 0) return { limits: [], rejectedBy: undefined, retryAfterMs: 0 };
       const buckets: (TokenBucket | GlobalBucket)[] = [];
       const keys: string[] = [];
-      let waits: Promise<void>[] | undefined;
+      let waiting: GlobalBucket[] | undefined;
       for (const limit of limits) {
         const key = descriptorKey(limit.by, call, limit.callerHeader);
         keys.push(key);
@@ -232,21 +266,21 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
           buckets.push(bounded(s.local, key, () => newBucket(limit)));
           continue;
         }
-        const g = bounded(s.global, key, (): GlobalBucket => ({ tokens: 0, leasedAt: 0, emptyUntil: -Infinity, inflight: undefined, fallback: undefined }));
+        const g = bounded(s.global, key, (): GlobalBucket => ({ tokens: 0, leasedAt: 0, emptyUntil: -Infinity, inflight: undefined, fallback: undefined, waiting: 0 }));
         buckets.push(g);
         const t = now();
         if (g.tokens > 0 && expired(g, t)) g.tokens = 0;
         if (g.tokens >= 1 || leases === undefined) continue;
         if (!failed) {
-          if (t >= g.emptyUntil) (waits ??= []).push(fetch(limit, key, g));
+          if (t >= g.emptyUntil) (waiting ??= []).push(g);
         } else if (t >= downUntil) {
           // The retry period is over: probe Redis in the background; this call still uses the fallback.
           downUntil = t + retryMs;
           void fetch(limit, key, g);
         }
       }
-      if (waits === undefined) return decide(limits, buckets, keys);
-      return Promise.all(waits).then(() => decide(limits, buckets, keys));
+      if (waiting === undefined) return decide(limits, buckets, keys);
+      return decideAfterLeases(limits, buckets, keys, waiting);
     },
     retain(keep) {
       const signatures = new Set(keep.map((l) => l.signature));

@@ -41,8 +41,8 @@ function freePort(): Promise<number> {
 }
 
 /** Starts redis-server on `port`; resolves once it accepts connections, rejects with its output if it exits. */
-function launch(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+function launch(port: number, dir: string, extraArgs: readonly string[]): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -67,15 +67,24 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** Options of {@link startRedis}. */
+export interface RedisOptions {
+  /** Extra redis-server arguments (config directives), e.g. ACL users: `--user`, `name`, `on`, `>pw`, ... */
+  readonly args?: readonly string[];
+  /** Extra redis-cli arguments for `cli()`, e.g. `--user`, `name`, `--pass`, `pw`. */
+  readonly cliArgs?: readonly string[];
+}
+
 /** Starts a server for the calling test file; it is stopped (by PID) and its dir removed in afterAll. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  const extra = options.args ?? [];
   const dir = mkdtempSync(join(tmpdir(), 'meshlet-redis-'));
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 0; child === undefined; attempt++) {
     port = await freePort();
     try {
-      child = await launch(port, dir);
+      child = await launch(port, dir, extra);
     } catch (err) {
       if (!(err as { inUse?: boolean }).inUse || attempt >= 5) throw err;
     }
@@ -105,7 +114,7 @@ export async function startRedis(): Promise<RedisServer> {
       // The port was ours a moment ago; a TIME_WAIT or a racing bind can delay it: retry briefly.
       for (let attempt = 0; ; attempt++) {
         try {
-          child = await launch(port, dir);
+          child = await launch(port, dir, extra);
           return;
         } catch (err) {
           if (!(err as { inUse?: boolean }).inUse || attempt >= 20) throw err;
@@ -120,7 +129,7 @@ export async function startRedis(): Promise<RedisServer> {
       if (child?.pid !== undefined) process.kill(child.pid, 'SIGCONT');
     },
     cli(...args) {
-      const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' });
+      const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--no-auth-warning', ...(options.cliArgs ?? []), ...args], { encoding: 'utf8' });
       return r.stdout.trim();
     },
   };

@@ -255,3 +255,16 @@ describe('global limits with slow rates', () => {
     expect(src.calls).toBe(5);
   });
 });
+
+describe('global limits under concurrent calls', () => {
+  it('admits concurrent calls up to the burst, though they share one-token leases', async () => {
+    const c = clock();
+    const src = scriptedSource(c.now);
+    const rl = createRateLimiter({ now: c.now, leases: src });
+    const l = [limit({ rate: '1/m', burst: 3, scope: 'global' })];
+    const ds = await Promise.all(Array.from({ length: 5 }, () => rl.check(l, call())));
+    expect(ds.filter((d) => d.rejectedBy === undefined)).toHaveLength(3);
+    // Two round trips at most: the first lease (1 token), then one for the callers still waiting.
+    expect(src.calls).toBe(2);
+  });
+});
