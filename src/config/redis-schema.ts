@@ -42,8 +42,8 @@ export const redisSchema = z
       100,
       5,
       10_000,
-      'The longest a lease fetch may take. A call waits for Redis at most this long, then the limit falls back ' +
-        '(failureMode) for 1 s.',
+      'The longest one lease fetch may take; a slower one fails, the calls waiting for it are decided by the ' +
+        'fallback (failureMode) at once, and global limits stay on it for 1 s.',
     ),
   })
   .strict()

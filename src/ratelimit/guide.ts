@@ -18,7 +18,7 @@ export const RATE_LIMIT_GUIDE: readonly string[] = [
   '  or nothing (one bucket for every call the limit matches). `[caller, method]` is one bucket per caller and method.',
   '- `scope: local`: one bucket per sidecar. `scope: global`: one bucket shared by every sidecar of the service',
   '  (same `service.name`) through Redis (bootstrap `redis`). Sidecars lease tokens in batches, so a call rarely',
-  '  waits for Redis and never longer than `redis.commandTimeoutMs`; give a global limit a burst of at least',
+  '  waits for Redis (a lease slower than `redis.commandTimeoutMs` fails over to the fallback); give a global limit a burst of at least',
   '  `rate × 0.2 s`. While Redis is unreachable, slow or erring, `failureMode: open` (default) limits each sidecar',
   '  with a local bucket of the same rate and burst, and `closed` rejects with UNAVAILABLE; the first lease that',
   '  works again ends it. See docs/decisions.md §14 for the accuracy leases trade.',
