@@ -40,6 +40,7 @@ import { runMtlsSuite } from './mtls.js';
 import { MTLS_USAGE, type MtlsOptions, parseMtlsArgs } from './mtls-args.js';
 import { runRateLimitSuite } from './ratelimit.js';
 import { parseRateLimitArgs, RATELIMIT_USAGE, type RateLimitOptions } from './ratelimit-args.js';
+import { GRPC_WEB_USAGE, type GrpcWebBenchOptions, parseGrpcWebArgs, runGrpcWebSuite } from './grpc-web.js';
 import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
 
 /** A path under test: the port h2load targets and the proxy process whose CPU is charged to it. */
@@ -61,13 +62,21 @@ function plannedSeconds(options: BenchOptions): number {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed: BenchOptions | MtlsOptions | RateLimitOptions | 'help';
+  let parsed: BenchOptions | MtlsOptions | RateLimitOptions | GrpcWebBenchOptions | 'help';
   let usage = USAGE;
   try {
     const { suite, rest } = splitSuite(argv);
     if (suite === 'mtls') usage = MTLS_USAGE;
     if (suite === 'ratelimit') usage = RATELIMIT_USAGE;
-    parsed = suite === 'mtls' ? parseMtlsArgs(rest) : suite === 'ratelimit' ? parseRateLimitArgs(rest) : parseBenchArgs(rest);
+    if (suite === 'grpc-web') usage = GRPC_WEB_USAGE;
+    parsed =
+      suite === 'mtls'
+        ? parseMtlsArgs(rest)
+        : suite === 'ratelimit'
+          ? parseRateLimitArgs(rest)
+          : suite === 'grpc-web'
+            ? parseGrpcWebArgs(rest)
+            : parseBenchArgs(rest);
   } catch (err) {
     console.error(`bench: ${(err as Error).message}\n${usage}`);
     return 2;
@@ -76,7 +85,10 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  if ('suite' in parsed) return parsed.suite === 'mtls' ? runMtlsSuite(parsed) : runRateLimitSuite(parsed);
+  if ('suite' in parsed) {
+    if (parsed.suite === 'grpc-web') return runGrpcWebSuite(parsed);
+    return parsed.suite === 'mtls' ? runMtlsSuite(parsed) : runRateLimitSuite(parsed);
+  }
   const options = parsed;
 
   const needed: ToolName[] = ['h2load', ...(options.paths.includes('nginx') ? (['nginx'] as const) : [])];

@@ -61,6 +61,13 @@ export const ERRORS = {
   ERR_RATELIMIT_UNAVAILABLE: Status.UNAVAILABLE,
   /** A call other than grpc.health.v1 on the plaintext health listener (`mtls.inbound.healthListen`). */
   ERR_HEALTH_PORT_ONLY: Status.UNIMPLEMENTED,
+  // gRPC-Web (inbound.grpcWeb): the request is refused by meshlet before the app sees it.
+  /** The gRPC-Web request body is malformed: invalid base64, a frame cut short, or a trailers frame in a request. */
+  ERR_GRPCWEB_BAD_BODY: Status.INTERNAL,
+  /** The gRPC-Web request body holds more than one message: client-streaming and bidi calls are not gRPC-Web. */
+  ERR_GRPCWEB_CLIENT_STREAMING: Status.UNIMPLEMENTED,
+  /** The gRPC-Web request body is larger than `inbound.grpcWeb.maxRequestBytes`. */
+  ERR_GRPCWEB_TOO_LARGE: Status.RESOURCE_EXHAUSTED,
   /** A bug: an invariant did not hold. Logged with its stack. */
   ERR_INTERNAL: Status.INTERNAL,
 } as const satisfies Record<string, Status>;

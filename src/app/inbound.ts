@@ -15,6 +15,7 @@ import type { RateLimitLayerDeps } from '../proxy/layers/rate-limit.js';
 import type { InboundTls } from '../tls/accept.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
+import { codeName } from '../telemetry/metrics.js';
 import { countConnectionErrors, countConnections } from './mesh-metrics.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppTelemetry } from './telemetry.js';
@@ -86,7 +87,18 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     ...listenerHttp2Options(config.http2),
     onConnection: countConnections(metrics, 'inbound'),
     onConnectionError: countConnectionErrors(metrics, 'inbound', log),
-    ...(deps.tls !== undefined ? { tls: deps.tls } : {}),
+    // With gRPC-Web the TLS front also hands on HTTP/1.1 (ALPN http/1.1, or plaintext in permissive mode).
+    ...(deps.tls !== undefined ? { tls: inbound.grpcWeb?.enabled === true ? { ...deps.tls, http1: true } : deps.tls } : {}),
+    // gRPC-Web (inbound.grpcWeb): browsers' calls run through the same chain; counted per protocol and encoding.
+    ...(inbound.grpcWeb?.enabled === true
+      ? {
+          grpcWeb: {
+            ...inbound.grpcWeb,
+            onCall: (protocol, encoding, status) => metrics.grpcWeb.calls.inc({ protocol, encoding, grpc_code: codeName(status) }),
+            onRejected: (reason) => metrics.grpcWeb.rejected.inc({ reason }),
+          },
+        }
+      : {}),
     handler: inboundHandler({
       service: config.service.name,
       appAddress,

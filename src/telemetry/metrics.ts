@@ -419,6 +419,12 @@ export interface Metrics {
   readonly tracing: { readonly spansExported: Counter; readonly spansFailed: Counter };
   /** Consul registration attempts of the local service (watch status is collected from the resolver). */
   readonly consul: { readonly registrations: Counter<'result'> };
+  /**
+   * gRPC-Web on the inbound listener (`inbound.grpcWeb`): `calls` by `protocol` (http/1.1, h2), `encoding` (binary,
+   * text) and `grpc_code` (every gRPC-Web call, also those meshlet refused before the chain); `rejected` counts
+   * HTTP requests that were not gRPC-Web, by `reason` (not_grpc_web 415, h2c_upgrade 426, method 405, preflight_origin).
+   */
+  readonly grpcWeb: { readonly calls: Counter<'protocol' | 'encoding' | 'grpc_code'>; readonly rejected: Counter<'reason'> };
   /** Registers a counter in the registry (names get no automatic prefix: pass `meshlet_...`). Same name → same metric. */
   counter<L extends string = never>(config: { name: string; help: string; labelNames?: readonly L[] }): Counter<L>;
   gauge<L extends string = never>(config: { name: string; help: string; labelNames?: readonly L[]; collect?: (this: Gauge<L>) => void }): Gauge<L>;
@@ -713,6 +719,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
         labelNames: ['result'] as const,
       }),
     },
+    grpcWeb: {
+      calls: counter({
+        name: `${PREFIX}grpc_web_calls_total`,
+        help: 'gRPC-Web calls on the inbound listener, by HTTP protocol (http/1.1, h2), encoding (binary, text) and gRPC code.',
+        labelNames: ['protocol', 'encoding', 'grpc_code'] as const,
+      }),
+      rejected: counter({
+        name: `${PREFIX}grpc_web_rejected_total`,
+        help: 'HTTP requests on a gRPC-Web listener that were not gRPC-Web calls, by reason (not_grpc_web, h2c_upgrade, method, preflight_origin).',
+        labelNames: ['reason'] as const,
+      }),
+    },
     counter,
     gauge,
     histogram,
@@ -722,5 +740,30 @@ export function createMetrics(options: MetricsOptions): Metrics {
     async scrape() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
+  };
+}
+
+// --- The sidecar injector (`meshlet injector`): its own registry, served on the injector's admin port. ---
+
+/** Metrics of the injector webhook; see docs/kubernetes.md. */
+export interface InjectorMetrics {
+  readonly registry: Registry;
+  /** Admission reviews answered, by result: injected, skipped, unchanged, denied, error. */
+  readonly reviews: Counter<'result'>;
+  /** Time from the request's first byte to the answer, seconds. */
+  readonly reviewSeconds: Histogram;
+  /** Reloads of the serving certificate after its files changed, by result: ok, error (the old one is kept). */
+  readonly certReloads: Counter<'result'>;
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createInjectorMetrics(): InjectorMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    reviews: new Counter({ name: `${PREFIX}injector_reviews_total`, help: 'Admission reviews answered, by result (injected, skipped, unchanged, denied, error).', labelNames: ['result'], registers: [registry] }),
+    reviewSeconds: new Histogram({ name: `${PREFIX}injector_review_duration_seconds`, help: 'Time to answer an admission review, seconds.', buckets: [...HANDLING_BUCKETS_SECONDS], registers: [registry] }),
+    certReloads: new Counter({ name: `${PREFIX}injector_cert_reloads_total`, help: 'Reloads of the serving certificate after a file change, by result (ok, error).', labelNames: ['result'], registers: [registry] }),
+    scrape: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }

@@ -15,6 +15,7 @@ import type { ProxyCall, ProxyReply } from '../call.js';
 import type { CallEnd } from '../../grpc/call.js';
 import { STATUS_NAMES } from '../../grpc/status.js';
 import type { Layer } from '../layer.js';
+import { grpcWebKey } from '../web/serve.js';
 
 export function accessLogLayer(deps: { readonly log: Logger }): Layer {
   // Access lines carry no headers, tokens or keys, so they skip the process logger's redaction, whose wildcard paths
@@ -72,6 +73,8 @@ function write(log: Logger, call: ProxyCall, end: CallEnd): void {
           : notAdmitted === undefined
             ? { decision: 'admitted', limits: rl.limits.map((l) => l.limit.name) }
             : { decision: notAdmitted.decision, limit: notAdmitted.limit.name, source: notAdmitted.source },
+      // Set for calls that arrived as gRPC-Web: the HTTP protocol they came on (http/1.1, h2).
+      grpc_web: call.get(grpcWebKey),
     },
     'call',
   );
