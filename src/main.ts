@@ -45,8 +45,8 @@ Usage:
                                       The policy is --policy, else the bootstrap's policy.file.
   meshlet explain --config FILE [--policy FILE] --inbound pkg.Service/Method [--identity SPIFFE-ID]
                   [--metadata KEY=VALUE]...
-                                      Print the authz rules an inbound call meets and the decision (no --identity:
-                                      a caller without a verified identity).
+                                      Print the authz rules and rate limits an inbound call meets and the decision
+                                      (no --identity: a caller without a verified identity).
   meshlet schema                      Print the bootstrap config's JSON Schema.
 ${CA_USAGE}
 ${IPTABLES_USAGE}
@@ -54,7 +54,8 @@ ${INJECTOR_USAGE}
   meshlet --help | --version
 
 Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
-CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT override the config file (see docs/configuration.md).
+CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT, MESHLET_REDIS_ADDRESS, MESHLET_REDIS_USERNAME,
+MESHLET_REDIS_PASSWORD override the config file (see docs/configuration.md).
 Signals: SIGTERM/SIGINT drain gracefully (GOAWAY, in-flight calls finish up to shutdown.drainTimeoutMs); a second
 signal exits at once.`;
 

@@ -11,6 +11,7 @@ import type { Connector, SessionPool } from '../h2/session-pool.js';
 import type { PolicyStore } from '../policy/store.js';
 import { healthPortHandler } from '../proxy/health-port.js';
 import { inboundHandler } from '../proxy/inbound.js';
+import type { RateLimitLayerDeps } from '../proxy/layers/rate-limit.js';
 import type { InboundTls } from '../tls/accept.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -26,6 +27,8 @@ export interface InboundDeps {
   readonly notReady: () => string | undefined;
   /** The policy in force: its `authz` section governs the inbound chain (read per call, so reloads apply). */
   readonly policy: PolicyStore;
+  /** The rate limiter and its counters (policy `rateLimits`, inbound ones). */
+  readonly rateLimit?: Omit<RateLimitLayerDeps, 'log'>;
   /** How the pool reaches the app; default plain TCP (h2c). */
   readonly appConnector?: Connector;
   /** TLS on the inbound listener (`mtls.inbound.mode` strict or permissive); absent = plaintext h2c. */
@@ -106,6 +109,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
       tracing: telemetry.tracing,
       health,
       authz: { policy: deps.policy, decisions: metrics.authz.decisions, maxMethods: obs.metrics.maxMethods },
+      ...(deps.rateLimit !== undefined ? { rateLimit: deps.rateLimit } : {}),
     }),
   });
   const served = health;

@@ -34,6 +34,10 @@ const OVERRIDES: readonly Override[] = [
   // Consul's own variables are often set for other tools too: without a `consul` section they do not apply.
   { variable: 'CONSUL_HTTP_TOKEN', section: 'consul', key: 'token', whenAbsent: 'skip' },
   { variable: 'CONSUL_CACERT', section: 'consul', key: 'caFile', whenAbsent: 'skip' },
+  // Redis of global rate limits, as for Consul: the address alone turns it on; credentials need a `redis` to go to.
+  { variable: 'MESHLET_REDIS_ADDRESS', section: 'redis', key: 'address', whenAbsent: 'create' },
+  { variable: 'MESHLET_REDIS_USERNAME', section: 'redis', key: 'username', whenAbsent: 'skip' },
+  { variable: 'MESHLET_REDIS_PASSWORD', section: 'redis', key: 'password', whenAbsent: 'skip' },
 ];
 
 /** Every variable `applyEnvOverrides` reads, for docs and `--help`. */

@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { mtlsSchema, SPIFFE_ID_PATTERN } from './mtls-schema.js';
+import { redisSchema } from './redis-schema.js';
 
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
 
@@ -628,6 +629,7 @@ export const bootstrapSchema = z
     tracing: tracingSchema.optional().describe('OpenTelemetry tracing. Omit for the defaults (off).'),
     health: healthSchema.optional().describe("The sidecar's grpc.health.v1 service and health checks. Omit for the defaults."),
     mtls: mtlsSchema.optional(),
+    redis: redisSchema.optional(),
   })
   .strict()
   .refine((c) => c.inbound !== undefined || c.outbound !== undefined, {

@@ -397,6 +397,17 @@ export interface Metrics {
    * the call metrics.
    */
   readonly authz: { readonly decisions: Counter<'grpc_service' | 'grpc_method' | 'decision' | 'rule' | 'mode'> };
+  /**
+   * Rate limits (policy `rateLimits`): `decisions` per limit and method, `decision` admitted|rejected|shadow_rejected;
+   * `fallback` the decisions of global limits made without Redis (`result` local|unavailable); `redisErrors` failed
+   * lease fetches by `reason` (timeout, connection, error); `redisUp` 1 while global limits lease from Redis.
+   */
+  readonly ratelimit: {
+    readonly decisions: Counter<'limit' | 'direction' | 'grpc_service' | 'grpc_method' | 'decision'>;
+    readonly fallback: Counter<'limit' | 'result'>;
+    readonly redisErrors: Counter<'reason'>;
+    readonly redisUp: Gauge;
+  };
   readonly health: {
     /** Checks of the local app: result `serving`, `not_serving`, `error`. */
     readonly appChecks: Counter<'result'>;
@@ -661,6 +672,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
         help: 'Inbound authorization decisions, by method, decision (allow, deny), deciding rule and mode (shadow: what would have happened).',
         labelNames: ['grpc_service', 'grpc_method', 'decision', 'rule', 'mode'] as const,
       }),
+    },
+    ratelimit: {
+      decisions: counter({
+        name: `${PREFIX}ratelimit_decisions_total`,
+        help: 'Rate-limit decisions, by limit, direction, method and decision (admitted, rejected, shadow_rejected).',
+        labelNames: ['limit', 'direction', 'grpc_service', 'grpc_method', 'decision'] as const,
+      }),
+      fallback: counter({
+        name: `${PREFIX}ratelimit_redis_fallback_total`,
+        help: 'Decisions of global limits made without Redis: result local (the local fallback bucket) or unavailable (failureMode closed).',
+        labelNames: ['limit', 'result'] as const,
+      }),
+      redisErrors: counter({
+        name: `${PREFIX}ratelimit_redis_errors_total`,
+        help: 'Failed Redis lease fetches of global limits, by reason (timeout, connection, error).',
+        labelNames: ['reason'] as const,
+      }),
+      redisUp: gauge({ name: `${PREFIX}ratelimit_redis_up`, help: '1 while global rate limits lease from Redis, 0 while they run on their fallback.' }),
     },
     health: {
       appChecks: counter({

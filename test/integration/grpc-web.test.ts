@@ -287,3 +287,33 @@ describe('authz applies to gRPC-Web calls unchanged', () => {
     }
   });
 });
+
+describe('rate limits apply to gRPC-Web calls unchanged', () => {
+  it('rejects past the burst with RESOURCE_EXHAUSTED and the pushback hint in the trailers frame', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshlet-grpc-web-ratelimit-'));
+    const file = join(dir, 'policy.yaml');
+    // One token a minute with a burst of 2: the third call inside the test is over the limit, whatever the timing.
+    writeFileSync(file, 'rateLimits:\n  - name: web-unary\n    match: { method: test.Echo/Unary }\n    rate: 1/m\n    burst: 2\n');
+    const limited = await startSidecar(
+      { service: { name: 'web' }, inbound: { listen: '127.0.0.1:0', app: echo.address, grpcWeb: {} }, policy: { file } },
+      { level: 'silent' },
+    );
+    try {
+      const before = echo.calls.length;
+      const codes: string[] = [];
+      for (const protocol of ['http/1.1', 'h2', 'http/1.1'] as const) {
+        const r = await webRequest(limited.inbound as string, { protocol, path: '/test.Echo/Unary', message: Buffer.from('x') });
+        codes.push(r.trailers?.['grpc-status'] ?? 'none');
+        if (codes.length === 3) {
+          expect(r.trailers).toMatchObject({ 'grpc-status': '8', 'x-meshlet-error': 'ERR_RATELIMIT_EXCEEDED' });
+          expect(Number(r.trailers?.['grpc-retry-pushback-ms'])).toBeGreaterThan(0);
+        }
+      }
+      expect(codes).toEqual(['0', '0', '8']);
+      expect(echo.calls.length).toBe(before + 2);
+    } finally {
+      await limited.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -24,7 +24,7 @@ interface Feature {
 
 const FEATURES: readonly Feature[] = [
   { name: 'mTLS', pattern: /\bm-?tls\b|mutual tls|spiffe/gi, allowedIn: ['config/schema/sidecar.schema.json', 'config/schema/policy.schema.json', 'deploy/sidecar-injector/base/mutating-webhook.yaml'] },
-  { name: 'rate limiting', pattern: /rate[- _]?limit/gi, allowedIn: [] },
+  { name: 'rate limiting', pattern: /rate[- _]?limit/gi, allowedIn: ['config/policy.yaml', 'config/sidecar.yaml', 'config/schema/policy.schema.json', 'config/schema/sidecar.schema.json'] },
   {
     name: 'sidecar injector',
     pattern: /\binject(or|ed|ion)?\b/gi,
