@@ -75,7 +75,7 @@ children.push(agent);
 const address = await next<string>(agent, 'address', 120_000);
 const updates: { at: number; index: number }[] = [];
 const watch = async (service: string): Promise<ChildProcess> => {
-  const child = fork(WATCHER, [address, service], { stdio: 'inherit' });
+  const child = fork(WATCHER, [address, service], { stdio: 'inherit', execArgv: ['--expose-gc'] });
   children.push(child);
   child.on('message', (m: Message) => {
     if (service === 'big' && 'update' in m) updates.push(m.update as { at: number; index: number });
@@ -101,6 +101,12 @@ const changes = await next<{ at: number; index: number }[]>(agent, 'changes', (s
 const churnEnd = { small: await stats(small), big: await stats(big), at: performance.now() };
 await wait(6000); // let the last changes arrive
 const after = { small: await stats(small), big: await stats(big) };
+const heap = async (child: ChildProcess): Promise<number> => {
+  const reply = next<number>(child, 'heapBytes', 10_000);
+  child.send({ cmd: 'heap' });
+  return reply;
+};
+const live = { small: await heap(small), big: await heap(big) };
 
 const lags: number[] = [];
 let missed = 0;
@@ -116,6 +122,7 @@ const churnMs = churnEnd.at - churnStart.at;
 const rows = [
   ['RSS after settling (MiB)', mib(settled.small.rssBytes), mib(settled.big.rssBytes), `+${mib(settled.big.rssBytes - settled.small.rssBytes)}`, '≤ +10'],
   ['RSS after churn (MiB)', mib(after.small.rssBytes), mib(after.big.rssBytes), `+${mib(after.big.rssBytes - after.small.rssBytes)}`, '≤ +10'],
+  ['live heap after churn, after a full GC (MiB)', mib(live.small), mib(live.big), `+${mib(live.big - live.small)}`, ''],
   ['CPU idle (% of a core)', pct(idleEnd.small.cpuMicros - settled.small.cpuMicros, idleMs), pct(idleEnd.big.cpuMicros - settled.big.cpuMicros, idleMs), '', ''],
   [
     `CPU at ${rate} changes/s (% of a core)`,

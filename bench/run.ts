@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `npm run bench`: measures direct, node-floor, h2-floor, meshlet (and optionally meshlet+log, meshlet-b) and nginx
 // paths to the same minimal gRPC upstream in one run with h2load, and prints CPU per call, peak req/s and latency,
-// with ratios and the issue #2 targets, and the proxies' resident memory. `--suite mtls` runs bench/mtls.ts instead.
+// with ratios and the issue #2 targets, and the proxies' resident memory. `--suite mtls` runs bench/mtls.ts instead, `--suite ratelimit` bench/ratelimit.ts.
 // Method: docs/performance.md.
 
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -38,6 +38,9 @@ import {
 } from './report.js';
 import { runMtlsSuite } from './mtls.js';
 import { MTLS_USAGE, type MtlsOptions, parseMtlsArgs } from './mtls-args.js';
+import { runRateLimitSuite } from './ratelimit.js';
+import { parseRateLimitArgs, RATELIMIT_USAGE, type RateLimitOptions } from './ratelimit-args.js';
+import { GRPC_WEB_USAGE, type GrpcWebBenchOptions, parseGrpcWebArgs, runGrpcWebSuite } from './grpc-web.js';
 import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
 
 /** A path under test: the port h2load targets and the proxy process whose CPU is charged to it. */
@@ -59,12 +62,21 @@ function plannedSeconds(options: BenchOptions): number {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed: BenchOptions | MtlsOptions | 'help';
+  let parsed: BenchOptions | MtlsOptions | RateLimitOptions | GrpcWebBenchOptions | 'help';
   let usage = USAGE;
   try {
     const { suite, rest } = splitSuite(argv);
     if (suite === 'mtls') usage = MTLS_USAGE;
-    parsed = suite === 'mtls' ? parseMtlsArgs(rest) : parseBenchArgs(rest);
+    if (suite === 'ratelimit') usage = RATELIMIT_USAGE;
+    if (suite === 'grpc-web') usage = GRPC_WEB_USAGE;
+    parsed =
+      suite === 'mtls'
+        ? parseMtlsArgs(rest)
+        : suite === 'ratelimit'
+          ? parseRateLimitArgs(rest)
+          : suite === 'grpc-web'
+            ? parseGrpcWebArgs(rest)
+            : parseBenchArgs(rest);
   } catch (err) {
     console.error(`bench: ${(err as Error).message}\n${usage}`);
     return 2;
@@ -73,7 +85,10 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  if ('suite' in parsed) return runMtlsSuite(parsed);
+  if ('suite' in parsed) {
+    if (parsed.suite === 'grpc-web') return runGrpcWebSuite(parsed);
+    return parsed.suite === 'mtls' ? runMtlsSuite(parsed) : runRateLimitSuite(parsed);
+  }
   const options = parsed;
 
   const needed: ToolName[] = ['h2load', ...(options.paths.includes('nginx') ? (['nginx'] as const) : [])];

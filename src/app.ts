@@ -31,6 +31,7 @@ import { createOutbound } from './app/outbound.js';
 import { createReadiness, upstreamsResolved } from './app/readiness.js';
 import { createResilience } from './app/resilience.js';
 import { createTelemetry } from './app/telemetry.js';
+import { createRateLimit } from './app/ratelimit.js';
 
 export interface AppOptions {
   readonly log: Logger;
@@ -107,6 +108,8 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   }
   // The policy store before inbound: the inbound chain's authz reads it per call.
   const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
+  // The rate limiter both chains share (and its Redis client, for global limits).
+  const rateLimit = createRateLimit(config, { log, metrics, policy: resilience.store, maxMethods: telemetry.obs.metrics.maxMethods });
   const inbound =
     config.inbound === undefined
       ? undefined
@@ -115,6 +118,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
           telemetry,
           notReady: readiness.notReady,
           policy: resilience.store,
+          rateLimit: rateLimit.layer,
           ...((opts.inboundTls ?? mtls?.inboundTls) !== undefined ? { tls: opts.inboundTls ?? mtls?.inboundTls } : {}),
           ...(opts.appConnector !== undefined ? { appConnector: opts.appConnector } : {}),
           ...(config.mtls?.inbound.healthListen !== undefined ? { healthListen: config.mtls.inbound.healthListen } : {}),
@@ -130,6 +134,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
           telemetry,
           discovery,
           resilience,
+          rateLimit: rateLimit.layer,
           onEndpointsChanged,
           ...(mtls?.outboundConnector !== undefined
             ? { mtls: { connector: mtls.outboundConnector, setEndpoints: mtls.setEndpoints } }
@@ -216,6 +221,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
       inbound?.stopChecks();
       outbound?.stopChecks();
       resilience.close();
+      rateLimit.close();
       inbound?.close();
       outbound?.close();
       mtls?.close();

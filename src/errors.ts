@@ -56,8 +56,20 @@ export const ERRORS = {
   ERR_TLS_PEER_IDENTITY: Status.UNAVAILABLE,
   /** The upstream completed TLS without negotiating ALPN `h2`. */
   ERR_TLS_NO_H2: Status.UNAVAILABLE,
+  // Rate limits (policy `rateLimits`): the app (inbound) or the backend (outbound) never sees the call.
+  /** A rate limit in enforce mode has no token for the call; grpc-retry-pushback-ms says when one will be. */
+  ERR_RATELIMIT_EXCEEDED: Status.RESOURCE_EXHAUSTED,
+  /** A global rate limit with `failureMode: closed` cannot reach Redis. */
+  ERR_RATELIMIT_UNAVAILABLE: Status.UNAVAILABLE,
   /** A call other than grpc.health.v1 on the plaintext health listener (`mtls.inbound.healthListen`). */
   ERR_HEALTH_PORT_ONLY: Status.UNIMPLEMENTED,
+  // gRPC-Web (inbound.grpcWeb): the request is refused by meshlet before the app sees it.
+  /** The gRPC-Web request body is malformed: invalid base64, a frame cut short, or a trailers frame in a request. */
+  ERR_GRPCWEB_BAD_BODY: Status.INTERNAL,
+  /** The gRPC-Web request body holds more than one message: client-streaming and bidi calls are not gRPC-Web. */
+  ERR_GRPCWEB_CLIENT_STREAMING: Status.UNIMPLEMENTED,
+  /** The gRPC-Web request body is larger than `inbound.grpcWeb.maxRequestBytes`. */
+  ERR_GRPCWEB_TOO_LARGE: Status.RESOURCE_EXHAUSTED,
   /** A bug: an invariant did not hold. Logged with its stack. */
   ERR_INTERNAL: Status.INTERNAL,
 } as const satisfies Record<string, Status>;
@@ -73,17 +85,20 @@ export class ProxyError extends Error {
   readonly grpcStatus: Status;
   /** True when the upstream application certainly never saw the call, so it is always safe to retry. */
   readonly neverReachedApp: boolean;
+  /** Extra trailers of the error reply (e.g. grpc-retry-pushback-ms of a rate-limit rejection); default none. */
+  readonly trailers: Readonly<Record<string, string>> | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; grpcStatus?: Status; neverReachedApp?: boolean } = {},
+    options: { cause?: unknown; grpcStatus?: Status; neverReachedApp?: boolean; trailers?: Readonly<Record<string, string>> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ProxyError';
     this.code = code;
     this.grpcStatus = options.grpcStatus ?? ERRORS[code];
     this.neverReachedApp = options.neverReachedApp ?? false;
+    this.trailers = options.trailers;
   }
 }
 

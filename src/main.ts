@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
-// Process entry and CLI: `meshlet run`, `meshlet proxy`, `meshlet validate`, `meshlet schema`. Loads config, builds
-// the app, listens, drains on SIGTERM/SIGINT. The only module allowed to exit the process.
+// Process entry and CLI: `meshlet run`, `meshlet proxy`, `meshlet validate`, `meshlet schema`, `meshlet iptables`.
+// Loads config, builds the app, listens, drains on SIGTERM/SIGINT. The only module allowed to exit the process.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,8 @@ import { loadStartup } from './cli/startup.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
 import { CA_USAGE } from './tls/ca-usage.js';
+import { IPTABLES_USAGE } from './redirect/usage.js';
+import { INJECTOR_USAGE } from './injector/usage.js';
 
 const USAGE = `meshlet — a gRPC service-mesh sidecar proxy
 
@@ -26,10 +28,13 @@ Usage:
                                       [--tls-cert F --tls-key F [--tls-client-ca F]]
                                       [--upstream-tls --upstream-ca F [--upstream-server-name NAME]
                                        [--upstream-cert F --upstream-key F] [--upstream-spiffe-id ID]]
+                                      [--grpc-web-origin ORIGIN]...
                                       Quick mode: forward every call on the listener to one upstream, same data path.
                                       --tls-*: TLS on the listener (client certs required with --tls-client-ca);
                                       --upstream-*: TLS to the upstream, verified against the CA and the name
                                       (default: the upstream host) or SPIFFE ID.
+                                      --grpc-web-origin: serve gRPC-Web too, with CORS for ORIGIN (repeatable;
+                                      exact, https://*.example.com or *).
   meshlet validate FILE...            Check config files (bootstrap or policy) as run loads them: env overrides
                                       applied, the bootstrap's policy.file checked too; prints every error as
                                       file:line:column: path: message (an env value's error names the variable).
@@ -40,14 +45,17 @@ Usage:
                                       The policy is --policy, else the bootstrap's policy.file.
   meshlet explain --config FILE [--policy FILE] --inbound pkg.Service/Method [--identity SPIFFE-ID]
                   [--metadata KEY=VALUE]...
-                                      Print the authz rules an inbound call meets and the decision (no --identity:
-                                      a caller without a verified identity).
+                                      Print the authz rules and rate limits an inbound call meets and the decision
+                                      (no --identity: a caller without a verified identity).
   meshlet schema                      Print the bootstrap config's JSON Schema.
 ${CA_USAGE}
+${IPTABLES_USAGE}
+${INJECTOR_USAGE}
   meshlet --help | --version
 
 Environment: MESHLET_LOG_LEVEL, MESHLET_ADMIN_LISTEN, MESHLET_INBOUND_LISTEN, MESHLET_OUTBOUND_LISTEN,
-CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT override the config file (see docs/configuration.md).
+CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT, MESHLET_REDIS_ADDRESS, MESHLET_REDIS_USERNAME,
+MESHLET_REDIS_PASSWORD override the config file (see docs/configuration.md).
 Signals: SIGTERM/SIGINT drain gracefully (GOAWAY, in-flight calls finish up to shutdown.drainTimeoutMs); a second
 signal exits at once.`;
 
@@ -96,6 +104,12 @@ async function main(argv: string[]): Promise<number> {
     case 'ca':
       // Loaded on demand: the certificate library is needed by this command only.
       return (await import('./tls/ca-cli.js')).runCaCommand(rest);
+    case 'iptables':
+      // Loaded on demand, like ca: only the redirect's init container runs it.
+      return (await import('./redirect/cli.js')).runIptablesCommand(rest);
+    case 'injector':
+      // Loaded on demand, like ca: a sidecar never loads the webhook.
+      return (await import('./injector/command.js')).injectorCommand(rest);
     case 'schema':
       process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;
@@ -131,6 +145,7 @@ async function proxy(args: string[]): Promise<number> {
       admin: { type: 'string' },
       'log-level': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      'grpc-web-origin': { type: 'string', multiple: true },
       ...QUICK_TLS_OPTIONS,
     },
     strict: true,
@@ -139,7 +154,8 @@ async function proxy(args: string[]): Promise<number> {
     process.stderr.write('meshlet proxy: --listen HOST:PORT and --upstream HOST:PORT are required\n');
     return 2;
   }
-  const tls = loadQuickTls(values);
+  // --grpc-web-origin: the TLS listener also offers ALPN http/1.1, for gRPC-Web over HTTP/1.1.
+  const tls = loadQuickTls(values, { http1: values['grpc-web-origin'] !== undefined });
   if (!tls.ok) {
     for (const e of tls.errors) process.stderr.write(`meshlet proxy: ${e}\n`);
     return 2;
@@ -150,6 +166,7 @@ async function proxy(args: string[]): Promise<number> {
     admin: values.admin,
     logLevel: values['log-level'],
     accessLog: values['no-access-log'] !== true,
+    grpcWebOrigins: values['grpc-web-origin'],
   });
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The local demo mesh (`npm start`): user-service and order-service, each behind its own meshlet sidecar, and an
 // external caller hitting order-service's sidecar inbound port every second. Ctrl-C / SIGTERM stops it all.
+// A browser page (examples/web) calls user-service through a gRPC-Web gateway (meshlet proxy --grpc-web-origin):
+// the page on :7190, the gateway on :7180 (another origin, so CORS is real); the demo prints the page's URL.
 // Sidecar to sidecar is mTLS: at start the demo makes a CA in its temp dir (`meshlet ca init`), the sidecars issue
 // their leaves from it, and user-service's sidecar authorizes order-service by its SPIFFE ID (and denies it one
 // method, on purpose).
@@ -26,6 +28,7 @@ import { DEMO_TRUST_DOMAIN, demoConfigs, demoMode, writeEffectiveConfigs } from 
 import { caInitCommand, demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from './plan.js';
 import { DEMO_HOST, DEMO_PORTS, takenPorts } from './ports.js';
 import { formatIdentity, grpcServing, httpOk, NotReadyError, sidecarIdentity, upstreamReady, waitFor } from './readiness.js';
+import { PAGE_DIR, startPageServer } from '../web/page-server.js';
 
 const log = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -55,6 +58,7 @@ const entries = serviceEntries();
 const missing = missingBuildOutputs([
   entries.userService,
   entries.orderService,
+  join(PAGE_DIR, 'app.js'),
   ...(process.env.MESHLET_BIN ? [] : [meshlet.args[0]!]),
 ]);
 if (missing.length > 0) {
@@ -104,6 +108,7 @@ log(`  configs: ${relative(root, fromRoot('examples', 'demo', 'config', mode))}/
   ' (mtls.source.ca.dir set to the mesh CA)');
 log(`  logs:    ${logDir}/*.log  (tail -f to follow)`);
 const children: Child[] = plan.children.map(startChild);
+let pageServer: Awaited<ReturnType<typeof startPageServer>> | undefined;
 for (const child of children) {
   void child.exited.then((exit) => {
     if (stop.signal.aborted) return;
@@ -116,6 +121,7 @@ const running = AbortSignal.any([stop.signal, died.signal]);
 /** Stops every child (SIGTERM, bounded wait, SIGKILL) and exits with `code`. */
 async function shutdown(code: number): Promise<never> {
   if (!stop.signal.aborted) stop.abort(new Error('shutdown'));
+  await pageServer?.close();
   const exits = await Promise.all(children.map((c) => c.stop(10_000)));
   exits.forEach((exit, i) => log(`  ${children[i]!.name}: ${describeExit(exit)}`));
   process.exit(code);
@@ -165,6 +171,13 @@ try {
   process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
   await shutdown(1);
 }
+try {
+  pageServer = await startPageServer(plan.web.pageHost, plan.web.pagePort);
+} catch (err) {
+  process.stderr.write(`demo: cannot serve the web page: ${err instanceof Error ? err.message : String(err)}\n`);
+  await shutdown(1);
+}
+log(`web page (gRPC-Web through meshlet at ${plan.web.api}): ${plan.web.page}`);
 log(`calling order-service through its sidecar inbound ${plan.callerAddress} every ${intervalMs} ms; Ctrl-C to stop\n`);
 
 // 6. The caller loop.

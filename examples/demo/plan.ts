@@ -62,6 +62,8 @@ export interface DemoPlan {
   readiness: ReadinessTarget[];
   /** Where the demo client calls: order-service's sidecar inbound. */
   callerAddress: string;
+  /** The gRPC-Web part: the gateway's URL (what the page calls) and the page's (another origin: CORS for real). */
+  web: { api: string; page: string; pageHost: string; pagePort: number };
   /** Admin URLs to print; `admin` is the base URL (its /certs names the sidecar's identity). */
   adminUrls: Array<{ name: string; admin: string; ready: string; config: string }>;
 }
@@ -112,13 +114,31 @@ export function demoPlan({ configs, root, meshlet, nodePath, entries, logDir, po
         logFile: join(logDir, 'order-service.log'),
       },
       sidecar('order-service', configs.orderSidecar),
+      {
+        // The browser-facing edge: quick mode with gRPC-Web on, calling user-service; CORS allows the page's origin.
+        name: 'web gateway',
+        command: meshlet.command,
+        args: [
+          ...meshlet.args, 'proxy', '--listen', addr(ports.webGateway), '--upstream', addr(ports.userApp),
+          '--admin', addr(ports.webGatewayAdmin), '--grpc-web-origin', `http://${addr(ports.webPage)}`,
+        ],
+        logFile: join(logDir, 'web-gateway.log'),
+        cwd: root,
+      },
     ],
     readiness: [
       { name: 'user-service', kind: 'app-health', target: addr(ports.userApp) },
       { name: 'user-service sidecar', kind: 'sidecar-admin', target: `${admin(ports.userAdmin)}/ready` },
       { name: 'order-service', kind: 'app-health', target: addr(ports.orderApp) },
       { name: 'order-service sidecar', kind: 'sidecar-admin', target: `${admin(ports.orderAdmin)}/ready` },
+      { name: 'web gateway', kind: 'sidecar-admin', target: `${admin(ports.webGatewayAdmin)}/ready` },
     ],
+    web: {
+      api: `http://${addr(ports.webGateway)}`,
+      page: `http://${addr(ports.webPage)}/?api=${encodeURIComponent(`http://${addr(ports.webGateway)}`)}`,
+      pageHost: DEMO_HOST,
+      pagePort: ports.webPage,
+    },
     callerAddress: addr(ports.orderInbound),
     adminUrls: [
       adminUrlsOf('user-service sidecar', admin(ports.userAdmin)),

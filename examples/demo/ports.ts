@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 /**
  * Demo ports on 127.0.0.1. The hundreds digit names the service (71xx user-service, 72xx order-service); the last
  * two digits follow Linkerd's convention (…40 outbound, …43 inbound, …91 admin), …01 is the app and …44 the sidecar's
- * plaintext health port (`mtls.inbound.healthListen`, which Consul's check dials; Consul variant only). Chosen away from
+ * plaintext health port (`mtls.inbound.healthListen`, which Consul's check dials; Consul variant only). 7180/7181 are
+ * the browser-facing gRPC-Web gateway in front of user-service and its admin, 7190 serves the page that calls it. Chosen away from
  * meshlet's and Linkerd's defaults (4140/4143/4191) and gRPC's customary 50051, so the demo runs beside them.
  */
 export const DEMO_PORTS = Object.freeze({
@@ -19,6 +20,9 @@ export const DEMO_PORTS = Object.freeze({
   orderInbound: 7243,
   orderOutbound: 7240,
   orderAdmin: 7291,
+  webGateway: 7180,
+  webGatewayAdmin: 7181,
+  webPage: 7190,
 });
 
 /** What each port is for, for error messages. */
@@ -31,6 +35,9 @@ export const PORT_ROLES: Readonly<Record<keyof typeof DEMO_PORTS, string>> = Obj
   orderInbound: 'order-service sidecar inbound',
   orderOutbound: 'order-service sidecar outbound',
   orderAdmin: 'order-service sidecar admin',
+  webGateway: 'gRPC-Web gateway (meshlet proxy --grpc-web-origin)',
+  webGatewayAdmin: 'gRPC-Web gateway admin',
+  webPage: 'gRPC-Web demo page',
 });
 
 /** The demo's loopback host. */

@@ -11,9 +11,11 @@ import type { Connector, SessionPool } from '../h2/session-pool.js';
 import type { PolicyStore } from '../policy/store.js';
 import { healthPortHandler } from '../proxy/health-port.js';
 import { inboundHandler } from '../proxy/inbound.js';
+import type { RateLimitLayerDeps } from '../proxy/layers/rate-limit.js';
 import type { InboundTls } from '../tls/accept.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
+import { codeName } from '../telemetry/metrics.js';
 import { countConnectionErrors, countStreamRefusals, countConnections } from './mesh-metrics.js';
 import { createSessionPool, listenerHttp2Options } from './pool.js';
 import type { AppTelemetry } from './telemetry.js';
@@ -25,6 +27,8 @@ export interface InboundDeps {
   readonly notReady: () => string | undefined;
   /** The policy in force: its `authz` section governs the inbound chain (read per call, so reloads apply). */
   readonly policy: PolicyStore;
+  /** The rate limiter and its counters (policy `rateLimits`, inbound ones). */
+  readonly rateLimit?: Omit<RateLimitLayerDeps, 'log'>;
   /** How the pool reaches the app; default plain TCP (h2c). */
   readonly appConnector?: Connector;
   /** TLS on the inbound listener (`mtls.inbound.mode` strict or permissive); absent = plaintext h2c. */
@@ -84,7 +88,18 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
     onConnection: countConnections(metrics, 'inbound'),
     onConnectionError: countConnectionErrors(metrics, 'inbound', log),
     onStreamRefused: countStreamRefusals(metrics, 'inbound', log),
-    ...(deps.tls !== undefined ? { tls: deps.tls } : {}),
+    // With gRPC-Web the TLS front also hands on HTTP/1.1 (ALPN http/1.1, or plaintext in permissive mode).
+    ...(deps.tls !== undefined ? { tls: inbound.grpcWeb?.enabled === true ? { ...deps.tls, http1: true } : deps.tls } : {}),
+    // gRPC-Web (inbound.grpcWeb): browsers' calls run through the same chain; counted per protocol and encoding.
+    ...(inbound.grpcWeb?.enabled === true
+      ? {
+          grpcWeb: {
+            ...inbound.grpcWeb,
+            onCall: (protocol, encoding, status) => metrics.grpcWeb.calls.inc({ protocol, encoding, grpc_code: codeName(status) }),
+            onRejected: (reason) => metrics.grpcWeb.rejected.inc({ reason }),
+          },
+        }
+      : {}),
     handler: inboundHandler({
       service: config.service.name,
       appAddress,
@@ -95,6 +110,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
       tracing: telemetry.tracing,
       health,
       authz: { policy: deps.policy, decisions: metrics.authz.decisions, maxMethods: obs.metrics.maxMethods },
+      ...(deps.rateLimit !== undefined ? { rateLimit: deps.rateLimit } : {}),
     }),
   });
   const served = health;

@@ -171,9 +171,12 @@ export function addMeshStateMetrics(metrics: Metrics, src: MeshStateSources): vo
     const app = src.app;
     metrics.collected(
       `${PREFIX}health_app_serving`,
-      "1 while the local app's last health check passed, else 0.",
+      "1 while the local app's last health check passed, else 0; absent until the first check ends (UNKNOWN is not down).",
       'gauge',
-      () => [{ labels: {}, value: app() === 'SERVING' ? 1 : 0 }],
+      () => {
+        const status = app();
+        return status === 'UNKNOWN' ? [] : [{ labels: {}, value: status === 'SERVING' ? 1 : 0 }];
+      },
     );
   }
 }

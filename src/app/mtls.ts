@@ -58,6 +58,8 @@ export function createMtls(config: BootstrapConfig, source: CertSource | undefin
   const tlog = log.child({ component: 'tls' });
   const contexts = createTlsContexts(source, {
     minVersion: mtls.minVersion,
+    // gRPC-Web on the inbound listener: browsers and HTTP/1.1-only clients may negotiate http/1.1.
+    http1: config.inbound?.grpcWeb?.enabled === true,
     onError: (generation, err) => tlog.error({ generation, err: err.message }, 'TLS contexts of a new generation failed; keeping the previous one'),
   });
   contexts.onSwap((g) => tlog.info({ generation: g.generation, identity: g.identity }, 'TLS contexts swapped: new handshakes use the new certificate'));

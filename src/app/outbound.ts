@@ -12,6 +12,7 @@ import { checkGrpcHealth } from '../health/grpc-check.js';
 import { createUpstreamChecker, type UpstreamChecker } from '../health/upstream-checker.js';
 import type { Connector, SessionPool } from '../h2/session-pool.js';
 import { outboundChain } from '../proxy/outbound.js';
+import type { RateLimitLayerDeps } from '../proxy/layers/rate-limit.js';
 import { ProxyListener } from '../proxy/server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countConnectionErrors, countStreamRefusals, countConnections } from './mesh-metrics.js';
@@ -29,6 +30,8 @@ export interface OutboundDeps {
   readonly resilience: Pick<AppResilience, 'states' | 'events'>;
   /** Called after every discovery update of a backend (readiness may have changed: refresh health answers). */
   readonly onEndpointsChanged: () => void;
+  /** The rate limiter and its counters (policy `rateLimits`, outbound ones). */
+  readonly rateLimit?: Omit<RateLimitLayerDeps, 'log'>;
   /** mTLS origination (src/app/mtls.ts): the pool's connector and where endpoint sets are reported; absent = h2c. */
   readonly mtls?: {
     readonly connector: Connector;
@@ -91,6 +94,7 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     resilienceEvents: resilience.events,
     metrics: callMetrics === undefined ? undefined : { calls: callMetrics.calls.outbound, attempts: callMetrics.attempts },
     tracing: telemetry.tracing,
+    ...(deps.rateLimit !== undefined ? { rateLimit: deps.rateLimit } : {}),
   });
   const listener = new ProxyListener({
     direction: 'outbound',

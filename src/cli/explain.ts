@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // `meshlet explain`: the outbound chain one call meets (every layer, the policy values and where each came from),
-// or with --inbound the authz rules an inbound call meets. Reads the bootstrap and policy as `run` does.
+// or with --inbound the authz rules and rate limits an inbound call meets. Reads the bootstrap and policy as `run` does.
 
 import { parseArgs } from 'node:util';
 import { explainAuthz, parseInboundMethod, parseMetadataArgs } from '../authz/explain.js';
+import { explainInboundRateLimits } from '../ratelimit/explain.js';
 import { outboundExplainLayers } from '../app/explain.js';
 import { formatIssue } from '../config/errors.js';
 import { readText } from '../config/load.js';
@@ -77,7 +78,11 @@ export async function explainCommand(args: string[]): Promise<number> {
     policy = loaded.config;
   }
   if (inbound !== undefined) {
-    const lines = [`policy     ${policyFile ?? 'none (built-in defaults)'}`, ...explainAuthz({ authz: policy.authz, method: inbound, identity: values.identity, metadata }).lines];
+    const lines = [
+      `policy     ${policyFile ?? 'none (built-in defaults)'}`,
+      ...explainAuthz({ authz: policy.authz, method: inbound, identity: values.identity, metadata }).lines,
+      ...explainInboundRateLimits({ rateLimits: policy.rateLimits, method: inbound, identity: values.identity, metadata: metadata ?? {} }),
+    ];
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   }

@@ -12,8 +12,11 @@ import { fileSource, staticSource, type ConfigSource, type Env } from '../config
 /** The kinds of config file meshlet reads. */
 export type ConfigKind = 'bootstrap' | 'policy';
 
-/** Checks one document under `env`; resolves to its issues (none when valid). */
-export type Validator = (source: ConfigSource, env: Env) => Promise<ConfigIssue[]>;
+/**
+ * Checks one document under `env`; resolves to its issues (none when valid), and may push lines to `warnings`
+ * (printed, but the file still validates).
+ */
+export type Validator = (source: ConfigSource, env: Env, warnings: string[]) => Promise<ConfigIssue[]>;
 
 /**
  * One validator per kind. A bootstrap is checked exactly as `meshlet run` loads it: with the env overrides
@@ -21,9 +24,19 @@ export type Validator = (source: ConfigSource, env: Env) => Promise<ConfigIssue[
  * a bootstrap that validates is one `run` starts with.
  */
 export const validators: { readonly [K in ConfigKind]?: Validator } = {
-  bootstrap: async (source, env) => {
+  bootstrap: async (source, env, warnings) => {
     const result = await loadStartup(source, env);
-    return result.ok ? [] : result.errors;
+    if (!result.ok) return result.errors;
+    // Global rate limits share their buckets through Redis: without a `redis` section they run on their local
+    // fallback (each sidecar enforces the whole rate), which is valid but rarely what was meant.
+    const global = (result.policy?.rateLimits ?? []).filter((l) => l.scope === 'global' && l.mode !== 'off').map((l) => l.name);
+    if (global.length > 0 && result.bootstrap.redis === undefined) {
+      warnings.push(
+        `${source.name}: warning: ${result.policyFile ?? 'the policy'} has global rate limits (${global.join(', ')}) but there is no \`redis\` section ` +
+          '(or MESHLET_REDIS_ADDRESS): each sidecar enforces them locally',
+      );
+    }
+    return [];
   },
   // Policy files: the same pipeline as hot reload, cross-field checks included.
   policy: async (source) => {
@@ -33,7 +46,7 @@ export const validators: { readonly [K in ConfigKind]?: Validator } = {
 };
 
 /** Top-level keys only a policy document has (policy/schema.ts); none of them is a bootstrap key. */
-const POLICY_KEYS: ReadonlySet<unknown> = new Set(['routes', 'backends', 'defaults', 'authz']);
+const POLICY_KEYS: ReadonlySet<unknown> = new Set(['routes', 'backends', 'defaults', 'authz', 'rateLimits']);
 
 /**
  * 'policy' when the document has a top-level `routes`, `backends` or `defaults` key, else 'bootstrap' (which also
@@ -61,7 +74,9 @@ export async function validateFiles(
   const printed = new Set<string>();
   let ok = true;
   for (const path of paths) {
-    const issues = await validateOne(fileSource(path), env);
+    const warnings: string[] = [];
+    const issues = await validateOne(fileSource(path), env, warnings);
+    output.push(...warnings);
     if (issues.length === 0) output.push(`${path}: ok`);
     else {
       ok = false;
@@ -75,7 +90,7 @@ export async function validateFiles(
   return { ok, output };
 }
 
-async function validateOne(source: ConfigSource, env: Env): Promise<ConfigIssue[]> {
+async function validateOne(source: ConfigSource, env: Env, warnings: string[]): Promise<ConfigIssue[]> {
   const text = await readText(source);
   if (typeof text !== 'string') return [text];
   const kind = detectKind(text);
@@ -84,5 +99,5 @@ async function validateOne(source: ConfigSource, env: Env): Promise<ConfigIssue[
     return [{ file: source.name, line: 0, column: 0, path: '', message: `${kind} files cannot be validated yet` }];
   }
   // Hand the validator the text already read, so a file replaced meanwhile is not checked as another version.
-  return validator(staticSource(source.name, text), env);
+  return validator(staticSource(source.name, text), env, warnings);
 }

@@ -21,6 +21,10 @@ interface Override {
 const OVERRIDES: readonly Override[] = [
   { variable: 'MESHLET_LOG_LEVEL', section: 'log', key: 'level', whenAbsent: 'create' },
   { variable: 'MESHLET_ADMIN_LISTEN', section: 'admin', key: 'listen', whenAbsent: 'create' },
+  // Set by the Kubernetes injector: the service name (annotation meshlet.io/service or the app label) and the pod
+  // IP from the downward API (status.podIP), the address registered in Consul.
+  { variable: 'MESHLET_SERVICE_NAME', section: 'service', key: 'name', whenAbsent: 'create' },
+  { variable: 'MESHLET_POD_IP', section: 'service', key: 'address', whenAbsent: 'create' },
   // A listener needs more than its address (inbound needs `app`), and the env must not turn a client-only
   // workload into a server: no section, no override, but say so instead of ignoring the variable.
   { variable: 'MESHLET_INBOUND_LISTEN', section: 'inbound', key: 'listen', whenAbsent: 'issue' },
@@ -30,6 +34,10 @@ const OVERRIDES: readonly Override[] = [
   // Consul's own variables are often set for other tools too: without a `consul` section they do not apply.
   { variable: 'CONSUL_HTTP_TOKEN', section: 'consul', key: 'token', whenAbsent: 'skip' },
   { variable: 'CONSUL_CACERT', section: 'consul', key: 'caFile', whenAbsent: 'skip' },
+  // Redis of global rate limits, as for Consul: the address alone turns it on; credentials need a `redis` to go to.
+  { variable: 'MESHLET_REDIS_ADDRESS', section: 'redis', key: 'address', whenAbsent: 'create' },
+  { variable: 'MESHLET_REDIS_USERNAME', section: 'redis', key: 'username', whenAbsent: 'skip' },
+  { variable: 'MESHLET_REDIS_PASSWORD', section: 'redis', key: 'password', whenAbsent: 'skip' },
 ];
 
 /** Every variable `applyEnvOverrides` reads, for docs and `--help`. */

@@ -73,7 +73,7 @@ export const mtlsSchema = z
       .describe(
         "This sidecar's SPIFFE ID. Default: spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount> when both are " +
           'set (env MESHLET_POD_NAMESPACE, MESHLET_SERVICE_ACCOUNT, from the downward API), else ' +
-          'spiffe://<trustDomain>/svc/<service.name>.',
+          'spiffe://<trustDomain>/svc/<service.name>. When set, a `files` leaf for another ID is rejected.',
       ),
     kubernetes: z
       .object({

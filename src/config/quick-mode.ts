@@ -21,6 +21,8 @@ export interface QuickModeFlags {
   readonly logLevel?: string | undefined;
   /** False with `--no-access-log`. Default true. */
   readonly accessLog?: boolean | undefined;
+  /** `--grpc-web-origin ORIGIN` (repeatable): serve gRPC-Web with CORS for these origins. Default: no gRPC-Web. */
+  readonly grpcWebOrigins?: readonly string[] | undefined;
 }
 
 /** The service name quick mode runs under (logs, metrics, health). */
@@ -34,7 +36,11 @@ export const QUICK_MODE_SERVICE = 'proxy';
 export function quickModeInput(flags: QuickModeFlags): BootstrapInput {
   return {
     service: { name: QUICK_MODE_SERVICE },
-    inbound: { listen: flags.listen, app: flags.upstream },
+    inbound: {
+      listen: flags.listen,
+      app: flags.upstream,
+      ...(flags.grpcWebOrigins !== undefined && { grpcWeb: { cors: { allowedOrigins: [...flags.grpcWebOrigins] } } }),
+    },
     ...(flags.admin !== undefined && { admin: { listen: flags.admin } }),
     log: {
       ...(flags.logLevel !== undefined && { level: flags.logLevel as NonNullable<BootstrapInput['log']>['level'] }),

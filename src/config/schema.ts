@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { mtlsSchema, SPIFFE_ID_PATTERN } from './mtls-schema.js';
+import { redisSchema } from './redis-schema.js';
 
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
 
@@ -47,6 +48,59 @@ const ms = (def: number, min: number, max: number, what: string) =>
     .max(max)
     .default(def)
     .describe(`${what} Milliseconds; default ${def}; range ${min}-${max}.`);
+
+// gRPC-Web on the inbound listener (docs/grpc-web.md): browsers call the app through meshlet directly.
+const ORIGIN = /^(?:\*|https?:\/\/(?:\*\.)?[A-Za-z0-9.\-]+(?::\d{1,5})?)$/;
+const grpcWebSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Accept gRPC-Web calls on the inbound listener; default true when the section is present.'),
+    maxRequestBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 << 20)
+      .default(4 << 20)
+      .describe(
+        'Largest gRPC-Web request body meshlet buffers (after base64 decoding for -text), bytes; default 4194304 (4 MiB); ' +
+          'range 1024-67108864. A larger body is refused with RESOURCE_EXHAUSTED (ERR_GRPCWEB_TOO_LARGE).',
+      ),
+    cors: z
+      .object({
+        allowedOrigins: z
+          .array(z.string().regex(ORIGIN, { message: 'expected an origin like https://app.example.com, https://*.example.com or *' }))
+          .default([])
+          .describe(
+            'Origins whose pages may call: exact (`https://app.example.com`), a wildcard subdomain (`https://*.example.com`, ' +
+              'not the apex) or `*`. Default none: only same-origin and non-browser clients. Another origin gets no CORS headers.',
+          ),
+        allowedHeaders: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Request headers (custom metadata) pages may send, besides the gRPC-Web ones meshlet always allows. Default none.'),
+        exposedHeaders: z
+          .array(z.string().min(1))
+          .default([])
+          .describe(
+            'Response headers (custom metadata) pages may read, besides grpc-status, grpc-message, grpc-status-details-bin ' +
+              'and x-meshlet-error. Default none.',
+          ),
+        maxAgeSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(86_400)
+          .default(600)
+          .describe('How long browsers may cache a preflight answer, seconds; default 600; range 0-86400.'),
+      })
+      .strict()
+      .default({ allowedOrigins: [], allowedHeaders: [], exposedHeaders: [], maxAgeSeconds: 600 })
+      .describe('CORS for pages served from another origin; meshlet answers preflight OPTIONS itself.'),
+  })
+  .strict()
+  .describe(
+    'gRPC-Web (application/grpc-web[-text][+proto], over HTTP/1.1 and HTTP/2) on the inbound listener, translated to ' +
+      'native gRPC for the app. Unary and server-streaming calls. Omit to serve native gRPC only.',
+  );
 
 const staticEndpoint = z.union([
   endpointAddress.describe('host:port of the endpoint (weight 1).'),
@@ -408,6 +462,7 @@ export const bootstrapSchema = z
         app: endpointAddress.describe(
           "The local application's gRPC (h2c) address, host:port, e.g. 127.0.0.1:50051. Required.",
         ),
+        grpcWeb: grpcWebSchema.optional(),
       })
       .strict()
       .optional()
@@ -599,6 +654,7 @@ export const bootstrapSchema = z
     tracing: tracingSchema.optional().describe('OpenTelemetry tracing. Omit for the defaults (off).'),
     health: healthSchema.optional().describe("The sidecar's grpc.health.v1 service and health checks. Omit for the defaults."),
     mtls: mtlsSchema.optional(),
+    redis: redisSchema.optional(),
   })
   .strict()
   .refine((c) => c.inbound !== undefined || c.outbound !== undefined, {

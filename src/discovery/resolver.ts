@@ -10,7 +10,7 @@ export interface Endpoint {
   readonly port: number;
   /** Relative weight for balancing, >= 1 (Consul `Weights.Passing`; static config `weight`). Default 1. */
   readonly weight: number;
-  /** Free-form metadata (Consul Service.Meta, tags), for later routing features. */
+  /** Consul Service.Meta (empty for static endpoints); mTLS reads `spiffe-id` from it (src/app/mtls.ts). */
   readonly meta: Readonly<Record<string, string>>;
 }
 
@@ -38,11 +38,20 @@ export interface Resolver {
   watch(backend: string, onResult: (result: Resolution) => void): Watch;
 }
 
+/** The meta of every endpoint that has none: one shared object, not one per endpoint of a large backend. */
+const NO_META: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Parses `host:port` (IPv6 as `[::1]:port`) into an Endpoint; throws a TypeError naming the bad value. */
-export function endpointFromAddress(address: string, weight = 1, meta: Record<string, string> = {}): Endpoint {
+export function endpointFromAddress(address: string, weight = 1, meta?: Readonly<Record<string, string>>): Endpoint {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(address);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535) throw new TypeError(`invalid endpoint address "${address}": expected host:port`);
   const host = (m[1] ?? m[2]) as string;
-  return Object.freeze({ address, host, port, weight, meta: Object.freeze({ ...meta }) });
+  const ownMeta = meta === undefined || isEmpty(meta) ? NO_META : Object.freeze({ ...meta });
+  return Object.freeze({ address, host, port, weight, meta: ownMeta });
+}
+
+function isEmpty(record: Readonly<Record<string, string>>): boolean {
+  for (const _ in record) return false;
+  return true;
 }

@@ -6,6 +6,7 @@
 import type { OriginOf } from '../config/origin.js';
 import type { BootstrapConfig } from '../config/schema.js';
 import { CompiledPolicy, type Source } from './match.js';
+import { CompiledRateLimits, type CompiledRateLimit } from '../ratelimit/compile.js';
 import type { Policy } from './schema.js';
 
 /** One layer of the outbound chain as the app would compose it (app/explain.ts builds these from proxy/outbound.ts). */
@@ -64,7 +65,11 @@ export function explainCall(input: ExplainInput): string[] {
       ? 'no route matches: backend and default settings only'
       : `${m.label} (backend ${m.backend ?? '*'}, method ${m.method ?? '*'})`,
   );
+  const limits = new CompiledRateLimits(input.policy.rateLimits);
+  const outboundLimits = limits.matching('outbound', input.backend, path);
+  const inboundLimits = limits.matching('inbound', undefined, path);
   const modeOf: Record<string, string> = {
+    'rate-limit': outboundLimits.length === 0 ? 'no limit' : outboundLimits.map((l) => `${l.name} ${l.mode}`).join(', '),
     retry: r.retry.mode,
     'circuit-breaker': [b.limits.mode, b.circuitBreaker.mode].every((x) => x === 'off') ? 'off' : `limits ${b.limits.mode}, breaker ${b.circuitBreaker.mode}`,
     outlier: b.outlierDetection.mode,
@@ -127,6 +132,17 @@ export function explainCall(input: ExplainInput): string[] {
     }
   }
   section('retry', r.retry, route.sources, 'retry.', retryNotes);
+  const limitRow = (l: CompiledRateLimit): [string, string, string] => [
+    l.name,
+    `${l.rate} burst ${l.burst}, ${l.scope}${l.scope === 'global' ? ` (failureMode ${l.failureMode})` : ''}, ${l.mode}`,
+    `by ${l.byText.length === 0 ? 'nothing (one bucket)' : l.byText.join(', ')}${l.callerHeader === undefined ? '' : ` (callerHeader ${l.callerHeader})`}`,
+  ];
+  const limitNotes: string[] = [];
+  if (outboundLimits.length === 0) limitNotes.push('no outbound limit matches this call');
+  if (inboundLimits.length > 0) {
+    limitNotes.push(`inbound limits of this policy matching ${path} (applied where this policy serves the method): ${inboundLimits.map((l) => l.name).join(', ')}`);
+  }
+  table('rateLimits (outbound, every one must admit the call)', outboundLimits.length === 0 ? [['-', '', '']] : outboundLimits.map(limitRow), limitNotes);
   section(`retryBudget (backend ${input.backend})`, b.retryBudget, backend.sources, 'retryBudget.');
   section(`limits (backend ${input.backend})`, b.limits, backend.sources, 'limits.');
   section(`circuitBreaker (backend ${input.backend})`, b.circuitBreaker, backend.sources, 'circuitBreaker.');

@@ -7,6 +7,7 @@ import { formatPath } from '../config/errors.js';
 import { loadDocument, loadDocumentText, type DocumentKind, type FieldIssue, type LoadResult } from '../config/load.js';
 import type { ConfigSource } from '../config/source.js';
 import { authzIssues } from '../authz/validate.js';
+import { rateLimitIssues } from '../ratelimit/validate.js';
 import { merge, parseMethodPattern, routeLabel } from './match.js';
 import { POLICY_DEFAULTS, policySchema, type Policy } from './schema.js';
 
@@ -17,7 +18,7 @@ import { POLICY_DEFAULTS, policySchema, type Policy } from './schema.js';
 const POLICY_DOCUMENT: DocumentKind<typeof policySchema> = {
   schema: policySchema,
   emptyMessage: 'the policy document is empty; write `routes: []` for a policy with only built-in defaults',
-  crossFieldIssues: (policy) => [...crossFieldIssues(policy), ...authzIssues(policy.authz)],
+  crossFieldIssues: (policy) => [...crossFieldIssues(policy), ...authzIssues(policy.authz), ...rateLimitIssues(policy.rateLimits)],
 };
 
 /**

@@ -6,6 +6,7 @@
 import { toJsonSchema, type JsonSchema } from '../config/json-schema.js';
 import { paragraph, renderSection, schemaSections, type SchemaSection } from '../config/schema-doc.js';
 import { AUTHZ_GUIDE } from '../authz/guide.js';
+import { RATE_LIMIT_GUIDE } from '../ratelimit/guide.js';
 import { policySchema } from './schema.js';
 
 export const POLICY_JSON_SCHEMA_PATH = 'config/schema/policy.schema.json';
@@ -61,6 +62,8 @@ export function policyReference(): string {
     'counted (reload result `rejected`).',
     '',
     ...AUTHZ_GUIDE,
+    '',
+    ...RATE_LIMIT_GUIDE,
   ];
   // A section that appears in several places (`retry` under defaults, backends and routes) is written once.
   const unique = new Map<string, { section: SchemaSection; paths: string[] }>();

@@ -11,6 +11,7 @@
 
 import { z } from 'zod';
 import { authzSchema } from '../authz/schema.js';
+import { rateLimitsSchema } from '../ratelimit/schema.js';
 
 /** Every protective feature's switch: off (no work), shadow (count and log, never reject), enforce. */
 export const MODES = ['off', 'shadow', 'enforce'] as const;
@@ -264,11 +265,12 @@ export const policySchema = z
       .describe('Settings per backend, by the name the app calls (its :authority host), over `defaults`.'),
     routes: z.array(routeSchema).optional().describe('Per-method settings, over the settings of their backend.'),
     authz: authzSchema.optional(),
+    rateLimits: rateLimitsSchema.optional(),
   })
   .strict()
   .describe(
     'meshlet policy (policy.yaml): timeouts, retries, retry budgets, circuit breakers and outlier detection for ' +
-      'outbound calls, and authorization (`authz`) of inbound calls. Hot-reloaded: a valid change applies within a second; an invalid one is rejected and the ' +
+      'outbound calls, authorization (`authz`) of inbound calls, and rate limits (`rateLimits`) of both. Hot-reloaded: a valid change applies within a second; an invalid one is rejected and the ' +
       'last good policy stays. Every value is an override: route > backends.<name> > defaults > built-in default.',
   );
 

@@ -16,6 +16,7 @@ import type { Tracing } from '../telemetry/tracing.js';
 import { healthLayer } from './layers/health.js';
 import { metricsLayer } from './layers/metrics.js';
 import { tracingLayer } from './layers/tracing.js';
+import { rateLimitLayer, type RateLimitLayerDeps } from './layers/rate-limit.js';
 
 export interface InboundDeps {
   readonly service: string;
@@ -32,6 +33,8 @@ export interface InboundDeps {
   readonly health?: HealthService;
   /** The policy store and decision counter of inbound authorization (policy `authz`). */
   readonly authz?: Omit<AuthzLayerDeps, 'log'>;
+  /** The policy store, limiter and decision counters of rate limits (policy `rateLimits`, direction inbound). */
+  readonly rateLimit?: Omit<RateLimitLayerDeps, 'log'>;
 }
 
 export function inboundLayers(deps: InboundDeps): Layer[] {
@@ -53,6 +56,9 @@ export function inboundLayers(deps: InboundDeps): Layer[] {
     // before authz and never subject to it. Below deadline, so the decision
     // is made within the call's budget; above local-app, so a denied call never reaches the app.
     ...(deps.authz !== undefined ? [authzLayer({ ...deps.authz, log: deps.log.child({ component: 'authz' }) })] : []),
+    // rate-limit below authz, so a denied caller spends no token (a flood of denied calls cannot starve allowed
+    // ones), and below health, so probes are never limited; above local-app, so a rejected call never reaches the app.
+    ...(deps.rateLimit !== undefined ? [rateLimitLayer({ ...deps.rateLimit, log: deps.log.child({ component: 'ratelimit' }) })] : []),
     localAppLayer({ service: deps.service, appAddress: deps.appAddress }),
   ];
 }

@@ -25,6 +25,7 @@ import type { Tracing } from '../telemetry/tracing.js';
 import { endpointMetricsLayer } from './layers/endpoint-metrics.js';
 import { metricsLayer } from './layers/metrics.js';
 import { attemptTracingLayer, tracingLayer } from './layers/tracing.js';
+import { rateLimitLayer, type RateLimitLayerDeps } from './layers/rate-limit.js';
 
 export interface OutboundDeps {
   readonly backends: Backends;
@@ -40,6 +41,8 @@ export interface OutboundDeps {
   readonly metrics?: { readonly calls: CallMetricsTable; readonly attempts: AttemptMetricsTable };
   /** Tracing, when `tracing.mode` is on. */
   readonly tracing?: Tracing;
+  /** The policy store, limiter and decision counters of rate limits (policy `rateLimits`, direction outbound); absent: the layer passes calls through. */
+  readonly rateLimit?: Omit<RateLimitLayerDeps, 'log'>;
 }
 
 /**
@@ -88,6 +91,12 @@ export const OUTBOUND_LAYERS: readonly OutboundLayerSpec[] = [
   { name: 'deadline', make: () => deadlineLayer() },
   // route names the backend from :authority; balance picks an endpoint per request.
   { name: 'route', make: () => routeLayer() },
+  // rate-limit below route (a limit may name the backend) and above timeout and retry: it counts calls, not
+  // attempts, and a rejected call makes none. Policy-driven (hot-reloaded), so always in the chain.
+  {
+    name: 'rate-limit',
+    make: (d) => (d.rateLimit === undefined ? (next) => next : rateLimitLayer({ ...d.rateLimit, log: d.log.child({ component: 'ratelimit' }) })),
+  },
   // timeout: the route timeout, from arrival and over all attempts; it only tightens the client's deadline.
   { name: 'timeout', make: (_d, s) => timeoutLayer({ store: s.states.policy }) },
   // retry owns every re-send (balance picks once per attempt), so retries, safe or not, share

@@ -25,13 +25,14 @@ export function wireMessage(err: ProxyError, direction: Direction): string {
 
 /**
  * Trailers for a meshlet-made error: grpc-status, percent-encoded grpc-message (`wireMessage` for `direction`),
- * and x-meshlet-error naming the code.
+ * x-meshlet-error naming the code, and the error's extra trailers (rate limits: grpc-retry-pushback-ms).
  */
 export function errorTrailers(err: ProxyError, direction: Direction): OutgoingHttpHeaders {
   return {
     'grpc-status': String(err.grpcStatus),
     'grpc-message': encodeGrpcMessage(wireMessage(err, direction)),
     'x-meshlet-error': err.code,
+    ...err.trailers,
   };
 }
 

@@ -16,6 +16,12 @@ import type { Handler } from './layer.js';
 import { RequestBody } from './request-body.js';
 import { errorReply, writeReply } from './respond.js';
 import { acceptInbound, type InboundTls } from '../tls/accept.js';
+import { sniffProtocol } from './sniff.js';
+import { isGrpcWebContentType } from '../grpcweb/codec.js';
+import { createHttp1Front, type Http1Front } from './web/h1.js';
+import { h2Exchange } from './web/h2.js';
+import { type GrpcWebOptions, serveGrpcWeb, type WebServeDeps } from './web/serve.js';
+import type { WebExchange } from './web/exchange.js';
 
 export interface ListenerOptions {
   readonly direction: Direction;
@@ -58,6 +64,12 @@ export interface ListenerOptions {
    * `handshake_timeout`); `remote` is the peer's `address:port`.
    */
   readonly onConnectionError?: (reason: string, err: Error | undefined, remote: string) => void;
+  /**
+   * gRPC-Web on this listener (docs/grpc-web.md): HTTP/2 streams with an application/grpc-web* content type (and
+   * CORS preflights) go to the gRPC-Web adapter, and plaintext connections that do not start with the HTTP/2
+   * preface are served as HTTP/1.1 by node's parser. Absent = native gRPC over HTTP/2 only.
+   */
+  readonly grpcWeb?: GrpcWebOptions & Pick<WebServeDeps, 'onCall' | 'onRejected'>;
 }
 
 /** Idle timeout: sweeps per timeout; a connection idle through one more sweep than this in a row is closed. */
@@ -77,6 +89,8 @@ export class ProxyListener {
   private readonly idle = new Map<H2Connection, { lastStreamId: number; sweeps: number }>();
   private idleTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
+  private readonly http1: Http1Front | undefined;
+  private readonly webDeps: WebServeDeps | undefined;
 
   constructor(opts: ListenerOptions) {
     this.opts = opts;
@@ -89,6 +103,44 @@ export class ProxyListener {
       // streams' path pays nothing for it.
       this.idleTimer = setInterval(this.sweepIdle, Math.max(1, Math.floor(idleMs / IDLE_SWEEPS)));
       this.idleTimer.unref();
+    }
+    const web = opts.grpcWeb;
+    if (web !== undefined) {
+      this.webDeps = {
+        direction: opts.direction,
+        handler: opts.handler,
+        options: web,
+        onCall: web.onCall,
+        onRejected: web.onRejected,
+        track: () => {
+          this.inflight++;
+          return () => this.callDone();
+        },
+      };
+      this.http1 = createHttp1Front({
+        maxHeaderBytes: opts.maxHeaderListBytes,
+        onExchange: (ex, socket) => this.onWebExchange(ex, socket),
+      });
+    }
+  }
+
+  private onWebExchange(ex: WebExchange, socket: Socket): void {
+    const identity = this.http1?.tagOf(socket) as string | undefined;
+    serveGrpcWeb(ex, { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, identity }, this.webDeps as WebServeDeps);
+  }
+
+  /** Serves HTTP/1.1 (gRPC-Web) on `socket`, counted as a connection like an HTTP/2 one. */
+  private acceptHttp1(http1: Http1Front, socket: Socket, identity: string | undefined): void {
+    this.opts.onConnection?.(true);
+    socket.once('close', () => this.opts.onConnection?.(false));
+    http1.accept(socket, identity);
+  }
+
+  private callDone(): void {
+    if (--this.inflight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
     }
   }
 
@@ -139,6 +191,7 @@ export class ProxyListener {
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.server.close();
     for (const s of this.sessions) s.close();
+    this.http1?.closeIdle();
     if (this.inflight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
@@ -151,12 +204,33 @@ export class ProxyListener {
     const cut = this.inflight;
     for (const s of this.handshaking) s.destroy();
     for (const s of this.sessions) s.destroy();
+    this.http1?.destroyAll();
     return cut;
   }
 
   private readonly onSocket = (socket: Socket): void => {
     const tlsOpts = this.opts.tls;
-    if (tlsOpts === undefined) return this.startSession(socket, undefined, this.opts.handshakeTimeoutMs);
+    if (tlsOpts === undefined) {
+      const http1 = this.http1;
+      if (http1 === undefined) return this.startSession(socket, undefined, this.opts.handshakeTimeoutMs);
+      // gRPC-Web: the first bytes tell HTTP/2 (the preface) from HTTP/1.1 (anything else; node's parser judges it).
+      const remote = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+      this.handshaking.add(socket);
+      sniffProtocol(
+        socket,
+        this.opts.handshakeTimeoutMs ?? 10_000,
+        (p) => {
+          this.handshaking.delete(socket);
+          if (p === 'h2c') this.startSession(socket, undefined, this.opts.handshakeTimeoutMs);
+          else this.acceptHttp1(http1, socket, undefined);
+        },
+        (err) => {
+          this.handshaking.delete(socket);
+          this.opts.onConnectionError?.('handshake_timeout', err, remote);
+        },
+      );
+      return;
+    }
     const timeoutMs = this.opts.handshakeTimeoutMs ?? 10_000;
     const startMs = performance.now();
     const remote = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
@@ -164,6 +238,7 @@ export class ProxyListener {
     acceptInbound(socket, tlsOpts, timeoutMs, {
       accepted: (a) => {
         this.handshaking.delete(socket);
+        if (a.protocol === 'http/1.1' && this.http1 !== undefined) return this.acceptHttp1(this.http1, a.socket, a.identity);
         // One budget for the TLS handshake and the HTTP/2 preface: HTTP/2 gets what is left (at least 1 ms).
         const left = timeoutMs === 0 ? 0 : Math.max(1, Math.round(timeoutMs - (performance.now() - startMs)));
         this.startSession(a.socket, a.identity, left, socket);
@@ -205,6 +280,9 @@ export class ProxyListener {
   }
 
   private onStream(stream: H2Stream, headers: IncomingHttpHeaders, peer: PeerInfo): void {
+    if (this.webDeps !== undefined && (headers[':method'] === 'OPTIONS' || isGrpcWebContentType(headers['content-type']))) {
+      return serveGrpcWeb(h2Exchange(stream, headers), peer, this.webDeps);
+    }
     const body = new RequestBody(stream, this.opts.maxReplayBytes);
     const call = new ProxyCall(this.direction, headers, body, peer, performance.now());
     this.inflight++;
@@ -214,11 +292,7 @@ export class ProxyListener {
       if (finished) return;
       finished = true;
       call.clearDeadline();
-      if (--this.inflight === 0 && this.idleWaiters.length > 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
+      this.callDone();
     };
     stream.on('close', () => {
       if (reply === undefined || reply.end === undefined) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Token bucket: the pure rate algorithm that paces the Consul blocking-query loop (src/discovery/consul/watcher.ts).
-// No timers and no I/O: time comes from the injected `now`, and callers decide what to do when it is empty.
+// Token bucket: the pure rate algorithm behind local rate limits (limiter.ts) and the pacing of the Consul
+// blocking-query loop (src/discovery/consul/watcher.ts). No timers and no I/O: time comes from the injected `now`,
+// and callers decide what to do when it is empty.
 
 /** Options of {@link createTokenBucket}. */
 export interface TokenBucketOptions {

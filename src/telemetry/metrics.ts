@@ -398,6 +398,17 @@ export interface Metrics {
    * the call metrics.
    */
   readonly authz: { readonly decisions: Counter<'grpc_service' | 'grpc_method' | 'decision' | 'rule' | 'mode'> };
+  /**
+   * Rate limits (policy `rateLimits`): `decisions` per limit and method, `decision` admitted|rejected|shadow_rejected;
+   * `fallback` the decisions of global limits made without Redis (`result` local|unavailable); `redisErrors` failed
+   * lease fetches by `reason` (timeout, connection, error); `redisUp` 1 while global limits lease from Redis.
+   */
+  readonly ratelimit: {
+    readonly decisions: Counter<'limit' | 'direction' | 'grpc_service' | 'grpc_method' | 'decision'>;
+    readonly fallback: Counter<'limit' | 'result'>;
+    readonly redisErrors: Counter<'reason'>;
+    readonly redisUp: Gauge;
+  };
   readonly health: {
     /** Checks of the local app: result `serving`, `not_serving`, `error`. */
     readonly appChecks: Counter<'result'>;
@@ -409,6 +420,12 @@ export interface Metrics {
   readonly tracing: { readonly spansExported: Counter; readonly spansFailed: Counter };
   /** Consul registration attempts of the local service (watch status is collected from the resolver). */
   readonly consul: { readonly registrations: Counter<'result'> };
+  /**
+   * gRPC-Web on the inbound listener (`inbound.grpcWeb`): `calls` by `protocol` (http/1.1, h2), `encoding` (binary,
+   * text) and `grpc_code` (every gRPC-Web call, also those meshlet refused before the chain); `rejected` counts
+   * HTTP requests that were not gRPC-Web, by `reason` (not_grpc_web 415, h2c_upgrade 426, method 405, preflight_origin).
+   */
+  readonly grpcWeb: { readonly calls: Counter<'protocol' | 'encoding' | 'grpc_code'>; readonly rejected: Counter<'reason'> };
   /** Registers a counter in the registry (names get no automatic prefix: pass `meshlet_...`). Same name → same metric. */
   counter<L extends string = never>(config: { name: string; help: string; labelNames?: readonly L[] }): Counter<L>;
   gauge<L extends string = never>(config: { name: string; help: string; labelNames?: readonly L[]; collect?: (this: Gauge<L>) => void }): Gauge<L>;
@@ -662,6 +679,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
         labelNames: ['grpc_service', 'grpc_method', 'decision', 'rule', 'mode'] as const,
       }),
     },
+    ratelimit: {
+      decisions: counter({
+        name: `${PREFIX}ratelimit_decisions_total`,
+        help: 'Rate-limit decisions, by limit, direction, method and decision (admitted, rejected, shadow_rejected).',
+        labelNames: ['limit', 'direction', 'grpc_service', 'grpc_method', 'decision'] as const,
+      }),
+      fallback: counter({
+        name: `${PREFIX}ratelimit_redis_fallback_total`,
+        help: 'Decisions of global limits made without Redis: result local (the local fallback bucket) or unavailable (failureMode closed).',
+        labelNames: ['limit', 'result'] as const,
+      }),
+      redisErrors: counter({
+        name: `${PREFIX}ratelimit_redis_errors_total`,
+        help: 'Failed Redis lease fetches of global limits, by reason (timeout, connection, error).',
+        labelNames: ['reason'] as const,
+      }),
+      redisUp: gauge({ name: `${PREFIX}ratelimit_redis_up`, help: '1 while global rate limits lease from Redis, 0 while they run on their fallback.' }),
+    },
     health: {
       appChecks: counter({
         name: `${PREFIX}health_app_checks_total`,
@@ -690,6 +725,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
         labelNames: ['result'] as const,
       }),
     },
+    grpcWeb: {
+      calls: counter({
+        name: `${PREFIX}grpc_web_calls_total`,
+        help: 'gRPC-Web calls on the inbound listener, by HTTP protocol (http/1.1, h2), encoding (binary, text) and gRPC code.',
+        labelNames: ['protocol', 'encoding', 'grpc_code'] as const,
+      }),
+      rejected: counter({
+        name: `${PREFIX}grpc_web_rejected_total`,
+        help: 'HTTP requests on a gRPC-Web listener that were not gRPC-Web calls, by reason (not_grpc_web, h2c_upgrade, method, preflight_origin).',
+        labelNames: ['reason'] as const,
+      }),
+    },
     counter,
     gauge,
     histogram,
@@ -699,5 +746,30 @@ export function createMetrics(options: MetricsOptions): Metrics {
     async scrape() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
+  };
+}
+
+// --- The sidecar injector (`meshlet injector`): its own registry, served on the injector's admin port. ---
+
+/** Metrics of the injector webhook; see docs/kubernetes.md. */
+export interface InjectorMetrics {
+  readonly registry: Registry;
+  /** Admission reviews answered, by result: injected, skipped, unchanged, denied, error. */
+  readonly reviews: Counter<'result'>;
+  /** Time from the request's first byte to the answer, seconds. */
+  readonly reviewSeconds: Histogram;
+  /** Reloads of the serving certificate after its files changed, by result: ok, error (the old one is kept). */
+  readonly certReloads: Counter<'result'>;
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createInjectorMetrics(): InjectorMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    reviews: new Counter({ name: `${PREFIX}injector_reviews_total`, help: 'Admission reviews answered, by result (injected, skipped, unchanged, denied, error).', labelNames: ['result'], registers: [registry] }),
+    reviewSeconds: new Histogram({ name: `${PREFIX}injector_review_duration_seconds`, help: 'Time to answer an admission review, seconds.', buckets: [...HANDLING_BUCKETS_SECONDS], registers: [registry] }),
+    certReloads: new Counter({ name: `${PREFIX}injector_cert_reloads_total`, help: 'Reloads of the serving certificate after a file change, by result (ok, error).', labelNames: ['result'], registers: [registry] }),
+    scrape: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }

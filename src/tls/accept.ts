@@ -24,6 +24,12 @@ export interface InboundTls {
   readonly requireClientCert?: boolean;
   /** Refuse a client certificate without exactly one SPIFFE ID (URI SAN). Default true when client certs are required. */
   readonly requireSpiffeId?: boolean;
+  /**
+   * Take HTTP/1.1 too (gRPC-Web): a TLS peer that negotiated ALPN `http/1.1` (the server must offer it, see
+   * contexts.ts `http1`) and, in permissive mode, plaintext that is not the HTTP/2 preface are accepted with
+   * `protocol: 'http/1.1'`. Default false: HTTP/2 only.
+   */
+  readonly http1?: boolean;
 }
 
 /** Why an inbound connection was refused before HTTP/2, as a `meshlet_connection_errors_total` reason. */
@@ -35,7 +41,13 @@ export type AcceptFailure =
   | 'not_h2' // neither TLS nor the HTTP/2 preface (permissive mode)
   | 'handshake_timeout'; // no complete TLS handshake within the listener's handshake timeout
 
-export type Accepted = { readonly socket: Socket; readonly tls: boolean; readonly identity: string | undefined };
+export type Accepted = {
+  readonly socket: Socket;
+  readonly tls: boolean;
+  readonly identity: string | undefined;
+  /** What to speak on the socket: `h2`, or `http/1.1` (only with InboundTls.http1). */
+  readonly protocol: 'h2' | 'http/1.1';
+};
 
 export interface AcceptCallbacks {
   accepted(result: Accepted): void;
@@ -124,11 +136,17 @@ export function acceptInbound(socket: Socket, opts: InboundTls, timeoutMs: numbe
       finish();
       // pause() above stopped the flow; a new 'data' listener alone does not restart a stream paused explicitly.
       socket.resume();
-      cb.accepted({ socket, tls: false, identity: undefined });
+      cb.accepted({ socket, tls: false, identity: undefined, protocol: 'h2' });
       return;
     }
     if (kind === 'other') {
       if (opts.mode === 'strict') return startTls(); // let the handshake fail and say why (e.g. a garbage ClientHello)
+      if (opts.http1 === true) {
+        finish();
+        socket.resume();
+        cb.accepted({ socket, tls: false, identity: undefined, protocol: 'http/1.1' });
+        return;
+      }
       return refuse('not_h2', new Error('neither a TLS ClientHello nor the HTTP/2 preface'));
     }
     startTls();
@@ -140,7 +158,8 @@ export function acceptInbound(socket: Socket, opts: InboundTls, timeoutMs: numbe
       secure: (t) => {
         tlsSocket = t;
         if (done) return;
-        if (t.alpnProtocol !== 'h2') {
+        const http1 = opts.http1 === true && t.alpnProtocol === 'http/1.1';
+        if (t.alpnProtocol !== 'h2' && !http1) {
           return refuse('tls_no_h2', new Error(`the peer negotiated ALPN ${t.alpnProtocol === false ? 'none' : String(t.alpnProtocol)}, not h2`));
         }
         let identity: string | undefined;
@@ -150,7 +169,7 @@ export function acceptInbound(socket: Socket, opts: InboundTls, timeoutMs: numbe
           else if (opts.requireSpiffeId ?? true) return refuse('tls_peer_identity', new Error(`client certificate refused: ${id.reason}`));
         }
         finish();
-        cb.accepted({ socket: t, tls: true, identity });
+        cb.accepted({ socket: t, tls: true, identity, protocol: http1 ? 'http/1.1' : 'h2' });
       },
     });
   };

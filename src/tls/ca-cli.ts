@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// `meshlet ca init` and `meshlet ca issue`: the command-line face of the built-in CA (ca.ts). main.ts dispatches
+// `meshlet ca init`, `meshlet ca issue` and `meshlet ca webhook`: the command-line face of the built-in CA (ca.ts). main.ts dispatches
 // `meshlet ca ...` here; this module never exits the process, it returns the exit code. Keys are written, never
 // printed.
 
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CA_USAGE } from './ca-usage.js';
 import { initCa, issueLeaf, KEY_TYPES, loadCa, writeLeaf, type KeyType } from './ca.js';
@@ -49,6 +51,8 @@ export async function runCaCommand(args: readonly string[], io: CliIo = process)
         'spiffe-id': { type: 'string' },
         out: { type: 'string' },
         dns: { type: 'string', multiple: true },
+        service: { type: 'string' },
+        namespace: { type: 'string' },
       },
       strict: true,
     }));
@@ -102,7 +106,8 @@ export async function runCaCommand(args: readonly string[], io: CliIo = process)
       );
       return 0;
     }
-    return usage(sub === undefined ? 'name a subcommand: init or issue' : `unknown subcommand "${sub}"`);
+    if (sub === 'webhook') return await webhookCert(dir, str('service'), str('namespace'), str('out'), keyType as KeyType, ttlMs, io, usage);
+    return usage(sub === undefined ? 'name a subcommand: init, issue or webhook' : `unknown subcommand "${sub}"`);
   } catch (err) {
     if (err instanceof TlsFileError || err instanceof SpiffeIdError) {
       io.stderr.write(`meshlet ca ${sub}: ${err.message}\n`);
@@ -115,4 +120,52 @@ export async function runCaCommand(args: readonly string[], io: CliIo = process)
     }
     throw err;
   }
+}
+
+/** The webhook Secret's conventional file names, as kustomize's secretGenerator and cert-manager write them. */
+export const WEBHOOK_FILES = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt', patch: 'ca-bundle-patch.yaml' } as const;
+/** The MutatingWebhookConfiguration the ca-bundle patch targets (deploy/sidecar-injector/). */
+export const WEBHOOK_CONFIGURATION = 'meshlet-sidecar-injector';
+
+/**
+ * `meshlet ca webhook`: a serving certificate for the injector's Service (DNS SANs <svc>, <svc>.<ns>,
+ * <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local), written to OUT/tls.crt + tls.key (0600) with OUT/ca.crt and a
+ * kustomize patch that sets the webhook's caBundle; the caBundle (base64 of the root) is printed too.
+ */
+async function webhookCert(
+  dir: string,
+  service: string | undefined,
+  namespace: string | undefined,
+  out: string | undefined,
+  keyType: KeyType,
+  ttlMs: number | undefined,
+  io: CliIo,
+  usage: (why: string) => number,
+): Promise<number> {
+  if (service === undefined || namespace === undefined || out === undefined) return usage('ca webhook needs --service NAME, --namespace NS and --out DIR');
+  const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  if (!label.test(service) || !label.test(namespace)) return usage('--service and --namespace must be DNS labels (a-z 0-9 -)');
+  const ca = await loadCa(dir);
+  const leaf = await issueLeaf(ca, {
+    spiffeId: `spiffe://${ca.trustDomain}/ns/${namespace}/sa/${service}`,
+    dnsNames: [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`],
+    keyType,
+    ttlMs: ttlMs ?? 8760 * 3_600_000,
+  });
+  await mkdir(out, { recursive: true });
+  const prefix = join(out, 'tls');
+  const files = await writeLeaf(prefix, leaf);
+  const caBundle = Buffer.from(leaf.trustBundlePem, 'utf8').toString('base64');
+  await writeFile(join(out, WEBHOOK_FILES.ca), leaf.trustBundlePem);
+  await writeFile(
+    join(out, WEBHOOK_FILES.patch),
+    `# Written by meshlet ca webhook: the CA that signed ${files.certFile}, for the API server to trust.\n` +
+      `- op: add\n  path: /webhooks/0/clientConfig/caBundle\n  value: ${caBundle}\n`,
+  );
+  io.stdout.write(
+    `issued the webhook certificate for ${service}.${namespace}.svc, valid until ${leaf.notAfter.toISOString()}: ` +
+      `${files.certFile}, ${files.keyFile} (0600), ${join(out, WEBHOOK_FILES.ca)}, ${join(out, WEBHOOK_FILES.patch)}\n` +
+      `caBundle: ${caBundle}\n`,
+  );
+  return 0;
 }

@@ -20,6 +20,8 @@ export interface ContextParts {
   readonly keyPem?: string;
   readonly caPem?: string;
   readonly minVersion: TlsMinVersion;
+  /** Also offer ALPN `http/1.1` (after `h2`): the listener serves gRPC-Web over HTTP/1.1 (docs/grpc-web.md). */
+  readonly http1?: boolean;
 }
 
 /**
@@ -37,7 +39,8 @@ export function buildServerTls(parts: ContextParts, ticketKeys: Buffer): tls.Ser
     ...(mutual ? { ca: parts.caPem } : {}),
     requestCert: mutual,
     rejectUnauthorized: mutual,
-    ALPNProtocols: ['h2'],
+    // h2 first: OpenSSL picks by the server's order, so a client offering both (every browser) gets h2.
+    ALPNProtocols: parts.http1 === true ? ['h2', 'http/1.1'] : ['h2'],
     minVersion: parts.minVersion,
     maxVersion: 'TLSv1.3',
     sessionIdContext: 'meshlet',
@@ -80,6 +83,8 @@ export interface TlsContexts {
 
 export interface TlsContextsOptions {
   readonly minVersion: TlsMinVersion;
+  /** Offer ALPN `http/1.1` too on the server side (gRPC-Web on the inbound listener); default false. */
+  readonly http1?: boolean;
   /** Reports a generation whose contexts could not be built; the previous one stays in use. */
   readonly onError?: (generation: number, err: Error) => void;
 }
@@ -99,7 +104,7 @@ export function createTlsContexts(source: CertSource, options: TlsContextsOption
 
   const build = (m: TlsMaterial): ContextGeneration => {
     if (bundle !== undefined && bundle !== m.trustBundlePem) ticketKeys = randomBytes(48);
-    const parts = { certChainPem: m.certChainPem, keyPem: m.keyPem, caPem: m.trustBundlePem, minVersion: options.minVersion };
+    const parts = { certChainPem: m.certChainPem, keyPem: m.keyPem, caPem: m.trustBundlePem, minVersion: options.minVersion, http1: options.http1 === true };
     const g = { generation: m.generation, identity: m.identity, server: buildServerTls(parts, ticketKeys), client: buildClientContext(parts) };
     bundle = m.trustBundlePem;
     return g;

@@ -91,7 +91,7 @@ function pairError(a: string, b: string, values: QuickTlsFlags): string | undefi
  * and `--upstream-spiffe-id` (a SPIFFE ID pattern) when given, else `--upstream-server-name`, else the upstream host
  * (DNS or IP SAN); `--upstream-cert`/`--upstream-key` present a client certificate.
  */
-export function loadQuickTls(values: QuickTlsFlags): QuickTlsResult {
+export function loadQuickTls(values: QuickTlsFlags, options: { readonly http1?: boolean } = {}): QuickTlsResult {
   const errors: string[] = [];
   for (const [a, b] of [['tls-cert', 'tls-key'], ['upstream-cert', 'upstream-key']] as const) {
     const e = pairError(a, b, values);
@@ -115,7 +115,7 @@ export function loadQuickTls(values: QuickTlsFlags): QuickTlsResult {
       const cert = certs('tls-cert', certFile);
       const clientCa = values['tls-client-ca'] === undefined ? undefined : certs('tls-client-ca', values['tls-client-ca']);
       const server = buildServerTls(
-        { certChainPem: cert, keyPem: key('tls-key', keyFile, 'tls-cert', cert), ...(clientCa ? { caPem: clientCa } : {}), minVersion: 'TLSv1.2' },
+        { certChainPem: cert, keyPem: key('tls-key', keyFile, 'tls-cert', cert), ...(clientCa ? { caPem: clientCa } : {}), minVersion: 'TLSv1.2', http1: options.http1 === true },
         randomBytes(48),
       );
       listener = { mode: 'strict', server: () => server, requireClientCert: clientCa !== undefined, requireSpiffeId: false };

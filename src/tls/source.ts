@@ -40,6 +40,7 @@ export function createCertSource(mtls: MtlsConfig, deps: CertSourceDeps): CertSo
       keyFile: files.keyFile,
       trustBundleFile: files.trustBundleFile,
       reloadDebounceMs: files.reloadDebounceMs,
+      ...(mtls.identity !== undefined && { expectedIdentity: mtls.identity }),
       log: deps.log,
       ...(deps.onReload !== undefined && { onReload: deps.onReload }),
     });

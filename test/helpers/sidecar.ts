@@ -7,6 +7,7 @@ import { bootstrapSchema, type BootstrapInput } from '../../src/config/schema.js
 import type { Resolver } from '../../src/discovery/resolver.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { CertSource } from '../../src/tls/material.js';
+import type { Policy } from '../../src/policy/schema.js';
 
 export interface Sidecar {
   readonly app: App;
@@ -18,7 +19,7 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-export async function startSidecar(input: Partial<BootstrapInput> & Pick<BootstrapInput, 'service'>, options: { resolver?: Resolver; level?: 'info' | 'debug' | 'silent'; certSource?: CertSource; tls?: Pick<AppOptions, 'inboundTls' | 'appConnector'> } = {}): Promise<Sidecar> {
+export async function startSidecar(input: Partial<BootstrapInput> & Pick<BootstrapInput, 'service'>, options: { resolver?: Resolver; level?: 'info' | 'debug' | 'silent'; certSource?: CertSource; tls?: Pick<AppOptions, 'inboundTls' | 'appConnector'>; policy?: Policy } = {}): Promise<Sidecar> {
   const config = bootstrapSchema.parse({
     admin: { listen: '127.0.0.1:0' },
     log: { level: options.level ?? 'info', accessLog: true },
@@ -36,6 +37,7 @@ export async function startSidecar(input: Partial<BootstrapInput> & Pick<Bootstr
     log,
     ...(options.resolver ? { resolver: options.resolver } : {}),
     ...(options.certSource ? { certSource: options.certSource } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
     ...options.tls,
   });
   const a = await app.start();

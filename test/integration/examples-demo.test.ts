@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { DEMO_HOST, DEMO_PORTS } from '../../examples/demo/ports.js';
 import { startConsulDouble, type ConsulDouble } from '../doubles/consul.js';
+import { chromiumInstalled, launchChromium } from '../helpers/chromium.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEMO = `${ROOT}dist/examples/demo/main.js`;
@@ -129,4 +130,60 @@ describe('npm start demo', () => {
     expect(services).toEqual({});
     expect(d.runningChecks()).toBe(0);
   }, 120_000);
+
+  // Issue 16: the gRPC-Web page in real headless Chromium, served on :7190 and calling the gateway on :7180.
+  it('serves the gRPC-Web page, and Chromium shows GetUser, the streamed ListUsers and a NOT_FOUND', async (ctx) => {
+    if (!chromiumInstalled()) ctx.skip('Debian chromium is not installed (/usr/bin/chromium; .ci/run installs it)');
+    expect(existsSync(DEMO), 'build output missing: run `npm run build` (npm test does)').toBe(true);
+    const child = spawn(process.execPath, [DEMO], { cwd: ROOT, env: { ...process.env, CONSUL_HTTP_ADDR: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const pageUrl = new Promise<string>((resolve, reject) => {
+      const onData = (c: Buffer) => {
+        out += c.toString();
+        const m = /web page \(gRPC-Web through meshlet at \S+\): (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      void exited.then((code) => reject(new Error(`demo exited (${code}) before printing the page URL:\n${out}`)));
+    });
+    const browser = await launchChromium().catch((err: unknown) => {
+      child.kill('SIGTERM');
+      throw err;
+    });
+    try {
+      const url = await pageUrl;
+      runDir = runDirOf(out);
+      expect(url).toBe(`http://${DEMO_HOST}:${DEMO_PORTS.webPage}/?api=${encodeURIComponent(`http://${DEMO_HOST}:${DEMO_PORTS.webGateway}`)}`);
+      const page = await browser.context.newPage();
+      await page.goto(url);
+      await page.waitForSelector('#done:has-text("all calls done")', { timeout: 20_000 });
+      expect(await page.textContent('#user')).toBe('u-1 Ada Lovelace <ada@example.com>');
+      expect(await page.textContent('#error')).toBe('NOT_FOUND: user "u-999" not found');
+      expect(await page.textContent('#list-status')).toBe('done: 12 users');
+      const rows = await page.$$eval('#users li', (lis) => lis.map((li) => li.textContent));
+      expect(rows).toHaveLength(12);
+      expect(rows[0]).toBe('u-1 Ada Lovelace');
+      expect(rows[11]).toBe('u-12 John Backus');
+      // Bad input from the page's origin (CORS applies): a garbage body and a wrong content type get clear answers,
+      // and the page's calls still work afterwards.
+      const api = `http://${DEMO_HOST}:${DEMO_PORTS.webGateway}`;
+      const bad = await page.evaluate(async (base) => {
+        const garbage = await fetch(`${base}/user.v1.UserService/GetUser`, { method: 'POST', headers: { 'content-type': 'application/grpc-web-text' }, body: '!!not base64!!' });
+        const wrong = await fetch(`${base}/user.v1.UserService/GetUser`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        return { garbage: [garbage.status, atob(await garbage.text())], wrong: [wrong.status, await wrong.text()] };
+      }, api);
+      expect(bad.garbage[0]).toBe(200);
+      expect(bad.garbage[1]).toContain('x-meshlet-error: ERR_GRPCWEB_BAD_BODY');
+      expect(bad.wrong).toEqual([415, expect.stringContaining('got content-type "application/json"')]);
+      await page.reload();
+      await page.waitForSelector('#done:has-text("all calls done")', { timeout: 20_000 });
+      expect(await page.textContent('#user')).toBe('u-1 Ada Lovelace <ada@example.com>');
+    } finally {
+      await browser.close();
+      child.kill('SIGTERM');
+      expect(await exited, out).toBe(0);
+    }
+  }, 90_000);
 });

@@ -64,7 +64,7 @@ describe('meshlet explain', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[1]).toBe(`policy     ${EXAMPLE_POLICY} (named by policy.file, ${sidecar}:6)`);
-    expect(lines[3]).toMatch(/^chain {6}rescue → access-log → metrics → deadline → route → timeout .* → outlier \(enforce\) → endpoint-metrics → forward$/);
+    expect(lines[3]).toMatch(/^chain {6}rescue → access-log → metrics → deadline → route → rate-limit \(.*\) → timeout .* → outlier \(enforce\) → endpoint-metrics → forward$/);
     expect(r.stdout).toMatch(/tracing\s+off\s+tracing\.mode off, built-in default/);
     expect(r.stdout).toMatch(/policy\s+least_request\s+built-in default/);
     expect(r.stdout).toMatch(/endpoints\s+discovered in Consul \(consul\.address: env CONSUL_HTTP_ADDR\)/);

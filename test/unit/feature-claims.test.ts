@@ -23,11 +23,45 @@ interface Feature {
 }
 
 const FEATURES: readonly Feature[] = [
-  { name: 'mTLS', pattern: /\bm-?tls\b|mutual tls|spiffe/gi, allowedIn: ['config/schema/sidecar.schema.json', 'config/schema/policy.schema.json'] },
-  { name: 'rate limiting', pattern: /rate[- _]?limit/gi, allowedIn: [] },
-  { name: 'sidecar injector', pattern: /\binject(or|ed|ion)?\b/gi, allowedIn: [] },
-  { name: 'gRPC-Web', pattern: /grpc[- _]?web/gi, allowedIn: [] },
-  { name: 'iptables traffic redirection', pattern: /iptables|traffic[- ]redirect|init container/gi, allowedIn: [] },
+  { name: 'mTLS', pattern: /\bm-?tls\b|mutual tls|spiffe/gi, allowedIn: ['config/schema/sidecar.schema.json', 'config/schema/policy.schema.json', 'deploy/sidecar-injector/base/mutating-webhook.yaml'] },
+  { name: 'rate limiting', pattern: /rate[- _]?limit/gi, allowedIn: ['config/policy.yaml', 'config/sidecar.yaml', 'config/schema/policy.schema.json', 'config/schema/sidecar.schema.json'] },
+  {
+    name: 'sidecar injector',
+    pattern: /\binject(or|ed|ion)?\b/gi,
+    // The injector (src/injector, issue 17): its manifests, the examples it meshes, the image that runs it.
+    allowedIn: [
+      'Dockerfile',
+      'deploy/examples/kustomization.yaml',
+      'deploy/examples/namespace.yaml',
+      'deploy/examples/order-service.yaml',
+      'deploy/examples/user-service-sidecar.yaml',
+      'deploy/examples/user-service.yaml',
+      'deploy/prometheus/prometheus.yml',
+      'deploy/sidecar-injector/base/deployment.yaml',
+      'deploy/sidecar-injector/base/injector.yaml',
+      'deploy/sidecar-injector/base/kustomization.yaml',
+      'deploy/sidecar-injector/base/mutating-webhook.yaml',
+      'deploy/sidecar-injector/base/namespace.yaml',
+      'deploy/sidecar-injector/base/pdb.yaml',
+      'deploy/sidecar-injector/base/rbac.yaml',
+      'deploy/sidecar-injector/base/service.yaml',
+      'deploy/sidecar-injector/overlays/cert-manager/certificate.yaml',
+      'deploy/sidecar-injector/overlays/cert-manager/inject-ca.yaml',
+      'deploy/sidecar-injector/overlays/cert-manager/kustomization.yaml',
+      'deploy/sidecar-injector/overlays/meshlet-ca/kustomization.yaml',
+      'deploy/sidecar-injector/sidecar.yaml',
+    ],
+  },
+  { name: 'gRPC-Web', pattern: /grpc[- _]?web/gi, allowedIn: ['config/schema/sidecar.schema.json'] },
+  {
+    name: 'iptables traffic redirection',
+    pattern: /iptables|traffic[- ]redirect|init container/gi,
+    // `meshlet iptables` (issue 17), run by the init container the injector adds.
+    allowedIn: [
+      'Dockerfile',
+      'deploy/sidecar-injector/sidecar.yaml',
+    ],
+  },
 ];
 
 interface Claim {

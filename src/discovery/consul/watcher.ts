@@ -386,7 +386,7 @@ export function createEntryDiff(
         return;
       }
       try {
-        next.set(address, endpointFromAddress(address, weight, { ...e.Service.Meta }));
+        next.set(address, endpointFromAddress(address, weight, e.Service.Meta));
         changed = true;
       } catch (err) {
         diff.invalid += 1;

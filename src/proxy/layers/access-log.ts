@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // access-log: one JSON line per call when it ends (direction, service/method, status, duration, bytes, upstream
 // endpoint, attempts and retries, trace_id/span_id when tracing is on, meshlet error code, and the inbound `authz`
-// decision {decision, rule, mode} when authz decided the call). Field names are flat snake_case so ELK/Loki need no
+// decision {decision, rule, mode} when authz decided the call, and `rate_limit` {decision, limit, source} when a
+// rate limit matched: the rejecting (or shadow-rejecting) limit, else `admitted` by all). Field names are flat snake_case so ELK/Loki need no
 // parsing rules.
 // Costs nothing but a level check when info is off.
 
@@ -9,10 +10,12 @@ import { toProxyError } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { traceKey } from '../../telemetry/propagation.js';
 import { authzKey } from '../../authz/evaluate.js';
+import { rateLimitKey } from './rate-limit.js';
 import type { ProxyCall, ProxyReply } from '../call.js';
 import type { CallEnd } from '../../grpc/call.js';
 import { STATUS_NAMES } from '../../grpc/status.js';
 import type { Layer } from '../layer.js';
+import { grpcWebKey } from '../web/serve.js';
 
 export function accessLogLayer(deps: { readonly log: Logger }): Layer {
   // Access lines carry no headers, tokens or keys, so they skip the process logger's redaction, whose wildcard paths
@@ -39,6 +42,9 @@ function write(log: Logger, call: ProxyCall, end: CallEnd): void {
   const trace = call.get(traceKey);
   // Set by the authz layer (inbound, when the policy has an authz section); shadow: what would have happened.
   const authz = call.get(authzKey);
+  // Set by the rate-limit layer when a limit matched the call.
+  const rl = call.get(rateLimitKey);
+  const notAdmitted = rl === undefined ? undefined : (rl.rejectedBy ?? rl.limits.find((l) => l.decision !== 'admitted'));
   log.info(
     {
       access: true,
@@ -61,6 +67,14 @@ function write(log: Logger, call: ProxyCall, end: CallEnd): void {
       peer: call.peer.address,
       peer_identity: call.peer.identity,
       authz: authz === undefined ? undefined : { decision: authz.decision, rule: authz.rule, mode: authz.mode },
+      rate_limit:
+        rl === undefined
+          ? undefined
+          : notAdmitted === undefined
+            ? { decision: 'admitted', limits: rl.limits.map((l) => l.limit.name) }
+            : { decision: notAdmitted.decision, limit: notAdmitted.limit.name, source: notAdmitted.source },
+      // Set for calls that arrived as gRPC-Web: the HTTP protocol they came on (http/1.1, h2).
+      grpc_web: call.get(grpcWebKey),
     },
     'call',
   );

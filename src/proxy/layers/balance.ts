@@ -32,7 +32,14 @@ export function balanceLayer(deps: BalanceDeps): Layer {
       const name = call.backend ?? '';
       const backend = deps.backends.get(name);
       if (backend === undefined) {
-        throw new ProxyError('ERR_UNKNOWN_BACKEND', `no upstream named "${name}" is configured`, { neverReachedApp: true });
+        // The :authority is what the app dialled (with the traffic redirect, perhaps a bare IP:port): name both, and
+        // the two ways out, since meshlet cannot forward to the connection's original destination (docs/traffic-redirect.md).
+        throw new ProxyError(
+          'ERR_UNKNOWN_BACKEND',
+          `no upstream named "${name}" is configured (the call's :authority is "${call.authority}"): declare ` +
+            `upstreams.${name} in the sidecar config, or exclude the destination from the traffic redirect`,
+          { neverReachedApp: true },
+        );
       }
       if (!backend.resolved) await waitResolved(call, backend.whenResolved(), firstResultTimeoutMs, name);
       const hashHeader = backend.balancing.hashHeader;

@@ -29,6 +29,11 @@ export interface FilesSourceOptions {
    */
   readonly pollIntervalMs?: number;
   readonly log: Logger;
+  /**
+   * The SPIFFE ID the leaf must carry (an explicit `mtls.identity`). A set whose leaf names another ID is rejected
+   * like any bad set: at start, start() fails; later, the current generation stays. Unset: any valid ID is taken.
+   */
+  readonly expectedIdentity?: string;
   /** Wall clock for validity checks, ms. Default Date.now. */
   readonly now?: () => number;
   /** Called with each reload's outcome (metrics). */
@@ -73,7 +78,12 @@ export function createFilesSource(options: FilesSourceOptions): FilesCertSource 
         }
       }),
     );
-    return checkMaterial({ certChainPem: certChainPem!, keyPem: keyPem!, trustBundlePem: trustBundlePem! }, origin, now());
+    const checked = checkMaterial({ certChainPem: certChainPem!, keyPem: keyPem!, trustBundlePem: trustBundlePem! }, origin, now());
+    const expected = options.expectedIdentity;
+    if (expected !== undefined && checked.identity !== expected) {
+      throw new TlsFileError(options.certFile, `leaf certificate is for ${checked.identity}, but mtls.identity is ${expected}`);
+    }
+    return checked;
   };
 
   const check = async (): Promise<ReloadResult> => {

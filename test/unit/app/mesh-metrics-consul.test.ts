@@ -36,3 +36,17 @@ describe('meshlet_consul_watch_bad_responses_total', () => {
     expect(body).toContain('meshlet_consul_watch_up{upstream="orders"} 0');
   });
 });
+
+describe('meshlet_health_app_serving', () => {
+  it.each([
+    ['UNKNOWN', null],
+    ['SERVING', 1],
+    ['NOT_SERVING', 0],
+  ] as const)('reads %s as %s (no sample before the first check)', async (status, value) => {
+    const m = createMetrics({ serviceName: 's', upstreamOf: (a) => a });
+    addMeshStateMetrics(m, { app: () => status });
+    const { body } = await m.scrape();
+    const line = body.split('\n').find((l) => l.startsWith('meshlet_health_app_serving '));
+    expect(line === undefined ? null : Number(line.split(' ')[1])).toBe(value);
+  });
+});

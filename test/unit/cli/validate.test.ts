@@ -36,7 +36,7 @@ describe('validateFiles', () => {
     expect(result.output).toEqual([
       `${file('good.yaml')}: ok`,
       `${file('bad.yaml')}:4:8: inbound.app: expected host:port, e.g. 127.0.0.1:6140`,
-      `${file('bad.yaml')}:5:1: listn: unknown key "listn"; allowed here: service, inbound, outbound, upstreams, consul, connection, admin, log, http2, shutdown, policy, metrics, tracing, health, mtls`,
+      `${file('bad.yaml')}:5:1: listn: unknown key "listn"; allowed here: service, inbound, outbound, upstreams, consul, connection, admin, log, http2, shutdown, policy, metrics, tracing, health, mtls, redis`,
       expect.stringContaining(`${file('missing.yaml')}: cannot read: ENOENT`),
     ]);
   });

@@ -55,6 +55,25 @@ describe('quick mode bootstrap', () => {
     );
   });
 
+  it('turns --grpc-web-origin into inbound.grpcWeb with those CORS origins and the schema defaults', async () => {
+    const loaded = await loadQuickMode({ ...FLAGS, grpcWebOrigins: ['http://127.0.0.1:7190', 'https://*.example.com'] });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+    expect(loaded.config.inbound?.grpcWeb).toEqual({
+      enabled: true,
+      maxRequestBytes: 4 << 20,
+      cors: { allowedOrigins: ['http://127.0.0.1:7190', 'https://*.example.com'], allowedHeaders: [], exposedHeaders: [], maxAgeSeconds: 600 },
+    });
+    expect((await loadQuickMode(FLAGS)).ok && quickModeInput(FLAGS).inbound?.grpcWeb).toBeUndefined();
+  });
+
+  it('reports a --grpc-web-origin that is not an origin at its key', async () => {
+    const loaded = await loadQuickMode({ ...FLAGS, grpcWebOrigins: ['https://ok.test', 'example.com/path'] });
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    expect(loaded.errors.map((e) => e.path)).toEqual(['inbound.grpcWeb.cors.allowedOrigins[1]']);
+    expect(loaded.errors[0]?.message).toContain('expected an origin like https://app.example.com');
+  });
+
   it('writes only the flags given, leaving every other default to the schema', () => {
     expect(quickModeInput(FLAGS)).toEqual({
       service: { name: 'proxy' },

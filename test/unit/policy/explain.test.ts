@@ -99,7 +99,7 @@ describe('explainCall', () => {
       'call       users /user.v1.Users/Get',
       'policy     policy.yaml (named by --policy)',
       'route      routes[0] "get-user" (backend users, method user.v1.Users/Get)',
-      'chain      rescue → access-log → tracing → metrics → deadline → route → timeout (300 ms) → retry (enforce) → circuit-breaker (limits enforce, breaker off) → balance → outlier (enforce) → endpoint-metrics → attempt-tracing → forward',
+      'chain      rescue → access-log → tracing → metrics → deadline → route → rate-limit (no limit) → timeout (300 ms) → retry (enforce) → circuit-breaker (limits enforce, breaker off) → balance → outlier (enforce) → endpoint-metrics → attempt-tracing → forward',
     ]);
   });
 
@@ -111,7 +111,7 @@ describe('explainCall', () => {
 
   it('leaves switched-off layers out of the chain', async () => {
     const off = explain({ policy: {}, policyFile: undefined, bootstrap: await boot('service: { name: a }\noutbound: {}\nlog: { accessLog: false }\nmetrics: { enabled: false }\n'), backend: 'x', method: 'a.B/C' });
-    expect(off[3]).toBe('chain      rescue → deadline → route → timeout (none) → retry (enforce) → circuit-breaker (off) → balance → outlier (enforce) → forward');
+    expect(off[3]).toBe('chain      rescue → deadline → route → rate-limit (no limit) → timeout (none) → retry (enforce) → circuit-breaker (off) → balance → outlier (enforce) → forward');
     expect(row(off, 'optional layers', 'metrics')).toEqual(['metrics', 'off', 'metrics.enabled false, sidecar.yaml:4']);
   });
 

@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { createHealthEntryStream, HealthStreamFailure } from '../../../../src/discovery/consul/health-stream.js';
 
-function read(body: string, chunkSize: number): unknown[] {
+function read(body: string, chunkSize: number, skipKeys?: readonly string[]): unknown[] {
   const out: unknown[] = [];
-  const s = createHealthEntryStream({ onEntry: (e, i) => out.push([i, e]) });
+  const s = createHealthEntryStream({ onEntry: (e, i) => out.push([i, e]), skipKeys });
   const buf = Buffer.from(body, 'utf8');
   for (let i = 0; i < buf.length; i += chunkSize) s.push(buf.subarray(i, i + chunkSize));
   expect(s.end()).toBe(out.length);
@@ -36,6 +36,26 @@ describe('createHealthEntryStream', () => {
     const body = ` [ ${ENTRIES.map((e) => JSON.stringify(e)).join(' ,\n')} ]\n`;
     const expected = ENTRIES.map((e, i) => [i, e]);
     for (const size of [1, 2, 3, 7, 64, body.length]) expect(read(body, size)).toEqual(expected);
+  });
+
+  it('drops the values of skipKeys at the top level of each entry only, however the body is split', () => {
+    const entries = [
+      ...ENTRIES,
+      // Checks first, last, alone, nested deep, holding every awkward string; a nested "Checks" is kept.
+      { Checks: [{ Output: 'x}],{"Checks":' }], Node: { Address: '10.0.0.4', Checks: 'kept' }, Service: { ID: 'd' } },
+      { Checks: { a: [[{}], '\\"', '{'] } },
+      { Node: { Address: '10.0.0.5' }, Checks: 'scalar', Service: { ID: 'e', Meta: { Checks: '[' } } },
+      { Node: { Address: '10.0.0.6' }, Checks: null, 'Chec\"ks': [1], "a\"Checks": [2] },
+    ];
+    // Whitespace around the colons and commas, as a pretty-printed answer has it.
+    const body = `[\n${entries.map((e) => JSON.stringify(e, null, 2)).join(',\n')}\n]`;
+    const expected = entries.map((e, i) => [i, 'Checks' in e ? { ...e, Checks: null } : e]);
+    for (const size of [1, 2, 3, 5, 7, 64, body.length]) expect(read(body, size, ['Checks'])).toEqual(expected);
+  });
+
+  it('keeps the whole entry when no key is to be skipped', () => {
+    const body = JSON.stringify([{ Checks: [1], Node: {} }]);
+    expect(read(body, 3)).toEqual([[0, { Checks: [1], Node: {} }]]);
   });
 
   it('reads an empty array as no entries', () => {

@@ -67,13 +67,19 @@ describe('demoPlan', () => {
       ['user-service sidecar', 'meshlet', `--x run --config ${demoConfigs('static').userSidecar}`],
       ['order-service', 'node', `/d/order.js --port ${DEMO_PORTS.orderApp} --host 127.0.0.1`],
       ['order-service sidecar', 'meshlet', `--x run --config ${demoConfigs('static').orderSidecar}`],
+      [
+        'web gateway',
+        'meshlet',
+        `--x proxy --listen 127.0.0.1:${DEMO_PORTS.webGateway} --upstream 127.0.0.1:${DEMO_PORTS.userApp} ` +
+          `--admin 127.0.0.1:${DEMO_PORTS.webGatewayAdmin} --grpc-web-origin http://127.0.0.1:${DEMO_PORTS.webPage}`,
+      ],
     ]);
-    expect(new Set(plan.children.map((c) => c.logFile)).size).toBe(4);
+    expect(new Set(plan.children.map((c) => c.logFile)).size).toBe(5);
     expect(plan.children.every((c) => c.logFile.startsWith('/logs/'))).toBe(true);
   });
 
   it('runs the sidecars in the repository root, where their configs\' protoFiles paths resolve', () => {
-    expect(plan.children.map((c) => c.cwd)).toEqual([undefined, '/repo', undefined, '/repo']);
+    expect(plan.children.map((c) => c.cwd)).toEqual([undefined, '/repo', undefined, '/repo', '/repo']);
   });
 
   it("points order-service at its own sidecar's outbound listener with authority user-service", () => {
@@ -81,6 +87,11 @@ describe('demoPlan', () => {
       USER_SERVICE_ADDR: `127.0.0.1:${DEMO_PORTS.orderOutbound}`,
       USER_SERVICE_AUTHORITY: 'user-service',
     });
+  });
+
+  it('serves the gRPC-Web page from another origin than the gateway it calls', () => {
+    expect(plan.web.api).toBe(`http://127.0.0.1:${DEMO_PORTS.webGateway}`);
+    expect(plan.web.page).toBe(`http://127.0.0.1:${DEMO_PORTS.webPage}/?api=${encodeURIComponent(plan.web.api)}`);
   });
 
   it("calls order-service through its sidecar's inbound listener", () => {
@@ -93,6 +104,7 @@ describe('demoPlan', () => {
       { name: 'user-service sidecar', kind: 'sidecar-admin', target: `http://127.0.0.1:${DEMO_PORTS.userAdmin}/ready` },
       { name: 'order-service', kind: 'app-health', target: `127.0.0.1:${DEMO_PORTS.orderApp}` },
       { name: 'order-service sidecar', kind: 'sidecar-admin', target: `http://127.0.0.1:${DEMO_PORTS.orderAdmin}/ready` },
+      { name: 'web gateway', kind: 'sidecar-admin', target: `http://127.0.0.1:${DEMO_PORTS.webGatewayAdmin}/ready` },
     ]);
     expect(plan.adminUrls.map((a) => a.config)).toEqual([
       `http://127.0.0.1:${DEMO_PORTS.userAdmin}/config`,

@@ -28,7 +28,11 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function start(extra: { now?: () => number; pollIntervalMs?: number } = {}) {
+// Tests that drive reload() themselves pass MANUAL: the watch then never fires within the test, so it cannot take
+// the reload's result first (a watch-run rejection makes the manual reload of the same bad set 'unchanged').
+const MANUAL = { reloadDebounceMs: 10_000 };
+
+function start(extra: { now?: () => number; pollIntervalMs?: number; expectedIdentity?: string; reloadDebounceMs?: number } = {}) {
   const cap = captureLogger();
   const results: ReloadResult[] = [];
   const changes: TlsMaterial[] = [];
@@ -93,7 +97,7 @@ describe('files certificate source', () => {
 
   it('keeps the old generation when the new key is garbage, and logs the file and the reason', async () => {
     await writeMaterial(ca, dir, { spiffeId: ID });
-    const { source: s, results, changes, cap } = start();
+    const { source: s, results, changes, cap } = start(MANUAL);
     const first = await s.start();
     await replaceFile(materialPaths(dir).keyFile, 'not a key\n');
     expect(await s.reload()).toBe('rejected');
@@ -147,6 +151,26 @@ describe('files certificate source', () => {
     const { source: s } = start();
     await expect(s.start()).rejects.toThrow(message(materialPaths(dir)));
     expect(s.current()).toBeUndefined();
+  });
+
+  it('holds the leaf to an explicit mtls.identity: another ID fails start() and is rejected on reload', async () => {
+    await writeMaterial(ca, dir, { spiffeId: 'spiffe://mesh.test/ns/shop/sa/other' });
+    const wrong = start({ expectedIdentity: ID }).source;
+    await expect(wrong.start()).rejects.toThrow(
+      `${materialPaths(dir).certFile}: leaf certificate is for spiffe://mesh.test/ns/shop/sa/other, but mtls.identity is ${ID}`,
+    );
+    wrong.close();
+
+    await writeMaterial(ca, dir, { spiffeId: ID });
+    const { source: s, results } = start({ expectedIdentity: ID, ...MANUAL });
+    const first = await s.start();
+    expect(first.identity).toBe(ID);
+    const other = await issueLeaf(ca, { spiffeId: 'spiffe://mesh.test/ns/shop/sa/other' });
+    await replaceFile(materialPaths(dir).keyFile, other.keyPem);
+    await replaceFile(materialPaths(dir).certFile, other.chainPem);
+    expect(await s.reload()).toBe('rejected');
+    expect(s.current()).toBe(first);
+    expect(results).toEqual(['rejected']);
   });
 
   it('start() rejects an expired or not yet valid leaf', async () => {
