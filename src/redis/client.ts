@@ -5,6 +5,7 @@
 // doubling to 2 s) so global limiting resumes when Redis returns.
 
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/redis-schema.js';
 
@@ -39,7 +40,8 @@ export function redisOptions(config: RedisConfig): RedisOptions {
             ...(t?.caFile !== undefined ? { ca: readFileSync(t.caFile) } : {}),
             ...(t?.certFile !== undefined ? { cert: readFileSync(t.certFile) } : {}),
             ...(t?.keyFile !== undefined ? { key: readFileSync(t.keyFile) } : {}),
-            servername: t?.serverName ?? host,
+            // SNI is a host name (RFC 6066): for an IP address none is sent, and node checks the certificate's IP SANs.
+            ...(t?.serverName !== undefined ? { servername: t.serverName } : isIP(host) === 0 ? { servername: host } : {}),
           },
         }
       : {}),

@@ -34,6 +34,8 @@ describe('redisOptions', () => {
     try {
       await writeFile(join(dir, 'ca.pem'), 'CA');
       expect(redisOptions(redisSchema.parse({ address: 'rediss://cache:6380' })).tls).toEqual({ servername: 'cache' });
+      // An IP address is no SNI name (RFC 6066): none is sent, and node checks the certificate's IP SANs.
+      expect(redisOptions(redisSchema.parse({ address: 'rediss://10.0.0.7:6380' })).tls).toEqual({});
       const o = redisOptions(redisSchema.parse({ address: 'cache:6380', tls: { caFile: join(dir, 'ca.pem'), serverName: 'redis.internal' } }));
       expect(o.tls).toEqual({ ca: Buffer.from('CA'), servername: 'redis.internal' });
     } finally {
