@@ -85,6 +85,22 @@ export class MethodTypes {
 const VALID_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
 
 /**
+ * Bounded `grpc_service`/`grpc_method` label pairs by :path, for the counters of layers (authz, rate limits): at
+ * most `maxMethods` distinct paths get their own pair; invalid names and every path past the cap read `other`.
+ */
+export function methodLabeler(maxMethods = 500): (call: { readonly path: string; readonly service: string; readonly method: string }) => readonly [string, string] {
+  const labelsByPath = new Map<string, readonly [string, string]>();
+  return (call) => {
+    const known = labelsByPath.get(call.path);
+    if (known !== undefined) return known;
+    if (labelsByPath.size >= maxMethods || !VALID_NAME.test(call.service) || !VALID_NAME.test(call.method)) return [OTHER, OTHER];
+    const pair = [call.service, call.method] as const;
+    labelsByPath.set(call.path, pair);
+    return pair;
+  };
+}
+
+/**
  * Counts of one (direction, upstream, grpc_service, grpc_method) combination. Updated on the request path with
  * plain arithmetic; read at scrape time.
  */

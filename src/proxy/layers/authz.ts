@@ -10,7 +10,7 @@ import { authzKey, authzOf, type AuthzDecision } from '../../authz/evaluate.js';
 import { ProxyError } from '../../errors.js';
 import type { Policy } from '../../policy/schema.js';
 import type { Logger } from '../../telemetry/logger.js';
-import { OTHER } from '../../telemetry/metrics.js';
+import { methodLabeler, OTHER } from '../../telemetry/metrics.js';
 import type { ProxyCall } from '../call.js';
 import type { Layer } from '../layer.js';
 
@@ -30,16 +30,13 @@ export interface AuthzLayerDeps {
   readonly now?: () => number;
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
-
 export function authzLayer(deps: AuthzLayerDeps): Layer {
   const { policy, decisions, log } = deps;
-  const maxMethods = deps.maxMethods ?? 500;
   const intervalMs = deps.logIntervalMs ?? 10_000;
   const now = deps.now ?? (() => performance.now());
   // Bounded method labels by :path; the children of the counter per decision (decisions live as long as their
   // policy snapshot, so a WeakMap lets old ones go after a reload).
-  const labelsByPath = new Map<string, readonly [string, string]>();
+  const labelsOf = methodLabeler(deps.maxMethods);
   const children = new WeakMap<AuthzDecision, Map<string, Counter.Internal>>();
   const logged = new WeakMap<AuthzDecision, { at: number; folded: number }>();
 
@@ -53,14 +50,6 @@ export function authzLayer(deps: AuthzLayerDeps): Layer {
       if (service !== OTHER) byPath.set(call.path, child);
     }
     child.inc();
-  };
-  const labelsOf = (call: ProxyCall): readonly [string, string] => {
-    const known = labelsByPath.get(call.path);
-    if (known !== undefined) return known;
-    if (labelsByPath.size >= maxMethods || !NAME.test(call.service) || !NAME.test(call.method)) return [OTHER, OTHER];
-    const pair = [call.service, call.method] as const;
-    labelsByPath.set(call.path, pair);
-    return pair;
   };
   const warn = (call: ProxyCall, d: AuthzDecision): void => {
     const t = now();

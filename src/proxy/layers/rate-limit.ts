@@ -13,7 +13,7 @@ import { CompiledRateLimits } from '../../ratelimit/compile.js';
 import type { LimitDecision, RateDecision, RateLimiter } from '../../ratelimit/limiter.js';
 import type { Policy } from '../../policy/schema.js';
 import type { Logger } from '../../telemetry/logger.js';
-import { OTHER } from '../../telemetry/metrics.js';
+import { methodLabeler } from '../../telemetry/metrics.js';
 import type { ProxyCall } from '../call.js';
 import type { Layer } from '../layer.js';
 
@@ -39,7 +39,6 @@ export interface RateLimitLayerDeps {
   readonly now?: () => number;
 }
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
 // Compiled once per policy snapshot, shared by both chains.
 const compiledByPolicy = new WeakMap<Policy, CompiledRateLimits>();
 
@@ -52,22 +51,13 @@ export function compiledRateLimits(policy: Policy): CompiledRateLimits {
 
 export function rateLimitLayer(deps: RateLimitLayerDeps): Layer {
   const { policy, limiter, metrics, log } = deps;
-  const maxMethods = deps.maxMethods ?? 500;
   const intervalMs = deps.logIntervalMs ?? 10_000;
   const now = deps.now ?? (() => performance.now());
-  const labelsByPath = new Map<string, readonly [string, string]>();
+  const labelsOf = methodLabeler(deps.maxMethods);
   const children = new Map<string, Counter.Internal>();
   const logged = new Map<string, { at: number; folded: number }>();
   let lastPolicy: Policy | undefined;
 
-  const labelsOf = (call: ProxyCall): readonly [string, string] => {
-    const known = labelsByPath.get(call.path);
-    if (known !== undefined) return known;
-    if (labelsByPath.size >= maxMethods || !NAME.test(call.service) || !NAME.test(call.method)) return [OTHER, OTHER];
-    const pair = [call.service, call.method] as const;
-    labelsByPath.set(call.path, pair);
-    return pair;
-  };
   const count = (call: ProxyCall, d: LimitDecision): void => {
     const [service, method] = labelsOf(call);
     const k = `${d.limit.name}\u0000${service}/${method}\u0000${d.decision}`;
