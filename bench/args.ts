@@ -114,6 +114,14 @@ export type SuiteName = (typeof SUITE_NAMES)[number];
  * suite's parser reads. Without the flag the suite is `proxy`, so `npm run bench` behaves as before. Throws on an
  * unknown or missing name.
  */
+/** `--name`'s integer value within [min, max], `def` when absent; throws naming the flag. Shared by the suites' parsers. */
+export function intFlag(name: string, v: string | undefined, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: expected an integer ${min}-${max}, got '${v}'`);
+  return n;
+}
+
 export function splitSuite(argv: readonly string[]): { suite: SuiteName; rest: string[] } {
   const rest: string[] = [];
   let suite: string | undefined;

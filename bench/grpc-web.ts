@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startUpstream } from './app-process.js';
+import { intFlag } from './args.js';
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
 import { h2loadArgs, type LoadSpec, latencyPercentiles, parseH2loadSummary } from './h2load.js';
@@ -59,20 +60,14 @@ export function parseGrpcWebArgs(argv: readonly string[]): GrpcWebBenchOptions |
     strict: true,
   });
   if (values.help === true) return 'help';
-  const int = (raw: string | undefined, name: string, def: number, min: number, max: number): number => {
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer ${min}-${max}, got '${raw}'`);
-    return n;
-  };
   const quick = values.quick === true;
   return {
     suite: 'grpc-web',
-    runs: int(values.runs, 'runs', quick ? 1 : 3, 1, 15),
-    seconds: int(values.seconds, 'seconds', quick ? 3 : 10, 1, 600),
-    rate: int(values.rate, 'rate', 1000, 1, 1_000_000),
-    clients: int(values.clients, 'clients', 10, 1, 1000),
-    payloadBytes: int(values.payload, 'payload', 16, 0, 4 << 20),
+    runs: intFlag('runs', values.runs, quick ? 1 : 3, 1, 15),
+    seconds: intFlag('seconds', values.seconds, quick ? 3 : 10, 1, 600),
+    rate: intFlag('rate', values.rate, 1000, 1, 1_000_000),
+    clients: intFlag('clients', values.clients, 10, 1, 1000),
+    payloadBytes: intFlag('payload', values.payload, 16, 0, 4 << 20),
   };
 }
 

@@ -3,6 +3,7 @@
 // picks the suite.
 
 import { parseArgs } from 'node:util';
+import { intFlag } from './args.js';
 
 /**
  * The inbound sidecars compared, in the order they take turns within a run (all `meshlet run` in front of the
@@ -48,12 +49,6 @@ export const RATELIMIT_USAGE = `Usage: npm run bench -- --suite ratelimit [optio
   --seconds N          measurement per path per run (default 10)
   --meshlet-main PATH  dist/src/main.js of the build to measure`;
 
-function int(name: string, v: string | undefined, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: expected an integer ${min}-${max}, got '${v}'`);
-  return n;
-}
 
 /** Parses the suite's flags; 'help' for --help. Throws with a message naming the bad flag. */
 export function parseRateLimitArgs(argv: readonly string[]): RateLimitOptions | 'help' {
@@ -84,11 +79,11 @@ export function parseRateLimitArgs(argv: readonly string[]): RateLimitOptions | 
   return {
     suite: 'ratelimit',
     paths,
-    runs: int('runs', values.runs, quick ? 1 : 3, 1, 15),
-    rate: int('rate', values.rate, 1000, 1, 1_000_000),
-    clients: int('clients', values.clients, 10, 1, 1000),
-    streams: int('streams', values.streams, 10, 1, 1000),
-    seconds: int('seconds', values.seconds, quick ? 3 : 10, 1, 3600),
+    runs: intFlag('runs', values.runs, quick ? 1 : 3, 1, 15),
+    rate: intFlag('rate', values.rate, 1000, 1, 1_000_000),
+    clients: intFlag('clients', values.clients, 10, 1, 1000),
+    streams: intFlag('streams', values.streams, 10, 1, 1000),
+    seconds: intFlag('seconds', values.seconds, quick ? 3 : 10, 1, 3600),
     warmupSeconds: quick ? 1 : 2,
     payloadBytes: 16,
     meshletMain: values['meshlet-main'],

@@ -13,7 +13,7 @@ describe('bench --suite grpc-web', () => {
   it('defaults to 3 runs of 10 s at 1000 calls/s; --quick to 1 run of 3 s', () => {
     expect(parseGrpcWebArgs([])).toMatchObject({ runs: 3, seconds: 10, rate: 1000, clients: 10, payloadBytes: 16 });
     expect(parseGrpcWebArgs(['--quick'])).toMatchObject({ runs: 1, seconds: 3 });
-    expect(() => parseGrpcWebArgs(['--runs', '0'])).toThrow(/--runs must be an integer 1-15/);
+    expect(() => parseGrpcWebArgs(['--runs', '0'])).toThrow(/--runs: expected an integer 1-15/);
   });
 
   it('sends the same body as gRPC-Web: its content type, no te, --h1 for HTTP/1.1', () => {
