@@ -6,10 +6,10 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { deadPort } from './scoped.js';
 
 export interface RedisServer {
   /** `127.0.0.1:<port>`. */
@@ -27,17 +27,6 @@ export interface RedisServer {
   resume(): void;
   /** Runs one command through redis-cli (for assertions). */
   cli(...args: string[]): string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts redis-server on `port`; resolves once it accepts connections, rejects with its output if it exits. */
@@ -82,7 +71,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 0; child === undefined; attempt++) {
-    port = await freePort();
+    port = await deadPort();
     try {
       child = await launch(port, dir, extra);
     } catch (err) {

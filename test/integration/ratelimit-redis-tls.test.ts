@@ -4,13 +4,13 @@
 // TLS and the bucket is shared; a server whose certificate does not chain to the configured CA is a warning and
 // the local fallback, never a crash or a plaintext retry.
 import * as grpc from '@grpc/grpc-js';
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/policy/load.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { echoClient, startEcho, unary } from '../helpers/echo.js';
 import { scrape } from '../helpers/prom-text.js';
 import { startRedis } from '../helpers/redis.js';
+import { deadPort } from '../helpers/scoped.js';
 import { startSidecar } from '../helpers/sidecar.js';
 import { usePki } from '../helpers/test-pki.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -22,14 +22,7 @@ const server = pki.leaf(ca, 'redis', { spiffeId: null, extraSans: ['IP:127.0.0.1
 const client = pki.leaf(ca, 'meshlet', { spiffeId: null });
 const otherCa = pki.ca('other-ca');
 
-const tlsPort = await new Promise<number>((resolve, reject) => {
-  const s = net.createServer();
-  s.once('error', reject);
-  s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  });
-});
+const tlsPort = await deadPort();
 const redis = await startRedis({
   args: ['--tls-port', String(tlsPort), '--tls-cert-file', server.certFile, '--tls-key-file', server.keyFile, '--tls-ca-cert-file', ca.certFile, '--tls-auth-clients', 'yes'],
 });

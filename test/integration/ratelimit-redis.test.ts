@@ -7,7 +7,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { spawnMeshlet } from '../helpers/cli.js';
 import { echoClient, startEcho, unary, type EchoClient } from '../helpers/echo.js';
 import { idealAdmitted, offerLoad } from '../helpers/load.js';
 import { scrape } from '../helpers/prom-text.js';
+import { deadPort } from '../helpers/scoped.js';
 import { startRedis } from '../helpers/redis.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -230,7 +230,7 @@ describe('global rate limits through Redis', () => {
 
   it('an unreachable Redis at startup is a warning, not a crash: open falls back to a local bucket, closed answers UNAVAILABLE', async () => {
     const app = await echoApp();
-    const port = await closedPort();
+    const port = await deadPort();
     const limits = (failureMode: string) => `rateLimits:\n  - name: u\n    rate: 1/m\n    burst: 3\n    scope: global\n    failureMode: ${failureMode}\n`;
     const open = await inbound(app, limits('open'), { address: `127.0.0.1:${port}`, connectTimeoutMs: 200 });
     await waitUntil(() => open.sidecar.logs.some((l) => String(l['msg']).startsWith(`redis unreachable at 127.0.0.1:${port}`)), 'the startup warning');
@@ -246,18 +246,6 @@ describe('global rate limits through Redis', () => {
     expect(await metric(closed.sidecar, 'meshlet_ratelimit_redis_fallback_total', { limit: 'u', result: 'unavailable' })).toBe(1);
   }, 30_000);
 });
-
-/** A loopback port nothing listens on (bound, then closed). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Waits until the processes have logged `n` access lines in all (stdout is asynchronous), then returns them. */
 async function waitForAccess(sidecars: ReadonlyArray<{ lines: Array<Record<string, unknown>> }>, n: number): Promise<Array<Record<string, unknown>>> {
