@@ -109,7 +109,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   // The policy store before inbound: the inbound chain's authz reads it per call.
   const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
   // The rate limiter both chains share (and its Redis client, for global limits).
-  const rateLimit = createRateLimit(config, { log, metrics, policy: resilience.store, maxMethods: telemetry.obs.metrics.maxMethods });
+  const rateLimit = await createRateLimit(config, { log, metrics, policy: resilience.store, maxMethods: telemetry.obs.metrics.maxMethods });
   const inbound =
     config.inbound === undefined
       ? undefined

@@ -9,7 +9,6 @@ import type { BootstrapConfig } from '../config/schema.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { Policy } from '../policy/schema.js';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js';
-import { createRedisClient } from '../redis/client.js';
 import { redisLeaseSource } from '../redis/lease.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -27,7 +26,15 @@ export interface AppRateLimit {
 /** One warning per this many ms at most for Redis trouble; the rest are folded into the next line's count. */
 const LOG_INTERVAL_MS = 10_000;
 
-export function createRateLimit(config: BootstrapConfig, deps: { log: Logger; metrics: Metrics; policy: PolicyStore; maxMethods: number }): AppRateLimit {
+/**
+ * Builds the limiter, and the Redis client when the bootstrap has `redis`. The client module (ioredis) is loaded
+ * only then: merely loading ioredis made the proxy spend 1.6-2.3x the CPU per call at peak and hold +25 MiB RSS in
+ * a same-run bench (docs/decisions.md §14), so a sidecar without global limits never loads it.
+ */
+export async function createRateLimit(
+  config: BootstrapConfig,
+  deps: { log: Logger; metrics: Metrics; policy: PolicyStore; maxMethods: number },
+): Promise<AppRateLimit> {
   const log = deps.log.child({ component: 'ratelimit' });
   const m = deps.metrics.ratelimit;
   let lastWarn = -Infinity;
@@ -47,7 +54,7 @@ export function createRateLimit(config: BootstrapConfig, deps: { log: Logger; me
   const redis =
     cfg === undefined
       ? undefined
-      : createRedisClient(cfg, {
+      : (await import('../redis/client.js')).createRedisClient(cfg, {
           onReady: () => {
             everUp = true;
             m.redisUp.set(1);
