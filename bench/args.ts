@@ -79,6 +79,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --suite mtls         run the mTLS suite instead (handshakes/s, two sidecars with mTLS); see --suite mtls --help
   --suite ratelimit    run the rate-limit suite instead (CPU and p99 a local / global limit adds); see --suite ratelimit --help
   --suite grpc-web     meshlet CPU per gRPC-Web call (HTTP/1.1, HTTP/2) vs native gRPC; see --suite grpc-web --help
+  --suite abuse        a well-behaved client's p99 beside a stream flood / held streams; see --suite abuse --help
   --quick              1 run, short durations (~1 min)
   --only LIST          comma-separated paths: ${PATH_NAMES.join(',')}
                        (default ${DEFAULT_PATHS.join(',')})
@@ -106,7 +107,7 @@ export const USAGE = `Usage: npm run bench -- [options]
  * Suites: `proxy` (the default: direct, floors, meshlet and nginx as one hop, this file's flags) and `mtls`
  * (bench/mtls.ts, flags in bench/mtls-args.ts).
  */
-export const SUITE_NAMES = ['proxy', 'mtls', 'ratelimit', 'grpc-web'] as const;
+export const SUITE_NAMES = ['proxy', 'mtls', 'ratelimit', 'grpc-web', 'abuse'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /**

@@ -41,6 +41,8 @@ import { MTLS_USAGE, type MtlsOptions, parseMtlsArgs } from './mtls-args.js';
 import { runRateLimitSuite } from './ratelimit.js';
 import { parseRateLimitArgs, RATELIMIT_USAGE, type RateLimitOptions } from './ratelimit-args.js';
 import { GRPC_WEB_USAGE, type GrpcWebBenchOptions, parseGrpcWebArgs, runGrpcWebSuite } from './grpc-web.js';
+import { runAbuseSuite } from './abuse.js';
+import { ABUSE_USAGE, type AbuseOptions, parseAbuseArgs } from './abuse-args.js';
 import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
 
 /** A path under test: the port h2load targets and the proxy process whose CPU is charged to it. */
@@ -62,15 +64,18 @@ function plannedSeconds(options: BenchOptions): number {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let parsed: BenchOptions | MtlsOptions | RateLimitOptions | GrpcWebBenchOptions | 'help';
+  let parsed: BenchOptions | MtlsOptions | RateLimitOptions | GrpcWebBenchOptions | AbuseOptions | 'help';
   let usage = USAGE;
   try {
     const { suite, rest } = splitSuite(argv);
     if (suite === 'mtls') usage = MTLS_USAGE;
     if (suite === 'ratelimit') usage = RATELIMIT_USAGE;
     if (suite === 'grpc-web') usage = GRPC_WEB_USAGE;
+    if (suite === 'abuse') usage = ABUSE_USAGE;
     parsed =
-      suite === 'mtls'
+      suite === 'abuse'
+        ? parseAbuseArgs(rest)
+        : suite === 'mtls'
         ? parseMtlsArgs(rest)
         : suite === 'ratelimit'
           ? parseRateLimitArgs(rest)
@@ -87,6 +92,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if ('suite' in parsed) {
     if (parsed.suite === 'grpc-web') return runGrpcWebSuite(parsed);
+    if (parsed.suite === 'abuse') return runAbuseSuite(parsed);
     return parsed.suite === 'mtls' ? runMtlsSuite(parsed) : runRateLimitSuite(parsed);
   }
   const options = parsed;
