@@ -82,10 +82,11 @@ class CallGuard {
 
   private arm(): void {
     if (this.watch.next === Infinity) return;
-    this.timer = setTimeout(this.fire, Math.max(0, this.watch.next - this.now()));
+    // The guard rides as the timer's argument: no closure per arming.
+    this.timer = setTimeout(fireGuard, Math.max(0, this.watch.next - this.now()), this);
   }
 
-  private readonly fire = (): void => {
+  fire(): void {
     this.timer = undefined;
     const call = this.call;
     if (call.cancelled !== undefined || this.watch.next === Infinity) return;
@@ -97,7 +98,11 @@ class CallGuard {
     });
     if (verdict === undefined) this.arm();
     else call.cancel(guardError(verdict));
-  };
+  }
+}
+
+function fireGuard(guard: CallGuard): void {
+  guard.fire();
 }
 
 function guardError(verdict: StreamWatchVerdict): ProxyError {
