@@ -130,7 +130,7 @@ export function explainCall(input: ExplainInput): string[] {
           'arrival, unless the client is still sending then (a stream); never sent upstream as grpc-timeout'
         : 'without grpc-timeout the call has no limit but idleTimeoutMs',
     r.idleTimeoutMs > 0
-      ? `any call with no DATA either way for ${r.idleTimeoutMs} ms (to 1.25 times that) ends with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT)`
+      ? `any call with no DATA either way for ${r.idleTimeoutMs} ms (checked every 250 ms) ends with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT)`
       : 'no idle timeout: a silent stream is held until it ends',
   ]);
   const retryNotes: string[] = [];

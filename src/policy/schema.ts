@@ -234,8 +234,8 @@ const routeFields = {
     0,
     86_400_000,
     'Ends a call (any kind, with or without a deadline) that has moved no DATA in either direction for this long ' +
-      'with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT); checked every quarter of it, so after 1 to 1.25 times ' +
-      'this. 0 = none.',
+      'with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT). Both guards are checked every 250 ms (every quarter of the ' +
+      'shorter timeout when that is under 1 s), so a call ends at most 0.5 s after this. 0 = none.',
   ),
   retry: retrySchema.optional(),
 };

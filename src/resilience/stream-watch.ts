@@ -13,6 +13,8 @@ export interface StreamWatchOptions {
   readonly unaryTimeoutMs: number;
   /** Time without activity before the call is ended; 0 = off. */
   readonly idleTimeoutMs: number;
+  /** How often the idle guard wants a look; default a quarter of idleTimeoutMs. */
+  readonly idleCheckMs?: number;
 }
 
 /** What the layer observed of the call at a check. */
@@ -25,7 +27,7 @@ export interface StreamWatchObservation {
   readonly requestOpen: boolean;
 }
 
-/** The idle guard looks every quarter of its timeout, so it ends a call after 1 to 1.25 times the timeout of silence. */
+/** By default the idle guard looks every quarter of its timeout, so it ends a call after 1 to 1.25 times the timeout of silence. */
 export const IDLE_CHECKS_PER_TIMEOUT = 4;
 
 /**
@@ -35,7 +37,9 @@ export const IDLE_CHECKS_PER_TIMEOUT = 4;
  *    (a stream still sending is the idle guard's business), in which case it is lifted too.
  * 2. The idle guard remembers the activity it last saw and since when it has not changed ("quiet since", first the
  *    start). A check that sees new activity moves "quiet since" to now; one that finds it quiet for idleTimeoutMs
- *    ends the call. Checks come every idleTimeoutMs / 4.
+ *    ends the call. Checks come every `idleCheckMs` (default idleTimeoutMs / 4); a call is ended after
+ *    idleTimeoutMs to idleTimeoutMs + 2 × idleCheckMs of silence (the check that saw the last activity came up to
+ *    one period after it; the one that finds the silence long enough, up to one period after that).
  * 3. `next` is when the layer must check again; Infinity when neither guard is armed.
  */
 export class StreamWatch {
@@ -50,7 +54,7 @@ export class StreamWatch {
   constructor(options: StreamWatchOptions) {
     this.unaryDueMs = options.unaryTimeoutMs > 0 ? options.startMs + options.unaryTimeoutMs : Infinity;
     this.idleMs = Math.max(0, options.idleTimeoutMs);
-    this.tickMs = Math.max(1, Math.floor(this.idleMs / IDLE_CHECKS_PER_TIMEOUT));
+    this.tickMs = Math.max(1, Math.floor(options.idleCheckMs ?? this.idleMs / IDLE_CHECKS_PER_TIMEOUT));
     this.quietSinceMs = options.startMs;
     this.next = Math.min(this.unaryDueMs, this.idleMs > 0 ? options.startMs + this.tickMs : Infinity);
   }

@@ -160,7 +160,7 @@ describe('explainCall', () => {
       '  note: without grpc-timeout: DEADLINE_EXCEEDED (ERR_UNARY_TIMEOUT) if no response headers within 15000 ms of arrival, ' +
         'unless the client is still sending then (a stream); never sent upstream as grpc-timeout',
     );
-    expect(built).toContain('  note: any call with no DATA either way for 300000 ms (to 1.25 times that) ends with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT)');
+    expect(built).toContain('  note: any call with no DATA either way for 300000 ms (checked every 250 ms) ends with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT)');
     // Under a route timeout every call has a deadline: the unary guard is said not to apply.
     expect(lines).toContain('  note: unaryTimeoutMs does not apply: the route timeout gives every call a deadline');
 

@@ -130,7 +130,7 @@ describe('inbound chain order with the call guards (issue 14)', () => {
   });
 
   function guarded() {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
     const log = createLogger({ level: 'silent' });
     const store = new PolicyStore(policy('backends:\n  svc: { unaryTimeoutMs: 100, idleTimeoutMs: 100 }\n'));
     const reached: ProxyCall[] = [];

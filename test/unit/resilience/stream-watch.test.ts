@@ -65,4 +65,14 @@ describe('StreamWatch', () => {
     w.check(250, { ...quiet, activity: 5 });
     expect(w.next).toBe(500);
   });
+
+  it('with idleCheckMs, ends a silent call between idleTimeoutMs and idleTimeoutMs + 2 × idleCheckMs after its last activity', () => {
+    for (const lastActivityAt of [1, 49, 50, 51, 333]) {
+      const w = new StreamWatch({ startMs: 0, unaryTimeoutMs: 0, idleTimeoutMs: 1000, idleCheckMs: 50 });
+      const r = runUntil(w, 100_000, (t) => ({ activity: t >= lastActivityAt ? 1 : 0, responseStarted: true, requestOpen: true }));
+      expect(r.verdict).toBe('idle');
+      expect(r.at - lastActivityAt).toBeGreaterThanOrEqual(1000);
+      expect(r.at - lastActivityAt).toBeLessThanOrEqual(1100);
+    }
+  });
 });

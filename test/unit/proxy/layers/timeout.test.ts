@@ -52,7 +52,7 @@ describe('timeoutLayer guards (issue 14): calls without a deadline, idle calls',
 
   /** A call through the layer to a terminal that resolves (or never does) as the test says. */
   function guarded(yaml: string, opts: { clientDeadlineMs?: number; requestOpen?: boolean; routeTimeout?: boolean } = {}) {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
     const layer = timeoutLayer({ store: new PolicyStore(policy(yaml)), ...(opts.routeTimeout === false ? { routeTimeout: false, backend: 'a' } : {}) });
     const call = makeCall('a');
     calls.push(call);
@@ -73,7 +73,8 @@ describe('timeoutLayer guards (issue 14): calls without a deadline, idle calls',
     const t = guarded('defaults: { unaryTimeoutMs: 200, idleTimeoutMs: 0 }\n');
     vi.advanceTimersByTime(199);
     expect(t.cancelled).toEqual([]);
-    vi.advanceTimersByTime(1);
+    // Swept every quarter of the timeout: it ends within one sweep (50 ms) after it.
+    vi.advanceTimersByTime(51);
     await expect(t.reply).rejects.toMatchObject({ code: 'ERR_UNARY_TIMEOUT', grpcStatus: 4 });
     expect(t.call.deadlineMs).toBe(Infinity); // never a deadline: nothing is sent upstream as grpc-timeout
   });
@@ -110,8 +111,9 @@ describe('timeoutLayer guards (issue 14): calls without a deadline, idle calls',
     });
     expect(t.cancelled[0]).toMatchObject({ code: 'ERR_STREAM_IDLE_TIMEOUT', grpcStatus: 4 });
     const silence = performance.now() - lastData;
+    // idleTimeoutMs plus at most two sweeps (50 ms each here) and the test's own 50 ms steps.
     expect(silence).toBeGreaterThanOrEqual(1000);
-    expect(silence).toBeLessThanOrEqual(1300);
+    expect(silence).toBeLessThanOrEqual(1150);
   });
 
   it('leaves a client stream still sending at unaryTimeoutMs to the idle guard', () => {
@@ -120,10 +122,12 @@ describe('timeoutLayer guards (issue 14): calls without a deadline, idle calls',
     expect(t.cancelled).toEqual([]);
   });
 
-  it('stops its timer when the call ends', async () => {
+  it('stops sweeping when no guarded call is left', async () => {
     const t = guarded('defaults: { unaryTimeoutMs: 200, idleTimeoutMs: 1000 }\n');
+    expect(vi.getTimerCount()).toBe(1);
     t.answer(trailersOnly(0));
     await t.reply;
+    vi.advanceTimersByTime(50); // the next sweep finds no guard and stops
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -132,7 +136,7 @@ describe('timeoutLayer guards (issue 14): calls without a deadline, idle calls',
     expect(t.call.deadlineMs).toBe(Infinity);
     vi.advanceTimersByTime(299);
     expect(t.cancelled).toEqual([]);
-    vi.advanceTimersByTime(1);
+    vi.advanceTimersByTime(76);
     expect(t.cancelled[0]).toMatchObject({ code: 'ERR_UNARY_TIMEOUT' });
   });
 });
