@@ -227,14 +227,15 @@ const routeFields = {
       'upstream may take to start its response (response headers); then it ends with DEADLINE_EXCEEDED ' +
       '(ERR_UNARY_TIMEOUT). gRPC does not say on the wire whether a call streams, so this is a unary call\'s ' +
       'timeout: a stream whose response has started, or whose client is still sending when it expires, is bounded ' +
-      'by idleTimeoutMs only. Not sent upstream as grpc-timeout. 0 = none.',
+      'by idleTimeoutMs only. Not sent upstream as grpc-timeout. Inbound too, with the settings for the ' +
+      'sidecar\'s own service name. 0 = none.',
   ),
   idleTimeoutMs: ms(
     D.idleTimeoutMs,
     0,
     86_400_000,
     'Ends a call (any kind, with or without a deadline) that has moved no DATA in either direction for this long ' +
-      'with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT). Both guards are checked every 250 ms (every quarter of the ' +
+      'with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT); inbound too, like unaryTimeoutMs. Both guards are checked every 250 ms (every quarter of the ' +
       'shorter timeout when that is under 1 s), so a call ends at most 0.5 s after this. 0 = none.',
   ),
   retry: retrySchema.optional(),
