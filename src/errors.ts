@@ -28,6 +28,10 @@ export const ERRORS = {
   ERR_UPSTREAM_PROTOCOL: Status.INTERNAL,
   /** The call's deadline (client grpc-timeout or route timeout) expired in the proxy. */
   ERR_DEADLINE_EXCEEDED: Status.DEADLINE_EXCEEDED,
+  /** A call without a deadline got no response headers within the policy's `unaryTimeoutMs`. */
+  ERR_UNARY_TIMEOUT: Status.DEADLINE_EXCEEDED,
+  /** A call moved no DATA in either direction for the policy's `idleTimeoutMs`. */
+  ERR_STREAM_IDLE_TIMEOUT: Status.DEADLINE_EXCEEDED,
   /** The downstream client cancelled the call (RST_STREAM or connection closed). */
   ERR_DOWNSTREAM_CANCELLED: Status.CANCELLED,
   /** The request is not a valid gRPC request (method, path, content-type, grpc-timeout). */

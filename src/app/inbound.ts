@@ -110,6 +110,7 @@ export function createInbound(config: BootstrapConfig, inbound: InboundConfig, d
       tracing: telemetry.tracing,
       health,
       authz: { policy: deps.policy, decisions: metrics.authz.decisions, maxMethods: obs.metrics.maxMethods },
+      policy: deps.policy,
       ...(deps.rateLimit !== undefined ? { rateLimit: deps.rateLimit } : {}),
     }),
   });

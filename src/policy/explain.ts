@@ -73,7 +73,14 @@ export function explainCall(input: ExplainInput): string[] {
     retry: r.retry.mode,
     'circuit-breaker': [b.limits.mode, b.circuitBreaker.mode].every((x) => x === 'off') ? 'off' : `limits ${b.limits.mode}, breaker ${b.circuitBreaker.mode}`,
     outlier: b.outlierDetection.mode,
-    timeout: r.timeoutMs > 0 ? `${r.timeoutMs} ms` : 'none',
+    // unaryTimeoutMs only applies to calls without a deadline, so not under a route timeout.
+    timeout:
+      [
+        r.timeoutMs > 0 ? `${r.timeoutMs} ms` : r.unaryTimeoutMs > 0 ? `unary ${r.unaryTimeoutMs} ms` : undefined,
+        r.idleTimeoutMs > 0 ? `idle ${r.idleTimeoutMs} ms` : undefined,
+      ]
+        .filter((x) => x !== undefined)
+        .join(', ') || 'none',
   };
   const chain = input.layers
     .filter((l) => l.on !== false)
@@ -112,10 +119,19 @@ export function explainCall(input: ExplainInput): string[] {
     );
   }
 
-  section('timeout', { timeoutMs: r.timeoutMs }, route.sources, '', [
+  section('timeout', { timeoutMs: r.timeoutMs, unaryTimeoutMs: r.unaryTimeoutMs, idleTimeoutMs: r.idleTimeoutMs }, route.sources, '', [
     r.timeoutMs > 0
       ? `the deadline is the earlier of ${r.timeoutMs} ms after arrival and the client's grpc-timeout`
       : "no route timeout: only the client's grpc-timeout bounds the call",
+    r.timeoutMs > 0
+      ? 'unaryTimeoutMs does not apply: the route timeout gives every call a deadline'
+      : r.unaryTimeoutMs > 0
+        ? `without grpc-timeout: DEADLINE_EXCEEDED (ERR_UNARY_TIMEOUT) if no response headers within ${r.unaryTimeoutMs} ms of ` +
+          'arrival, unless the client is still sending then (a stream); never sent upstream as grpc-timeout'
+        : 'without grpc-timeout the call has no limit but idleTimeoutMs',
+    r.idleTimeoutMs > 0
+      ? `any call with no DATA either way for ${r.idleTimeoutMs} ms (checked every 250 ms) ends with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT)`
+      : 'no idle timeout: a silent stream is held until it ends',
   ]);
   const retryNotes: string[] = [];
   if (r.retry.mode === 'off') retryNotes.push('no retries at all, not even of attempts that never reached the app');

@@ -68,8 +68,8 @@ function crossFieldIssues(policy: Policy): FieldIssue[] {
       if (firstName !== undefined) out.push({ path: ['routes', i, 'name'], message: `name "${r.name}" is already used by routes[${firstName}]` });
       else seenName.set(r.name, i);
     }
-    if (r.timeoutMs === undefined && r.retry === undefined) {
-      out.push({ path: ['routes', i], message: 'the route sets nothing: give it timeoutMs or retry' });
+    if (r.timeoutMs === undefined && r.unaryTimeoutMs === undefined && r.idleTimeoutMs === undefined && r.retry === undefined) {
+      out.push({ path: ['routes', i], message: 'the route sets nothing: give it timeoutMs, unaryTimeoutMs, idleTimeoutMs or retry' });
     }
   });
 

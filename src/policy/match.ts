@@ -26,6 +26,10 @@ export interface RetryPolicy {
 /** The effective settings for calls to one backend method. */
 export interface RoutePolicy {
   readonly timeoutMs: number;
+  /** For calls without a deadline: time to response headers; 0 = none. */
+  readonly unaryTimeoutMs: number;
+  /** Time without DATA either way before a call is ended; 0 = none. */
+  readonly idleTimeoutMs: number;
   readonly retry: RetryPolicy;
 }
 
@@ -81,7 +85,7 @@ export interface ResolvedBackend {
 }
 
 const BUILT_IN: Source = 'built-in default';
-const ROUTE_KEYS = ['timeoutMs', 'retry'] as const;
+const ROUTE_KEYS = ['timeoutMs', 'unaryTimeoutMs', 'idleTimeoutMs', 'retry'] as const;
 const BACKEND_KEYS = ['retryBudget', 'limits', 'circuitBreaker', 'outlierDetection'] as const;
 
 /** Caches stay bounded whatever paths clients send: beyond these, results are computed per call, not cached. */
@@ -199,7 +203,12 @@ export class CompiledPolicy {
     const retry = value['retry'] as Omit<RetryPolicy, 'retryOnMask'>;
     let mask = 0;
     for (const code of retry.retryOn) mask |= 1 << RETRY_CODES[code];
-    const policy: RoutePolicy = deepFreeze({ timeoutMs: value['timeoutMs'] as number, retry: { ...retry, retryOnMask: mask } });
+    const policy: RoutePolicy = deepFreeze({
+      timeoutMs: value['timeoutMs'] as number,
+      unaryTimeoutMs: value['unaryTimeoutMs'] as number,
+      idleTimeoutMs: value['idleTimeoutMs'] as number,
+      retry: { ...retry, retryOnMask: mask },
+    });
     return Object.freeze({ policy, route: matched?.matched, sources });
   }
 

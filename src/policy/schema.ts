@@ -41,6 +41,10 @@ export type RetryCode = keyof typeof RETRY_CODES;
 /** The built-in value of every policy field: what applies when no layer of the policy sets it. */
 export const POLICY_DEFAULTS = {
   timeoutMs: 0,
+  // A call without a deadline (no grpc-timeout, no timeoutMs) gets 15 s to start its response (Envoy's route
+  // default), and any call is ended after 5 min with no frame either way (Envoy's stream_idle_timeout): docs/decisions.md §15.
+  unaryTimeoutMs: 15_000,
+  idleTimeoutMs: 300_000,
   retry: {
     mode: 'enforce' as Mode,
     maxRetries: 2,
@@ -214,6 +218,25 @@ const routeFields = {
     3_600_000,
     'Route timeout from the call\'s arrival, all attempts included; the effective deadline is the smaller of this ' +
       'and the client\'s grpc-timeout. 0 = none.',
+  ),
+  unaryTimeoutMs: ms(
+    D.unaryTimeoutMs,
+    0,
+    3_600_000,
+    'For a call without a deadline (no grpc-timeout from the client, timeoutMs 0): how long from its arrival the ' +
+      'upstream may take to start its response (response headers); then it ends with DEADLINE_EXCEEDED ' +
+      '(ERR_UNARY_TIMEOUT). gRPC does not say on the wire whether a call streams, so this is a unary call\'s ' +
+      'timeout: a stream whose response has started, or whose client is still sending when it expires, is bounded ' +
+      'by idleTimeoutMs only. Not sent upstream as grpc-timeout. Inbound too, with the settings for the ' +
+      'sidecar\'s own service name. 0 = none.',
+  ),
+  idleTimeoutMs: ms(
+    D.idleTimeoutMs,
+    0,
+    86_400_000,
+    'Ends a call (any kind, with or without a deadline) that has moved no DATA in either direction for this long ' +
+      'with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT); inbound too, like unaryTimeoutMs. Both guards are checked every 250 ms (every quarter of the ' +
+      'shorter timeout when that is under 1 s), so a call ends at most 0.5 s after this. 0 = none.',
   ),
   retry: retrySchema.optional(),
 };

@@ -17,6 +17,9 @@ import { healthLayer } from './layers/health.js';
 import { metricsLayer } from './layers/metrics.js';
 import { tracingLayer } from './layers/tracing.js';
 import { rateLimitLayer, type RateLimitLayerDeps } from './layers/rate-limit.js';
+import { timeoutLayer } from './layers/timeout.js';
+import { EMPTY_POLICY } from '../policy/schema.js';
+import { PolicyStore } from '../policy/store.js';
 
 export interface InboundDeps {
   readonly service: string;
@@ -35,6 +38,8 @@ export interface InboundDeps {
   readonly authz?: Omit<AuthzLayerDeps, 'log'>;
   /** The policy store, limiter and decision counters of rate limits (policy `rateLimits`, direction inbound). */
   readonly rateLimit?: Omit<RateLimitLayerDeps, 'log'>;
+  /** The policy whose `unaryTimeoutMs` and `idleTimeoutMs` (for this service) guard calls to the app; default: built-in defaults. */
+  readonly policy?: PolicyStore;
 }
 
 export function inboundLayers(deps: InboundDeps): Layer[] {
@@ -59,6 +64,10 @@ export function inboundLayers(deps: InboundDeps): Layer[] {
     // rate-limit below authz, so a denied caller spends no token (a flood of denied calls cannot starve allowed
     // ones), and below health, so probes are never limited; above local-app, so a rejected call never reaches the app.
     ...(deps.rateLimit !== undefined ? [rateLimitLayer({ ...deps.rateLimit, log: deps.log.child({ component: 'ratelimit' }) })] : []),
+    // timeout right above local-app: only calls that go to the app get the guards of the policy for this service
+    // (unaryTimeoutMs, idleTimeoutMs; the route timeout timeoutMs is the caller's, applied outbound). Below health,
+    // so the sidecar's own Health/Watch streams are never cut as idle.
+    timeoutLayer({ store: deps.policy ?? new PolicyStore(EMPTY_POLICY), backend: deps.service, routeTimeout: false }),
     localAppLayer({ service: deps.service, appAddress: deps.appAddress }),
   ];
 }

@@ -57,6 +57,11 @@ export class RequestBody {
     return this.buffer !== undefined;
   }
 
+  /** True while relaying has started and the downstream has not half-closed yet (it is still sending). */
+  get open(): boolean {
+    return this.started && !this.ended;
+  }
+
   /** True once the downstream half-closed its side. */
   get complete(): boolean {
     return this.ended;

@@ -29,6 +29,9 @@ const NEUTRAL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_CIRCUIT_OPEN',
   'ERR_LIMIT_MAX_REQUESTS',
   'ERR_LIMIT_MAX_PENDING',
+  // A quiet stream (a watch with nothing to report) is not a sick endpoint. ERR_UNARY_TIMEOUT stays a failure:
+  // the upstream did not start answering a call at all.
+  'ERR_STREAM_IDLE_TIMEOUT',
 ]);
 
 /** The outcome of a gRPC status as the upstream sent it. CANCELLED is neutral. */

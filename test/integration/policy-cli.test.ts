@@ -74,6 +74,13 @@ describe('meshlet explain', () => {
     const r = await runMeshlet(['explain', '--config', EXAMPLE_POLICY, 'sessions/sessions.v1.Sessions/Get']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/timeoutMs\s+2000\s+backends\.sessions/);
+    // The guards of calls without a deadline and of idle calls (issue 14): built in, or set by a route.
+    expect(r.stdout).toMatch(/unaryTimeoutMs\s+15000\s+built-in default/);
+    expect(r.stdout).toMatch(/idleTimeoutMs\s+300000\s+built-in default/);
+    const tail = await runMeshlet(['explain', '--config', EXAMPLE_POLICY, 'audit-log/audit.v1.AuditLog/Tail']);
+    expect(tail.stdout).toMatch(/timeoutMs\s+0\s+routes\[3\] "audit-tail"/);
+    expect(tail.stdout).toMatch(/idleTimeoutMs\s+3600000\s+routes\[3\] "audit-tail"/);
+    expect(tail.stdout).toContain('→ timeout (unary 15000 ms, idle 3600000 ms) →');
     const bad = await runMeshlet(['explain', '--config', EXAMPLE_POLICY, 'sessions.v1.Sessions/Get']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('usage: meshlet explain');

@@ -38,7 +38,8 @@ export interface RetryDeps {
 
 /**
  * meshlet's own decisions and errors no retry can fix: never retried, whatever `retryOn` says (Envoy does not
- * retry its own overflow either). ERR_DEADLINE_EXCEEDED is the whole call's deadline: nothing is left for a retry.
+ * retry its own overflow either). ERR_DEADLINE_EXCEEDED is the whole call's deadline: nothing is left for a retry;
+ * ERR_UNARY_TIMEOUT and ERR_STREAM_IDLE_TIMEOUT end the whole call the same way.
  */
 const NOT_RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_CIRCUIT_OPEN',
@@ -50,6 +51,8 @@ const NOT_RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_DRAINING',
   'ERR_DOWNSTREAM_CANCELLED',
   'ERR_DEADLINE_EXCEEDED',
+  'ERR_UNARY_TIMEOUT',
+  'ERR_STREAM_IDLE_TIMEOUT',
   'ERR_INTERNAL',
 ]);
 

@@ -99,7 +99,7 @@ describe('explainCall', () => {
       'call       users /user.v1.Users/Get',
       'policy     policy.yaml (named by --policy)',
       'route      routes[0] "get-user" (backend users, method user.v1.Users/Get)',
-      'chain      rescue → access-log → tracing → metrics → deadline → route → rate-limit (no limit) → timeout (300 ms) → retry (enforce) → circuit-breaker (limits enforce, breaker off) → balance → outlier (enforce) → endpoint-metrics → attempt-tracing → forward',
+      'chain      rescue → access-log → tracing → metrics → deadline → route → rate-limit (no limit) → timeout (300 ms, idle 300000 ms) → retry (enforce) → circuit-breaker (limits enforce, breaker off) → balance → outlier (enforce) → endpoint-metrics → attempt-tracing → forward',
     ]);
   });
 
@@ -111,7 +111,7 @@ describe('explainCall', () => {
 
   it('leaves switched-off layers out of the chain', async () => {
     const off = explain({ policy: {}, policyFile: undefined, bootstrap: await boot('service: { name: a }\noutbound: {}\nlog: { accessLog: false }\nmetrics: { enabled: false }\n'), backend: 'x', method: 'a.B/C' });
-    expect(off[3]).toBe('chain      rescue → deadline → route → rate-limit (no limit) → timeout (none) → retry (enforce) → circuit-breaker (off) → balance → outlier (enforce) → forward');
+    expect(off[3]).toBe('chain      rescue → deadline → route → rate-limit (no limit) → timeout (unary 15000 ms, idle 300000 ms) → retry (enforce) → circuit-breaker (off) → balance → outlier (enforce) → forward');
     expect(row(off, 'optional layers', 'metrics')).toEqual(['metrics', 'off', 'metrics.enabled false, sidecar.yaml:4']);
   });
 
@@ -150,6 +150,32 @@ describe('explainCall', () => {
     );
     const shadow = explain({ policy: policy('defaults:\n  retry: { mode: shadow }\n'), policyFile: 'p.yaml', bootstrap, backend: 'x', method: 'a.B/C' });
     expect(shadow.some((l) => l.includes('grpc-previous-rpc-attempts') || l.includes('pushback'))).toBe(false);
+  });
+
+  it('shows the guards of calls without a deadline and of idle streams, with their sources and what they do (issue 14)', () => {
+    const built = explain({ policy: {}, policyFile: undefined, bootstrap, backend: 'x', method: 'a.B/C' });
+    expect(row(built, 'timeout', 'unaryTimeoutMs')).toEqual(['unaryTimeoutMs', '15000', 'built-in default']);
+    expect(row(built, 'timeout', 'idleTimeoutMs')).toEqual(['idleTimeoutMs', '300000', 'built-in default']);
+    expect(built).toContain(
+      '  note: without grpc-timeout: DEADLINE_EXCEEDED (ERR_UNARY_TIMEOUT) if no response headers within 15000 ms of arrival, ' +
+        'unless the client is still sending then (a stream); never sent upstream as grpc-timeout',
+    );
+    expect(built).toContain('  note: any call with no DATA either way for 300000 ms (checked every 250 ms) ends with DEADLINE_EXCEEDED (ERR_STREAM_IDLE_TIMEOUT)');
+    // Under a route timeout every call has a deadline: the unary guard is said not to apply.
+    expect(lines).toContain('  note: unaryTimeoutMs does not apply: the route timeout gives every call a deadline');
+
+    const set = explain({
+      policy: policy('defaults: { unaryTimeoutMs: 0 }\nroutes:\n  - match: { method: "w.Watch/*" }\n    idleTimeoutMs: 0\n'),
+      policyFile: 'p.yaml',
+      bootstrap,
+      backend: 'x',
+      method: 'w.Watch/Events',
+    });
+    expect(row(set, 'timeout', 'unaryTimeoutMs')).toEqual(['unaryTimeoutMs', '0', 'defaults']);
+    expect(row(set, 'timeout', 'idleTimeoutMs')).toEqual(['idleTimeoutMs', '0', 'routes[0]']);
+    expect(set[3]).toContain('→ timeout (none) →');
+    expect(set).toContain('  note: without grpc-timeout the call has no limit but idleTimeoutMs');
+    expect(set).toContain('  note: no idle timeout: a silent stream is held until it ends');
   });
 
   it('falls back to backend and default settings when no route matches', () => {

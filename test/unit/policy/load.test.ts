@@ -26,11 +26,11 @@ describe('invalid policy documents', () => {
     [
       'a per-backend protection on a route',
       'routes:\n  - match: { backend: a }\n    limits: { mode: enforce }\n',
-      ['p.yaml:3:5: routes[0].limits: unknown key "limits"; allowed here: name, match, timeoutMs, retry'],
+      ['p.yaml:3:5: routes[0].limits: unknown key "limits"; allowed here: name, match, timeoutMs, unaryTimeoutMs, idleTimeoutMs, retry'],
     ],
     ['a method without its service', 'routes:\n  - match: { method: "GetUser" }\n    timeoutMs: 100\n', ['p.yaml:2:22: routes[0].match.method: expected pkg.Service/Method, pkg.Service/* or *']],
     ['a route without match', 'routes:\n  - timeoutMs: 1\n', ['p.yaml:2:5: routes[0].match: missing required key "match"']],
-    ['a route that sets nothing', 'routes:\n  - match: { backend: a }\n', ['p.yaml:2:5: routes[0]: the route sets nothing: give it timeoutMs or retry']],
+    ['a route that sets nothing', 'routes:\n  - match: { backend: a }\n', ['p.yaml:2:5: routes[0]: the route sets nothing: give it timeoutMs, unaryTimeoutMs, idleTimeoutMs or retry']],
     [
       'two routes with the same match',
       'routes:\n  - match: { method: "a.v1.A/Get" }\n    timeoutMs: 100\n  - match: { method: "a.v1.A/Get" }\n    timeoutMs: 200\n',
@@ -53,6 +53,16 @@ describe('invalid policy documents', () => {
         'p.yaml:2:14: defaults.timeoutMs: expected number to be >=0',
         'p.yaml:3:36: defaults.limits.maxConcurrentRequests: expected number to be >=1',
         'p.yaml:4:41: defaults.circuitBreaker.failureRatePercent: expected number to be <=99',
+      ],
+    ],
+    [
+      'stream timeouts out of range or not whole milliseconds (issue 14)',
+      'defaults:\n  unaryTimeoutMs: -1\n  idleTimeoutMs: 1.5\nroutes:\n  - match: { method: "w.Watch/*" }\n    idleTimeoutMs: 86400001\n    unaryTimeoutMs: "15s"\n',
+      [
+        'p.yaml:2:19: defaults.unaryTimeoutMs: expected number to be >=0',
+        'p.yaml:3:18: defaults.idleTimeoutMs: expected int, received number',
+        'p.yaml:6:20: routes[0].idleTimeoutMs: expected number to be <=86400000',
+        'p.yaml:7:21: routes[0].unaryTimeoutMs: expected number, received string',
       ],
     ],
     ['an invalid backend name', 'backends:\n  "bad name": {}\n', ['p.yaml:2:3: backends["bad name"]: invalid key "bad name": expected letters, digits, - _ . (starting with a letter or digit)']],

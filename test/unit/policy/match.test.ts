@@ -86,6 +86,8 @@ routes:
     expect(r.policy.retry.retryOnMask).toBe(1 << 14);
     expect(Object.fromEntries(r.sources)).toEqual({
       timeoutMs: 'defaults',
+      unaryTimeoutMs: 'built-in default',
+      idleTimeoutMs: 'built-in default',
       'retry.mode': 'built-in default',
       'retry.maxRetries': 'routes[0] "get"',
       'retry.retryOn': 'backends.a',

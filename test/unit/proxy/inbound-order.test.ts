@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The inbound chain with authz, driven through the real layer list with calls whose peer carries a SPIFFE ID (as
-// mTLS will set it): rescue → access-log → metrics → deadline → health → authz → local-app. Observed over a stub
+// mTLS will set it): rescue → access-log → metrics → deadline → health → authz → timeout → local-app. Observed over a stub
 // terminal: health is answered above authz (probes are never subject to it), deadline rejects before authz decides,
 // metrics and access-log see authz's rejection as the final status, and a denied call never reaches local-app.
 import { PassThrough, Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { HealthService } from '../../../src/health/service.js';
 import type { SessionPool } from '../../../src/h2/session-pool.js';
 import { PolicyStore } from '../../../src/policy/store.js';
@@ -15,6 +15,7 @@ import { RequestBody } from '../../../src/proxy/request-body.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { policy, trailersOnly } from './layers/resilience-harness.js';
+import type { ProxyReply } from '../../../src/proxy/call.js';
 
 const FRONTEND = 'spiffe://cluster.local/ns/shop/sa/frontend';
 const DENY_ALL_BUT_FRONTEND = `
@@ -120,5 +121,47 @@ describe('inbound chain order with authz', () => {
     const reply = await t.handler(call('/a.S/Get', FRONTEND, { 'grpc-timeout': 'soon' }));
     expect(reply.headers['x-meshlet-error']).toBe('ERR_BAD_REQUEST');
     expect(await t.decisions()).toBe(0);
+  });
+});
+
+describe('inbound chain order with the call guards (issue 14)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function guarded() {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
+    const log = createLogger({ level: 'silent' });
+    const store = new PolicyStore(policy('backends:\n  svc: { unaryTimeoutMs: 100, idleTimeoutMs: 100 }\n'));
+    const reached: ProxyCall[] = [];
+    // The app accepts every call and never answers; a cancelled call is rejected with its reason.
+    const terminal: Handler = (c) => {
+      reached.push(c);
+      return new Promise<ProxyReply>((_resolve, reject) => c.onCancel(reject));
+    };
+    const layers = inboundLayers({ service: 'svc', appAddress: '127.0.0.1:1', pool: undefined as unknown as SessionPool, log, accessLog: false, health, policy: store });
+    return { handler: compose(layers, terminal), reached };
+  }
+
+  it("guards calls to the app with the policy of the sidecar's own service, as a Trailers-Only status", async () => {
+    const t = guarded();
+    const pending = t.handler(call('/a.S/Get', FRONTEND));
+    vi.advanceTimersByTime(100);
+    const reply = await pending;
+    expect(t.reached).toHaveLength(1);
+    expect([reply.headers['grpc-status'], reply.headers['x-meshlet-error']]).toEqual(['4', 'ERR_UNARY_TIMEOUT']);
+  });
+
+  it("is below health: the sidecar's own Health/Watch stream is never cut as idle", async () => {
+    const t = guarded();
+    const watch = call('/grpc.health.v1.Health/Watch', undefined);
+    const answered = t.handler(watch);
+    (watch.body as unknown as { source: PassThrough }).source.end(Buffer.from([0, 0, 0, 0, 0]));
+    const reply = await answered;
+    reply.body?.resume();
+    vi.advanceTimersByTime(10_000);
+    expect(watch.cancelled).toBeUndefined();
+    expect(reply.end).toBeUndefined(); // still streaming
+    expect(t.reached).toEqual([]);
   });
 });
