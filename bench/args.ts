@@ -53,7 +53,11 @@ export interface BenchOptions {
    * warms them with the scenario's own load, and stops them afterwards.
    */
   shareProcess: boolean;
-  /** Read each node proxy's heap after a full GC through the inspector (bench/heap-probe.ts). Default true (`--no-heap`). */
+  /**
+   * Read each node proxy's heap before and after a full GC through the inspector (bench/heap-probe.ts), after the
+   * measurement's CPU is read: every fresh process, or a shared process once, after its last measurement (the
+   * probe's full GC would reset what the process carries). Default true (`--no-heap`).
+   */
   heapProbe: boolean;
   /** Fixed-rate (unary-rate, unary-low) measurement length. Default 8 s (`--quick`: 3 s). */
   rateSeconds: number;

@@ -266,8 +266,11 @@ async function main(argv: readonly string[]): Promise<number> {
       scenario === 'unary-rate' ? options.rate : scenario === 'unary-low' ? options.lowRate : undefined;
 
     const samples: Sample[] = [];
-    /** One measurement on a running, warmed path: CPU, calls, RSS sampled through it, then the heap after GC. */
-    const measure = async (t: Target, scenario: Scenario, run: number, idleMemory: TreeMemory | undefined): Promise<void> => {
+    /**
+     * One measurement on a running, warmed path: CPU, calls, RSS sampled through it, then (when `probe`) the heap
+     * before and after a full GC.
+     */
+    const measure = async (t: Target, scenario: Scenario, run: number, idleMemory: TreeMemory | undefined, probe: boolean): Promise<void> => {
       const s = spec(t, scenario);
       const proxyBefore = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
       const appBefore = treeCpuTicks(upstream.process.pid);
@@ -281,7 +284,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const appAfter = treeCpuTicks(upstream.process.pid);
       const proxyAfter = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
       // After the CPU is read: the GC and the inspector's own work are not charged to the measurement.
-      const probe = await probeHeap(t);
+      const heap = probe ? await probeHeap(t) : undefined;
       const sample: Sample = {
         scenario,
         path: t.path,
@@ -293,8 +296,8 @@ async function main(argv: readonly string[]): Promise<number> {
         proxyMemory,
         rssTrace,
         idleMemory,
-        heap: probe?.afterGc,
-        heapBeforeGc: probe?.beforeGc,
+        heap: heap?.afterGc,
+        heapBeforeGc: heap?.beforeGc,
       };
       samples.push(sample);
       console.log(formatSampleLine(sample, options.runs));
@@ -319,7 +322,10 @@ async function main(argv: readonly string[]): Promise<number> {
         for (const p of available) {
           if (scenario === 'large-peak' && !largeOk.has(p)) continue;
           if (options.shareProcess) {
-            await measure(shared.get(p) as Target, scenario, run, undefined);
+            // A probe forces a full GC, which would reset the very state a shared process carries from one
+            // scenario to the next: a shared process is probed once, after its last measurement.
+            const last = run === options.runs && scenario === options.scenarios.filter((sc) => sc !== 'large-peak' || largeOk.has(p)).at(-1);
+            await measure(shared.get(p) as Target, scenario, run, undefined, last);
             continue;
           }
           const t = await startPath(p, false);
@@ -328,7 +334,7 @@ async function main(argv: readonly string[]): Promise<number> {
             const idleMemory = t.proxy ? readTreeMemory(t.proxy.pid) : undefined;
             const w = spec(t, scenario, true);
             await runH2load(w, w.logPath.replace(/\.tsv$/, '.out'));
-            await measure(t, scenario, run, idleMemory);
+            await measure(t, scenario, run, idleMemory, true);
           } finally {
             await stopPath(t);
           }
