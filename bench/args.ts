@@ -99,7 +99,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --suite mtls         run the mTLS suite instead (handshakes/s, two sidecars with mTLS); see --suite mtls --help
   --suite ratelimit    run the rate-limit suite instead (CPU and p99 a local / global limit adds); see --suite ratelimit --help
   --suite grpc-web     meshlet CPU per gRPC-Web call (HTTP/1.1, HTTP/2) vs native gRPC; see --suite grpc-web --help
-  --quick              1 run, short durations (~1 min)
+  --quick              1 run, short durations (~2 min)
   --only LIST          comma-separated paths: ${PATH_NAMES.join(',')}
                        (default ${DEFAULT_PATHS.join(',')})
   --log                also measure meshlet+log: meshlet with its access log on, written to a file

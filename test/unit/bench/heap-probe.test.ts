@@ -2,12 +2,14 @@
 // bench/heap-probe.ts: the inspector URL in a process's log, the WebSocket frames of the minimal CDP client, and a
 // real probe of a node child started with --inspect-port (SIGUSR1, full GC, process.memoryUsage()).
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeServerFrames, encodeTextFrame, INSPECT_PORT_FLAG, inspectorUrl, probeHeapAfterGc } from '../../../bench/heap-probe.js';
-import { spawnTracked, stopTracked, type Tracked, waitUntilReady } from '../../../bench/processes.js';
+import type { Tracked } from '../../../bench/processes.js';
 
 describe('inspectorUrl', () => {
   it('takes the last "Debugger listening" URL, not the "ending" lines', () => {
@@ -85,9 +87,13 @@ describe('decodeServerFrames', () => {
 
 describe('probeHeapAfterGc', () => {
   let dir: string | undefined;
-  let child: Tracked | undefined;
+  let child: ChildProcess | undefined;
   afterEach(async () => {
-    if (child) await stopTracked(child);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
     child = undefined;
     dir = undefined;
@@ -95,20 +101,48 @@ describe('probeHeapAfterGc', () => {
 
   it('activates the inspector of a node child, collects garbage and reads its memory, twice', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'heap-probe-'));
-    // The child keeps 20 MB of garbage reachable from nothing, and prints "ready" once it has made it.
+    const logPath = path.join(dir, 'child.log');
+    // The child leaves 20 MB of garbage behind, then says "ready" on stdout; node's inspector lines go to stderr (the log).
     const script = "let g=[];for(let i=0;i<2e5;i++)g.push({i,s:'x'.repeat(50)});g=null;console.log('ready');setInterval(()=>{},1e3)";
-    child = spawnTracked('heap-child', process.execPath, [INSPECT_PORT_FLAG, '-e', script], { logPath: path.join(dir, 'child.log') });
-    const logPath = child.logPath;
-    await waitUntilReady(child, async () => {
-      if (!readFileSync(logPath, 'utf8').includes('ready')) throw new Error('not ready');
-    });
-    const first = await probeHeapAfterGc(child);
+    const log = openSync(logPath, 'a');
+    const proc = spawn(process.execPath, [INSPECT_PORT_FLAG, '-e', script], { stdio: ['ignore', 'pipe', log] });
+    closeSync(log);
+    child = proc;
+    if (!proc.stdout) throw new Error('no stdout pipe');
+    const [chunk] = (await once(proc.stdout, 'data')) as [Buffer];
+    expect(chunk.toString()).toContain('ready');
+    const exited = once(proc, 'exit').then(() => 0);
+    const tracked: Tracked = {
+      name: 'heap-child',
+      child: proc,
+      pid: proc.pid as number,
+      logPath,
+      exited,
+      hasExited: () => proc.exitCode !== null,
+    };
+    const first = await probeHeapAfterGc(tracked);
     expect(first.afterGc.heapUsed).toBeGreaterThan(0);
     expect(first.afterGc.heapUsed).toBeLessThan(first.beforeGc.heapUsed);
     expect(first.afterGc.rss).toBeGreaterThan(first.afterGc.heapUsed);
-    const second = await probeHeapAfterGc(child);
+    const second = await probeHeapAfterGc(tracked);
     expect(second.afterGc.heapUsed).toBeGreaterThan(0);
     // One activation: the second probe reuses the inspector the first one opened.
     expect(readFileSync(logPath, 'utf8').match(/Debugger listening/g)).toHaveLength(1);
+  });
+
+  it('rejects when the process was started without an inspector port', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'heap-probe-'));
+    const logPath = path.join(dir, 'child.log');
+    const log = openSync(logPath, 'a');
+    // SIGUSR1 is handled here so that the default (open the inspector on 9229) cannot happen.
+    const proc = spawn(process.execPath, ['-e', "process.on('SIGUSR1',()=>{});console.log('ready');setInterval(()=>{},1e3)"], {
+      stdio: ['ignore', 'pipe', log],
+    });
+    closeSync(log);
+    child = proc;
+    if (!proc.stdout) throw new Error('no stdout pipe');
+    await once(proc.stdout, 'data');
+    const tracked: Tracked = { name: 'plain', child: proc, pid: proc.pid as number, logPath, exited: once(proc, 'exit').then(() => 0), hasExited: () => false };
+    await expect(probeHeapAfterGc(tracked, 300)).rejects.toThrow(/no inspector after SIGUSR1/);
   });
 });
