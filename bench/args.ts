@@ -21,8 +21,11 @@ export type PathName = (typeof PATH_NAMES)[number];
 /** Paths measured when `--only` is not given (meshlet+log with `--log`, meshlet-b with `--meshlet-b*`). */
 export const DEFAULT_PATHS: readonly PathName[] = ['direct', 'node-floor', 'h2-floor', 'meshlet', 'nginx'];
 
-/** unary-rate: fixed offered load (CPU per call); unary-peak: unlimited (req/s); large-peak: big messages. */
-export const SCENARIO_NAMES = ['unary-rate', 'unary-peak', 'large-peak'] as const;
+/**
+ * unary-low: a fixed low load (memory at a typical rate, `--low-rate`); unary-rate: fixed offered load (CPU per
+ * call, p99); unary-peak: unlimited (req/s); large-peak: 64 KiB messages, unlimited. In this order within a run.
+ */
+export const SCENARIO_NAMES = ['unary-low', 'unary-rate', 'unary-peak', 'large-peak'] as const;
 export type Scenario = (typeof SCENARIO_NAMES)[number];
 
 /** Which upstream app implementation bench/upstream.ts runs. */
@@ -32,7 +35,7 @@ export type AppKind = 'node-http2' | 'grpc-js';
 export interface BenchOptions {
   /** Paths to measure, in PATH_NAMES order within each run. Default DEFAULT_PATHS. */
   paths: readonly PathName[];
-  /** Scenarios to measure. Default all three (`--no-large`: without large-peak). */
+  /** Scenarios to measure. Default all four (`--no-large`: without large-peak). */
   scenarios: readonly Scenario[];
   /** Repetitions; every reported number is the median over runs. Default 3 (`--quick`: 1). Range 1-15. */
   runs: number;
@@ -42,11 +45,28 @@ export interface BenchOptions {
   streams: number;
   /** Total offered load in fixed-rate mode, req/s across all connections. Default 4000. */
   rate: number;
-  /** Fixed-rate (CPU per call) measurement length. Default 8 s (`--quick`: 3 s). */
+  /** Total offered load of unary-low, req/s across all connections. Default 1000. */
+  lowRate: number;
+  /**
+   * One process per path through every scenario and run, so each figure carries what ran before it (the bench
+   * before issue #14; `--shared-process`). Default false: every measurement starts fresh proxies (nginx included),
+   * warms them with the scenario's own load, and stops them afterwards.
+   */
+  shareProcess: boolean;
+  /**
+   * Read each node proxy's heap before and after a full GC through the inspector (bench/heap-probe.ts), after the
+   * measurement's CPU is read: every fresh process, or a shared process once, after its last measurement (the
+   * probe's full GC would reset what the process carries). Default true (`--no-heap`).
+   */
+  heapProbe: boolean;
+  /** Fixed-rate (unary-rate, unary-low) measurement length. Default 8 s (`--quick`: 3 s). */
   rateSeconds: number;
   /** Unlimited (peak req/s) measurement length. Default 6 s (`--quick`: 3 s). */
   peakSeconds: number;
-  /** Unmeasured warm-up per path before the first run (JIT, connection pools). Default 2 s (`--quick`: 1 s). */
+  /**
+   * Unmeasured warm-up (JIT, connection pools). Fresh processes: per measurement, with that scenario's load;
+   * `--shared-process`: per path before the first run, unlimited. Default 2 s (`--quick`: 1 s).
+   */
   warmupSeconds: number;
   /** Protobuf payload of the unary request in bytes. Default 16. */
   payloadBytes: number;
@@ -80,7 +100,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --suite ratelimit    run the rate-limit suite instead (CPU and p99 a local / global limit adds); see --suite ratelimit --help
   --suite grpc-web     meshlet CPU per gRPC-Web call (HTTP/1.1, HTTP/2) vs native gRPC; see --suite grpc-web --help
   --suite abuse        a well-behaved client's p99 beside a stream flood / held streams; see --suite abuse --help
-  --quick              1 run, short durations (~1 min)
+  --quick              1 run, short durations (~2 min)
   --only LIST          comma-separated paths: ${PATH_NAMES.join(',')}
                        (default ${DEFAULT_PATHS.join(',')})
   --log                also measure meshlet+log: meshlet with its access log on, written to a file
@@ -92,9 +112,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --floor-arg=ARG      extra argument for node-floor (repeatable), e.g. --floor-arg=--max-frame-size=65536
   --scenarios LIST     comma-separated: ${SCENARIO_NAMES.join(',')} (default all)
   --no-large           skip the large-message scenario
+  --shared-process     one process per path through every scenario and run (default: fresh proxies for each
+                       measurement, so no figure depends on what ran before it)
+  --no-heap            do not read the node proxies' heap after GC through the inspector
   --profile            run the node processes under node --cpu-prof and print where the profiles are
   --runs N             repetitions, medians reported (default 3)
   --rate N             total req/s in fixed-rate mode (default 4000)
+  --low-rate N         total req/s of unary-low, the memory scenario (default 1000)
   --clients N          h2load -c (default 10)
   --streams N          h2load -m (default 10)
   --app KIND           upstream app: node-http2 (default) or grpc-js
@@ -180,6 +204,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       profile: { type: 'boolean' },
       runs: { type: 'string' },
       rate: { type: 'string' },
+      'low-rate': { type: 'string' },
+      'shared-process': { type: 'boolean' },
+      'no-heap': { type: 'boolean' },
       clients: { type: 'string' },
       streams: { type: 'string' },
       app: { type: 'string' },
@@ -212,6 +239,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   const clients = positiveInt('clients', values.clients, 10, 1000);
   const rate = positiveInt('rate', values.rate, 4000);
   if (rate < clients) throw new Error('--rate must be at least --clients (h2load --rps is per connection)');
+  const lowRate = positiveInt('low-rate', values['low-rate'], 1000);
+  if (lowRate < clients) throw new Error('--low-rate must be at least --clients (h2load --rps is per connection)');
   return {
     paths,
     scenarios,
@@ -219,6 +248,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     clients,
     streams: positiveInt('streams', values.streams, 10, 1000),
     rate,
+    lowRate,
+    shareProcess: values['shared-process'] === true,
+    heapProbe: values['no-heap'] !== true,
     rateSeconds: quick ? 3 : 8,
     peakSeconds: quick ? 3 : 6,
     warmupSeconds: quick ? 1 : 2,

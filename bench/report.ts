@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Turns benchmark samples into medians, ratios against nginx, node-floor, h2-floor and direct from the same run, A/B
-// comparisons (meshlet+log, meshlet-b), the issue's targets with pass/fail, the memory table, and the printed tables.
+// comparisons (meshlet+log, meshlet-b), issue #2's and issue #14's targets with pass/fail, the memory table (peak RSS
+// sampled through each run, heap after GC), and the printed tables.
 // Pure: no I/O.
 
 import type { PathName, Scenario } from './args.js';
+import type { HeapUsage } from './heap-probe.js';
 import type { LoadResult } from './h2load.js';
-import type { TreeMemory } from './memory.js';
+import type { RssTrace, TreeMemory } from './memory.js';
 
 export type { Scenario };
 
@@ -26,6 +28,14 @@ export interface Sample {
    * since each process started). Undefined on the direct path, or when the proxy had exited.
    */
   proxyMemory: TreeMemory | undefined;
+  /** The proxy tree's summed VmRSS sampled through the h2load run (bench/memory.ts startRssSampler). */
+  rssTrace?: RssTrace | undefined;
+  /** The proxy tree's memory before its warm-up, when the measurement ran on a fresh process. */
+  idleMemory?: TreeMemory | undefined;
+  /** The node proxy's heap after a full GC, read right after the run through the inspector. */
+  heap?: HeapUsage | undefined;
+  /** The same read just before that GC: the heap V8 had committed as the run left it. */
+  heapBeforeGc?: HeapUsage | undefined;
 }
 
 /** Medians over runs of one (scenario, path). CPU values are µs per call, latencies µs. */
@@ -117,6 +127,8 @@ export function formatSampleLine(sample: Sample, runs: number): string {
     `${load.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${fmt(load.p50Us / 1000, 2)} ms  p99 ${fmt(load.p99Us / 1000, 2)} ms  ` +
     `proxy ${perCall(sample.proxyCpuUs)} µs/call  app ${perCall(sample.appCpuUs)} µs/call` +
     (sample.proxyMemory ? `  rss ${fmt(kibToMiB(sample.proxyMemory.rssKiB))} MiB` : '') +
+    (sample.rssTrace && sample.rssTrace.samples > 0 ? ` (peak ${fmt(kibToMiB(sample.rssTrace.peakKiB))})` : '') +
+    (sample.heap ? `  heap after GC ${fmt(sample.heap.heapUsed / MIB)} MiB` : '') +
     (problems > 0 ? `  WARNING: ${load.done} done, ${load.succeeded} ok, ${sample.appCalls} reached the app` : '')
   );
 }
@@ -190,15 +202,16 @@ export function fmt(n: number | undefined, digits = 1): string {
   return n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
 }
 
-/** A text table: first column left-aligned, the others right-aligned, a dashed rule under the header. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A text table: the first `leftColumns` (default 1) columns left-aligned, the others right-aligned, a dashed rule under the header. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], leftColumns = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+    cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 const TITLES: Record<Scenario, string> = {
+  'unary-low': 'Unary, fixed low rate (memory at a typical load)',
   'unary-rate': 'Unary, fixed rate (CPU per call)',
   'unary-peak': 'Unary, unlimited (peak req/s)',
   'large-peak': 'Large messages, unlimited (informational)',
@@ -366,44 +379,90 @@ export function kibToMiB(kib: number): number {
   return kib / 1024;
 }
 
+const MIB = 1024 * 1024;
+
+/** Memory of one proxy path in one scenario, medians over runs, in MiB (NaN where not measured). */
+export interface ScenarioMemory {
+  /** Largest summed VmRSS sampled through the run. */
+  peakMiB: number;
+  /** Summed VmRSS right after h2load ended. */
+  afterMiB: number;
+  /** V8 heapUsed after a full GC, right after the run (node proxies only). */
+  heapMiB: number;
+  /** `external` (Buffers, sockets) after that GC. */
+  externalMiB: number;
+  /** V8 heapTotal (committed) as the run left it, before that GC. */
+  heapTotalBeforeMiB: number;
+  /** The process's RSS after that GC (node proxies only; the tree's RSS otherwise is `afterMiB`). */
+  rssAfterGcMiB: number;
+}
+
 /** Memory of one proxy path's process tree over the bench, in MiB (1 MiB = 1024 KiB). NaN where not measured. */
 export interface MemorySummary {
   path: PathName;
   /** Processes in the tree when idle (or at the first sample): 1 for the Node.js proxies, 2 for nginx. */
   processes: number;
-  /** Summed VmRSS right after the proxy passed its readiness call, before warm-up and any load. */
+  /** Median summed VmRSS of the path's processes right after their readiness call, before any warm-up or load. */
   idleMiB: number;
-  /** Per scenario: median over runs of the summed VmRSS read right after h2load ended. */
-  afterMiB: Record<Scenario, number>;
+  /** Median heapUsed after a full GC of an idle process (node proxies only). */
+  idleHeapMiB: number;
+  /** Per measured scenario. */
+  scenarios: Partial<Record<Scenario, ScenarioMemory>>;
   /**
-   * Largest summed VmHWM seen over the whole bench (VmHWM only grows, so this is the value after the last run):
-   * "peak RSS so far", an upper bound of the tree's peak since per-process peaks may not coincide.
+   * The highest RSS seen over the whole bench: the largest sampled peak or summed VmHWM (each process's high-water
+   * mark since start, which catches spikes between samples). An upper bound of the tree's peak, since per-process
+   * peaks may not coincide.
    */
-  peakSoFarMiB: number;
+  maxMiB: number;
+}
+
+/** What the bench read of a path's processes at idle: tree memory (undefined when unreadable) and heap after GC. */
+export interface IdleReading {
+  path: PathName;
+  memory: TreeMemory | undefined;
+  heap?: HeapUsage | undefined;
 }
 
 /**
- * One memory summary per proxy path (in the report's path order) that has an idle reading or a sample with memory.
- * `idle` maps a path to its tree memory right after readiness (undefined when it could not be read).
+ * One memory summary per proxy path (in the report's path order) with an idle reading or a sample with memory.
+ * Idle RSS is the median over `idle` and the samples' own idle readings (fresh processes have one each).
  */
-export function summariseMemory(
-  samples: readonly Sample[],
-  idle: ReadonlyMap<PathName, TreeMemory | undefined>,
-): MemorySummary[] {
+export function summariseMemory(samples: readonly Sample[], idle: readonly IdleReading[]): MemorySummary[] {
   const out: MemorySummary[] = [];
   for (const path of PROXY_PATHS) {
-    const measured = samples.filter((s) => s.path === path && s.proxyMemory !== undefined);
-    const idleMemory = idle.get(path);
-    if (measured.length === 0 && idleMemory === undefined) continue;
-    const afterMiB = (scenario: Scenario): number =>
-      median(measured.filter((s) => s.scenario === scenario).map((s) => kibToMiB((s.proxyMemory as TreeMemory).rssKiB)));
-    const peaks = measured.map((s) => kibToMiB((s.proxyMemory as TreeMemory).hwmKiB));
+    const mine = samples.filter((s) => s.path === path);
+    const measured = mine.filter((s) => s.proxyMemory !== undefined || (s.rssTrace?.samples ?? 0) > 0);
+    const idleHere = idle.filter((r) => r.path === path);
+    const idleMemories = [...idleHere.map((r) => r.memory), ...mine.map((s) => s.idleMemory)].filter(
+      (m): m is TreeMemory => m !== undefined,
+    );
+    if (measured.length === 0 && idleMemories.length === 0) continue;
+    const scenarios: Partial<Record<Scenario, ScenarioMemory>> = {};
+    for (const scenario of Object.keys(TITLES) as Scenario[]) {
+      const group = mine.filter((s) => s.scenario === scenario);
+      if (group.length === 0) continue;
+      scenarios[scenario] = {
+        peakMiB: median(group.map((s) => (s.rssTrace && s.rssTrace.samples > 0 ? kibToMiB(s.rssTrace.peakKiB) : NaN))),
+        afterMiB: median(group.map((s) => (s.proxyMemory ? kibToMiB(s.proxyMemory.rssKiB) : NaN))),
+        heapMiB: median(group.map((s) => (s.heap ? s.heap.heapUsed / MIB : NaN))),
+        externalMiB: median(group.map((s) => (s.heap ? s.heap.external / MIB : NaN))),
+        heapTotalBeforeMiB: median(group.map((s) => (s.heapBeforeGc ? s.heapBeforeGc.heapTotal / MIB : NaN))),
+        rssAfterGcMiB: median(group.map((s) => (s.heap ? s.heap.rss / MIB : NaN))),
+      };
+    }
+    const highs = [
+      ...measured.map((s) => (s.proxyMemory ? kibToMiB(s.proxyMemory.hwmKiB) : NaN)),
+      ...measured.map((s) => (s.rssTrace && s.rssTrace.samples > 0 ? kibToMiB(s.rssTrace.peakKiB) : NaN)),
+      ...idleMemories.map((m) => kibToMiB(m.hwmKiB)),
+    ].filter((v) => !Number.isNaN(v));
+    const idleHeaps = idleHere.flatMap((r) => (r.heap ? [r.heap.heapUsed / MIB] : []));
     out.push({
       path,
-      processes: idleMemory?.processes ?? measured[0]?.proxyMemory?.processes ?? 0,
-      idleMiB: idleMemory ? kibToMiB(idleMemory.rssKiB) : NaN,
-      afterMiB: { 'unary-rate': afterMiB('unary-rate'), 'unary-peak': afterMiB('unary-peak'), 'large-peak': afterMiB('large-peak') },
-      peakSoFarMiB: peaks.length > 0 ? Math.max(...peaks) : NaN,
+      processes: idleMemories[0]?.processes ?? measured[0]?.proxyMemory?.processes ?? 0,
+      idleMiB: median(idleMemories.map((m) => kibToMiB(m.rssKiB))),
+      idleHeapMiB: median(idleHeaps),
+      scenarios,
+      maxMiB: highs.length > 0 ? Math.max(...highs) : NaN,
     });
   }
   return out;
@@ -412,21 +471,109 @@ export function summariseMemory(
 /** The memory table and its caveats; no lines when nothing was measured. `runs` is only shown in the title. */
 export function formatMemoryTable(memory: readonly MemorySummary[], runs: number): string[] {
   if (memory.length === 0) return [];
-  return [
-    `Memory of the proxy process tree (MiB, VmRSS summed over the tree; after = right after h2load ended, median of ${runs})`,
-    table(
-      ['path', 'procs', 'idle', 'after unary-rate', 'after unary-peak', 'after large-peak', 'peak so far'],
-      memory.map((m) => [
+  const rows: string[][] = [];
+  for (const m of memory) {
+    rows.push([m.path, 'idle', String(m.processes), fmt(m.idleMiB), '-', '-', '-', fmt(m.idleHeapMiB), '-']);
+    for (const [scenario, s] of Object.entries(m.scenarios) as Array<[Scenario, ScenarioMemory]>) {
+      rows.push([
         m.path,
-        String(m.processes),
-        fmt(m.idleMiB),
-        fmt(m.afterMiB['unary-rate']),
-        fmt(m.afterMiB['unary-peak']),
-        fmt(m.afterMiB['large-peak']),
-        fmt(m.peakSoFarMiB),
-      ]),
+        scenario,
+        '',
+        fmt(s.peakMiB),
+        fmt(s.afterMiB),
+        fmt(s.heapTotalBeforeMiB),
+        fmt(s.rssAfterGcMiB),
+        fmt(s.heapMiB),
+        fmt(s.externalMiB),
+      ]);
+    }
+  }
+  return [
+    `Memory of the proxy process tree (MiB, median of ${runs}; RSS = VmRSS summed over the tree, sampled every 100 ms through each run;`,
+    'then, read through the inspector: the V8 heap committed as the run left it, a full GC, RSS, live heap and external after it)',
+    table(
+      ['path', 'scenario', 'procs', 'rss peak', 'rss after', 'heap committed', 'rss after GC', 'heap after GC', 'external after GC'],
+      rows,
+      2,
     ),
+    `highest RSS over the bench (largest sampled peak or summed VmHWM): ${memory.map((m) => `${m.path} ${fmt(m.maxMiB)}`).join(', ')}`,
     'note: a Node.js process\'s RSS includes V8 heap reservations it has committed (semi-spaces, free heap pages) and node\'s own code, not only live objects.',
-    'note: peak so far = VmHWM summed over the tree (per-process high-water mark since start); nginx sums master + worker, counting shared pages twice.',
+    'note: nginx sums master + worker, counting shared pages twice; a peak shorter than 100 ms is caught only by VmHWM.',
+  ];
+}
+
+/** One figure of issue #14's table: the value per path, subject ÷ nginx, and the verdict against the target. */
+export interface FigureRow {
+  figure: string;
+  /** Value per path in the figure's unit; NaN or absent where not measured (direct has no proxy CPU or RSS). */
+  values: Partial<Record<PathName, number>>;
+  /** subject ÷ nginx (informational for the absolute memory limits). */
+  ratio: number;
+  limit: string;
+  verdict: Verdict;
+  /** Decimals to print the values with. */
+  digits: number;
+}
+
+function verdictOf(value: number, limit: number, atMost: boolean): Verdict {
+  if (Number.isNaN(value)) return 'n/a';
+  return (atMost ? value <= limit : value >= limit) ? 'PASS' : 'FAIL';
+}
+
+/**
+ * Issue #14's targets for `subject` (default meshlet) against nginx in the same run, with h2-floor and direct beside
+ * them: 64 KiB unary peak req/s ≥ 1.0× nginx; its proxy CPU per call ≤ 1.5× nginx; at the fixed rate, p99 ≤ nginx's
+ * and proxy CPU per call ≤ 1.0× nginx; RSS idle ≤ 55 MiB, peak ≤ 64 MiB at the low rate (1,000/s), never above 128 MiB.
+ * `rates` only names the loads in the figures.
+ */
+export function evaluateIssue14Targets(
+  summaries: readonly Summary[],
+  memory: readonly MemorySummary[],
+  rates: { rate: number; lowRate: number },
+  subject: PathName = 'meshlet',
+): FigureRow[] {
+  const shown: PathName[] = [subject, 'nginx', 'h2-floor', 'direct'];
+  const perPath = (scenario: Scenario, metric: (s: Summary) => number | undefined): Partial<Record<PathName, number>> =>
+    Object.fromEntries(shown.map((p) => {
+      const s = find(summaries, scenario, p);
+      return [p, s ? (metric(s) ?? NaN) : NaN];
+    }));
+  const perMemory = (metric: (m: MemorySummary) => number): Partial<Record<PathName, number>> =>
+    Object.fromEntries(shown.map((p) => {
+      const m = memory.find((x) => x.path === p);
+      return [p, m ? metric(m) : NaN];
+    }));
+  const relative = (figure: string, values: Partial<Record<PathName, number>>, limit: number, atMost: boolean, digits: number): FigureRow => {
+    const r = ratio(values[subject], values.nginx);
+    return { figure, values, ratio: r, limit: `${atMost ? '≤' : '≥'} ${limit.toFixed(2)}× nginx`, verdict: verdictOf(r, limit, atMost), digits };
+  };
+  const absolute = (figure: string, values: Partial<Record<PathName, number>>, limitMiB: number): FigureRow => ({
+    figure,
+    values,
+    ratio: ratio(values[subject], values.nginx),
+    limit: `≤ ${limitMiB} MiB`,
+    verdict: verdictOf(values[subject] ?? NaN, limitMiB, true),
+    digits: 1,
+  });
+  return [
+    relative('64 KiB unary, peak req/s', perPath('large-peak', (s) => s.reqPerSec), 1, false, 0),
+    relative('64 KiB unary, proxy CPU µs/call', perPath('large-peak', (s) => s.proxyCpuUsPerCall), 1.5, true, 1),
+    relative(`unary at ${rates.rate}/s, p99 ms`, perPath('unary-rate', (s) => s.p99Us / 1000), 1, true, 2),
+    relative(`unary at ${rates.rate}/s, proxy CPU µs/call`, perPath('unary-rate', (s) => s.proxyCpuUsPerCall), 1, true, 1),
+    absolute('RSS idle, MiB', perMemory((m) => m.idleMiB), 55),
+    absolute(`RSS peak at ${rates.lowRate}/s, MiB`, perMemory((m) => m.scenarios['unary-low']?.peakMiB ?? NaN), 64),
+    absolute('RSS highest over the bench, MiB', perMemory((m) => m.maxMiB), 128),
+  ];
+}
+
+/** The issue #14 target block: every figure for meshlet, nginx, h2-floor and direct, the ratio, the limit and PASS/FAIL. */
+export function formatIssue14Targets(rows: readonly FigureRow[], subject: PathName = 'meshlet'): string[] {
+  const shown: PathName[] = [subject, 'nginx', 'h2-floor', 'direct'];
+  return [
+    `Targets (issue #14): ${subject} against nginx in this run; h2-floor and direct for reference (fixed-rate and peak figures are medians)`,
+    table(
+      ['figure', ...shown, `${subject} ÷ nginx`, 'limit', 'result'],
+      rows.map((r) => [r.figure, ...shown.map((p) => fmt(r.values[p], r.digits)), ratioText(r.ratio), r.limit, r.verdict]),
+    ),
   ];
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // `npm run bench`: measures direct, node-floor, h2-floor, meshlet (and optionally meshlet+log, meshlet-b) and nginx
 // paths to the same minimal gRPC upstream in one run with h2load, and prints CPU per call, peak req/s and latency,
-// with ratios and the issue #2 targets, and the proxies' resident memory. `--suite mtls` runs bench/mtls.ts instead, `--suite ratelimit` bench/ratelimit.ts.
+// with ratios, issue #2's and issue #14's targets, and the proxies' memory (peak RSS through each run, heap after
+// GC). By default every measurement runs on fresh proxy processes, so no figure depends on what ran before it. `--suite mtls` runs bench/mtls.ts instead, `--suite ratelimit` bench/ratelimit.ts.
 // Method: docs/performance.md.
 
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { type BenchOptions, type PathName, parseBenchArgs, splitSuite, USAGE } f
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
 import { type LoadSpec, runH2load } from './h2load.js';
-import { readTreeMemory, type TreeMemory } from './memory.js';
+import { type HeapProbe, INSPECT_PORT_FLAG, probeHeapAfterGc } from './heap-probe.js';
+import { readTreeMemory, startRssSampler, type TreeMemory } from './memory.js';
 import {
   H2_FLOOR_MAIN,
   h2FloorArgs,
@@ -24,10 +26,13 @@ import {
   stopAndCollectProfiles,
 } from './node-proxy.js';
 import { nginxVersion, startNginx } from './nginx.js';
-import { armWatchdog, installExitHandlers, freePort, stopAll, type Tracked } from './processes.js';
+import { armWatchdog, installExitHandlers, freePort, stopAll, stopTracked, type Tracked } from './processes.js';
 import {
+  evaluateIssue14Targets,
   evaluateTargets,
+  formatIssue14Targets,
   formatMemoryTable,
+  type IdleReading,
   formatReport,
   formatSampleLine,
   kibToMiB,
@@ -50,17 +55,22 @@ interface Target {
   path: PathName;
   port: number;
   proxy: Tracked | undefined;
+  /** A node process (meshlet*, node-floor, h2-floor), whose heap the inspector can read. */
+  node: boolean;
 }
 
 /** Planned wall time of the measurements in seconds, for the watchdog and the banner. */
 function plannedSeconds(options: BenchOptions): number {
   const seconds: Record<Scenario, number> = {
+    'unary-low': options.rateSeconds,
     'unary-rate': options.rateSeconds,
     'unary-peak': options.peakSeconds,
     'large-peak': options.largeSeconds,
   };
   const perRun = options.scenarios.reduce((n, s) => n + seconds[s], 0);
-  return options.paths.length * (options.warmupSeconds + options.runs * perRun);
+  if (options.shareProcess) return options.paths.length * (options.warmupSeconds + options.runs * perRun);
+  // Fresh processes: a warm-up and about 2 s of start, readiness and stop per measurement.
+  return options.paths.length * options.runs * (perRun + options.scenarios.length * (options.warmupSeconds + 2));
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -128,7 +138,10 @@ async function main(argv: readonly string[]): Promise<number> {
         `meshlet bench — ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${os.platform()} ${os.release()}`,
         `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}; ${nginxBin ? toolVersion(nginxBin, ['-v']) : 'nginx not used'}`,
         `paths ${options.paths.join(', ')}; scenarios ${options.scenarios.join(', ')}; app ${options.app}; h2load -c ${options.clients} -m ${options.streams}; ` +
-          `${options.runs} run(s); about ${Math.round(plannedSeconds(options))} s of load`,
+          `${options.runs} run(s); about ${Math.round(plannedSeconds(options))} s`,
+        options.shareProcess
+          ? 'processes: one per path through every scenario and run (--shared-process): a figure carries what ran before it'
+          : 'processes: fresh proxies for every measurement, warmed with that scenario\'s load (--shared-process: one per path)',
         `load average ${load.map((l) => l.toFixed(2)).join(' ')}${load[0] !== undefined && load[0] > 0.5 ? '  (machine busy: numbers will be noisy)' : ''}`,
         `work dir ${workDir}`,
         '',
@@ -140,34 +153,24 @@ async function main(argv: readonly string[]): Promise<number> {
       throw new Error(`upstream does not answer the bench call: ${err.message}`);
     });
 
-    const targets: Target[] = [];
-    // Each proxy's tree memory right after its readiness call, before warm-up or any other path's load.
-    const idleMemory = new Map<PathName, TreeMemory | undefined>();
-    const recordIdle = (p: PathName, proxy: Tracked): string => {
-      const memory = readTreeMemory(proxy.pid);
-      idleMemory.set(p, memory);
-      return memory ? ` (idle rss ${kibToMiB(memory.rssKiB).toFixed(1)} MiB)` : '';
-    };
-    const profiled: Array<{ name: string; proxy: Tracked; dir: string }> = [];
-    for (const p of options.paths) {
-      if (p === 'direct') {
-        targets.push({ path: p, port: upstream.port, proxy: undefined });
-        continue;
-      }
+    const profiles = new Map<PathName, string[]>();
+    /** Starts one path's proxy and waits until it serves a correct call; undefined (and says why) when it cannot. */
+    const startPath = async (p: PathName, announce: boolean): Promise<Target | undefined> => {
+      if (p === 'direct') return { path: p, port: upstream.port, proxy: undefined, node: false };
       const port = await freePort();
       if (p === 'nginx') {
-        if (!nginxBin) continue;
+        if (!nginxBin) return undefined;
         const keepalive = options.clients * options.streams;
         const nginx = await startNginx(nginxBin, workDir, port, upstream.port, keepalive, unaryBody);
-        const idle = recordIdle(p, nginx);
-        console.log(`nginx ${nginxVersion(nginxBin)?.join('.') ?? '?'} serving on 127.0.0.1:${port}${idle}`);
-        targets.push({ path: p, port, proxy: nginx });
-        continue;
+        if (announce) console.log(`nginx ${nginxVersion(nginxBin)?.join('.') ?? '?'} serving on 127.0.0.1:${port}`);
+        return { path: p, port, proxy: nginx, node: false };
       }
       const profileSubdir = profileDir ? path.join(profileDir, p.replace('+', '-')) : undefined;
       const logPath = path.join(workDir, `${p.replace('+', '-')}.log`);
       const mainA = options.meshletMain ?? MESHLET_MAIN;
       const main = p === 'meshlet-b' ? (options.meshletBMain ?? mainA) : mainA;
+      // --inspect-port only sets where SIGUSR1 opens the inspector: nothing listens until the heap probe sends it.
+      const inspect = options.heapProbe ? [INSPECT_PORT_FLAG] : [];
       const started = await startNodeProxy({
         name: p,
         script: p === 'node-floor' ? NODE_FLOOR_MAIN : p === 'h2-floor' ? H2_FLOOR_MAIN : main,
@@ -175,7 +178,7 @@ async function main(argv: readonly string[]): Promise<number> {
           p === 'node-floor' ? nodeFloorArgs(port, upstream.port, options.floorArgs)
           : p === 'h2-floor' ? h2FloorArgs(port, upstream.port)
           : meshletArgs(main, port, upstream.port, p === 'meshlet+log' || (p === 'meshlet-b' && options.meshletBLog), options.meshletArgs),
-        nodeArgs: p === 'meshlet-b' ? options.meshletBNodeArgs : [],
+        nodeArgs: [...(p === 'meshlet-b' ? options.meshletBNodeArgs : []), ...inspect],
         logPath,
         listenPort: port,
         body: unaryBody,
@@ -183,24 +186,60 @@ async function main(argv: readonly string[]): Promise<number> {
       });
       if (!started.ok) {
         console.log(`SKIPPED ${p}: ${started.reason}`);
-        continue;
+        return undefined;
       }
-      const idle = recordIdle(p, started.proxy);
-      console.log(`${p} serving on 127.0.0.1:${port}${idle}: ${started.commandLine}${p === 'meshlet+log' ? ` (access log → ${logPath})` : ''}`);
-      targets.push({ path: p, port, proxy: started.proxy });
-      if (profileSubdir) profiled.push({ name: p, proxy: started.proxy, dir: profileSubdir });
-    }
-    // Large messages must pass too before they are measured; a path that fails them is left out of that scenario.
+      if (announce) {
+        console.log(`${p} serving on 127.0.0.1:${port}: ${started.commandLine}${p === 'meshlet+log' ? ` (access log → ${logPath})` : ''}`);
+      }
+      return { path: p, port, proxy: started.proxy, node: true };
+    };
+    const stopPath = async (t: Target): Promise<void> => {
+      if (!t.proxy) return;
+      if (profileDir && t.node) {
+        const found = await stopAndCollectProfiles(t.proxy, path.join(profileDir, t.path.replace('+', '-')));
+        profiles.set(t.path, found);
+      } else {
+        await stopTracked(t.proxy);
+      }
+    };
+    const probeHeap = async (t: Target): Promise<HeapProbe | undefined> => {
+      if (!options.heapProbe || !t.node || !t.proxy) return undefined;
+      return probeHeapAfterGc(t.proxy).catch((err: Error) => {
+        console.log(`  note: no heap reading from ${t.path}: ${err.message}`);
+        return undefined;
+      });
+    };
+
+    // Every path once: readiness, idle memory, the large-message check. Fresh mode stops it again after reading its
+    // idle heap; --shared-process keeps it for every measurement (and reads no idle heap: the inspector would stay on).
+    const idle: IdleReading[] = [];
+    const available: PathName[] = [];
+    const shared = new Map<PathName, Target>();
     const largeOk = new Set<PathName>();
-    if (options.scenarios.includes('large-peak')) {
-      for (const t of targets) {
+    for (const p of options.paths) {
+      const t = await startPath(p, true);
+      if (!t) continue;
+      available.push(p);
+      if (t.proxy) {
+        const memory = readTreeMemory(t.proxy.pid);
+        const heap = options.shareProcess ? undefined : (await probeHeap(t))?.afterGc;
+        idle.push({ path: p, memory, heap });
+        const mib = (n: number): string => (n / 1024).toFixed(1);
+        console.log(
+          `  ${p} idle: rss ${memory ? mib(memory.rssKiB) : '-'} MiB` + (heap ? `, heap after GC ${(heap.heapUsed / 2 ** 20).toFixed(1)} MiB` : ''),
+        );
+      }
+      // Large messages must pass too before they are measured; a path that fails them is left out of that scenario.
+      if (options.scenarios.includes('large-peak')) {
         try {
           await preflightCall(t.port, largeBody, 5000);
-          largeOk.add(t.path);
+          largeOk.add(p);
         } catch (err) {
-          console.log(`large-message scenario: ${t.path} fails a ${largeBody.length} B echo (${(err as Error).message}); skipped there`);
+          console.log(`large-message scenario: ${p} fails a ${largeBody.length} B echo (${(err as Error).message}); skipped there`);
         }
       }
+      if (options.shareProcess) shared.set(p, t);
+      else await stopPath(t);
     }
 
     const ticksPerSecond = clockTicksPerSecond();
@@ -208,7 +247,11 @@ async function main(argv: readonly string[]): Promise<number> {
     const h2loadDir = path.join(workDir, 'h2load');
     mkdirSync(h2loadDir);
     let seq = 0;
-    const spec = (t: Target, scenario: Scenario | 'warmup'): LoadSpec => {
+    const rpsFor = (scenario: Scenario | 'warmup'): number | undefined =>
+      scenario === 'unary-rate' ? Math.max(1, Math.round(options.rate / options.clients))
+      : scenario === 'unary-low' ? Math.max(1, Math.round(options.lowRate / options.clients))
+      : undefined;
+    const spec = (t: Target, scenario: Scenario | 'warmup', warmup = false): LoadSpec => {
       const large = scenario === 'large-peak';
       return {
         bin: h2loadBin,
@@ -217,51 +260,89 @@ async function main(argv: readonly string[]): Promise<number> {
         clients: options.clients,
         streams: options.streams,
         seconds:
-          scenario === 'unary-rate' ? options.rateSeconds
+          warmup || scenario === 'warmup' ? options.warmupSeconds
+          : scenario === 'unary-rate' || scenario === 'unary-low' ? options.rateSeconds
           : scenario === 'unary-peak' ? options.peakSeconds
-          : scenario === 'large-peak' ? options.largeSeconds
-          : options.warmupSeconds,
-        rpsPerClient: scenario === 'unary-rate' ? Math.max(1, Math.round(options.rate / options.clients)) : undefined,
-        logPath: path.join(h2loadDir, `${++seq}-${t.path}-${scenario}.tsv`),
+          : options.largeSeconds,
+        rpsPerClient: rpsFor(scenario),
+        logPath: path.join(h2loadDir, `${++seq}-${t.path}-${scenario}${warmup ? '-warmup' : ''}.tsv`),
       };
     };
-
-    console.log(`\nwarm-up: ${options.warmupSeconds} s unlimited per path (not measured)`);
-    for (const t of targets) {
-      const s = spec(t, 'warmup');
-      await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
-    }
+    const offered = (scenario: Scenario): number | undefined =>
+      scenario === 'unary-rate' ? options.rate : scenario === 'unary-low' ? options.lowRate : undefined;
 
     const samples: Sample[] = [];
+    /**
+     * One measurement on a running, warmed path: CPU, calls, RSS sampled through it, then (when `probe`) the heap
+     * before and after a full GC.
+     */
+    const measure = async (t: Target, scenario: Scenario, run: number, idleMemory: TreeMemory | undefined, probe: boolean): Promise<void> => {
+      const s = spec(t, scenario);
+      const proxyBefore = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
+      const appBefore = treeCpuTicks(upstream.process.pid);
+      const callsBefore = await upstream.calls();
+      const sampler = t.proxy ? startRssSampler(t.proxy.pid) : undefined;
+      const result = await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
+      const rssTrace = sampler?.stop();
+      // First thing after the load ends, before the stats round trip gives the proxy time to shrink.
+      const proxyMemory = t.proxy ? readTreeMemory(t.proxy.pid) : undefined;
+      const callsAfter = await upstream.calls();
+      const appAfter = treeCpuTicks(upstream.process.pid);
+      const proxyAfter = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
+      // After the CPU is read: the GC and the inspector's own work are not charged to the measurement.
+      const heap = probe ? await probeHeap(t) : undefined;
+      const sample: Sample = {
+        scenario,
+        path: t.path,
+        run,
+        load: result,
+        appCalls: callsAfter - callsBefore,
+        proxyCpuUs: t.proxy ? ticksToUs(proxyAfter - proxyBefore) : undefined,
+        appCpuUs: ticksToUs(appAfter - appBefore),
+        proxyMemory,
+        rssTrace,
+        idleMemory,
+        heap: heap?.afterGc,
+        heapBeforeGc: heap?.beforeGc,
+      };
+      samples.push(sample);
+      console.log(formatSampleLine(sample, options.runs));
+      const rate = offered(scenario);
+      if (rate !== undefined && result.reqPerSec < rate * 0.95) {
+        console.log(`  note: ${t.path} did not sustain the offered ${rate} req/s`);
+      }
+    };
+
+    if (options.shareProcess) {
+      console.log(`\nwarm-up: ${options.warmupSeconds} s unlimited per path (not measured)`);
+      for (const t of shared.values()) {
+        const s = spec(t, 'warmup');
+        await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
+      }
+    } else {
+      console.log(`\nevery measurement: fresh processes, ${options.warmupSeconds} s of the scenario's own load as warm-up (not measured)`);
+    }
     for (let run = 1; run <= options.runs; run++) {
       for (const scenario of options.scenarios) {
         // Paths interleave inside each run, so slow drift on the machine hits every path alike.
-        for (const t of targets) {
-          if (scenario === 'large-peak' && !largeOk.has(t.path)) continue;
-          const s = spec(t, scenario);
-          const proxyBefore = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
-          const appBefore = treeCpuTicks(upstream.process.pid);
-          const callsBefore = await upstream.calls();
-          const result = await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
-          // First thing after the load ends, before the stats round trip gives the proxy time to shrink.
-          const proxyMemory = t.proxy ? readTreeMemory(t.proxy.pid) : undefined;
-          const callsAfter = await upstream.calls();
-          const appAfter = treeCpuTicks(upstream.process.pid);
-          const proxyAfter = t.proxy ? treeCpuTicks(t.proxy.pid) : 0;
-          const sample: Sample = {
-            scenario,
-            path: t.path,
-            run,
-            load: result,
-            appCalls: callsAfter - callsBefore,
-            proxyCpuUs: t.proxy ? ticksToUs(proxyAfter - proxyBefore) : undefined,
-            appCpuUs: ticksToUs(appAfter - appBefore),
-            proxyMemory,
-          };
-          samples.push(sample);
-          console.log(formatSampleLine(sample, options.runs));
-          if (scenario === 'unary-rate' && result.reqPerSec < options.rate * 0.95) {
-            console.log(`  note: ${t.path} did not sustain the offered ${options.rate} req/s`);
+        for (const p of available) {
+          if (scenario === 'large-peak' && !largeOk.has(p)) continue;
+          if (options.shareProcess) {
+            // A probe forces a full GC, which would reset the very state a shared process carries from one
+            // scenario to the next: a shared process is probed once, after its last measurement.
+            const last = run === options.runs && scenario === options.scenarios.filter((sc) => sc !== 'large-peak' || largeOk.has(p)).at(-1);
+            await measure(shared.get(p) as Target, scenario, run, undefined, last);
+            continue;
+          }
+          const t = await startPath(p, false);
+          if (!t) continue;
+          try {
+            const idleMemory = t.proxy ? readTreeMemory(t.proxy.pid) : undefined;
+            const w = spec(t, scenario, true);
+            await runH2load(w, w.logPath.replace(/\.tsv$/, '.out'));
+            await measure(t, scenario, run, idleMemory, true);
+          } finally {
+            await stopPath(t);
           }
         }
       }
@@ -269,39 +350,46 @@ async function main(argv: readonly string[]): Promise<number> {
 
     const summaries = summarise(samples);
     const describe: Record<Scenario, string> = {
+      'unary-low': `${options.lowRate} req/s offered for ${options.rateSeconds} s, ${unaryBody.length} B request`,
       'unary-rate': `${options.rate} req/s offered for ${options.rateSeconds} s, ${unaryBody.length} B request`,
       'unary-peak': `c=${options.clients} m=${options.streams} for ${options.peakSeconds} s, ${unaryBody.length} B request`,
       'large-peak': `c=${options.clients} m=${options.streams} for ${options.largeSeconds} s, ${largeBody.length} B each way`,
     };
     console.log(`\n${formatReport(summaries, describe, samples, options.meshletBLog ? 'meshlet+log' : 'meshlet')}`);
     console.log('\nCPU = utime+stime from /proc/<pid>/stat (whole process tree) per call that reached the app.');
-    const memory = summariseMemory(samples, idleMemory);
+    const memory = summariseMemory(samples, idle);
     const memoryLines = formatMemoryTable(memory, options.runs);
     if (memoryLines.length > 0) console.log(`\n${memoryLines.join('\n')}`);
-    if (!targets.some((t) => t.path === 'meshlet')) console.log('meshlet was not measured: targets are n/a.');
-    const logged = targets.find((t) => t.path === 'meshlet+log');
-    if (logged?.proxy) {
-      const bytes = statSync(logged.proxy.logPath).size;
-      console.log(`meshlet+log wrote ${(bytes / 1e6).toFixed(1)} MB of access log to ${logged.proxy.logPath}.`);
+    const issue14 = evaluateIssue14Targets(summaries, memory, { rate: options.rate, lowRate: options.lowRate });
+    console.log(`\n${formatIssue14Targets(issue14).join('\n')}`);
+    if (options.shareProcess) console.log('note: --shared-process: each figure depends on the scenarios that ran before it in the same process.');
+    if (!available.includes('meshlet')) console.log('meshlet was not measured: targets are n/a.');
+    if (options.paths.includes('meshlet+log') && available.includes('meshlet+log')) {
+      const logPath = path.join(workDir, 'meshlet-log.log');
+      console.log(`meshlet+log wrote ${(statSync(logPath).size / 1e6).toFixed(1)} MB of access log to ${logPath}.`);
     }
     if (profileDir) console.log('The node processes ran under --cpu-prof: their CPU and req/s include the profiler overhead.');
 
     if (options.json) {
-      // memory.idle and samples[].proxyMemory are in KiB, memory.summaries in MiB (NaN → null).
-      const json = { options, ticksPerSecond, samples, summaries, memory: { idle: Object.fromEntries(idleMemory), summaries: memory } };
+      // memory.idle and samples[].proxyMemory/idleMemory/rssTrace are in KiB, heap readings in bytes, memory.summaries
+      // in MiB (NaN → null).
+      const json = { options, ticksPerSecond, samples, summaries, memory: { idle, summaries: memory }, issue14 };
       writeFileSync(options.json, JSON.stringify(json, null, 2));
       console.log(`results written to ${options.json}`);
     }
-    for (const { name, proxy, dir } of profiled) {
-      const profiles = await stopAndCollectProfiles(proxy, dir);
-      console.log(
-        profiles.length > 0
-          ? `${name} CPU profile(s): ${profiles.join(', ')} (open in Chrome DevTools > Performance, or speedscope)`
-          : `no .cpuprofile in ${dir}: ${name} did not exit cleanly on SIGTERM, so node could not write it`,
-      );
+    for (const t of shared.values()) await stopPath(t);
+    if (profileDir) {
+      for (const [name, found] of profiles) {
+        console.log(
+          found.length > 0
+            ? `${name} CPU profile(s): ${found.join(', ')} (open in Chrome DevTools > Performance, or speedscope)`
+            : `no .cpuprofile for ${name}: it did not exit cleanly on SIGTERM, so node could not write it`,
+        );
+      }
     }
     succeeded = true;
-    return evaluateTargets(summaries).some((t) => t.verdict === 'FAIL') ? 1 : 0;
+    const failed = [...evaluateTargets(summaries), ...issue14].some((t) => t.verdict === 'FAIL');
+    return failed ? 1 : 0;
   } finally {
     clearTimeout(watchdog);
     await stopAll();

@@ -11,11 +11,17 @@ function parse(argv: string[]): BenchOptions {
 }
 
 describe('parseBenchArgs', () => {
-  it('measures direct, node-floor, h2-floor, meshlet and nginx in all three scenarios by default', () => {
+  it('measures direct, node-floor, h2-floor, meshlet and nginx in all four scenarios by default', () => {
     const o = parse([]);
     expect(o.paths).toEqual(['direct', 'node-floor', 'h2-floor', 'meshlet', 'nginx']);
-    expect(o.scenarios).toEqual(['unary-rate', 'unary-peak', 'large-peak']);
+    expect(o.scenarios).toEqual(['unary-low', 'unary-rate', 'unary-peak', 'large-peak']);
     expect(o.runs).toBe(3);
+  });
+
+  it('runs fresh processes with heap probes and 1000/s as the low rate unless told otherwise', () => {
+    expect(parse([])).toMatchObject({ shareProcess: false, heapProbe: true, lowRate: 1000, rate: 4000 });
+    expect(parse(['--shared-process', '--no-heap', '--low-rate', '500'])).toMatchObject({ shareProcess: true, heapProbe: false, lowRate: 500 });
+    expect(() => parse(['--low-rate', '5', '--clients', '10'])).toThrow(/--low-rate must be at least --clients/);
   });
 
   it('adds meshlet+log with --log and meshlet-b with --meshlet-b, keeping the turn order', () => {
@@ -44,7 +50,7 @@ describe('parseBenchArgs', () => {
 
   it('selects scenarios, and --no-large drops large-peak', () => {
     expect(parse(['--scenarios', 'large-peak,unary-rate']).scenarios).toEqual(['unary-rate', 'large-peak']);
-    expect(parse(['--no-large']).scenarios).toEqual(['unary-rate', 'unary-peak']);
+    expect(parse(['--no-large']).scenarios).toEqual(['unary-low', 'unary-rate', 'unary-peak']);
     expect(() => parse(['--scenarios', 'large-peak', '--no-large'])).toThrow(/no scenario/);
   });
 

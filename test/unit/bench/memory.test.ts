@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// bench/memory.ts: /proc/<pid>/status parsing (VmRSS, VmHWM) and summing memory over a process tree.
+// bench/memory.ts: /proc/<pid>/status parsing (VmRSS, VmHWM), summing memory over a process tree, and the RSS trace
+// sampled through a measurement.
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { parseProcStatus, readTreeMemory, sumMemory } from '../../../bench/memory.js';
+import { describe, expect, it, vi } from 'vitest';
+import { addRssSample, EMPTY_TRACE, parseProcStatus, readTreeMemory, startRssSampler, sumMemory } from '../../../bench/memory.js';
 
 /** /proc/<pid>/status of a node process on Linux 6.x, trimmed after the Vm* block's neighbours. */
 const NODE_STATUS = `Name:\tnode
@@ -97,5 +98,49 @@ describe.runIf(existsSync('/proc/self/status'))('readTreeMemory', () => {
 
   it('is undefined for a pid that does not exist', () => {
     expect(readTreeMemory(2 ** 22 + 1)).toBeUndefined();
+  });
+});
+
+describe('addRssSample', () => {
+  it('keeps the largest and the last reading and counts them', () => {
+    const readings = [61_000, 98_000, 70_000];
+    const trace = readings.reduce(addRssSample, EMPTY_TRACE);
+    expect(trace).toEqual({ samples: 3, peakKiB: 98_000, lastKiB: 70_000 });
+  });
+
+  it('ignores unreadable readings and starts empty', () => {
+    expect(EMPTY_TRACE.samples).toBe(0);
+    expect(EMPTY_TRACE.peakKiB).toBeNaN();
+    expect(addRssSample(addRssSample(EMPTY_TRACE, undefined), NaN)).toBe(EMPTY_TRACE);
+    expect(addRssSample(EMPTY_TRACE, 5)).toEqual({ samples: 1, peakKiB: 5, lastKiB: 5 });
+  });
+
+  it('does not change the trace it is given', () => {
+    const one = addRssSample(EMPTY_TRACE, 100);
+    addRssSample(one, 200);
+    expect(one).toEqual({ samples: 1, peakKiB: 100, lastKiB: 100 });
+  });
+});
+
+describe.runIf(existsSync('/proc/self/status'))('startRssSampler', () => {
+  it('reads at start and at stop, and ticks on its interval', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const sampler = startRssSampler(process.pid, 100);
+      vi.advanceTimersByTime(350);
+      const trace = sampler.stop();
+      // One reading at start, three ticks, one at stop.
+      expect(trace.samples).toBe(5);
+      expect(trace.peakKiB).toBeGreaterThanOrEqual(trace.lastKiB);
+      expect(trace.lastKiB).toBeGreaterThan(0);
+      vi.advanceTimersByTime(1000);
+      expect(sampler.stop().samples).toBe(6);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gives an empty trace for a pid that does not exist', () => {
+    expect(startRssSampler(2 ** 22 + 1).stop()).toEqual(EMPTY_TRACE);
   });
 });

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// bench/report.ts: medians, per-call CPU, problems, targets (with node-floor's notes and h2-floor's ratios), A/B pairs
-// and the report text.
+// bench/report.ts: medians, per-call CPU, problems, targets (issue #2's with node-floor's notes and h2-floor's
+// ratios; issue #14's figures), A/B pairs, the memory summary (sampled peaks, heap after GC) and the report text.
 
 import { describe, expect, it } from 'vitest';
 import type { PathName, Scenario } from '../../../bench/args.js';
-import type { TreeMemory } from '../../../bench/memory.js';
+import type { HeapUsage } from '../../../bench/heap-probe.js';
+import type { RssTrace, TreeMemory } from '../../../bench/memory.js';
 import {
+  evaluateIssue14Targets,
   evaluateTargets,
   floorNotes,
   formatComparisons,
+  formatIssue14Targets,
   formatMemoryTable,
+  type IdleReading,
+  type MemorySummary,
   formatReport,
   formatSampleLine,
   median,
@@ -26,7 +31,19 @@ function sample(
   scenario: Scenario,
   path: PathName,
   run: number,
-  o: { rps: number; proxyUs?: number; appUs: number; calls?: number; p50Us?: number; p99Us?: number; memory?: TreeMemory },
+  o: {
+    rps: number;
+    proxyUs?: number;
+    appUs: number;
+    calls?: number;
+    p50Us?: number;
+    p99Us?: number;
+    memory?: TreeMemory;
+    trace?: RssTrace;
+    idle?: TreeMemory;
+    heap?: HeapUsage;
+    heapBefore?: HeapUsage;
+  },
 ): Sample {
   const calls = o.calls ?? 10_000;
   return {
@@ -47,10 +64,14 @@ function sample(
     proxyCpuUs: o.proxyUs === undefined ? undefined : o.proxyUs * calls,
     appCpuUs: o.appUs * calls,
     proxyMemory: o.memory,
+    rssTrace: o.trace,
+    idleMemory: o.idle,
+    heap: o.heap,
+    heapBeforeGc: o.heapBefore,
   };
 }
 
-const DESCRIBE: Record<Scenario, string> = { 'unary-rate': 'rate', 'unary-peak': 'peak', 'large-peak': 'large' };
+const DESCRIBE: Record<Scenario, string> = { 'unary-low': 'low', 'unary-rate': 'rate', 'unary-peak': 'peak', 'large-peak': 'large' };
 
 describe('median', () => {
   it('takes the middle value, the mean of the two middle ones for an even count, and skips NaN', () => {
@@ -198,47 +219,145 @@ function mib(rssMiB: number, hwmMiB: number, processes = 1): TreeMemory {
   return { rssKiB: rssMiB * 1024, hwmKiB: hwmMiB * 1024, processes };
 }
 
+/** An RSS trace whose peak and last reading are given in MiB. */
+function trace(peakMiB: number, lastMiB = peakMiB): RssTrace {
+  return { samples: 30, peakKiB: peakMiB * 1024, lastKiB: lastMiB * 1024 };
+}
+
+/** process.memoryUsage() with heapUsed, external and rss in MiB. */
+function heapOf(heapUsedMiB: number, externalMiB = 2, rssMiB = 70, heapTotalMiB = heapUsedMiB + 2): HeapUsage {
+  const b = 1024 * 1024;
+  return { heapUsed: heapUsedMiB * b, heapTotal: heapTotalMiB * b, external: externalMiB * b, arrayBuffers: 0, rss: rssMiB * b };
+}
+
 describe('summariseMemory and formatMemoryTable', () => {
   const samples = [
     ...[1, 2, 3].flatMap((run) => [
-      sample('unary-rate', 'meshlet', run, { rps: 4000, proxyUs: 100, appUs: 40, memory: mib(60 + run, 70 + run) }),
-      sample('unary-peak', 'meshlet', run, { rps: 9000, proxyUs: 90, appUs: 40, memory: mib([80, 90, 70][run - 1] as number, 95 + run) }),
-      sample('unary-rate', 'nginx', run, { rps: 4000, proxyUs: 60, appUs: 40, memory: mib(12, 13, 2) }),
+      sample('unary-rate', 'meshlet', run, {
+        rps: 4000,
+        proxyUs: 100,
+        appUs: 40,
+        memory: mib(60 + run, 70 + run),
+        trace: trace(64 + run, 60 + run),
+        idle: mib(48 + run, 49 + run),
+        heap: heapOf(15 + run),
+        heapBefore: heapOf(30, 2, 90, 40 + run),
+      }),
+      sample('unary-peak', 'meshlet', run, {
+        rps: 9000,
+        proxyUs: 90,
+        appUs: 40,
+        memory: mib([80, 90, 70][run - 1] as number, 95 + run),
+        trace: trace([85, 120, 75][run - 1] as number),
+      }),
+      sample('unary-rate', 'nginx', run, { rps: 4000, proxyUs: 60, appUs: 40, memory: mib(12, 13, 2), trace: trace(12.5) }),
       sample('unary-rate', 'direct', run, { rps: 4000, appUs: 40 }),
     ]),
   ];
-  const idle = new Map<PathName, TreeMemory | undefined>([
-    ['nginx', mib(10, 10.5, 2)],
-    ['meshlet', mib(50, 52)],
-    ['node-floor', undefined],
-  ]);
+  const idle: IdleReading[] = [
+    { path: 'nginx', memory: mib(10, 10.5, 2) },
+    { path: 'meshlet', memory: mib(50, 52), heap: heapOf(14) },
+    { path: 'node-floor', memory: undefined },
+  ];
   const memory = summariseMemory(samples, idle);
 
-  it('gives idle RSS, the median RSS after each scenario and the largest summed high-water mark per proxy path', () => {
+  it('gives the median sampled peak, the RSS after, and the heap before and after GC per scenario', () => {
     expect(memory.map((m) => m.path)).toEqual(['meshlet', 'nginx']);
-    const [meshlet, nginx] = memory;
-    expect(meshlet).toMatchObject({ processes: 1, idleMiB: 50, peakSoFarMiB: 98 });
-    expect(meshlet?.afterMiB['unary-rate']).toBe(62);
-    expect(meshlet?.afterMiB['unary-peak']).toBe(80);
-    expect(meshlet?.afterMiB['large-peak']).toBeNaN();
-    expect(nginx).toMatchObject({ processes: 2, idleMiB: 10, peakSoFarMiB: 13 });
+    const rate = memory[0]?.scenarios['unary-rate'];
+    expect(rate).toEqual({ peakMiB: 66, afterMiB: 62, heapMiB: 17, externalMiB: 2, heapTotalBeforeMiB: 42, rssAfterGcMiB: 70 });
+    expect(memory[0]?.scenarios['unary-peak']).toMatchObject({ peakMiB: 85, afterMiB: 80 });
+    expect(memory[0]?.scenarios['unary-peak']?.heapMiB).toBeNaN();
+    expect(memory[0]?.scenarios['large-peak']).toBeUndefined();
+  });
+
+  it("takes idle RSS as the median of the start-up reading and each fresh process's own, and the idle heap", () => {
+    // Idle readings 50 (start-up), 49, 50, 51 (fresh processes): median 50.
+    expect(memory[0]).toMatchObject({ processes: 1, idleMiB: 50, idleHeapMiB: 14 });
+    expect(memory[1]).toMatchObject({ processes: 2, idleMiB: 10 });
+  });
+
+  it('takes the highest RSS over the bench from sampled peaks and VmHWM alike', () => {
+    // The 120 MiB sampled peak of run 2's unary-peak is above every VmHWM (at most 98).
+    expect(memory[0]?.maxMiB).toBe(120);
+    // nginx: VmHWM 13 is above its sampled peaks (12.5).
+    expect(memory[1]?.maxMiB).toBe(13);
   });
 
   it('leaves out direct and paths with neither an idle reading nor a sample with memory', () => {
     expect(memory.some((m) => m.path === 'direct' || m.path === 'node-floor')).toBe(false);
   });
 
-  it('prints one row per path in MiB, "-" for a scenario not run, and the RSS caveats', () => {
+  it('prints an idle row and one row per scenario in MiB, the highest RSS and the caveats', () => {
     const text = formatMemoryTable(memory, 3).join('\n');
     expect(text).toContain('median of 3');
-    expect(text).toMatch(/meshlet\s+1\s+50\.0\s+62\.0\s+80\.0\s+-\s+98\.0/);
-    expect(text).toMatch(/nginx\s+2\s+10\.0\s+12\.0\s+-\s+-\s+13\.0/);
+    expect(text).toMatch(/meshlet\s+idle\s+1\s+50\.0\s+-\s+-\s+-\s+14\.0\s+-/);
+    expect(text).toMatch(/meshlet\s+unary-rate\s+66\.0\s+62\.0\s+42\.0\s+70\.0\s+17\.0\s+2\.0/);
+    expect(text).toMatch(/nginx\s+unary-rate\s+12\.5\s+12\.0\s+-\s+-\s+-\s+-/);
+    expect(text).toContain('highest RSS over the bench (largest sampled peak or summed VmHWM): meshlet 120.0, nginx 13.0');
     expect(text).toMatch(/RSS includes V8 heap reservations/);
-    expect(text).toMatch(/peak so far = VmHWM summed over the tree/);
   });
 
   it('prints nothing when no proxy memory was read', () => {
-    expect(formatMemoryTable(summariseMemory(samples.filter((s) => s.path === 'direct'), new Map()), 1)).toEqual([]);
+    expect(formatMemoryTable(summariseMemory(samples.filter((s) => s.path === 'direct'), []), 1)).toEqual([]);
+  });
+});
+
+describe('evaluateIssue14Targets and formatIssue14Targets', () => {
+  const RATES = { rate: 4000, lowRate: 1000 };
+  /** meshlet and nginx with the given large-peak req/s and CPU, fixed-rate p99 and CPU; nginx fixed at 1000 req/s, 100 µs, 10 ms, 40 µs. */
+  function run(m: { largeRps: number; largeUs: number; p99Ms: number; rateUs: number }): Sample[] {
+    return [
+      sample('large-peak', 'nginx', 1, { rps: 1000, proxyUs: 100, appUs: 100 }),
+      sample('large-peak', 'meshlet', 1, { rps: m.largeRps, proxyUs: m.largeUs, appUs: 100 }),
+      sample('large-peak', 'direct', 1, { rps: 3000, appUs: 100 }),
+      sample('unary-rate', 'nginx', 1, { rps: 4000, proxyUs: 40, appUs: 50, p99Us: 10_000 }),
+      sample('unary-rate', 'meshlet', 1, { rps: 4000, proxyUs: m.rateUs, appUs: 50, p99Us: m.p99Ms * 1000 }),
+      sample('unary-rate', 'h2-floor', 1, { rps: 4000, proxyUs: 20, appUs: 50, p99Us: 6000 }),
+    ];
+  }
+  /** A memory summary for meshlet with the given idle RSS, peak at the low rate and highest RSS. */
+  function mem(idleMiB: number, lowPeakMiB: number, maxMiB: number): MemorySummary[] {
+    const scenario = { peakMiB: lowPeakMiB, afterMiB: lowPeakMiB, heapMiB: 10, externalMiB: 1, heapTotalBeforeMiB: 20, rssAfterGcMiB: 50 };
+    return [{ path: 'meshlet', processes: 1, idleMiB, idleHeapMiB: 8, scenarios: { 'unary-low': scenario }, maxMiB }];
+  }
+
+  it('passes every target at exactly its limit', () => {
+    const rows = evaluateIssue14Targets(summarise(run({ largeRps: 1000, largeUs: 150, p99Ms: 10, rateUs: 40 })), mem(55, 64, 128), RATES);
+    expect(rows.map((r) => r.verdict)).toEqual(['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS']);
+    expect(rows.map((r) => r.limit)).toEqual([
+      '≥ 1.00× nginx',
+      '≤ 1.50× nginx',
+      '≤ 1.00× nginx',
+      '≤ 1.00× nginx',
+      '≤ 55 MiB',
+      '≤ 64 MiB',
+      '≤ 128 MiB',
+    ]);
+  });
+
+  it('fails every target just past its limit', () => {
+    const rows = evaluateIssue14Targets(summarise(run({ largeRps: 999, largeUs: 151, p99Ms: 10.01, rateUs: 40.1 })), mem(55.1, 64.1, 128.1), RATES);
+    expect(rows.map((r) => r.verdict)).toEqual(['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL']);
+  });
+
+  it('carries the figures of meshlet, nginx, h2-floor and direct, and is n/a where a side was not measured', () => {
+    const rows = evaluateIssue14Targets(summarise(run({ largeRps: 500, largeUs: 300, p99Ms: 5, rateUs: 30 })), [], RATES);
+    const [largeRps, , p99] = rows;
+    expect(largeRps?.values).toEqual({ meshlet: 500, nginx: 1000, 'h2-floor': NaN, direct: 3000 });
+    expect(largeRps?.ratio).toBe(0.5);
+    expect(p99?.values).toMatchObject({ meshlet: 5, nginx: 10, 'h2-floor': 6 });
+    expect(rows.slice(4).map((r) => r.verdict)).toEqual(['n/a', 'n/a', 'n/a']);
+    const nginxMissing = evaluateIssue14Targets(summarise(run({ largeRps: 500, largeUs: 300, p99Ms: 5, rateUs: 30 }).filter((s) => s.path !== 'nginx')), [], RATES);
+    expect(nginxMissing.slice(0, 4).map((r) => r.verdict)).toEqual(['n/a', 'n/a', 'n/a', 'n/a']);
+  });
+
+  it('prints one line per figure with every path, the ratio, the limit and the verdict', () => {
+    const rows = evaluateIssue14Targets(summarise(run({ largeRps: 500, largeUs: 300, p99Ms: 5, rateUs: 30 })), mem(80, 100, 160), RATES);
+    const text = formatIssue14Targets(rows).join('\n');
+    expect(text).toContain('Targets (issue #14)');
+    expect(text).toMatch(/64 KiB unary, peak req\/s\s+500\s+1000\s+-\s+3000\s+0\.50×\s+≥ 1\.00× nginx\s+FAIL/);
+    expect(text).toMatch(/unary at 4000\/s, p99 ms\s+5\.00\s+10\.00\s+6\.00\s+-\s+0\.50×\s+≤ 1\.00× nginx\s+PASS/);
+    expect(text).toMatch(/RSS peak at 1000\/s, MiB\s+100\.0\s+-\s+-\s+-\s+-\s+≤ 64 MiB\s+FAIL/);
   });
 });
 
@@ -246,6 +365,8 @@ describe('formatSampleLine', () => {
   it('shows the proxy RSS after the run, and none on the direct path', () => {
     const proxied = sample('unary-rate', 'meshlet', 1, { rps: 4000, proxyUs: 100, appUs: 40, memory: mib(61.25, 70) });
     expect(formatSampleLine(proxied, 1)).toContain('rss 61.3 MiB');
+    const traced = sample('unary-rate', 'meshlet', 1, { rps: 4000, proxyUs: 100, appUs: 40, memory: mib(61, 70), trace: trace(66), heap: heapOf(16.5) });
+    expect(formatSampleLine(traced, 1)).toContain('rss 61.0 MiB (peak 66.0)  heap after GC 16.5 MiB');
     expect(formatSampleLine(sample('unary-rate', 'direct', 1, { rps: 4000, appUs: 40 }), 1)).not.toContain('rss');
   });
 });
