@@ -9,11 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppAddresses } from './app.js';
-import { bootstrapJsonSchema } from './config/json-schema.js';
 import { formatIssue } from './config/errors.js';
-import { loadQuickMode } from './config/quick-mode.js';
-import { fileSource } from './config/source.js';
-import { loadStartup } from './cli/startup.js';
+import { loadOffThread } from './cli/off-thread.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
 import { CA_USAGE } from './tls/ca-usage.js';
@@ -111,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
       // Loaded on demand, like ca: a sidecar never loads the webhook.
       return (await import('./injector/command.js')).injectorCommand(rest);
     case 'schema':
-      process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify((await import('./config/json-schema.js')).bootstrapJsonSchema(), null, 2)}\n`);
       return 0;
     default:
       process.stderr.write(`meshlet: unknown command "${command}"\n\n${USAGE}\n`);
@@ -125,8 +122,9 @@ async function run(args: string[]): Promise<number> {
     process.stderr.write('meshlet run: --config FILE is required\n');
     return 2;
   }
-  // The same load as `meshlet validate`: env overrides, then the policy file the bootstrap names.
-  const loaded = await loadStartup(fileSource(values.config), process.env);
+  // The same load as `meshlet validate`: env overrides, then the policy file the bootstrap names. In a worker
+  // thread, so the validator's modules and garbage leave with it (cli/off-thread.ts).
+  const loaded = await loadOffThread({ kind: 'startup', file: values.config, env: { ...process.env } });
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
     process.stderr.write(`meshlet: ${loaded.invalid} is invalid; nothing started\n`);
@@ -160,13 +158,17 @@ async function proxy(args: string[]): Promise<number> {
     for (const e of tls.errors) process.stderr.write(`meshlet proxy: ${e}\n`);
     return 2;
   }
-  const loaded = await loadQuickMode({
-    listen: values.listen,
-    upstream: values.upstream,
-    admin: values.admin,
-    logLevel: values['log-level'],
-    accessLog: values['no-access-log'] !== true,
-    grpcWebOrigins: values['grpc-web-origin'],
+  // Validated in a worker thread, like run's config: the sidecar's thread then never loads zod or yaml.
+  const loaded = await loadOffThread({
+    kind: 'quick',
+    flags: {
+      listen: values.listen,
+      upstream: values.upstream,
+      admin: values.admin,
+      logLevel: values['log-level'],
+      accessLog: values['no-access-log'] !== true,
+      grpcWebOrigins: values['grpc-web-origin'],
+    },
   });
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);

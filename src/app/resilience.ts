@@ -2,13 +2,18 @@
 // Composition root, resilience area: the policy store and the per-backend state it configures (one each per
 // process), the decision log, and loading plus
 // hot-reloading `config.policy.file`. The outbound chain reads the store; a reload swaps its snapshot.
+// The policy loader (zod and yaml) is imported when a policy text is first validated in this process, not before:
+// `meshlet run` validates the startup policy in a worker thread (cli/load-worker.ts), so until the first reload
+// the sidecar's heap holds none of it (docs/decisions.md §15).
 
 import type { BootstrapConfig } from '../config/schema.js';
 import { formatIssue } from '../config/errors.js';
 import { fileSource, staticSource } from '../config/source.js';
 import { watchConfigFile, type ConfigWatcher } from '../config/watch.js';
-import { loadPolicy } from '../policy/load.js';
-import { EMPTY_POLICY, type Policy } from '../policy/schema.js';
+import type { LoadResult } from '../config/load.js';
+import type { ConfigSource } from '../config/source.js';
+import { EMPTY_POLICY } from '../policy/defaults.js';
+import type { Policy } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
 import { BackendStates } from '../resilience/backend-state.js';
 import { createDecisionLog } from '../resilience/decision-log.js';
@@ -52,6 +57,11 @@ export function createResilience(config: BootstrapConfig, deps: ResilienceDeps):
     },
     close: () => watcher?.close(),
   };
+}
+
+/** loadPolicy, imported on first use. */
+async function loadPolicy(source: ConfigSource): Promise<LoadResult<Policy>> {
+  return (await import('../policy/load.js')).loadPolicy(source);
 }
 
 /**
