@@ -2,16 +2,15 @@
 // Composition root, resilience area: the policy store and the per-backend state it configures (one each per
 // process), the decision log, and loading plus
 // hot-reloading `config.policy.file`. The outbound chain reads the store; a reload swaps its snapshot.
-// The policy loader (zod and yaml) is imported when a policy text is first validated in this process, not before:
-// `meshlet run` validates the startup policy in a worker thread (cli/load-worker.ts), so until the first reload
-// the sidecar's heap holds none of it (docs/decisions.md §15).
+// The policy loader (zod, yaml, the schemas: ~12 MiB of RSS) is imported when this thread first validates a policy
+// text: on the first reload that changes the file, since `meshlet run` validates the startup policy in a worker
+// thread and passes it with its text (docs/decisions.md §15).
 
 import type { BootstrapConfig } from '../config/schema.js';
 import { formatIssue } from '../config/errors.js';
-import { fileSource, staticSource } from '../config/source.js';
+import { fileSource, staticSource, type ConfigSource } from '../config/source.js';
 import { watchConfigFile, type ConfigWatcher } from '../config/watch.js';
 import type { LoadResult } from '../config/load.js';
-import type { ConfigSource } from '../config/source.js';
 import { EMPTY_POLICY } from '../policy/defaults.js';
 import type { Policy } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
@@ -26,6 +25,8 @@ export interface ResilienceDeps {
   readonly events: ResilienceEvents;
   /** The policy in force at start, already validated (AppOptions.policy). Default: loaded from the file in start(). */
   readonly policy?: Policy;
+  /** The text `policy` was validated from: the watcher applies only a file that differs from it. */
+  readonly policyText?: string;
 }
 
 export interface AppResilience {
@@ -53,7 +54,7 @@ export function createResilience(config: BootstrapConfig, deps: ResilienceDeps):
     states,
     events,
     async start() {
-      if (config.policy !== undefined) watcher = await startPolicy(config.policy, store, deps.policy, events, deps.log);
+      if (config.policy !== undefined) watcher = await startPolicy(config.policy, store, deps.policy, deps.policyText, events, deps.log);
     },
     close: () => watcher?.close(),
   };
@@ -72,11 +73,12 @@ async function startPolicy(
   policy: NonNullable<BootstrapConfig['policy']>,
   store: PolicyStore,
   given: Policy | undefined,
+  givenText: string | undefined,
   events: ResilienceEvents,
   log: Logger,
 ): Promise<ConfigWatcher> {
   const plog = log.child({ component: 'policy' });
-  let initialText: string | undefined;
+  let initialText = givenText;
   if (given === undefined) {
     // Read once: the watcher compares later versions with exactly the text that was validated.
     initialText = await fileSource(policy.file).read().catch(() => undefined);

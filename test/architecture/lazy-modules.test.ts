@@ -4,8 +4,8 @@
 // loading it alone made the proxy spend 1.6-2.3x the CPU per call at peak and hold +25 MiB RSS; consul,
 // @grpc/proto-loader (with protobufjs), the OpenTelemetry SDK and the certificate library are RSS a sidecar without
 // their feature does not pay. cockatiel's index loads every policy; the breaker imports its two files by path.
-// zod and yaml (the config validator, ~12 MiB of RSS with the schemas) run in a worker thread at startup
-// (cli/off-thread.ts): the sidecar's thread loads them only when a policy reload validates a file.
+// zod and yaml (the config validator, ~12 MiB of RSS with the schemas) validate the startup config in a worker
+// thread (config/off-thread.ts); the sidecar's thread imports them only when a policy reload validates a change.
 // Two checks: the static import graph from src/main.ts (precise, names the import to remove), and the real CLI
 // started in each mode with a module trace (catches what a package pulls in by itself).
 
@@ -40,7 +40,7 @@ const LAZY: ReadonlyMap<string, string> = new Map([
 /** Packages no file may import by their root: their index loads far more than meshlet uses. */
 const NEVER_BY_ROOT = ['cockatiel'];
 
-/** Packages that no file main.ts reaches through static imports may import (the validator: cli/off-thread.ts). */
+/** Packages that no file main.ts reaches through static imports may import (the validator: config/off-thread.ts). */
 const NOT_FROM_MAIN = ['zod', 'yaml'];
 
 function staticImports(file: string): string[] {
@@ -135,7 +135,7 @@ describe('modules loaded only on demand: the CLI in each mode', () => {
   }
 
   const bootstrap = (extra: string): string => {
-    const path = join(dir, `${extra === '' ? 'static' : 'consul'}.yaml`);
+    const path = join(dir, `${extra.startsWith('policy') ? 'static' : 'consul'}.yaml`);
     writeFileSync(
       path,
       [
@@ -161,8 +161,10 @@ describe('modules loaded only on demand: the CLI in each mode', () => {
     expect(offenders(loaded, [...NEVER_LOADED, 'consul'])).toEqual([]);
   });
 
-  it('run with static upstreams loads none of them, nor consul', async () => {
-    const loaded = await loadedBy('static', ['run', '--config', bootstrap('')]);
+  it('run with static upstreams and a policy file loads none of them, nor consul', async () => {
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, readFileSync(join(ROOT, 'config/policy.yaml'), 'utf8'));
+    const loaded = await loadedBy('static', ['run', '--config', bootstrap(`policy: { file: ${JSON.stringify(policy)} }`)]);
     expect(offenders(loaded, [...NEVER_LOADED, 'consul'])).toEqual([]);
   });
 

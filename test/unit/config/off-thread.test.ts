@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// cli/off-thread.ts hands `run`'s and quick mode's loaded config from a worker thread to the sidecar's thread as a
+// config/off-thread.ts hands `run`'s and quick mode's loaded config from a worker thread to the sidecar's thread as a
 // structured clone. These pin that the clone is the config: every result the loaders give (valid or not, with
 // every section filled) survives structuredClone unchanged, so nothing (a class, a function, a getter) is lost
 // on the way. The worker itself runs in test/architecture/lazy-modules.test.ts (the CLI in each mode).
