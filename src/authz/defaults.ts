@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The authz section's actions, built-in values and regex bounds, without the schema: the evaluator on the request
-// path reads these, and a sidecar that never loads a policy file never loads zod (docs/decisions.md §15).
-// Re-exported by ./schema.ts.
+// path reads these, and the sidecar's thread does not load zod to read them (docs/decisions.md §15). Re-exported
+// by ./schema.ts.
 
 /** Every rule and default decides one of these. */
 export const AUTHZ_ACTIONS = ['allow', 'deny'] as const;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The observability sections with every default applied, without the schema: the composition root reads them at
-// start, and quick mode never loads zod in the sidecar's thread (docs/decisions.md §15). The defaults are the
+// start, and the sidecar's thread does not load zod for them (docs/decisions.md §15). The defaults are the
 // schema's own; test/unit/config/observability.test.ts fails when they differ.
 
 import type { BootstrapConfig, HealthConfig, MetricsConfig, TracingConfig } from './schema.js';

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The policy's modes, retry codes and built-in values, without the schema: the request path reads these, and a
-// sidecar that never loads a policy file never loads zod (docs/decisions.md §15). Re-exported by ./schema.ts.
+// The policy's modes, retry codes and built-in values, without the schema: the request path reads these, and the
+// sidecar's thread does not load zod to read them (docs/decisions.md §15). Re-exported by ./schema.ts.
 
 /** Every protective feature's switch: off (no work), shadow (count and log, never reject), enforce. */
 export const MODES = ['off', 'shadow', 'enforce'] as const;
