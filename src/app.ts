@@ -42,8 +42,6 @@ export interface AppOptions {
    * in `start()` when set, else the built-in defaults.
    */
   readonly policy?: Policy;
-  /** The text `policy` was validated from (main.ts), so the policy watcher does not validate it again. */
-  readonly policyText?: string;
   /** Decision hooks of the resilience layers and policy reloads (metrics, tests). */
   readonly resilienceEvents?: ResilienceEvents;
   /**
@@ -109,7 +107,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
     addCertMetrics(metrics, certSource);
   }
   // The policy store before inbound: the inbound chain's authz reads it per call.
-  const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy, policyText: opts.policyText });
+  const resilience = createResilience(config, { log, events: telemetry.events, policy: opts.policy });
   // The rate limiter both chains share (and its Redis client, for global limits).
   const rateLimit = await createRateLimit(config, { log, metrics, policy: resilience.store, maxMethods: telemetry.obs.metrics.maxMethods });
   const inbound =

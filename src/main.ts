@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppAddresses } from './app.js';
+import { bootstrapJsonSchema } from './config/json-schema.js';
 import { formatIssue } from './config/errors.js';
-import type { LoadRequest } from './cli/load-worker.js';
-import type { StartupResult } from './cli/startup.js';
-import type { LoadResult } from './config/load.js';
-import { loadOffThread, workerEntry } from './config/off-thread.js';
+import { loadQuickMode } from './config/quick-mode.js';
+import { fileSource } from './config/source.js';
+import { loadStartup } from './cli/startup.js';
 import { createLogger, flushLogger, type Logger } from './telemetry/logger.js';
 import { loadQuickTls, QUICK_TLS_OPTIONS } from './tls/quick-flags.js';
 import { CA_USAGE } from './tls/ca-usage.js';
@@ -58,9 +58,6 @@ CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT, MESHLET_REDIS_ADDRESS, MESHL
 MESHLET_REDIS_PASSWORD override the config file (see docs/configuration.md).
 Signals: SIGTERM/SIGINT drain gracefully (GOAWAY, in-flight calls finish up to shutdown.drainTimeoutMs); a second
 signal exits at once.`;
-
-/** Where run and proxy validate their config: a worker thread (cli/load-worker.ts). */
-const LOAD_WORKER = workerEntry(import.meta.url, './cli/load-worker');
 
 /** The package version, from the nearest package.json above this file (src/ under tsx, dist/src/ when built). */
 function version(): string {
@@ -114,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
       // Loaded on demand, like ca: a sidecar never loads the webhook.
       return (await import('./injector/command.js')).injectorCommand(rest);
     case 'schema':
-      process.stdout.write(`${JSON.stringify((await import('./config/json-schema.js')).bootstrapJsonSchema(), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(bootstrapJsonSchema(), null, 2)}\n`);
       return 0;
     default:
       process.stderr.write(`meshlet: unknown command "${command}"\n\n${USAGE}\n`);
@@ -128,19 +125,14 @@ async function run(args: string[]): Promise<number> {
     process.stderr.write('meshlet run: --config FILE is required\n');
     return 2;
   }
-  // The same load as `meshlet validate`: env overrides, then the policy file the bootstrap names. In a worker
-  // thread, so the validator's modules and garbage leave with it (config/off-thread.ts).
-  const loaded = await loadOffThread<StartupResult>(LOAD_WORKER, { kind: 'startup', file: values.config, env: { ...process.env } } satisfies LoadRequest);
+  // The same load as `meshlet validate`: env overrides, then the policy file the bootstrap names.
+  const loaded = await loadStartup(fileSource(values.config), process.env);
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
     process.stderr.write(`meshlet: ${loaded.invalid} is invalid; nothing started\n`);
     return 1;
   }
-  // The policy (and the text it came from) goes to the app as validated: the sidecar's thread parses nothing.
-  return serve(loaded.bootstrap, '', {
-    ...(loaded.policy !== undefined && { policy: loaded.policy }),
-    ...(loaded.policyText !== undefined && { policyText: loaded.policyText }),
-  });
+  return serve(loaded.bootstrap);
 }
 
 /** `meshlet explain --config FILE [--policy FILE] BACKEND/pkg.Service/Method`. FILE may be a bootstrap or a policy. */
@@ -168,18 +160,14 @@ async function proxy(args: string[]): Promise<number> {
     for (const e of tls.errors) process.stderr.write(`meshlet proxy: ${e}\n`);
     return 2;
   }
-  // Validated in a worker thread, like run's config: the sidecar's thread then never loads zod or yaml.
-  const loaded = await loadOffThread<LoadResult>(LOAD_WORKER, {
-    kind: 'quick',
-    flags: {
-      listen: values.listen,
-      upstream: values.upstream,
-      admin: values.admin,
-      logLevel: values['log-level'],
-      accessLog: values['no-access-log'] !== true,
-      grpcWebOrigins: values['grpc-web-origin'],
-    },
-  } satisfies LoadRequest);
+  const loaded = await loadQuickMode({
+    listen: values.listen,
+    upstream: values.upstream,
+    admin: values.admin,
+    logLevel: values['log-level'],
+    accessLog: values['no-access-log'] !== true,
+    grpcWebOrigins: values['grpc-web-origin'],
+  });
   if (!loaded.ok) {
     for (const issue of loaded.errors) process.stderr.write(`${formatIssue(issue)}\n`);
     return 2;

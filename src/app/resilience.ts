@@ -2,17 +2,13 @@
 // Composition root, resilience area: the policy store and the per-backend state it configures (one each per
 // process), the decision log, and loading plus
 // hot-reloading `config.policy.file`. The outbound chain reads the store; a reload swaps its snapshot.
-// The policy loader (zod, yaml, the schemas: ~12 MiB of RSS) is imported when this thread first validates a policy
-// text: on the first reload that changes the file, since `meshlet run` validates the startup policy in a worker
-// thread and passes it with its text (docs/decisions.md §15).
 
 import type { BootstrapConfig } from '../config/schema.js';
 import { formatIssue } from '../config/errors.js';
-import { fileSource, staticSource, type ConfigSource } from '../config/source.js';
+import { fileSource, staticSource } from '../config/source.js';
 import { watchConfigFile, type ConfigWatcher } from '../config/watch.js';
-import type { LoadResult } from '../config/load.js';
-import { EMPTY_POLICY } from '../policy/defaults.js';
-import type { Policy } from '../policy/schema.js';
+import { loadPolicy } from '../policy/load.js';
+import { EMPTY_POLICY, type Policy } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
 import { BackendStates } from '../resilience/backend-state.js';
 import { createDecisionLog } from '../resilience/decision-log.js';
@@ -25,8 +21,6 @@ export interface ResilienceDeps {
   readonly events: ResilienceEvents;
   /** The policy in force at start, already validated (AppOptions.policy). Default: loaded from the file in start(). */
   readonly policy?: Policy;
-  /** The text `policy` was validated from: the watcher applies only a file that differs from it. */
-  readonly policyText?: string;
 }
 
 export interface AppResilience {
@@ -54,15 +48,10 @@ export function createResilience(config: BootstrapConfig, deps: ResilienceDeps):
     states,
     events,
     async start() {
-      if (config.policy !== undefined) watcher = await startPolicy(config.policy, store, deps.policy, deps.policyText, events, deps.log);
+      if (config.policy !== undefined) watcher = await startPolicy(config.policy, store, deps.policy, events, deps.log);
     },
     close: () => watcher?.close(),
   };
-}
-
-/** loadPolicy, imported on first use. */
-async function loadPolicy(source: ConfigSource): Promise<LoadResult<Policy>> {
-  return (await import('../policy/load.js')).loadPolicy(source);
 }
 
 /**
@@ -73,12 +62,11 @@ async function startPolicy(
   policy: NonNullable<BootstrapConfig['policy']>,
   store: PolicyStore,
   given: Policy | undefined,
-  givenText: string | undefined,
   events: ResilienceEvents,
   log: Logger,
 ): Promise<ConfigWatcher> {
   const plog = log.child({ component: 'policy' });
-  let initialText = givenText;
+  let initialText: string | undefined;
   if (given === undefined) {
     // Read once: the watcher compares later versions with exactly the text that was validated.
     initialText = await fileSource(policy.file).read().catch(() => undefined);

@@ -2,8 +2,7 @@
 // Composition root, telemetry area: the metrics registry, process metrics, tracing and the resilience-event hooks
 // that count into the registry. A leaf of the wiring: every other area takes what this builds, it takes nothing.
 
-import { observabilityConfig } from '../config/observability.js';
-import type { BootstrapConfig } from '../config/schema.js';
+import { type BootstrapConfig, observabilityConfig } from '../config/schema.js';
 import { backendFromAuthority } from '../proxy/layers/route.js';
 import type { ChainFeatures } from '../proxy/outbound.js';
 import { combineEvents, type ResilienceEvents } from '../resilience/events.js';

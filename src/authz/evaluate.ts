@@ -13,8 +13,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import { contextKey } from '../grpc/call.js';
 import { matchIdentity, parseIdentityPattern, type IdentityPattern } from '../spiffe/pattern.js';
-import { AUTHZ_DEFAULTS, MAX_REGEX_VALUE_CHARS, type AuthzAction } from './defaults.js';
-import type { AuthzMetadataInput, AuthzPolicy, AuthzRuleInput } from './schema.js';
+import { AUTHZ_DEFAULTS, MAX_REGEX_VALUE_CHARS, type AuthzAction, type AuthzMetadataInput, type AuthzPolicy, type AuthzRuleInput } from './schema.js';
 
 /** How a decision ends the call: goes on, PERMISSION_DENIED, or UNAUTHENTICATED. */
 export type AuthzOutcome = 'ok' | 'permission-denied' | 'unauthenticated';

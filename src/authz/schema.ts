@@ -5,8 +5,21 @@
 
 import { z } from 'zod';
 
-export { AUTHZ_ACTIONS, AUTHZ_DEFAULTS, MAX_REGEX_CHARS, MAX_REGEX_VALUE_CHARS, type AuthzAction } from './defaults.js';
-import { AUTHZ_ACTIONS, AUTHZ_DEFAULTS, MAX_REGEX_CHARS, MAX_REGEX_VALUE_CHARS, type AuthzAction } from './defaults.js';
+/** Every rule and default decides one of these. */
+export const AUTHZ_ACTIONS = ['allow', 'deny'] as const;
+export type AuthzAction = (typeof AUTHZ_ACTIONS)[number];
+
+/** The built-in values of the section's optional fields. */
+export const AUTHZ_DEFAULTS = { mode: 'enforce' as 'off' | 'shadow' | 'enforce', defaultAction: 'allow' as AuthzAction };
+
+/** Longest regex source accepted in a metadata condition (characters). */
+export const MAX_REGEX_CHARS = 256;
+/**
+ * Header values longer than this (characters) are not run through a regex: the condition is then taken as met for
+ * a deny rule and as not met for an allow rule (fail closed), so a long value can neither grant access nor dodge a
+ * deny. Together with the regex restrictions in validate.ts it bounds the time one condition can take.
+ */
+export const MAX_REGEX_VALUE_CHARS = 256;
 
 /** `pkg.Service/Method`, `pkg.Service/*` or `*` (the same forms as route matches). */
 const METHOD = /^(?:\*|[A-Za-z_][A-Za-z0-9_.]*\/(?:\*|[A-Za-z_][A-Za-z0-9_]*))$/;

@@ -13,7 +13,7 @@ import type { BootstrapConfig } from '../config/schema.js';
 import { fileSource, staticSource } from '../config/source.js';
 import { explainCall, parseCallName } from '../policy/explain.js';
 import { loadPolicy } from '../policy/load.js';
-import { EMPTY_POLICY, type Policy } from '../policy/schema.js';
+import { EMPTY_POLICY } from '../policy/schema.js';
 import { OUTBOUND_TERMINAL } from '../proxy/outbound.js';
 import { detectKind } from './validate.js';
 
@@ -68,7 +68,7 @@ export async function explainCommand(args: string[]): Promise<number> {
       }
     }
   }
-  let policy: Policy = EMPTY_POLICY;
+  let policy = EMPTY_POLICY;
   if (policyFile !== undefined) {
     const loaded = await loadPolicy(fileSource(policyFile));
     if (!loaded.ok) {

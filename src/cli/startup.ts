@@ -5,20 +5,13 @@
 import type { ConfigIssue } from '../config/errors.js';
 import { loadBootstrap } from '../config/load.js';
 import type { BootstrapConfig } from '../config/schema.js';
-import { fileSource, staticSource, type ConfigSource, type Env } from '../config/source.js';
+import { fileSource, type ConfigSource, type Env } from '../config/source.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/schema.js';
 
 /** Everything `run` loads at startup, or every issue that stops it (bootstrap issues first, then the policy's). */
 export type StartupResult =
-  | {
-      ok: true;
-      bootstrap: BootstrapConfig;
-      policy: Policy | undefined;
-      policyFile: string | undefined;
-      /** The text `policy` was validated from: the policy watcher compares later versions of the file with it. */
-      policyText: string | undefined;
-    }
+  | { ok: true; bootstrap: BootstrapConfig; policy: Policy | undefined; policyFile: string | undefined }
   | { ok: false; errors: ConfigIssue[]; invalid: string };
 
 /**
@@ -35,12 +28,8 @@ export async function loadStartup(
   const loaded = await loadBootstrap(source, env);
   if (!loaded.ok) return { ok: false, errors: loaded.errors, invalid: source.name };
   const policyFile = loaded.config.policy?.file;
-  if (policyFile === undefined) return { ok: true, bootstrap: loaded.config, policy: undefined, policyFile, policyText: undefined };
-  // Read once, so the text returned is exactly the one validated; an unreadable file is reported by the loader.
-  const policyText = await readPolicy(policyFile)
-    .read()
-    .catch(() => undefined);
-  const policy = await loadPolicy(policyText === undefined ? readPolicy(policyFile) : staticSource(policyFile, policyText));
+  if (policyFile === undefined) return { ok: true, bootstrap: loaded.config, policy: undefined, policyFile };
+  const policy = await loadPolicy(readPolicy(policyFile));
   if (!policy.ok) return { ok: false, errors: policy.errors, invalid: policyFile };
-  return { ok: true, bootstrap: loaded.config, policy: policy.config, policyFile, policyText };
+  return { ok: true, bootstrap: loaded.config, policy: policy.config, policyFile };
 }

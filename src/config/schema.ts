@@ -678,3 +678,18 @@ export type ConsulConfig = z.output<typeof consulSchema>;
 export type MetricsConfig = z.output<typeof metricsSchema>;
 export type TracingConfig = z.output<typeof tracingSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
+
+/** The observability sections with every default applied, whether or not the config has them. */
+export function observabilityConfig(config: BootstrapConfig): {
+  metrics: MetricsConfig;
+  tracing: TracingConfig;
+  health: HealthConfig;
+  allowRemoteMutations: boolean;
+} {
+  return {
+    metrics: config.metrics ?? metricsSchema.parse({}),
+    tracing: config.tracing ?? tracingSchema.parse({}),
+    health: config.health ?? healthSchema.parse({}),
+    allowRemoteMutations: config.admin.allowRemoteMutations ?? false,
+  };
+}

@@ -3,8 +3,14 @@
 // layered built-in → defaults → backends.<name> → route, with where each value came from. Pure; compiled once
 // per policy version and cached per (backend, path) for the request path.
 
-import { POLICY_DEFAULTS, RETRY_CODES, type Mode, type RetryCode } from './defaults.js';
-import type { Policy, RouteInput } from './schema.js';
+import {
+  POLICY_DEFAULTS,
+  RETRY_CODES,
+  type Mode,
+  type Policy,
+  type RetryCode,
+  type RouteInput,
+} from './schema.js';
 
 /** The effective retry settings of a route. */
 export interface RetryPolicy {

@@ -12,7 +12,7 @@ import { balanceLayer } from './layers/balance.js';
 import { deadlineLayer } from './layers/deadline.js';
 import { rescueLayer } from './layers/rescue.js';
 import { routeLayer } from './layers/route.js';
-import { EMPTY_POLICY } from '../policy/defaults.js';
+import { EMPTY_POLICY } from '../policy/schema.js';
 import { PolicyStore } from '../policy/store.js';
 import { BackendStates } from '../resilience/backend-state.js';
 import type { ResilienceEvents } from '../resilience/events.js';

@@ -5,8 +5,7 @@
 
 import { parseDescriptor, type Descriptor } from './descriptor.js';
 import { parseRate } from './rate.js';
-import { RATE_LIMIT_DEFAULTS } from './defaults.js';
-import type { RateLimitInput } from './schema.js';
+import { RATE_LIMIT_DEFAULTS, type RateLimitInput } from './schema.js';
 
 export type Direction = 'inbound' | 'outbound';
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parses a rate (`100/s`, `6000/m`, `10/h`) into tokens per second. Pure.
 
-import { RATE_PATTERN } from './defaults.js';
+import { RATE_PATTERN } from './schema.js';
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
 

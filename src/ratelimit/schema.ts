@@ -6,8 +6,8 @@
 
 import { z } from 'zod';
 
-export { RATE_LIMIT_DEFAULTS, RATE_PATTERN } from './defaults.js';
-import { RATE_LIMIT_DEFAULTS, RATE_PATTERN } from './defaults.js';
+/** `100/s`, `6000/m`, `10/h`: a count of calls per unit. */
+export const RATE_PATTERN = /^([1-9][0-9]{0,8})\/(s|m|h)$/;
 /** A descriptor: who or what keys one bucket of the limit. */
 export const DESCRIPTOR_PATTERN = /^(?:caller|method|header:[a-z0-9][a-z0-9_.-]{0,99})$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -15,6 +15,13 @@ const BACKEND_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_.]*$/;
 const METHOD = /^(?:\*|[A-Za-z_][A-Za-z0-9_.]*\/(?:\*|[A-Za-z_][A-Za-z0-9_]*))$/;
 const HEADER_NAME = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
 
+/** The built-in values of a limit's optional fields. */
+export const RATE_LIMIT_DEFAULTS = {
+  direction: 'inbound' as 'inbound' | 'outbound',
+  mode: 'enforce' as 'off' | 'shadow' | 'enforce',
+  scope: 'local' as 'local' | 'global',
+  failureMode: 'open' as 'open' | 'closed',
+};
 
 export const rateLimitMatchSchema = z
   .object({

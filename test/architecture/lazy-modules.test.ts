@@ -4,8 +4,6 @@
 // loading it alone made the proxy spend 1.6-2.3x the CPU per call at peak and hold +25 MiB RSS; consul,
 // @grpc/proto-loader (with protobufjs), the OpenTelemetry SDK and the certificate library are RSS a sidecar without
 // their feature does not pay. cockatiel's index loads every policy; the breaker imports its two files by path.
-// zod and yaml (the config validator, ~12 MiB of RSS with the schemas) validate the startup config in a worker
-// thread (config/off-thread.ts); the sidecar's thread imports them only when a policy reload validates a change.
 // Two checks: the static import graph from src/main.ts (precise, names the import to remove), and the real CLI
 // started in each mode with a module trace (catches what a package pulls in by itself).
 
@@ -39,9 +37,6 @@ const LAZY: ReadonlyMap<string, string> = new Map([
 
 /** Packages no file may import by their root: their index loads far more than meshlet uses. */
 const NEVER_BY_ROOT = ['cockatiel'];
-
-/** Packages that no file main.ts reaches through static imports may import (the validator: config/off-thread.ts). */
-const NOT_FROM_MAIN = ['zod', 'yaml'];
 
 function staticImports(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
@@ -86,11 +81,6 @@ describe('modules loaded only on demand: the static import graph', () => {
     expect(files.filter((f) => staticImports(f).includes(module))).toEqual([]);
   });
 
-  it.each(NOT_FROM_MAIN)('no file that main.ts loads statically imports %s', (module) => {
-    const offenders = [...reachable.keys()].filter((f) => f.startsWith('src/') && staticImports(f).includes(module));
-    expect(offenders.map((f) => `${chain(reachable, f)} imports ${module}`)).toEqual([]);
-  });
-
   it('notices a static import and a static path (the checks can fail)', () => {
     expect(reachable.has('src/app.ts')).toBe(true);
     expect(chain(reachable, 'src/app/telemetry.ts')).toBe('src/main.ts → src/app.ts → src/app/telemetry.ts');
@@ -101,10 +91,8 @@ describe('modules loaded only on demand: the static import graph', () => {
   });
 });
 
-/** Packages (or package files) no mode below may load in the sidecar's thread: their feature is off in all three. */
+/** Packages (or package files) no mode below may load: their feature is off in all three. */
 const NEVER_LOADED = [
-  'zod',
-  'yaml',
   'ioredis',
   '@grpc/proto-loader',
   'protobufjs',
@@ -135,7 +123,7 @@ describe('modules loaded only on demand: the CLI in each mode', () => {
   }
 
   const bootstrap = (extra: string): string => {
-    const path = join(dir, `${extra.startsWith('policy') ? 'static' : 'consul'}.yaml`);
+    const path = join(dir, `${extra === '' ? 'static' : 'consul'}.yaml`);
     writeFileSync(
       path,
       [
@@ -153,18 +141,14 @@ describe('modules loaded only on demand: the CLI in each mode', () => {
 
   it('quick mode loads none of them, nor consul', async () => {
     const loaded = await loadedBy('quick', ['proxy', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:1', '--admin', '127.0.0.1:0']);
-    // The trace sees both kinds of module: ESM (meshlet's own, under tsx) and CommonJS (pino); and the main
-    // thread's only (the worker that validated the flags loaded zod).
+    // The trace sees both kinds of module: ESM (meshlet's own, under tsx) and CommonJS (pino).
     expect(loaded).toContain(`file://${ROOT}/src/main.ts`);
-    expect(loaded).not.toContain(`file://${ROOT}/src/cli/load-worker.ts`);
     expect(loaded.map(packageOf)).toContain('pino');
     expect(offenders(loaded, [...NEVER_LOADED, 'consul'])).toEqual([]);
   });
 
-  it('run with static upstreams and a policy file loads none of them, nor consul', async () => {
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, readFileSync(join(ROOT, 'config/policy.yaml'), 'utf8'));
-    const loaded = await loadedBy('static', ['run', '--config', bootstrap(`policy: { file: ${JSON.stringify(policy)} }`)]);
+  it('run with static upstreams loads none of them, nor consul', async () => {
+    const loaded = await loadedBy('static', ['run', '--config', bootstrap('')]);
     expect(offenders(loaded, [...NEVER_LOADED, 'consul'])).toEqual([]);
   });
 

@@ -3,8 +3,7 @@
 // sections get the rest of theirs, and invalid values are reported at their path.
 
 import { describe, expect, it } from 'vitest';
-import { OBSERVABILITY_DEFAULTS, observabilityConfig } from '../../../src/config/observability.js';
-import { bootstrapSchema, healthSchema, metricsSchema, tracingSchema } from '../../../src/config/schema.js';
+import { bootstrapSchema, observabilityConfig } from '../../../src/config/schema.js';
 
 const base = { service: { name: 's' }, outbound: {} };
 
@@ -31,10 +30,6 @@ describe('observability config', () => {
       },
       allowRemoteMutations: false,
     });
-  });
-
-  it("keeps its zod-free defaults equal to the schema's (the sidecar's thread never parses them)", () => {
-    expect(OBSERVABILITY_DEFAULTS).toEqual({ metrics: metricsSchema.parse({}), tracing: tracingSchema.parse({}), health: healthSchema.parse({}) });
   });
 
   it('fills the rest of a partial section', () => {

@@ -21,8 +21,7 @@ import {
 } from '../../../../examples/demo/configs.js';
 import { DEMO_HOST, DEMO_PORTS } from '../../../../examples/demo/ports.js';
 import { projectRoot } from '../../../../examples/services/shared/project-root.js';
-import { observabilityConfig } from '../../../../src/config/observability.js';
-import { bootstrapSchema, type BootstrapConfig } from '../../../../src/config/schema.js';
+import { bootstrapSchema, observabilityConfig, type BootstrapConfig } from '../../../../src/config/schema.js';
 import { authzOf } from '../../../../src/authz/evaluate.js';
 import { parsePolicy } from '../../../../src/policy/load.js';
 import { loadMethodTypes } from '../../../../src/telemetry/method-types.js';
