@@ -97,7 +97,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
   const telemetry = await createTelemetry(config, { log, resilienceEvents: opts.resilienceEvents });
   const { metrics, tracing } = telemetry;
   const readiness = createReadiness();
-  const discovery = createDiscovery(config, { log, metrics, resolver: opts.resolver });
+  const discovery = await createDiscovery(config, { log, metrics, resolver: opts.resolver });
   // Certificates before the listeners that present them; the Consul Connect source asks discovery's agent client.
   const certSource =
     opts.certSource ?? certSourceFromConfig(config, { log, metrics, env: opts.env ?? {}, consul: discovery.consulClient });

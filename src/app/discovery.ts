@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Composition root, discovery area: which resolver serves each backend (static endpoints, then Consul), the Consul
-// client shared by discovery and registration, and this instance's registration in Consul.
+// client shared by discovery and registration, and this instance's registration in Consul. The Consul part
+// (app/consul.ts) is imported only when the bootstrap has `consul`: a sidecar without Consul does not load the `consul` package.
 
 import type { AddressInfo } from 'node:net';
 import type { BootstrapConfig } from '../config/schema.js';
-import { consulClientOptions, createConsulClient, type ConsulClient } from '../discovery/consul/client.js';
-import { createRegistrar, type Registrar } from '../discovery/consul/registrar.js';
-import { buildServiceRegistration, createConsulRegistration, defaultServiceAddress } from '../discovery/consul/registration.js';
-import { createConsulResolver, type ConsulResolver } from '../discovery/consul/resolver.js';
+import type { ConsulClient } from '../discovery/consul/client.js';
+import type { Registrar } from '../discovery/consul/registrar.js';
+import type { ConsulResolver } from '../discovery/consul/resolver.js';
 import type { Resolver } from '../discovery/resolver.js';
 import { createRoutingResolver } from '../discovery/routing.js';
 import { createStaticResolver } from '../discovery/static.js';
@@ -46,25 +46,15 @@ export interface AppDiscovery {
   close(): void;
 }
 
-/** Builds the resolvers and the Consul client (one for discovery and registration, only with `consul`). */
-export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): AppDiscovery {
+/**
+ * Builds the resolvers and the Consul client (one for discovery and registration, only with `consul`). Async only
+ * because the Consul part is loaded on demand.
+ */
+export async function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): Promise<AppDiscovery> {
   const { log } = deps;
-  let consulClient: ConsulClient | undefined;
-  let consulResolver: ConsulResolver | undefined;
-  if (config.consul !== undefined) {
-    consulClient = createConsulClient(consulClientOptions(config.consul));
-    consulResolver = createConsulResolver({
-      client: consulClient,
-      waitMs: config.consul.waitMs,
-      watcher: {
-        log: log.child({ component: 'consul' }),
-        minIntervalMs: config.consul.watch.minIntervalMs,
-        cpuShare: config.consul.watch.cpuShare,
-        backoff: { baseMs: config.consul.watch.backoffBaseMs, maxMs: config.consul.watch.backoffMaxMs },
-        logIntervalMs: config.consul.watch.logIntervalMs,
-      },
-    });
-  }
+  const consul = config.consul === undefined ? undefined : (await import('./consul.js')).createConsulParts(config, config.consul, log);
+  const consulClient = consul?.client;
+  const consulResolver = consul?.resolver;
   const routing = createRoutingResolver(createStaticResolver(config.upstreams), consulResolver);
   const override = deps.resolver;
   let registrar: Registrar | undefined;
@@ -77,23 +67,8 @@ export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): A
       return registrar;
     },
     async register(inbound, health) {
-      if (config.consul?.register !== true || consulClient === undefined || inbound === undefined) return;
-      const address = config.service.address ?? defaultServiceAddress();
-      if (address === undefined) throw new Error('consul registration needs service.address: this host has no non-internal IPv4 address');
-      const registration = buildServiceRegistration({
-        service: config.service,
-        address,
-        port: inbound.port,
-        ...(health !== undefined && { checkPort: health.port }),
-        check: config.consul.check,
-      });
-      registrar = createRegistrar(createConsulRegistration(consulClient, registration), {
-        log: log.child({ component: 'consul' }),
-        onAttempt: (ok) => deps.metrics.consul.registrations.inc({ result: ok ? 'ok' : 'error' }),
-      });
-      // The first attempt is awaited so a working agent has us registered when start() returns; a failing one
-      // is retried in the background while the sidecar serves.
-      await registrar.start();
+      if (config.consul?.register !== true || consul === undefined || inbound === undefined) return;
+      registrar = await consul.register(inbound, health?.port, (ok) => deps.metrics.consul.registrations.inc({ result: ok ? 'ok' : 'error' }));
     },
     async deregister() {
       await registrar?.stop();

@@ -7,8 +7,7 @@ import { backendFromAuthority } from '../proxy/layers/route.js';
 import type { ChainFeatures } from '../proxy/outbound.js';
 import { combineEvents, type ResilienceEvents } from '../resilience/events.js';
 import type { Logger } from '../telemetry/logger.js';
-import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { loadMethodTypes } from '../telemetry/method-types.js';
+import { createMetrics, type GrpcType, MethodTypes, type Metrics } from '../telemetry/metrics.js';
 import { addProcessMetrics, meshletVersion } from '../telemetry/process-metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
@@ -65,8 +64,20 @@ export function chainFeatures(config: BootstrapConfig): ChainFeatures {
 }
 
 /**
+ * The grpc_type lookup of `metrics.methodTypes` and `metrics.protoFiles`. @grpc/proto-loader (with protobufjs) is
+ * loaded only when `protoFiles` names a file: it is the one feature that needs it.
+ */
+async function methodTypesOf(entries: Readonly<Record<string, GrpcType>>, protoFiles: readonly string[]): Promise<MethodTypes> {
+  if (protoFiles.length > 0) return (await import('../telemetry/method-types.js')).loadMethodTypes(entries, protoFiles);
+  const types = new MethodTypes();
+  for (const [key, type] of Object.entries(entries)) types.set(key, type);
+  return types;
+}
+
+/**
  * Builds the registry and tracing from the config's observability sections. Starts nothing (no timers, no I/O).
- * The OpenTelemetry SDK (./telemetry/tracing.ts) is imported here, and only when tracing is on.
+ * The OpenTelemetry SDK (./telemetry/tracing.ts) is imported here, and only when tracing is on; @grpc/proto-loader
+ * only with `metrics.protoFiles`.
  */
 export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDeps): Promise<AppTelemetry> {
   const version = meshletVersion();
@@ -78,7 +89,7 @@ export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDe
     maxMethods: obs.metrics.maxMethods,
     maxUpstreams: obs.metrics.maxUpstreams,
     countUnknownMessages: obs.metrics.countUnknownMessages,
-    methodTypes: loadMethodTypes(obs.metrics.methodTypes, obs.metrics.protoFiles),
+    methodTypes: await methodTypesOf(obs.metrics.methodTypes, obs.metrics.protoFiles),
   });
   if (obs.metrics.process) addProcessMetrics(metrics.registry, { version });
   const tracing =

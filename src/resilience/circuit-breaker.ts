@@ -3,8 +3,11 @@
 // then lets one probe through. A pure state machine with an injected clock. The failure-rate window is cockatiel's
 // CountBreaker (clock-free); the open/half-open/closed transitions are ours, because cockatiel moves Open →
 // HalfOpen only inside `execute()` (see docs/decisions.md).
+// The two files are imported by path, not through 'cockatiel': its index loads every policy, +6-7 MiB of RSS for a
+// class of 80 lines (docs/decisions.md §16; test/architecture/lazy-modules.test.ts keeps it so).
 
-import { CircuitState, CountBreaker } from 'cockatiel';
+import { CountBreaker } from 'cockatiel/dist/breaker/CountBreaker.js';
+import { CircuitState } from 'cockatiel/dist/CircuitBreakerPolicy.js';
 import type { BreakerState } from './events.js';
 
 /** Breaker shape (policy `circuitBreaker`, without `mode`). */

@@ -133,7 +133,7 @@ describe('explain prints the chain the app composes', () => {
       const { config, originOf } = loaded;
       // The app's own wiring, as createApp does it (nothing is started).
       const telemetry = await createTelemetry(config, { log });
-      const discovery = createDiscovery(config, { log, metrics: telemetry.metrics });
+      const discovery = await createDiscovery(config, { log, metrics: telemetry.metrics });
       const resilience = createResilience(config, { log, events: telemetry.events, policy: EMPTY_POLICY });
       const outbound = createOutbound(config, config.outbound!, { log, telemetry, discovery, resilience, onEndpointsChanged: () => {} });
       try {
