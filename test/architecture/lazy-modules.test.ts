@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Modules that only one feature needs are reached only through a dynamic import(), so a sidecar that does not use
-// their feature never loads them (docs/decisions.md §14 and §15, docs/performance.md "Idle memory"). ioredis:
+// their feature never loads them (docs/decisions.md §14 and §16, docs/performance.md "Idle memory"). ioredis:
 // loading it alone made the proxy spend 1.6-2.3x the CPU per call at peak and hold +25 MiB RSS; consul,
 // @grpc/proto-loader (with protobufjs), the OpenTelemetry SDK and the certificate library are RSS a sidecar without
 // their feature does not pay. cockatiel's index loads every policy; the breaker imports its two files by path.
