@@ -125,7 +125,13 @@ export interface HealthServiceQuery {
    * promoted by the GC, for the whole read). It may throw to abandon the read. A failed read may have delivered
    * some entries first: consumers commit only once the promise resolves.
    */
-  readonly onEntry?: (entry: HealthServiceEntry) => void;
+  readonly onEntry?: (entry: HealthServiceEntry, fingerprint: number) => void;
+  /**
+   * With `onEntry`: asked with each entry's fingerprint (a 53-bit hash of its bytes, `Checks` left out; see
+   * health-stream.ts) before the entry is parsed. True means the caller holds an identical entry from an earlier
+   * answer: this one is then neither parsed, validated nor passed to `onEntry`. Default: every entry is parsed.
+   */
+  readonly known?: (fingerprint: number) => boolean;
 }
 
 export interface HealthServiceResult {
@@ -133,8 +139,11 @@ export interface HealthServiceResult {
   readonly index: bigint;
   readonly entries: readonly HealthServiceEntry[];
   /**
-   * Time spent reading and parsing the body, ms (performance.now(), the agent's wait excluded): about the CPU the
-   * read cost this process. The watcher paces reads of large services by it. Absent from clients that cannot tell.
+   * CPU time this process used while the body arrived, ms: user + system time (process.cpuUsage(), every thread)
+   * from the response headers to the body's end, so the HTTP read, the parse and the garbage collection that ran
+   * meanwhile all count (the agent's wait does not). Whatever else the process ran in that window counts too, so
+   * it is an upper bound of the read's cost. The watcher paces reads of large services by it. Absent from clients
+   * that cannot tell.
    */
   readonly costMs?: number;
 }
@@ -351,8 +360,8 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
   }
 
   /**
-   * GETs `path`, streaming a 2xx body into `sink`; resolves with the headers and the time spent in the body's
-   * handlers (`costMs`, performance.now() ms: the CPU a read costs, the agent's wait excluded).
+   * GETs `path`, streaming a 2xx body into `sink`; resolves with the headers and the CPU time the process used
+   * from the headers to the body's end (`costMs`, see {@link HealthServiceResult.costMs}).
    */
   const streamingGet = (
     op: string,
@@ -367,7 +376,6 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
         return;
       }
       let settled = false;
-      let costMs = 0;
       const finish = (err: ConsulError | undefined, headers?: IncomingMessage['headers']): void => {
         if (settled) return;
         settled = true;
@@ -376,11 +384,15 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
         if (err !== undefined) {
           req.destroy();
           reject(err);
-        } else resolve({ headers: headers ?? {}, costMs });
+        } else {
+          const cpu = process.cpuUsage(cpuAtHeaders);
+          resolve({ headers: headers ?? {}, costMs: (cpu.user + cpu.system) / 1000 });
+        }
       };
       const toError = (err: unknown, status: number): ConsulError =>
         err instanceof ConsulError ? err : new ConsulError(op, String(err), { statusCode: status, cause: err });
       const onAbort = (): void => finish(new ConsulError(op, 'aborted', { aborted: true }));
+      let cpuAtHeaders: NodeJS.CpuUsage | undefined;
       const req = (secure ? httpsRequest : httpRequest)({
         agent,
         host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -395,13 +407,13 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
         finish(new ConsulError(op, err.code !== undefined ? `${err.code}: ${err.message}` : err.message, { cause: err }));
       });
       req.on('response', (res) => {
+        cpuAtHeaders = process.cpuUsage();
         const status = res.statusCode ?? 0;
         const ok = status >= 200 && status < 300;
         const errorChunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           if (settled) return;
-          const t0 = performance.now();
           size += chunk.length;
           if (size > maxResponseBytes) {
             finish(
@@ -421,7 +433,6 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
           } catch (err) {
             finish(toError(err, status));
           }
-          costMs += performance.now() - t0;
         });
         // A body cut short (the agent died mid-answer, a proxy reset the stream) ends in 'aborted'/'error' or a
         // 'close' before 'end' with res.complete false, whichever this Node version emits.
@@ -444,14 +455,12 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
             finish(new ConsulError(op, `HTTP ${status}: ${text}`, { statusCode: status }));
             return;
           }
-          const t0 = performance.now();
           try {
             sink.end();
           } catch (err) {
             finish(toError(err, status));
             return;
           }
-          costMs += performance.now() - t0;
           finish(undefined, res.headers);
         });
       });
@@ -473,8 +482,9 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       const entries: HealthServiceEntry[] = [];
       const deliver = query.onEntry ?? ((entry: HealthServiceEntry) => void entries.push(entry));
       const stream = createHealthEntryStream({
-        onEntry: (item, i) => deliver(parseHealthEntry(op, item, i)),
+        onEntry: (item, i, fingerprint) => deliver(parseHealthEntry(op, item, i), fingerprint),
         skipKeys: ['Checks'],
+        ...(query.onEntry !== undefined && query.known !== undefined && { known: query.known }),
       });
       const asConsulError = (err: unknown): unknown =>
         err instanceof HealthStreamFailure

@@ -165,8 +165,8 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
   let index = 0n;
   let timer: unknown;
   let inflight: AbortController | undefined;
-  /** The current set by address (the last one emitted) and its sorted list. */
-  let current = new Map<string, Endpoint>();
+  /** The current set (the last one emitted), kept between reads. */
+  const current = createEndpointSet();
   let emittedOnce = false;
   /** Earliest start of the next read allowed by the last read's cost (`cpuShare`), clock ms. */
   let costGateAt = 0;
@@ -233,7 +233,15 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       if (diff.invalid === 1) log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
     });
     client
-      .healthService({ service, passing: true, index: sentIndex, waitMs, signal: controller.signal, onEntry: diff.add })
+      .healthService({
+        service,
+        passing: true,
+        index: sentIndex,
+        waitMs,
+        signal: controller.signal,
+        known: diff.known,
+        onEntry: diff.add,
+      })
       .then(
         (res) => {
           if (closed || inflight !== controller) return;
@@ -267,12 +275,11 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     } else {
       index = newIndex < 1n ? 1n : newIndex;
     }
-    const { next, changed } = diff.finish();
+    const { changed } = diff.finish();
     if (changed || !emittedOnce || errorEmitted) {
-      current = next;
       emittedOnce = true;
       errorEmitted = false;
-      endpoints = current.size;
+      endpoints = current.byAddress.size;
       updates += 1;
       emit({ ok: true, endpoints: sortedEndpoints(current) });
     }
@@ -353,67 +360,146 @@ function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record<string
   return Object.keys(a).length === n;
 }
 
-/** An answer being diffed against the current set, entry by entry (see {@link createEntryDiff}). */
-export interface EntryDiff {
-  /** Takes the next entry of the answer. */
-  readonly add: (entry: HealthServiceEntry) => void;
-  /** Entries left out so far because their address is unusable. */
-  readonly invalid: number;
-  /** The new set by address, and whether an address was added, changed or removed. Call once, at the end. */
-  finish(): { next: Map<string, Endpoint>; changed: boolean };
+/** One endpoint of an {@link EndpointSet}, with what the diff of each read needs. */
+interface HeldEndpoint {
+  readonly endpoint: Endpoint;
+  /** Fingerprint of the answer entry it came from (see health-stream.ts), when the client reported one. */
+  readonly fingerprint: number | undefined;
+  /** The read that last saw it ({@link EndpointSet.generation}). */
+  seen: number;
 }
 
 /**
- * Diffs an answer against the current set (by address), entry by entry: an instance whose weight and meta are
- * unchanged keeps its Endpoint object, so an unchanged answer allocates no endpoint and the caller emits
- * nothing. Same rules as {@link entriesToEndpoints}; `onInvalid` hears of each unusable address.
+ * The current endpoint set of one watch, kept between reads so that reading an unchanged answer allocates
+ * nothing: no new map, no endpoint, not even the parsed entry (an entry whose fingerprint is held is not parsed).
+ * Mutated only by {@link createEntryDiff}: `seen` marks during a read, everything else on `finish()`.
  */
-export function createEntryDiff(
-  current: ReadonlyMap<string, Endpoint>,
-  onInvalid: (address: string, err: Error) => void = () => {},
-): EntryDiff {
-  const next = new Map<string, Endpoint>();
+export interface EndpointSet {
+  readonly byAddress: Map<string, HeldEndpoint>;
+  readonly byFingerprint: Map<number, HeldEndpoint>;
+  /** Bumped by each read. */
+  generation: number;
+}
+
+/** An empty set, or one holding `endpoints` (by address; without fingerprints). */
+export function createEndpointSet(endpoints: ReadonlyMap<string, Endpoint> = new Map()): EndpointSet {
+  const byAddress = new Map<string, HeldEndpoint>();
+  for (const [address, endpoint] of endpoints) byAddress.set(address, { endpoint, fingerprint: undefined, seen: 0 });
+  return { byAddress, byFingerprint: new Map(), generation: 0 };
+}
+
+/** An answer being diffed against an {@link EndpointSet}, entry by entry (see {@link createEntryDiff}). */
+export interface EntryDiff {
+  /**
+   * True when the set holds an endpoint made from an entry with this fingerprint: the entry is then taken as
+   * unchanged without being parsed (a client's `known`).
+   */
+  readonly known: (fingerprint: number) => boolean;
+  /** Takes the next entry of the answer (one `known` did not claim), with its fingerprint when there is one. */
+  readonly add: (entry: HealthServiceEntry, fingerprint?: number) => void;
+  /** Entries left out so far because their address is unusable. */
+  readonly invalid: number;
+  /**
+   * Ends the read (call once, and only for an answer read whole): applies it to the set and says whether an
+   * address was added, changed or removed. An unchanged answer leaves the set as it was.
+   */
+  finish(): { changed: boolean };
+}
+
+/**
+ * Diffs an answer against `set` (by address), entry by entry: an instance whose weight and meta are unchanged
+ * keeps its Endpoint object, so an unchanged answer allocates no endpoint and the caller emits nothing. Rules: the
+ * address is `Service.Address`, else `Node.Address` (IPv6 bracketed), with `Service.Port`; weight
+ * `Weights.Passing` (at least 1); meta `Service.Meta`; the first entry of an address wins; an entry whose address
+ * is not a valid host:port (e.g. Port 0) is left out and reported to `onInvalid`. The set changes only in
+ * `finish()`, so a read that fails half way leaves it as it was (its `seen` marks are stale from the next read on).
+ */
+export function createEntryDiff(set: EndpointSet, onInvalid: (address: string, err: Error) => void = () => {}): EntryDiff {
+  set.generation += 1;
+  const generation = set.generation;
+  /** Added or changed endpoints, and kept ones whose entry got a new fingerprint (`changed` false), by address. */
+  const pending = new Map<string, { readonly held: HeldEndpoint; readonly changed: boolean }>();
+  let kept = 0;
+  let replaced = 0;
   let changed = false;
   const diff = {
     invalid: 0,
-    add(e: HealthServiceEntry): void {
+    known(fingerprint: number): boolean {
+      const held = set.byFingerprint.get(fingerprint);
+      if (held === undefined) return false;
+      // Another entry of this address came first in this answer (a duplicate address): the first one wins.
+      if (pending.has(held.endpoint.address)) return true;
+      if (held.seen !== generation) {
+        held.seen = generation;
+        kept += 1;
+      }
+      return true;
+    },
+    add(e: HealthServiceEntry, fingerprint?: number): void {
       const address = entryAddress(e);
-      if (next.has(address)) return;
+      const previous = set.byAddress.get(address);
+      if (pending.has(address) || previous?.seen === generation) return;
       const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
-      const previous = current.get(address);
-      if (previous !== undefined && previous.weight === weight && sameMeta(previous.meta, e.Service.Meta)) {
-        next.set(address, previous);
+      if (previous !== undefined && previous.endpoint.weight === weight && sameMeta(previous.endpoint.meta, e.Service.Meta)) {
+        previous.seen = generation;
+        kept += 1;
+        if (fingerprint !== undefined && fingerprint !== previous.fingerprint) {
+          pending.set(address, { held: { endpoint: previous.endpoint, fingerprint, seen: generation }, changed: false });
+        }
         return;
       }
       try {
-        next.set(address, endpointFromAddress(address, weight, e.Service.Meta));
+        const endpoint = endpointFromAddress(address, weight, e.Service.Meta);
+        pending.set(address, { held: { endpoint, fingerprint, seen: generation }, changed: true });
         changed = true;
+        if (previous !== undefined) replaced += 1;
       } catch (err) {
         diff.invalid += 1;
         onInvalid(address, err as Error);
       }
     },
     finish() {
-      // Every kept address is in `next`; any other difference in size is a removal.
-      return { next, changed: changed || next.size !== current.size };
+      // Every held address is either seen (kept), replaced (changed), or gone.
+      const removed = set.byAddress.size - kept - replaced;
+      if (removed > 0) {
+        for (const [address, held] of set.byAddress) {
+          if (held.seen !== generation && !pending.has(address)) forget(set, address, held);
+        }
+      }
+      for (const [address, { held }] of pending) {
+        const previous = set.byAddress.get(address);
+        if (previous !== undefined) forget(set, address, previous);
+        set.byAddress.set(address, held);
+        if (held.fingerprint !== undefined) set.byFingerprint.set(held.fingerprint, held);
+      }
+      return { changed: changed || removed > 0 };
     },
   };
   return diff;
 }
 
-/** {@link createEntryDiff} over a whole answer at once. */
+function forget(set: EndpointSet, address: string, held: HeldEndpoint): void {
+  set.byAddress.delete(address);
+  if (held.fingerprint !== undefined && set.byFingerprint.get(held.fingerprint) === held) set.byFingerprint.delete(held.fingerprint);
+}
+
+/** {@link createEntryDiff} over a whole answer at once, from and to a plain map (address → Endpoint). */
 export function diffEntries(
   current: ReadonlyMap<string, Endpoint>,
   entries: readonly HealthServiceEntry[],
   onInvalid: (address: string, err: Error) => void = () => {},
 ): { next: Map<string, Endpoint>; changed: boolean } {
-  const diff = createEntryDiff(current, onInvalid);
+  const set = createEndpointSet(current);
+  const diff = createEntryDiff(set, onInvalid);
   for (const e of entries) diff.add(e);
-  return diff.finish();
+  const { changed } = diff.finish();
+  return { next: new Map([...set.byAddress].map(([address, held]) => [address, held.endpoint])), changed };
 }
 
-function sortedEndpoints(set: ReadonlyMap<string, Endpoint>): Endpoint[] {
-  return [...set.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+function sortedEndpoints(set: EndpointSet): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const held of set.byAddress.values()) out.push(held.endpoint);
+  return out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
 /**
@@ -426,5 +512,9 @@ export function entriesToEndpoints(
   entries: readonly HealthServiceEntry[],
   onInvalid: (address: string, err: Error) => void = () => {},
 ): Endpoint[] {
-  return sortedEndpoints(diffEntries(new Map(), entries, onInvalid).next);
+  const set = createEndpointSet();
+  const diff = createEntryDiff(set, onInvalid);
+  for (const e of entries) diff.add(e);
+  diff.finish();
+  return sortedEndpoints(set);
 }
