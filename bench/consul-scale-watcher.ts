@@ -24,6 +24,7 @@ const resolver = createConsulResolver({
     log,
     minIntervalMs: config.watch.minIntervalMs,
     cpuShare: config.watch.cpuShare,
+    maxCostWaitMs: config.watch.maxCostWaitMs,
     backoff: { baseMs: config.watch.backoffBaseMs, maxMs: config.watch.backoffMaxMs },
     logIntervalMs: config.watch.logIntervalMs,
   },

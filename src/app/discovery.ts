@@ -60,6 +60,7 @@ export function createDiscovery(config: BootstrapConfig, deps: DiscoveryDeps): A
         log: log.child({ component: 'consul' }),
         minIntervalMs: config.consul.watch.minIntervalMs,
         cpuShare: config.consul.watch.cpuShare,
+        maxCostWaitMs: config.consul.watch.maxCostWaitMs,
         backoff: { baseMs: config.consul.watch.backoffBaseMs, maxMs: config.consul.watch.backoffMaxMs },
         logIntervalMs: config.consul.watch.logIntervalMs,
       },

@@ -66,13 +66,21 @@ export interface ConsulWatcherOptions {
    */
   readonly minIntervalMs?: number;
   /**
-   * Largest share of one core this watch's reads may use: after a read whose answer took C ms to read, parse,
-   * diff and hand to subscribers, the next read waits C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. Only large,
-   * busy backends feel it: a 100-instance answer costs ~1 ms (a 20 ms gap, under `minIntervalMs`); a
-   * 10,000-instance one ~100 ms, so under constant churn it is read every ~2 s, each read taking in every change
-   * since the last. Default 0.05; range 0.001-1. Config `consul.watch.cpuShare`.
+   * Largest share of one core this watch's reads may use: after a read whose answer cost C ms of CPU (the HTTP
+   * read, the parse and the GC while the body arrived, then the diff and the subscribers), the next read waits
+   * C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. Only large, busy backends feel it: a 100-instance
+   * answer costs ~1 ms (a 20 ms gap, under `minIntervalMs`); a 10,000-instance one ~100-150 ms once warm, so
+   * under constant churn it is read every ~2-3 s, each read taking in every change since the last. Default 0.05;
+   * range 0.001-1. Config `consul.watch.cpuShare`.
    */
   readonly cpuShare?: number;
+  /**
+   * Cap of the wait `cpuShare` adds, ms: what keeps changes visible within a few seconds when one read costs more
+   * than usual (the first reads of a large answer also pay for compiling the reader; an answer of 30,000+
+   * instances). A change then shows within about this plus two reads. Default 3000; range 0-600_000.
+   * Config `consul.watch.maxCostWaitMs`.
+   */
+  readonly maxCostWaitMs?: number;
   /** Delay after an error, before the next read. Default {@link DEFAULT_BACKOFF}. */
   readonly backoff?: WatcherBackoff;
   /**
@@ -84,7 +92,7 @@ export interface ConsulWatcherOptions {
   readonly clock?: WatcherClock;
   /** Uniform [0, 1) for the backoff jitter. Default Math.random. */
   readonly random?: () => number;
-  /** Monotonic ms that measure the cost of handling an answer (see `cpuShare`). Default performance.now. */
+  /** Monotonic ms that measure the cost of handling an answer (see `cpuShare`). Default: this process's CPU time. */
   readonly costClock?: () => number;
   /** Default: no logging. */
   readonly log?: WatcherLogger;
@@ -92,6 +100,14 @@ export interface ConsulWatcherOptions {
 
 /** Default {@link ConsulWatcherOptions.cpuShare}. */
 export const DEFAULT_CPU_SHARE = 0.05;
+/** Default {@link ConsulWatcherOptions.maxCostWaitMs}. */
+export const DEFAULT_MAX_COST_WAIT_MS = 3000;
+
+/** This process's CPU time (user + system, every thread), ms. */
+function processCpuMs(): number {
+  const cpu = process.cpuUsage();
+  return (cpu.user + cpu.system) / 1000;
+}
 
 /** What /ready and the metrics read. */
 export interface WatcherStatus {
@@ -127,7 +143,7 @@ export interface ConsulWatcher {
  * Starts watching `service`. The loop, per iteration:
  *
  * 1. Pace: wait until `minIntervalMs` has passed since the previous read started, and until that read's cost
- *    divided by `cpuShare` has (both 0 after a long blocking read of a small backend).
+ *    divided by `cpuShare` has, at most `maxCostWaitMs` (both 0 after a long blocking read of a small backend).
  * 2. Send the query. The index sent is the one kept from the last response; 0 (not sent, a non-blocking read) on
  *    the very first request, after an index reset (3) and after a failure (5).
  * 3. On a response with index X: if the request blocked on index I and X < I, the index went backwards
@@ -155,7 +171,9 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       : undefined;
   const cpuShare = options.cpuShare ?? DEFAULT_CPU_SHARE;
   if (!(cpuShare > 0 && cpuShare <= 1)) throw new RangeError(`cpuShare must be in (0, 1], got ${cpuShare}`);
-  const costClock = options.costClock ?? (() => performance.now());
+  const maxCostWaitMs = options.maxCostWaitMs ?? DEFAULT_MAX_COST_WAIT_MS;
+  if (!(maxCostWaitMs >= 0)) throw new RangeError(`maxCostWaitMs must be >= 0, got ${maxCostWaitMs}`);
+  const costClock = options.costClock ?? processCpuMs;
   const backoff = createBackoff({
     ...(options.backoff ?? DEFAULT_BACKOFF),
     random: options.random ?? Math.random,
@@ -284,9 +302,10 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       emit({ ok: true, endpoints: sortedEndpoints(current) });
     }
     // The cost C of this answer (read, parse, diff, subscribers) spaces the next read (step 1): a gap of
-    // C × (1/cpuShare − 1) after it makes the busy share C / (C + gap) = cpuShare; cpuShare 1 adds no gap.
+    // C × (1/cpuShare − 1) after it makes the busy share C / (C + gap) = cpuShare; cpuShare 1 adds no gap. The
+    // cap keeps an expensive read (a cold reader, a huge answer) from hiding changes for long.
     const costMs = readCostMs + (costClock() - t0);
-    costGateAt = clock.now() + costMs * (1 / cpuShare - 1);
+    costGateAt = clock.now() + Math.min(costMs * (1 / cpuShare - 1), maxCostWaitMs);
     step();
   };
 
