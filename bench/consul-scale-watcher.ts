@@ -2,7 +2,8 @@
 // Child process of bench/consul-scale.ts: one sidecar's discovery path for one backend (Consul client, resolver
 // with the bootstrap defaults, Backends with a round-robin picker, logger at warn), and nothing else, so its RSS
 // and CPU are the cost of watching that backend. IPC: reports {ready}, then {update: {at, index}} per picker
-// update; answers {cmd:'stats'} with {rssBytes, cpuMicros} and {cmd:'heap'} with {heapBytes} after a full GC.
+// update; answers {cmd:'stats'} with {rssBytes, cpuMicros} and {cmd:'heap'}, after a full GC, with {heapBytes,
+// heapTotalBytes, externalBytes, gcRssBytes}.
 
 import { Backends } from '../src/balance/backends.js';
 import { getPolicy } from '../src/balance/policies.js';
@@ -53,7 +54,8 @@ process.on('message', (msg: { cmd: string }) => {
   } else if (msg.cmd === 'heap') {
     // The live heap: what the watch retains, without the garbage of its last reads (run with --expose-gc).
     (globalThis as { gc?: () => void }).gc?.();
-    process.send?.({ heapBytes: process.memoryUsage().heapUsed });
+    const m = process.memoryUsage();
+    process.send?.({ heapBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, gcRssBytes: m.rss });
   } else if (msg.cmd === 'stop') {
     backends.close();
     resolver.close();
