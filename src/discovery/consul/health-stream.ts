@@ -183,9 +183,31 @@ export function createHealthEntryStream(options: HealthEntryStreamOptions): Heal
               } else if (c === QUOTE) {
                 str = false;
                 if (readingKey) keyEnd();
-              } else {
-                if (c === BACKSLASH) esc = true;
+              } else if (c === BACKSLASH) {
+                esc = true;
                 if (readingKey) keyByte(c);
+              } else if (readingKey) {
+                keyByte(c);
+              } else {
+                // Most bytes are plain string bytes: run to the next quote or backslash in a tighter loop (the
+                // byte that stops it is handled, and hashed, by the next turn of the outer one).
+                let j = i + 1;
+                if (skipped) {
+                  while (j < n) {
+                    const x = chunk[j] as number;
+                    if (x === QUOTE || x === BACKSLASH) break;
+                    j += 1;
+                  }
+                } else {
+                  while (j < n) {
+                    const x = chunk[j] as number;
+                    if (x === QUOTE || x === BACKSLASH) break;
+                    a = Math.imul(a ^ x, H1_PRIME);
+                    b = Math.imul(b ^ x, H2_PRIME);
+                    j += 1;
+                  }
+                }
+                i = j - 1;
               }
               continue;
             }
