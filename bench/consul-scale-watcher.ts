@@ -53,9 +53,13 @@ process.on('message', (msg: { cmd: string }) => {
     process.send?.({ rssBytes: process.memoryUsage().rss, cpuMicros: cpu.user + cpu.system });
   } else if (msg.cmd === 'heap') {
     // The live heap: what the watch retains, without the garbage of its last reads (run with --expose-gc).
+    // A full GC resizes the young generation for the allocation rate of the last seconds; the pages it gives
+    // back leave the RSS shortly after (V8 unmaps them on a background thread), hence the pause.
     (globalThis as { gc?: () => void }).gc?.();
-    const m = process.memoryUsage();
-    process.send?.({ heapBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, gcRssBytes: m.rss });
+    setTimeout(() => {
+      const m = process.memoryUsage();
+      process.send?.({ heapBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, gcRssBytes: m.rss });
+    }, 1000);
   } else if (msg.cmd === 'stop') {
     backends.close();
     resolver.close();
