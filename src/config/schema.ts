@@ -225,13 +225,14 @@ export const consulSchema = z
           .number()
           .min(0.001)
           .max(1)
-          .default(0.04)
+          .default(0.035)
           .describe(
             'Share of one core the reads of one backend may use: after an answer that cost C ms of CPU (the HTTP ' +
               'read, parse and GC while the body arrived, then the diff and the picker update), the next read waits ' +
               'C × (1/cpuShare − 1) ms, at most maxCostWaitMs. Only large, busy backends feel it (a 10,000-instance ' +
-              'answer costs ~60-90 ms: read every ~1.5-2 s under constant churn). The default leaves room under 5 % of ' +
-              'a core for the GC and timers outside the reads. Default 0.04; range 0.001-1 (1 = off).',
+              'answer costs ~60-90 ms: read every ~2 s under constant churn). The GC and timers outside the reads are not ' +
+              'counted (about one more point for 10,000 instances); the default leaves room for them under 5 % of a core. ' +
+              'Default 0.035; range 0.001-1 (1 = off).',
           ),
         maxCostWaitMs: ms(
           3000,
@@ -261,7 +262,7 @@ export const consulSchema = z
         message: 'backoffMaxMs must be >= backoffBaseMs',
         path: ['backoffMaxMs'],
       })
-      .default({ minIntervalMs: 100, cpuShare: 0.04, maxCostWaitMs: 3000, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 })
+      .default({ minIntervalMs: 100, cpuShare: 0.035, maxCostWaitMs: 3000, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 })
       .describe('Pacing, error backoff and logging of the blocking-query loop of each watched backend.'),
     check: z
       .object({
