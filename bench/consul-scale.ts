@@ -4,7 +4,7 @@
 // consul-scale-watcher.ts), one per backend, each running only the discovery path. Reports each watcher's RSS
 // after settling and after churn, its CPU while idle and while the large backend changes `--rate` times a second,
 // and the time from each change to the picker. Goals (issue 13): ≤ +10 MiB RSS, ≤ 5 % of a core, ≤ 5 s.
-// Options: --instances N (10000), --rate R changes/s (100), --seconds S of churn (20).
+// Options: --instances N (10000), --rate R changes/s (100), --seconds S of churn (20), --node-flags "F" (watchers).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
@@ -19,6 +19,9 @@ function arg(name: string, fallback: number): number {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
   return v;
 }
+/** Extra node flags for both watchers, e.g. `--node-flags "--max-semi-space-size=1"` (V8's young generation). */
+const nodeFlagsAt = process.argv.indexOf('--node-flags');
+const nodeFlags = nodeFlagsAt >= 0 ? (process.argv[nodeFlagsAt + 1] ?? '').split(' ').filter((f) => f !== '') : [];
 const instances = arg('instances', 10_000);
 const rate = arg('rate', 100);
 const seconds = arg('seconds', 20);
@@ -75,7 +78,7 @@ children.push(agent);
 const address = await next<string>(agent, 'address', 120_000);
 const updates: { at: number; index: number }[] = [];
 const watch = async (service: string): Promise<ChildProcess> => {
-  const child = fork(WATCHER, [address, service], { stdio: 'inherit', execArgv: ['--expose-gc'] });
+  const child = fork(WATCHER, [address, service], { stdio: 'inherit', execArgv: ['--expose-gc', ...nodeFlags] });
   children.push(child);
   child.on('message', (m: Message) => {
     if (service === 'big' && 'update' in m) updates.push(m.update as { at: number; index: number });
@@ -86,7 +89,7 @@ const watch = async (service: string): Promise<ChildProcess> => {
 const small = await watch('small');
 const big = await watch('big');
 
-console.log(`consul-scale: ${instances} instances vs 1; ${rate} changes/s for ${seconds} s; Node ${process.version}; ` +
+console.log(`consul-scale: ${instances} instances vs 1; ${rate} changes/s for ${seconds} s; Node ${process.version} ${nodeFlags.join(' ')}; ` +
   `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}); load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
 await wait(5000); // settle: first reads done, the large answer's garbage collectable
