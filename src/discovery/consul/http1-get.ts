@@ -103,8 +103,7 @@ export function createHttp1Pool(options: Http1PoolOptions): Http1Pool {
 
   const attempt = (
     conn: Conn,
-    path: string,
-    headers: Readonly<Record<string, string>>,
+    requestHead: string,
     sink: ResponseSink,
     signal: AbortSignal | undefined,
     timeoutMs: number,
@@ -120,8 +119,11 @@ export function createHttp1Pool(options: Http1PoolOptions): Http1Pool {
         signal?.removeEventListener('abort', onAbort);
         conn.onData = undefined;
         conn.onGone = undefined;
-        if (keep && !conn.dead && idle.length < maxIdle) idle.push(conn);
-        else conn.socket.destroy();
+        if (keep && !conn.dead && idle.length < maxIdle) {
+          // An idle connection must not keep the process alive (node:http's agent does the same).
+          conn.socket.unref();
+          idle.push(conn);
+        } else conn.socket.destroy();
         if (err !== undefined) reject(err);
         else resolve(outcome);
       };
@@ -166,18 +168,24 @@ export function createHttp1Pool(options: Http1PoolOptions): Http1Pool {
         conn.onGone(undefined);
         return;
       }
-      let head = `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
-      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-      conn.socket.write(`${head}\r\n`);
+      conn.socket.ref();
+      conn.socket.write(requestHead);
     });
 
   return {
     async get(path, headers, sink, { signal, timeoutMs }) {
       if (signal?.aborted) throw new Http1Error('aborted', { code: 'ABORT_ERR' });
+      // A CR or LF from config (a token) would split the request: refuse it, as node:http does.
+      if (/[\r\n]/.test(path) || Object.entries(headers).some(([k, v]) => /[\r\n:]/.test(k) || /[\r\n]/.test(v))) {
+        throw new Http1Error('invalid character in the request path or a header', { code: 'ERR_INVALID_CHAR' });
+      }
+      let head = `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
+      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+      const requestHead = `${head}\r\n`;
       const reusedConn = idle.pop();
-      if (reusedConn !== undefined && (await attempt(reusedConn, path, headers, sink, signal, timeoutMs)) === 'done') return;
+      if (reusedConn !== undefined && (await attempt(reusedConn, requestHead, sink, signal, timeoutMs)) === 'done') return;
       // A fresh connection (or the one retry after a reused one closed under us).
-      await attempt(open(), path, headers, sink, signal, timeoutMs);
+      await attempt(open(), requestHead, sink, signal, timeoutMs);
     },
     close() {
       for (const c of idle.splice(0)) c.socket.destroy();

@@ -116,6 +116,15 @@ describe('createHttp1Pool', () => {
     pool.close();
   });
 
+  it('refuses a header value that would split the request, and sends nothing', async () => {
+    const s = await serve(() => ({ text: 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' }));
+    const pool = createHttp1Pool({ secure: false, host: '127.0.0.1', port: s.port });
+    const sink = { head: () => {}, body: () => {}, end: () => {} };
+    await expect(pool.get('/v1/x', { 'x-consul-token': 'a\r\nX-Evil: 1' }, sink, { timeoutMs: 5000 })).rejects.toThrow(/invalid character/);
+    expect(s.connections()).toBe(0);
+    pool.close();
+  });
+
   it('rejects a body cut short as a failure after the head', async () => {
     const s = await serve(() => ({ text: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[{"a":', close: true }));
     const pool = createHttp1Pool({ secure: false, host: '127.0.0.1', port: s.port });
