@@ -230,7 +230,8 @@ export const consulSchema = z
             'Share of one core the reads of one backend may use: after an answer that cost C ms of CPU (the HTTP ' +
               'read, parse and GC while the body arrived, then the diff and the picker update), the next read waits ' +
               'C × (1/cpuShare − 1) ms, at most maxCostWaitMs. Only large, busy backends feel it (a 10,000-instance ' +
-              'answer costs ~60-90 ms: read every ~2 s under constant churn). The GC and timers outside the reads are not ' +
+              'answer costs ~60-90 ms: read every ~2 s under constant churn). C is the whole process\'s CPU time while the ' +
+              'answer arrived, so a busy proxy reads large backends less often. The GC and timers outside the reads are not ' +
               'counted (about one more point for 10,000 instances); the default leaves room for them under 5 % of a core. ' +
               'Default 0.035; range 0.001-1 (1 = off).',
           ),

@@ -68,7 +68,8 @@ export interface ConsulWatcherOptions {
   /**
    * Share of one core this watch's reads may use: after a read whose answer cost C ms of CPU (the HTTP read, the
    * parse and the GC while the body arrived, then the diff and the subscribers), the next read waits
-   * C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. Only large, busy backends feel it: a 100-instance
+   * C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. C is the whole process's CPU time in that window, so
+   * a proxy busy with calls meanwhile reads large backends less often. Only large, busy backends feel it: a 100-instance
    * answer costs ~1 ms (a 28 ms gap, under `minIntervalMs`); a 10,000-instance one ~60-90 ms once warm, so under
    * constant churn it is read every ~2 s, each read taking in every change since the last. What runs outside the
    * reads (the GC of their garbage, timers) is not counted: for 10,000 instances it adds about one point (measured
@@ -151,8 +152,8 @@ export interface ConsulWatcher {
  * 3. On a response with index X: if the request blocked on index I and X < I, the index went backwards
  *    (snapshot restore, agent restart): keep 0 so the next read starts over. Otherwise keep max(X, 1): an index
  *    of 0 would make every following "blocking" read return at once (blocking.mdx, "Sanity check").
- * 4. Diff the entries against the current set, reusing the Endpoint of every instance whose address, weight and
- *    meta are unchanged, and emit `{ok: true}` when anything was added, changed or removed (or an error was
+ * 4. Diff the entries against the current set (an entry whose fingerprint the set holds is not even parsed),
+ *    reusing the Endpoint of every instance whose address, weight and meta are unchanged, and emit `{ok: true}` when anything was added, changed or removed (or an error was
  *    emitted since). A blocking read returning unchanged data is normal and emits nothing. Go to 1.
  * 5. On a failure, wait a full-jitter backoff (at most `backoff.maxMs`), then go to 1:
  *    a. transport or HTTP error: emit `{ok: false}` once per streak (consumers keep their last good set);
