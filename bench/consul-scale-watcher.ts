@@ -2,7 +2,8 @@
 // Child process of bench/consul-scale.ts: one sidecar's discovery path for one backend (Consul client, resolver
 // with the bootstrap defaults, Backends with a round-robin picker, logger at warn), and nothing else, so its RSS
 // and CPU are the cost of watching that backend. IPC: reports {ready}, then {update: {at, index}} per picker
-// update; answers {cmd:'stats'} with {rssBytes, cpuMicros} and {cmd:'heap'} with {heapBytes} after a full GC.
+// update; answers {cmd:'stats'} with {rssBytes, cpuMicros} and {cmd:'heap'}, after a full GC, with {heapBytes,
+// heapTotalBytes, externalBytes, gcRssBytes}.
 
 import { Backends } from '../src/balance/backends.js';
 import { getPolicy } from '../src/balance/policies.js';
@@ -24,6 +25,7 @@ const resolver = createConsulResolver({
     log,
     minIntervalMs: config.watch.minIntervalMs,
     cpuShare: config.watch.cpuShare,
+    maxCostWaitMs: config.watch.maxCostWaitMs,
     backoff: { baseMs: config.watch.backoffBaseMs, maxMs: config.watch.backoffMaxMs },
     logIntervalMs: config.watch.logIntervalMs,
   },
@@ -51,8 +53,13 @@ process.on('message', (msg: { cmd: string }) => {
     process.send?.({ rssBytes: process.memoryUsage().rss, cpuMicros: cpu.user + cpu.system });
   } else if (msg.cmd === 'heap') {
     // The live heap: what the watch retains, without the garbage of its last reads (run with --expose-gc).
+    // A full GC resizes the young generation for the allocation rate of the last seconds; the pages it gives
+    // back leave the RSS shortly after (V8 unmaps them on a background thread), hence the pause.
     (globalThis as { gc?: () => void }).gc?.();
-    process.send?.({ heapBytes: process.memoryUsage().heapUsed });
+    setTimeout(() => {
+      const m = process.memoryUsage();
+      process.send?.({ heapBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, gcRssBytes: m.rss });
+    }, 1000);
   } else if (msg.cmd === 'stop') {
     backends.close();
     resolver.close();

@@ -146,7 +146,9 @@ export class Backends {
       return;
     }
     b.lastError = undefined;
-    const previous = new Map(b.endpoints.map((e) => [e.endpoint.address, e]));
+    // Filled in a loop: `new Map(list.map(...))` would also allocate a pair array per endpoint (10,000 per update).
+    const previous = new Map<string, BackendEndpoint>();
+    for (const e of b.endpoints) previous.set(e.endpoint.address, e);
     const next: BackendEndpoint[] = [];
     for (const ep of r.endpoints) {
       const old = previous.get(ep.address);

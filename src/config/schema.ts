@@ -225,12 +225,24 @@ export const consulSchema = z
           .number()
           .min(0.001)
           .max(1)
-          .default(0.05)
+          .default(0.035)
           .describe(
-            'Largest share of one core the reads of one backend may use: after an answer that took C ms to read, ' +
-              'parse and apply, the next read waits C × (1/cpuShare − 1) ms. Only large, busy backends feel it (a ' +
-              '10,000-instance answer costs ~100 ms: read every ~2 s under constant churn). Default 0.05; range 0.001-1 (1 = off).',
+            'Share of one core the reads of one backend may use: after an answer that cost C ms of CPU (the HTTP ' +
+              'read, parse and GC while the body arrived, then the diff and the picker update), the next read waits ' +
+              'C × (1/cpuShare − 1) ms, at most maxCostWaitMs. Only large, busy backends feel it (a 10,000-instance ' +
+              'answer costs ~60-90 ms: read every ~2 s under constant churn). C is the whole process\'s CPU time while the ' +
+              'answer arrived, so a busy proxy reads large backends less often. The GC and timers outside the reads are not ' +
+              'counted (about one more point for 10,000 instances); the default leaves room for them under 5 % of a core. ' +
+              'Default 0.035; range 0.001-1 (1 = off).',
           ),
+        maxCostWaitMs: ms(
+          3000,
+          0,
+          600_000,
+          'Cap of the wait cpuShare adds before a read, so changes stay visible within about this plus two reads ' +
+            'when a read costs more than usual (the first reads of a large answer, which also compile the reader; ' +
+            'answers of 30,000+ instances, where the cap wins over cpuShare).',
+        ),
         backoffBaseMs: ms(100, 1, 60_000, 'Upper bound of the first full-jitter delay after a failed read.'),
         backoffMaxMs: ms(
           800,
@@ -251,7 +263,7 @@ export const consulSchema = z
         message: 'backoffMaxMs must be >= backoffBaseMs',
         path: ['backoffMaxMs'],
       })
-      .default({ minIntervalMs: 100, cpuShare: 0.05, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 })
+      .default({ minIntervalMs: 100, cpuShare: 0.035, maxCostWaitMs: 3000, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 })
       .describe('Pacing, error backoff and logging of the blocking-query loop of each watched backend.'),
     check: z
       .object({

@@ -7,11 +7,11 @@
 
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { STATUS_CODES } from 'node:http';
 import Consul from 'consul';
 import type { ConsulConfig } from '../../config/schema.js';
 import { createHealthEntryStream, HealthStreamFailure } from './health-stream.js';
+import { createHttp1Pool, Http1Error } from './http1-get.js';
 
 /** Options of {@link createConsulClient}. */
 export interface ConsulClientOptions {
@@ -125,7 +125,13 @@ export interface HealthServiceQuery {
    * promoted by the GC, for the whole read). It may throw to abandon the read. A failed read may have delivered
    * some entries first: consumers commit only once the promise resolves.
    */
-  readonly onEntry?: (entry: HealthServiceEntry) => void;
+  readonly onEntry?: (entry: HealthServiceEntry, fingerprint: number) => void;
+  /**
+   * With `onEntry`: asked with each entry's fingerprint (a 53-bit hash of its bytes, `Checks` left out; see
+   * health-stream.ts) before the entry is parsed. True means the caller holds an identical entry from an earlier
+   * answer: this one is then neither parsed, validated nor passed to `onEntry`. Default: every entry is parsed.
+   */
+  readonly known?: (fingerprint: number) => boolean;
 }
 
 export interface HealthServiceResult {
@@ -133,8 +139,11 @@ export interface HealthServiceResult {
   readonly index: bigint;
   readonly entries: readonly HealthServiceEntry[];
   /**
-   * Time spent reading and parsing the body, ms (performance.now(), the agent's wait excluded): about the CPU the
-   * read cost this process. The watcher paces reads of large services by it. Absent from clients that cannot tell.
+   * CPU time this process used while the body arrived, ms: user + system time (process.cpuUsage(), every thread)
+   * from the response headers to the body's end, so the HTTP read, the parse and the garbage collection that ran
+   * meanwhile all count (the agent's wait does not). Whatever else the process ran in that window counts too, so
+   * it is an upper bound of the read's cost. The watcher paces reads of large services by it. Absent from clients
+   * that cannot tell.
    */
   readonly costMs?: number;
 }
@@ -337,126 +346,88 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
 
   // Health reads bypass the package: papi neither notices a body cut short (it waits for its timeout) nor lets
   // a caller tell a truncated or non-JSON answer from a transport error, and it buffers the whole body, which
-  // for 10,000 instances is ~16 MB parsed into one tree. Here a 2xx body is handed over chunk by chunk.
+  // for 10,000 instances is ~16 MB parsed into one tree. They bypass node:http too, whose new buffer per socket
+  // read stays resident (http1-get.ts): a 2xx body is handed over as views into one reused buffer.
   const maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
   const secure = url.protocol === 'https:';
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, ...(ca !== undefined && { ca }) })
-    : new HttpAgent({ keepAlive: true });
+  const pool = createHttp1Pool({
+    secure,
+    host: url.hostname,
+    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+    ...(ca !== undefined && { ca }),
+  });
 
-  /** What a body consumer sees: each chunk of a 2xx body, then the end. Either may throw a ConsulError. */
+  /** What a body consumer sees: each piece of a 2xx body (valid only during the call), then the end. Either may throw a ConsulError. */
   interface BodySink {
     chunk(data: Buffer): void;
     end(): void;
   }
 
   /**
-   * GETs `path`, streaming a 2xx body into `sink`; resolves with the headers and the time spent in the body's
-   * handlers (`costMs`, performance.now() ms: the CPU a read costs, the agent's wait excluded).
+   * GETs `path`, streaming a 2xx body into `sink`; resolves with the headers and the CPU time the process used
+   * from the headers to the body's end (`costMs`, see {@link HealthServiceResult.costMs}).
    */
-  const streamingGet = (
+  const streamingGet = async (
     op: string,
     path: string,
     signal: AbortSignal | undefined,
     timeoutMs: number,
     sink: BodySink,
-  ): Promise<{ headers: IncomingMessage['headers']; costMs: number }> =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(new ConsulError(op, 'aborted', { aborted: true }));
-        return;
-      }
-      let settled = false;
-      let costMs = 0;
-      const finish = (err: ConsulError | undefined, headers?: IncomingMessage['headers']): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (err !== undefined) {
-          req.destroy();
-          reject(err);
-        } else resolve({ headers: headers ?? {}, costMs });
-      };
-      const toError = (err: unknown, status: number): ConsulError =>
-        err instanceof ConsulError ? err : new ConsulError(op, String(err), { statusCode: status, cause: err });
-      const onAbort = (): void => finish(new ConsulError(op, 'aborted', { aborted: true }));
-      const req = (secure ? httpsRequest : httpRequest)({
-        agent,
-        host: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
-        method: 'GET',
-        path,
-        headers: { ...tokenHeader, accept: 'application/json' },
-      });
-      const timer = setTimeout(() => finish(new ConsulError(op, `request timed out (${timeoutMs}ms)`)), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        finish(new ConsulError(op, err.code !== undefined ? `${err.code}: ${err.message}` : err.message, { cause: err }));
-      });
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0;
-        const ok = status >= 200 && status < 300;
-        const errorChunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (settled) return;
-          const t0 = performance.now();
-          size += chunk.length;
+  ): Promise<{ headers: Readonly<Record<string, string>>; costMs: number }> => {
+    let status = 0;
+    let ok = false;
+    let size = 0;
+    let headers: Readonly<Record<string, string>> = {};
+    let cpuAtHead: NodeJS.CpuUsage | undefined;
+    const errorChunks: Buffer[] = [];
+    try {
+      await pool.get(path, { ...tokenHeader, accept: 'application/json' }, {
+        head(s, h) {
+          cpuAtHead = process.cpuUsage();
+          status = s;
+          ok = s >= 200 && s < 300;
+          headers = h;
+        },
+        body(piece) {
+          size += piece.length;
           if (size > maxResponseBytes) {
-            finish(
-              new ConsulError(op, `unexpected response: larger than ${maxResponseBytes} bytes`, {
-                statusCode: status,
-                badResponse: 'too_large',
-              }),
-            );
-            return;
+            throw new ConsulError(op, `unexpected response: larger than ${maxResponseBytes} bytes`, {
+              statusCode: status,
+              badResponse: 'too_large',
+            });
           }
           if (!ok) {
-            if (size <= MAX_BODY_TEXT * 4) errorChunks.push(chunk);
+            if (size <= MAX_BODY_TEXT * 4) errorChunks.push(Buffer.from(piece)); // the piece is a view into a reused buffer
             return;
           }
-          try {
-            sink.chunk(chunk);
-          } catch (err) {
-            finish(toError(err, status));
-          }
-          costMs += performance.now() - t0;
-        });
-        // A body cut short (the agent died mid-answer, a proxy reset the stream) ends in 'aborted'/'error' or a
-        // 'close' before 'end' with res.complete false, whichever this Node version emits.
-        const cutShort = (): void => {
-          if (res.complete) return;
-          const message = `unexpected response: truncated after ${size} bytes`;
-          finish(
-            ok
-              ? new ConsulError(op, message, { statusCode: status, badResponse: 'truncated' })
-              : new ConsulError(op, `HTTP ${status}: ${message}`, { statusCode: status }),
-          );
-        };
-        res.on('aborted', cutShort);
-        res.on('error', cutShort);
-        res.on('close', cutShort);
-        res.on('end', () => {
-          if (settled) return;
+          sink.chunk(piece);
+        },
+        end() {
           if (!ok) {
             const text = bodyText(Buffer.concat(errorChunks)) || (STATUS_CODES[status] ?? 'error');
-            finish(new ConsulError(op, `HTTP ${status}: ${text}`, { statusCode: status }));
-            return;
+            throw new ConsulError(op, `HTTP ${status}: ${text}`, { statusCode: status });
           }
-          const t0 = performance.now();
-          try {
-            sink.end();
-          } catch (err) {
-            finish(toError(err, status));
-            return;
-          }
-          costMs += performance.now() - t0;
-          finish(undefined, res.headers);
-        });
-      });
-      req.end();
-    });
+          sink.end();
+        },
+      }, { signal, timeoutMs });
+    } catch (err) {
+      if (err instanceof ConsulError) throw err;
+      if (err instanceof Http1Error) {
+        if (err.code === 'ABORT_ERR') throw new ConsulError(op, 'aborted', { aborted: true });
+        if (err.afterHead && err.code !== 'ETIMEDOUT') {
+          // A body cut short (the agent died mid-answer, a proxy reset the stream).
+          const message = `unexpected response: truncated after ${size} bytes`;
+          throw ok
+            ? new ConsulError(op, message, { statusCode: status, badResponse: 'truncated', cause: err })
+            : new ConsulError(op, `HTTP ${status}: ${message}`, { statusCode: status, cause: err });
+        }
+        throw new ConsulError(op, err.message, { ...(err.afterHead && { statusCode: status }), cause: err });
+      }
+      throw new ConsulError(op, String(err), { cause: err });
+    }
+    const cpu = process.cpuUsage(cpuAtHead);
+    return { headers, costMs: (cpu.user + cpu.system) / 1000 };
+  };
 
   return {
     async healthService(query) {
@@ -473,8 +444,9 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       const entries: HealthServiceEntry[] = [];
       const deliver = query.onEntry ?? ((entry: HealthServiceEntry) => void entries.push(entry));
       const stream = createHealthEntryStream({
-        onEntry: (item, i) => deliver(parseHealthEntry(op, item, i)),
+        onEntry: (item, i, fingerprint) => deliver(parseHealthEntry(op, item, i), fingerprint),
         skipKeys: ['Checks'],
+        ...(query.onEntry !== undefined && query.known !== undefined && { known: query.known }),
       });
       const asConsulError = (err: unknown): unknown =>
         err instanceof HealthStreamFailure
@@ -552,7 +524,7 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       if (closed) return;
       closed = true;
       raw.destroy();
-      agent.destroy();
+      pool.close();
     },
   };
 }

@@ -1,28 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 // An incremental reader of a /v1/health/service answer: splits the top-level JSON array into its entries as the
-// body arrives and hands each one, parsed on its own, to a callback. A 10,000-instance answer (~16 MB) is then
-// never buffered whole, nor parsed into one tree; only one entry (~1.5 KB) is held at a time. Top-level keys of an
+// body arrives and hands each one, parsed on its own, to a callback. A 10,000-instance answer (~9-16 MB) is then
+// never buffered whole, nor parsed into one tree; only one entry (~1 KB) is held at a time. Top-level keys of an
 // entry that the reader does not use (`skipKeys`: meshlet passes `Checks`, about half of every entry's bytes) are
-// stepped over without being kept or parsed. Used by client.ts.
+// stepped over without being kept or parsed. Each entry also gets a fingerprint of its kept bytes, so a caller that
+// already holds an identical entry from an earlier answer can skip parsing it (`known`). Used by client.ts.
 
 /** Why a body could not be read; `truncated`: it ended before the array closed. */
 export type HealthStreamError = { readonly reason: 'truncated' | 'not_json' | 'missing_fields'; readonly message: string };
 
 /** Options of {@link createHealthEntryStream}. */
 export interface HealthEntryStreamOptions {
-  /** Called with each entry (JSON-parsed, not validated) and its position, in order. May throw to stop the read. */
-  readonly onEntry: (entry: unknown, index: number) => void;
+  /**
+   * Called with each entry (JSON-parsed, not validated), its position and its fingerprint, in order, unless
+   * `known` claimed it. May throw to stop the read.
+   */
+  readonly onEntry: (entry: unknown, index: number, fingerprint: number) => void;
   /**
    * Top-level keys of each entry whose values are dropped unread: the entry is parsed as if each such value were
    * `null`. Matched on the raw key bytes (a key written with escapes is not matched, and is kept).
    */
   readonly skipKeys?: readonly string[];
+  /**
+   * Asked first with each entry's fingerprint: a 53-bit hash (two 32-bit FNV-1a style hashes with different
+   * multipliers) of the entry's kept bytes, i.e. the raw bytes with each `skipKeys` value replaced by `null`.
+   * Equal bytes give equal fingerprints wherever the chunks split. Returning true means the caller holds the
+   * result of an earlier entry with this fingerprint: the entry is then neither decoded, parsed nor passed to
+   * `onEntry`. Two different entries share a fingerprint with probability ~2^-53 per pair. Default: never known.
+   */
+  readonly known?: (fingerprint: number) => boolean;
 }
 
 /** Feed it the body chunk by chunk, then call `end()`. Both throw a {@link HealthStreamFailure} on bad input. */
 export interface HealthEntryStream {
   push(chunk: Buffer): void;
-  /** Checks the body was a complete array; returns how many entries it held. */
+  /** Checks the body was a complete array; returns how many entries it held (known ones included). */
   end(): number;
 }
 
@@ -36,7 +48,6 @@ export class HealthStreamFailure extends Error {
   }
 }
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const LBRACE = 0x7b;
@@ -46,166 +57,260 @@ const RBRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const NULL_VALUE = Buffer.from('null');
-/** Keys longer than this are never among `skipKeys` (Consul's top-level keys are Node, Service, Checks). */
-const MAX_SKIP_KEY = 64;
+/** FNV-1a's 32-bit offset basis and prime; the second hash uses MurmurHash2's multiplier and its own seed. */
+const H1_SEED = 0x811c9dc5 | 0;
+const H1_PRIME = 0x01000193;
+const H2_SEED = 0x2f693b4b | 0;
+const H2_PRIME = 0x5bd1e995;
+
+const STATE_BEFORE = 0;
+const STATE_BETWEEN = 1;
+const STATE_ENTRY = 2;
+const STATE_AFTER = 3;
+
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /**
  * Creates the reader. States, by position in the body:
  * 1. before the array: whitespace, then `[` (anything else: `not_json`);
  * 2. between entries (depth 1): whitespace and commas; `{` starts an entry; `]` ends the array; any other value is
  *    an entry that is not an object (`missing_fields`);
- * 3. inside an entry (depth >= 2): bytes are kept, strings skipped over quote to quote (their brackets do not
- *    count) until the `}` that closes the entry; it is then JSON-parsed alone (`not_json` if that fails) and passed on.
- *    At depth 2 the reader also notes each key; after the `:` of a key in `skipKeys` it keeps `null` instead of the
- *    value's bytes, and keeps bytes again from the `,` or `}` that ends the value;
+ * 3. inside an entry (depth >= 2): bytes are kept and hashed, strings stepped over byte by byte (their brackets do
+ *    not count, a backslash escapes the next byte) until the `}` that closes the entry. Then, unless `known` claims
+ *    its fingerprint, the kept bytes are JSON-parsed alone (`not_json` if that fails) and passed on. At depth 2 the
+ *    reader also matches each key against `skipKeys`; after the `:` of a matching key it keeps (and hashes) `null`
+ *    instead of the value's bytes, and keeps bytes again from the `,` or `}` that ends the value;
  * 4. after the array: whitespace only.
- * Multi-byte UTF-8 never contains a byte below 0x80, so scanning bytes for ASCII structure is exact.
+ * Multi-byte UTF-8 never contains a byte below 0x80, so scanning bytes for ASCII structure is exact. Kept bytes are
+ * held as offsets into the current chunk, copied only when an entry spans chunks or is parsed.
  */
 export function createHealthEntryStream(options: HealthEntryStreamOptions): HealthEntryStream {
-  let state: 'before' | 'between' | 'entry' | 'after' = 'before';
+  const skip = (options.skipKeys ?? []).map((k) => Buffer.from(k, 'utf8'));
+  const known = options.known;
+  let state = STATE_BEFORE;
   let depth = 0;
   let inString = false;
   let escaped = false;
-  let pieces: Buffer[] = [];
   let count = 0;
-  const skipKeys = new Set(options.skipKeys ?? []);
-  // Key tracking at depth 2 (only when there is something to skip): `expectKey` after `{` or `,`; `keyText` holds
-  // the key string read so far (null once it cannot be a skip key); `lastKey` the key whose `:` comes next.
+  let h1 = H1_SEED;
+  let h2 = H2_SEED;
+  /** Kept bytes of the entry from earlier chunks (copies: the chunk may be reused once handed back). */
+  let carried: Buffer[] = [];
+  /** Kept segments of the entry in the current chunk: [start, end) pairs; [-1, -1] stands for `null`. */
+  const segs: number[] = [];
+  // Key matching at depth 2 (only when there is something to skip): `expectKey` after `{` or `,`; while reading a
+  // key, `keyLen` bytes so far and `candidates` (bit i: skip[i] still matches); `skipNext` once its `:` is due.
   let expectKey = false;
   let readingKey = false;
-  let keyText: string | null = null;
-  let lastKey: string | null = null;
+  let keyLen = 0;
+  let candidates = 0;
+  let skipNext = false;
   let skipping = false;
 
   const fail = (reason: HealthStreamError['reason'], message: string): never => {
     throw new HealthStreamFailure(reason, message);
   };
 
-  const finishEntry = (): void => {
-    const text = pieces.length === 1 ? (pieces[0] as Buffer).toString('utf8') : Buffer.concat(pieces).toString('utf8');
-    pieces = [];
-    let entry: unknown;
-    try {
-      entry = JSON.parse(text);
-    } catch (err) {
-      fail('not_json', `entry ${count}: ${(err as Error).message}`);
+  const keyByte = (c: number): void => {
+    for (let k = 0; k < skip.length; k++) {
+      const bit = 1 << k;
+      if ((candidates & bit) !== 0 && (c === BACKSLASH || (skip[k] as Buffer)[keyLen] !== c)) candidates &= ~bit;
     }
-    options.onEntry(entry, count);
+    keyLen += 1;
+  };
+
+  const keyEnd = (): void => {
+    readingKey = false;
+    skipNext = false;
+    for (let k = 0; k < skip.length; k++) {
+      if ((candidates & (1 << k)) !== 0 && (skip[k] as Buffer).length === keyLen) skipNext = true;
+    }
+  };
+
+  /** The entry's kept bytes, for parsing (rare once most entries are known). */
+  const keptText = (chunk: Buffer): string => {
+    const pieces = carried;
+    for (let s = 0; s < segs.length; s += 2) {
+      const a = segs[s] as number;
+      pieces.push(a < 0 ? NULL_VALUE : chunk.subarray(a, segs[s + 1]));
+    }
+    return (pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces)).toString('utf8');
+  };
+
+  const finishEntry = (chunk: Buffer): void => {
+    // 53 bits: all of h1, the top 21 of h2 (a safe integer, so it keys a Map as a number).
+    const fingerprint = (h1 >>> 0) * 0x200000 + (h2 >>> 11);
+    if (known === undefined || !known(fingerprint)) {
+      let entry: unknown;
+      try {
+        entry = JSON.parse(keptText(chunk));
+      } catch (err) {
+        fail('not_json', `entry ${count}: ${(err as Error).message}`);
+      }
+      options.onEntry(entry, count, fingerprint);
+    }
+    carried = [];
+    segs.length = 0;
     count += 1;
   };
 
   return {
     push(chunk) {
-      let start = state === 'entry' && !skipping ? 0 : -1;
+      const n = chunk.length;
+      /** Start of the kept segment open in this chunk, or -1 (none open: outside an entry, or skipping). */
+      let open = state === STATE_ENTRY && !skipping ? 0 : -1;
       let i = 0;
-      while (i < chunk.length) {
-        if (state === 'entry' && inString) {
-          // Strings are most of the bytes: jump from quote to quote (native indexOf) instead of byte by byte. A
-          // quote ends the string unless an odd run of backslashes precedes it (`escaped` carries the parity of a
-          // run that reaches back into the previous chunk).
-          let q = chunk.indexOf(QUOTE, i);
-          while (q >= 0) {
-            let k = q - 1;
-            while (k >= i && chunk[k] === BACKSLASH) k -= 1;
-            const odd = ((q - 1 - k) & 1) === 1 !== (k < i && escaped);
-            if (!odd) break;
-            if (readingKey) keyText = null; // an escaped quote: not a plain key
-            escaped = false;
-            i = q + 1;
-            q = chunk.indexOf(QUOTE, i);
+      while (i < n) {
+        if (state === STATE_ENTRY) {
+          // The hot loop: every byte of every entry passes here once, so its state lives in locals.
+          let a = h1;
+          let b = h2;
+          let str = inString;
+          let esc = escaped;
+          let skipped = skipping;
+          let d = depth;
+          let done = false;
+          for (; i < n; i++) {
+            const c = chunk[i] as number;
+            if (!skipped) {
+              a = Math.imul(a ^ c, H1_PRIME);
+              b = Math.imul(b ^ c, H2_PRIME);
+            }
+            if (str) {
+              if (esc) {
+                esc = false;
+                if (readingKey) keyByte(BACKSLASH);
+              } else if (c === QUOTE) {
+                str = false;
+                if (readingKey) keyEnd();
+              } else if (c === BACKSLASH) {
+                esc = true;
+                if (readingKey) keyByte(c);
+              } else if (readingKey) {
+                keyByte(c);
+              } else {
+                // Most bytes are plain string bytes: run to the next quote or backslash in a tighter loop (the
+                // byte that stops it is handled, and hashed, by the next turn of the outer one).
+                let j = i + 1;
+                if (skipped) {
+                  while (j < n) {
+                    const x = chunk[j] as number;
+                    if (x === QUOTE || x === BACKSLASH) break;
+                    j += 1;
+                  }
+                } else {
+                  while (j < n) {
+                    const x = chunk[j] as number;
+                    if (x === QUOTE || x === BACKSLASH) break;
+                    a = Math.imul(a ^ x, H1_PRIME);
+                    b = Math.imul(b ^ x, H2_PRIME);
+                    j += 1;
+                  }
+                }
+                i = j - 1;
+              }
+              continue;
+            }
+            if (c === QUOTE) {
+              str = true;
+              if (expectKey && d === 2) {
+                readingKey = true;
+                expectKey = false;
+                keyLen = 0;
+                candidates = (1 << skip.length) - 1;
+              }
+            } else if (c === LBRACE || c === LBRACKET) {
+              d += 1;
+            } else if (c === RBRACE || c === RBRACKET) {
+              d -= 1;
+              if (d === 1) {
+                if (skipped) {
+                  skipped = false;
+                  open = i;
+                  a = Math.imul(a ^ c, H1_PRIME);
+                  b = Math.imul(b ^ c, H2_PRIME);
+                }
+                segs.push(open, i + 1);
+                open = -1;
+                done = true;
+                i += 1;
+                break;
+              }
+            } else if (d === 2 && skip.length > 0) {
+              if (c === COLON) {
+                if (skipNext) {
+                  // Keep up to the colon, stand `null` in for the value, then keep nothing until the value ends.
+                  skipNext = false;
+                  segs.push(open, i + 1, -1, -1);
+                  open = -1;
+                  skipped = true;
+                  for (let k = 0; k < NULL_VALUE.length; k++) {
+                    a = Math.imul(a ^ (NULL_VALUE[k] as number), H1_PRIME);
+                    b = Math.imul(b ^ (NULL_VALUE[k] as number), H2_PRIME);
+                  }
+                }
+              } else if (c === COMMA) {
+                expectKey = true;
+                if (skipped) {
+                  skipped = false;
+                  open = i;
+                  a = Math.imul(a ^ c, H1_PRIME);
+                  b = Math.imul(b ^ c, H2_PRIME);
+                }
+              }
+            }
           }
-          if (q < 0) {
-            if (readingKey) keyText = appendKey(keyText, chunk, i, chunk.length);
-            let k = chunk.length - 1;
-            while (k >= i && chunk[k] === BACKSLASH) k -= 1;
-            const oddTail = ((chunk.length - 1 - k) & 1) === 1;
-            escaped = k < i ? oddTail !== escaped : oddTail;
-            i = chunk.length;
-            break;
+          h1 = a;
+          h2 = b;
+          inString = str;
+          escaped = esc;
+          skipping = skipped;
+          depth = d;
+          if (done) {
+            state = STATE_BETWEEN;
+            finishEntry(chunk);
           }
-          if (readingKey) {
-            lastKey = appendKey(keyText, chunk, i, q);
-            readingKey = false;
-            keyText = null;
-          }
-          inString = false;
-          escaped = false;
-          i = q + 1;
           continue;
         }
         const c = chunk[i] as number;
         i += 1;
-        if (state === 'entry') {
-          if (c === QUOTE) {
-            inString = true;
-            if (expectKey && depth === 2) {
-              readingKey = true;
-              keyText = '';
-              expectKey = false;
-            }
-          } else if (c === LBRACE || c === LBRACKET) depth += 1;
-          else if (depth === 2 && c === COLON && skipKeys.size > 0) {
-            if (lastKey !== null && skipKeys.has(lastKey)) {
-              // Keep up to the colon, stand `null` in for the value, then keep nothing until the value ends.
-              pieces.push(chunk.subarray(start, i), NULL_VALUE);
-              start = -1;
-              skipping = true;
-            }
-            lastKey = null;
-          } else if (depth === 2 && c === COMMA && skipKeys.size > 0) {
-            expectKey = true;
-            if (skipping) {
-              skipping = false;
-              start = i - 1;
-            }
-          } else if (c === RBRACE || c === RBRACKET) {
-            depth -= 1;
-            if (depth === 1 && skipping) {
-              skipping = false;
-              start = i - 1;
-            }
-            if (depth === 1) {
-              pieces.push(chunk.subarray(start, i));
-              start = -1;
-              state = 'between';
-              finishEntry();
-            }
-          }
-          continue;
-        }
-        if (WS.has(c)) continue;
-        if (state === 'before') {
+        if (isSpace(c)) continue;
+        if (state === STATE_BEFORE) {
           if (c !== LBRACKET) fail('not_json', `expected a JSON array, found ${JSON.stringify(String.fromCharCode(c))}`);
-          state = 'between';
+          state = STATE_BETWEEN;
           depth = 1;
-        } else if (state === 'between') {
+        } else if (state === STATE_BETWEEN) {
           if (c === COMMA) continue;
           if (c === RBRACKET) {
-            state = 'after';
+            state = STATE_AFTER;
             depth = 0;
           } else if (c === LBRACE) {
-            state = 'entry';
+            state = STATE_ENTRY;
             depth = 2;
-            start = i - 1;
-            expectKey = skipKeys.size > 0;
-            lastKey = null;
+            open = i - 1;
+            h1 = Math.imul(H1_SEED ^ c, H1_PRIME);
+            h2 = Math.imul(H2_SEED ^ c, H2_PRIME);
+            expectKey = skip.length > 0;
+            skipNext = false;
           } else fail('missing_fields', `entry ${count}: not an object`);
         } else {
           fail('not_json', 'unexpected data after the array');
         }
       }
-      if (state === 'entry' && start >= 0) pieces.push(chunk.subarray(start));
+      if (state === STATE_ENTRY) {
+        // The entry goes on in the next chunk: copy what is kept of it from this one.
+        if (open >= 0) segs.push(open, n);
+        for (let s = 0; s < segs.length; s += 2) {
+          const a = segs[s] as number;
+          carried.push(a < 0 ? NULL_VALUE : Buffer.from(chunk.subarray(a, segs[s + 1])));
+        }
+        segs.length = 0;
+      }
     },
     end() {
-      if (state === 'before') fail('not_json', 'empty body');
-      if (state !== 'after') fail('truncated', `body ended inside the array, after ${count} entries`);
+      if (state === STATE_BEFORE) fail('not_json', 'empty body');
+      if (state !== STATE_AFTER) fail('truncated', `body ended inside the array, after ${count} entries`);
       return count;
     },
   };
-}
-
-/** `text` plus the bytes [from, to) of `chunk` as latin1, or null once longer than any skip key can be. */
-function appendKey(text: string | null, chunk: Buffer, from: number, to: number): string | null {
-  if (text === null || text.length + (to - from) > MAX_SKIP_KEY) return null;
-  return text + chunk.toString('latin1', from, to);
 }

@@ -66,13 +66,24 @@ export interface ConsulWatcherOptions {
    */
   readonly minIntervalMs?: number;
   /**
-   * Largest share of one core this watch's reads may use: after a read whose answer took C ms to read, parse,
-   * diff and hand to subscribers, the next read waits C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. Only large,
-   * busy backends feel it: a 100-instance answer costs ~1 ms (a 20 ms gap, under `minIntervalMs`); a
-   * 10,000-instance one ~100 ms, so under constant churn it is read every ~2 s, each read taking in every change
-   * since the last. Default 0.05; range 0.001-1. Config `consul.watch.cpuShare`.
+   * Share of one core this watch's reads may use: after a read whose answer cost C ms of CPU (the HTTP read, the
+   * parse and the GC while the body arrived, then the diff and the subscribers), the next read waits
+   * C × (1/cpuShare − 1) ms, so C / (C + wait) = cpuShare. C is the whole process's CPU time in that window, so
+   * a proxy busy with calls meanwhile reads large backends less often. Only large, busy backends feel it: a 100-instance
+   * answer costs ~1 ms (a 28 ms gap, under `minIntervalMs`); a 10,000-instance one ~60-90 ms once warm, so under
+   * constant churn it is read every ~2 s, each read taking in every change since the last. What runs outside the
+   * reads (the GC of their garbage, timers) is not counted: for 10,000 instances it adds about one point (measured
+   * 4.8-5.2 % of a core in all at 0.04), which the default leaves room for under 5 %. Default 0.035; range 0.001-1.
+   * Config `consul.watch.cpuShare`.
    */
   readonly cpuShare?: number;
+  /**
+   * Cap of the wait `cpuShare` adds, ms: what keeps changes visible within a few seconds when one read costs more
+   * than usual (the first reads of a large answer also pay for compiling the reader; an answer of 30,000+
+   * instances). A change then shows within about this plus two reads. Default 3000; range 0-600_000.
+   * Config `consul.watch.maxCostWaitMs`.
+   */
+  readonly maxCostWaitMs?: number;
   /** Delay after an error, before the next read. Default {@link DEFAULT_BACKOFF}. */
   readonly backoff?: WatcherBackoff;
   /**
@@ -84,14 +95,22 @@ export interface ConsulWatcherOptions {
   readonly clock?: WatcherClock;
   /** Uniform [0, 1) for the backoff jitter. Default Math.random. */
   readonly random?: () => number;
-  /** Monotonic ms that measure the cost of handling an answer (see `cpuShare`). Default performance.now. */
+  /** Monotonic ms that measure the cost of handling an answer (see `cpuShare`). Default: this process's CPU time. */
   readonly costClock?: () => number;
   /** Default: no logging. */
   readonly log?: WatcherLogger;
 }
 
 /** Default {@link ConsulWatcherOptions.cpuShare}. */
-export const DEFAULT_CPU_SHARE = 0.05;
+export const DEFAULT_CPU_SHARE = 0.035;
+/** Default {@link ConsulWatcherOptions.maxCostWaitMs}. */
+export const DEFAULT_MAX_COST_WAIT_MS = 3000;
+
+/** This process's CPU time (user + system, every thread), ms. */
+function processCpuMs(): number {
+  const cpu = process.cpuUsage();
+  return (cpu.user + cpu.system) / 1000;
+}
 
 /** What /ready and the metrics read. */
 export interface WatcherStatus {
@@ -127,14 +146,14 @@ export interface ConsulWatcher {
  * Starts watching `service`. The loop, per iteration:
  *
  * 1. Pace: wait until `minIntervalMs` has passed since the previous read started, and until that read's cost
- *    divided by `cpuShare` has (both 0 after a long blocking read of a small backend).
+ *    divided by `cpuShare` has, at most `maxCostWaitMs` (both 0 after a long blocking read of a small backend).
  * 2. Send the query. The index sent is the one kept from the last response; 0 (not sent, a non-blocking read) on
  *    the very first request, after an index reset (3) and after a failure (5).
  * 3. On a response with index X: if the request blocked on index I and X < I, the index went backwards
  *    (snapshot restore, agent restart): keep 0 so the next read starts over. Otherwise keep max(X, 1): an index
  *    of 0 would make every following "blocking" read return at once (blocking.mdx, "Sanity check").
- * 4. Diff the entries against the current set, reusing the Endpoint of every instance whose address, weight and
- *    meta are unchanged, and emit `{ok: true}` when anything was added, changed or removed (or an error was
+ * 4. Diff the entries against the current set (an entry whose fingerprint the set holds is not even parsed),
+ *    reusing the Endpoint of every instance whose address, weight and meta are unchanged, and emit `{ok: true}` when anything was added, changed or removed (or an error was
  *    emitted since). A blocking read returning unchanged data is normal and emits nothing. Go to 1.
  * 5. On a failure, wait a full-jitter backoff (at most `backoff.maxMs`), then go to 1:
  *    a. transport or HTTP error: emit `{ok: false}` once per streak (consumers keep their last good set);
@@ -155,7 +174,9 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       : undefined;
   const cpuShare = options.cpuShare ?? DEFAULT_CPU_SHARE;
   if (!(cpuShare > 0 && cpuShare <= 1)) throw new RangeError(`cpuShare must be in (0, 1], got ${cpuShare}`);
-  const costClock = options.costClock ?? (() => performance.now());
+  const maxCostWaitMs = options.maxCostWaitMs ?? DEFAULT_MAX_COST_WAIT_MS;
+  if (!(maxCostWaitMs >= 0)) throw new RangeError(`maxCostWaitMs must be >= 0, got ${maxCostWaitMs}`);
+  const costClock = options.costClock ?? processCpuMs;
   const backoff = createBackoff({
     ...(options.backoff ?? DEFAULT_BACKOFF),
     random: options.random ?? Math.random,
@@ -165,8 +186,8 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
   let index = 0n;
   let timer: unknown;
   let inflight: AbortController | undefined;
-  /** The current set by address (the last one emitted) and its sorted list. */
-  let current = new Map<string, Endpoint>();
+  /** The current set (the last one emitted), kept between reads. */
+  const current = createEndpointSet();
   let emittedOnce = false;
   /** Earliest start of the next read allowed by the last read's cost (`cpuShare`), clock ms. */
   let costGateAt = 0;
@@ -233,7 +254,15 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       if (diff.invalid === 1) log?.warn({ service, address, err }, 'consul instance skipped: unusable address');
     });
     client
-      .healthService({ service, passing: true, index: sentIndex, waitMs, signal: controller.signal, onEntry: diff.add })
+      .healthService({
+        service,
+        passing: true,
+        index: sentIndex,
+        waitMs,
+        signal: controller.signal,
+        known: diff.known,
+        onEntry: diff.add,
+      })
       .then(
         (res) => {
           if (closed || inflight !== controller) return;
@@ -267,19 +296,19 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     } else {
       index = newIndex < 1n ? 1n : newIndex;
     }
-    const { next, changed } = diff.finish();
+    const { changed } = diff.finish();
     if (changed || !emittedOnce || errorEmitted) {
-      current = next;
       emittedOnce = true;
       errorEmitted = false;
-      endpoints = current.size;
+      endpoints = current.byAddress.size;
       updates += 1;
       emit({ ok: true, endpoints: sortedEndpoints(current) });
     }
     // The cost C of this answer (read, parse, diff, subscribers) spaces the next read (step 1): a gap of
-    // C × (1/cpuShare − 1) after it makes the busy share C / (C + gap) = cpuShare; cpuShare 1 adds no gap.
+    // C × (1/cpuShare − 1) after it makes the busy share C / (C + gap) = cpuShare; cpuShare 1 adds no gap. The
+    // cap keeps an expensive read (a cold reader, a huge answer) from hiding changes for long.
     const costMs = readCostMs + (costClock() - t0);
-    costGateAt = clock.now() + costMs * (1 / cpuShare - 1);
+    costGateAt = clock.now() + Math.min(costMs * (1 / cpuShare - 1), maxCostWaitMs);
     step();
   };
 
@@ -353,67 +382,146 @@ function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record<string
   return Object.keys(a).length === n;
 }
 
-/** An answer being diffed against the current set, entry by entry (see {@link createEntryDiff}). */
-export interface EntryDiff {
-  /** Takes the next entry of the answer. */
-  readonly add: (entry: HealthServiceEntry) => void;
-  /** Entries left out so far because their address is unusable. */
-  readonly invalid: number;
-  /** The new set by address, and whether an address was added, changed or removed. Call once, at the end. */
-  finish(): { next: Map<string, Endpoint>; changed: boolean };
+/** One endpoint of an {@link EndpointSet}, with what the diff of each read needs. */
+interface HeldEndpoint {
+  readonly endpoint: Endpoint;
+  /** Fingerprint of the answer entry it came from (see health-stream.ts), when the client reported one. */
+  readonly fingerprint: number | undefined;
+  /** The read that last saw it ({@link EndpointSet.generation}). */
+  seen: number;
 }
 
 /**
- * Diffs an answer against the current set (by address), entry by entry: an instance whose weight and meta are
- * unchanged keeps its Endpoint object, so an unchanged answer allocates no endpoint and the caller emits
- * nothing. Same rules as {@link entriesToEndpoints}; `onInvalid` hears of each unusable address.
+ * The current endpoint set of one watch, kept between reads so that reading an unchanged answer allocates
+ * nothing: no new map, no endpoint, not even the parsed entry (an entry whose fingerprint is held is not parsed).
+ * Mutated only by {@link createEntryDiff}: `seen` marks during a read, everything else on `finish()`.
  */
-export function createEntryDiff(
-  current: ReadonlyMap<string, Endpoint>,
-  onInvalid: (address: string, err: Error) => void = () => {},
-): EntryDiff {
-  const next = new Map<string, Endpoint>();
+export interface EndpointSet {
+  readonly byAddress: Map<string, HeldEndpoint>;
+  readonly byFingerprint: Map<number, HeldEndpoint>;
+  /** Bumped by each read. */
+  generation: number;
+}
+
+/** An empty set, or one holding `endpoints` (by address; without fingerprints). */
+export function createEndpointSet(endpoints: ReadonlyMap<string, Endpoint> = new Map()): EndpointSet {
+  const byAddress = new Map<string, HeldEndpoint>();
+  for (const [address, endpoint] of endpoints) byAddress.set(address, { endpoint, fingerprint: undefined, seen: 0 });
+  return { byAddress, byFingerprint: new Map(), generation: 0 };
+}
+
+/** An answer being diffed against an {@link EndpointSet}, entry by entry (see {@link createEntryDiff}). */
+export interface EntryDiff {
+  /**
+   * True when the set holds an endpoint made from an entry with this fingerprint: the entry is then taken as
+   * unchanged without being parsed (a client's `known`).
+   */
+  readonly known: (fingerprint: number) => boolean;
+  /** Takes the next entry of the answer (one `known` did not claim), with its fingerprint when there is one. */
+  readonly add: (entry: HealthServiceEntry, fingerprint?: number) => void;
+  /** Entries left out so far because their address is unusable. */
+  readonly invalid: number;
+  /**
+   * Ends the read (call once, and only for an answer read whole): applies it to the set and says whether an
+   * address was added, changed or removed. An unchanged answer leaves the set as it was.
+   */
+  finish(): { changed: boolean };
+}
+
+/**
+ * Diffs an answer against `set` (by address), entry by entry: an instance whose weight and meta are unchanged
+ * keeps its Endpoint object, so an unchanged answer allocates no endpoint and the caller emits nothing. Rules: the
+ * address is `Service.Address`, else `Node.Address` (IPv6 bracketed), with `Service.Port`; weight
+ * `Weights.Passing` (at least 1); meta `Service.Meta`; the first entry of an address wins; an entry whose address
+ * is not a valid host:port (e.g. Port 0) is left out and reported to `onInvalid`. The set changes only in
+ * `finish()`, so a read that fails half way leaves it as it was (its `seen` marks are stale from the next read on).
+ */
+export function createEntryDiff(set: EndpointSet, onInvalid: (address: string, err: Error) => void = () => {}): EntryDiff {
+  set.generation += 1;
+  const generation = set.generation;
+  /** Added or changed endpoints, and kept ones whose entry got a new fingerprint (`changed` false), by address. */
+  const pending = new Map<string, { readonly held: HeldEndpoint; readonly changed: boolean }>();
+  let kept = 0;
+  let replaced = 0;
   let changed = false;
   const diff = {
     invalid: 0,
-    add(e: HealthServiceEntry): void {
+    known(fingerprint: number): boolean {
+      const held = set.byFingerprint.get(fingerprint);
+      if (held === undefined) return false;
+      // Another entry of this address came first in this answer (a duplicate address): the first one wins.
+      if (pending.has(held.endpoint.address)) return true;
+      if (held.seen !== generation) {
+        held.seen = generation;
+        kept += 1;
+      }
+      return true;
+    },
+    add(e: HealthServiceEntry, fingerprint?: number): void {
       const address = entryAddress(e);
-      if (next.has(address)) return;
+      const previous = set.byAddress.get(address);
+      if (pending.has(address) || previous?.seen === generation) return;
       const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
-      const previous = current.get(address);
-      if (previous !== undefined && previous.weight === weight && sameMeta(previous.meta, e.Service.Meta)) {
-        next.set(address, previous);
+      if (previous !== undefined && previous.endpoint.weight === weight && sameMeta(previous.endpoint.meta, e.Service.Meta)) {
+        previous.seen = generation;
+        kept += 1;
+        if (fingerprint !== undefined && fingerprint !== previous.fingerprint) {
+          pending.set(address, { held: { endpoint: previous.endpoint, fingerprint, seen: generation }, changed: false });
+        }
         return;
       }
       try {
-        next.set(address, endpointFromAddress(address, weight, e.Service.Meta));
+        const endpoint = endpointFromAddress(address, weight, e.Service.Meta);
+        pending.set(address, { held: { endpoint, fingerprint, seen: generation }, changed: true });
         changed = true;
+        if (previous !== undefined) replaced += 1;
       } catch (err) {
         diff.invalid += 1;
         onInvalid(address, err as Error);
       }
     },
     finish() {
-      // Every kept address is in `next`; any other difference in size is a removal.
-      return { next, changed: changed || next.size !== current.size };
+      // Every held address is either seen (kept), replaced (changed), or gone.
+      const removed = set.byAddress.size - kept - replaced;
+      if (removed > 0) {
+        for (const [address, held] of set.byAddress) {
+          if (held.seen !== generation && !pending.has(address)) forget(set, address, held);
+        }
+      }
+      for (const [address, { held }] of pending) {
+        const previous = set.byAddress.get(address);
+        if (previous !== undefined) forget(set, address, previous);
+        set.byAddress.set(address, held);
+        if (held.fingerprint !== undefined) set.byFingerprint.set(held.fingerprint, held);
+      }
+      return { changed: changed || removed > 0 };
     },
   };
   return diff;
 }
 
-/** {@link createEntryDiff} over a whole answer at once. */
+function forget(set: EndpointSet, address: string, held: HeldEndpoint): void {
+  set.byAddress.delete(address);
+  if (held.fingerprint !== undefined && set.byFingerprint.get(held.fingerprint) === held) set.byFingerprint.delete(held.fingerprint);
+}
+
+/** {@link createEntryDiff} over a whole answer at once, from and to a plain map (address → Endpoint). */
 export function diffEntries(
   current: ReadonlyMap<string, Endpoint>,
   entries: readonly HealthServiceEntry[],
   onInvalid: (address: string, err: Error) => void = () => {},
 ): { next: Map<string, Endpoint>; changed: boolean } {
-  const diff = createEntryDiff(current, onInvalid);
+  const set = createEndpointSet(current);
+  const diff = createEntryDiff(set, onInvalid);
   for (const e of entries) diff.add(e);
-  return diff.finish();
+  const { changed } = diff.finish();
+  return { next: new Map([...set.byAddress].map(([address, held]) => [address, held.endpoint])), changed };
 }
 
-function sortedEndpoints(set: ReadonlyMap<string, Endpoint>): Endpoint[] {
-  return [...set.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+function sortedEndpoints(set: EndpointSet): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const held of set.byAddress.values()) out.push(held.endpoint);
+  return out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
 /**
@@ -426,5 +534,9 @@ export function entriesToEndpoints(
   entries: readonly HealthServiceEntry[],
   onInvalid: (address: string, err: Error) => void = () => {},
 ): Endpoint[] {
-  return sortedEndpoints(diffEntries(new Map(), entries, onInvalid).next);
+  const set = createEndpointSet();
+  const diff = createEntryDiff(set, onInvalid);
+  for (const e of entries) diff.add(e);
+  diff.finish();
+  return sortedEndpoints(set);
 }

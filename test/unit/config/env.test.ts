@@ -70,7 +70,7 @@ describe('env overrides', () => {
       idleWatchTimeoutMs: 300_000,
       requestTimeoutMs: 10_000,
       maxResponseBytes: 64 * 1024 * 1024,
-      watch: { minIntervalMs: 100, cpuShare: 0.05, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 },
+      watch: { minIntervalMs: 100, cpuShare: 0.035, maxCostWaitMs: 3000, backoffBaseMs: 100, backoffMaxMs: 800, logIntervalMs: 10_000 },
       check: { intervalMs: 10_000, timeoutMs: 2000, deregisterCriticalAfterMs: 60_000 },
     });
   });

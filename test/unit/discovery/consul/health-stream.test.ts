@@ -76,3 +76,43 @@ describe('createHealthEntryStream', () => {
     expect(err.reason).toBe(reason);
   });
 });
+
+describe('entry fingerprints', () => {
+  const fingerprints = (body: string, chunkSize: number, known?: (fp: number) => boolean): { fps: number[]; parsed: number } => {
+    const fps: number[] = [];
+    let parsed = 0;
+    const s = createHealthEntryStream({
+      onEntry: (_e, _i, fp) => {
+        parsed += 1;
+        fps.push(fp);
+      },
+      skipKeys: ['Checks'],
+      known: known === undefined ? undefined : (fp) => (fps.push(fp), known(fp)),
+    });
+    const buf = Buffer.from(body, 'utf8');
+    for (let i = 0; i < buf.length; i += chunkSize) s.push(buf.subarray(i, i + chunkSize));
+    s.end();
+    return { fps, parsed };
+  };
+  const entry = (id: string, checks: string, meta = 'é') =>
+    JSON.stringify({ Node: { Address: '10.0.0.1' }, Service: { ID: id, Meta: { m: meta } }, Checks: [{ Output: checks }] });
+
+  it('gives equal kept bytes equal fingerprints wherever the chunks split, whatever the skipped Checks hold', () => {
+    const body = `[${entry('a', 'ok')},${entry('a', 'x}]"{')},${entry('b', 'ok')},${entry('a', 'ok', 'è')}]`;
+    for (const size of [1, 3, 7, body.length]) {
+      const { fps } = fingerprints(body, size);
+      expect(fps[0]).toBe(fps[1]); // only Checks differ
+      expect(new Set(fps).size).toBe(3); // a Service field or one multi-byte character differs
+      expect(fps).toEqual(fingerprints(body, body.length).fps);
+      for (const fp of fps) expect(Number.isSafeInteger(fp) && fp >= 0).toBe(true);
+    }
+  });
+
+  it('parses only the entries `known` does not claim', () => {
+    const body = `[${entry('a', 'ok')},${entry('b', 'ok')}]`;
+    const [fpA] = fingerprints(body, body.length).fps;
+    const { parsed, fps } = fingerprints(body, 5, (fp) => fp === fpA);
+    expect(parsed).toBe(1);
+    expect(fps).toHaveLength(3); // asked twice, parsed (and reported) once
+  });
+});

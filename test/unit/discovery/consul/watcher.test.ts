@@ -7,7 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createConsulClient, type ConsulClient } from '../../../../src/discovery/consul/client.js';
 import {
   createConsulWatcher,
+  createEndpointSet,
+  createEntryDiff,
   diffEntries,
+  type EndpointSet,
   entriesToEndpoints,
   type ConsulWatcher,
   type ConsulWatcherOptions,
@@ -193,6 +196,20 @@ describe('createConsulWatcher', () => {
     expect(reads()).toHaveLength(2);
   });
 
+  it('caps the wait an expensive read adds at maxCostWaitMs, so changes stay visible within seconds', async () => {
+    // Each answer "costs" 10 s of CPU: cpuShare alone would wait 190 s before the next read.
+    let costNow = 0;
+    const costClock = () => (costNow += 10_000);
+    const { d, clock, log, until } = await setup({ minIntervalMs: 100, cpuShare: 0.05, maxCostWaitMs: 2500, costClock });
+    d.addInstance({ service: 'orders', port: 9000 });
+    clock.runNext();
+    await until(() => log.results.length === 1 && clock.pending() > 0, 'the first set, the next read held back');
+    expect(clock.nextDelay()).toBe(2500);
+    d.addInstance({ service: 'orders', port: 9001 });
+    clock.runNext();
+    await until(() => log.results.length === 2, 'the change, 2.5 s later');
+  });
+
   it('backs off with full jitter during an outage and resumes with a fresh non-blocking read when back', async () => {
     const { d, clock, log, until, reads, w } = await setup({ backoff: { baseMs: 250, maxMs: 1000 } });
     d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
@@ -368,5 +385,53 @@ describe('diffEntries', () => {
     expect(reweighted.next.get('10.0.0.2:80')?.weight).toBe(5);
     expect(reweighted.next.get('10.0.0.1:80')).toBe(base.get('10.0.0.1:80'));
     expect(diffEntries(base, [entry('10.0.0.1', 80), entry('10.0.0.2', 80, 1, { v: '2' })]).changed).toBe(true);
+  });
+});
+
+describe('createEntryDiff with fingerprints', () => {
+  const entry = (address: string, port = 80) => ({
+    Node: { Node: 'n', Address: address },
+    Service: { ID: address, Service: 'orders', Address: '', Port: port, Tags: [], Meta: {}, Weights: { Passing: 1, Warning: 1 } },
+  });
+  /** One read: entries as [entry, fingerprint]; an entry is parsed (add) only when `known` does not claim it. */
+  const read = (set: EndpointSet, answer: [ReturnType<typeof entry>, number][]) => {
+    const diff = createEntryDiff(set);
+    let parsed = 0;
+    for (const [e, fp] of answer) {
+      if (diff.known(fp)) continue;
+      parsed += 1;
+      diff.add(e, fp);
+    }
+    return { ...diff.finish(), parsed };
+  };
+
+  it('takes known entries as unchanged without parsing them, and still sees removals and additions', () => {
+    const set = createEndpointSet();
+    expect(read(set, [[entry('10.0.0.1'), 1], [entry('10.0.0.2'), 2]])).toEqual({ changed: true, parsed: 2 });
+    const kept = set.byAddress.get('10.0.0.1:80')?.endpoint;
+    expect(read(set, [[entry('10.0.0.1'), 1], [entry('10.0.0.2'), 2]])).toEqual({ changed: false, parsed: 0 });
+    expect(read(set, [[entry('10.0.0.1'), 1]])).toEqual({ changed: true, parsed: 0 });
+    expect([...set.byAddress.keys()]).toEqual(['10.0.0.1:80']);
+    expect(set.byFingerprint.has(2)).toBe(false);
+    expect(read(set, [[entry('10.0.0.1'), 1], [entry('10.0.0.3'), 3]])).toEqual({ changed: true, parsed: 1 });
+    expect(set.byAddress.get('10.0.0.1:80')?.endpoint).toBe(kept);
+  });
+
+  it('re-keys an instance whose entry changed outside what endpoints hold, without reporting a change', () => {
+    const set = createEndpointSet();
+    read(set, [[entry('10.0.0.1'), 1]]);
+    expect(read(set, [[entry('10.0.0.1'), 9]])).toEqual({ changed: false, parsed: 1 });
+    expect(set.byFingerprint.has(1)).toBe(false);
+    expect(read(set, [[entry('10.0.0.1'), 9]])).toEqual({ changed: false, parsed: 0 });
+  });
+
+  it('leaves the set as it was when a read is abandoned half way', () => {
+    const set = createEndpointSet();
+    read(set, [[entry('10.0.0.1'), 1], [entry('10.0.0.2'), 2]]);
+    const abandoned = createEntryDiff(set);
+    abandoned.known(1);
+    abandoned.add(entry('10.0.0.4'), 4); // never finished
+    expect(read(set, [[entry('10.0.0.2'), 2]])).toEqual({ changed: true, parsed: 0 });
+    expect([...set.byAddress.keys()]).toEqual(['10.0.0.2:80']);
   });
 });
