@@ -25,6 +25,8 @@ export interface ConsulBackendStats extends WatcherStatus {
 
 export interface ConsulResolver extends Resolver {
   readonly kind: 'consul';
+  /** Always present here: see `createConsulResolver`. */
+  watchChanges(backend: string, onResult: (result: ResolutionUpdate) => void): Watch;
   /**
    * A snapshot of every backend watched now. Watching is lazy: a backend appears on its first watch() and
    * disappears when its last watch is closed. Stopping idle backends (config `consul.idleWatchTimeoutMs`) is the
