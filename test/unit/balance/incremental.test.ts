@@ -299,14 +299,11 @@ describe('updatePicker on its own (pure)', () => {
     return out;
   };
 
-  it.each([
-    ['round_robin', roundRobinPolicy as BalancingPolicy<unknown>],
-    ['least_request', leastRequestPolicy as BalancingPolicy<unknown>],
-  ])('%s: follows random steps, growing past its arrays and back to empty', (_name, policy) => {
+  it.each(POLICIES)('%s: follows random steps, growing past its arrays and back to empty', (_name, policy, options) => {
     const random = createSeededRandom(42);
     let list: PickerEndpoint[] = [];
     const env = new SwitchEnv();
-    let picker = policy.createPicker(list, {}, env);
+    let picker = policy.createPicker(list, options, env);
     let next = 0;
     for (let round = 0; round < 300; round++) {
       const steps: EndpointListStep[] = [];
@@ -322,15 +319,20 @@ describe('updatePicker on its own (pure)', () => {
           steps.push({ kind: 'remove', index: Math.floor(random() * size) });
           size--;
         } else if (size > 0) {
-          steps.push({ kind: 'set', index: Math.floor(random() * size), endpoint: testEndpoint(`10.2.0.${round & 255}:80`, 2) });
+          // Another weight for the same address, or another address.
+          const index = Math.floor(random() * size);
+          const address = random() < 0.5 ? applied(list, steps)[index]!.endpoint.address : `10.2.${next >> 8}.${next++ & 255}:80`;
+          steps.push({ kind: 'set', index, endpoint: testEndpoint(address, 1 + Math.floor(random() * 4)) });
         }
       }
       list = applied(list, steps);
       env.reseed(round);
-      picker = policy.updatePicker!(picker, steps, list, {}, env);
+      const previous = picker;
+      picker = policy.updatePicker!(picker, steps, list, options, env);
       const fresh = new SwitchEnv();
       fresh.reseed(round);
-      const reference = policy.createPicker(list, {}, fresh);
+      // ring_hash keeps its scale from the snapshot it replaces, so its reference is built with that snapshot.
+      const reference = policy.createPicker(list, options, fresh, policy === ringHashPolicy ? previous : undefined);
       const addresses = list.map((e) => e.endpoint.address);
       expect(picks(picker, round, 25, addresses)).toEqual(picks(reference, round, 25, addresses));
     }
