@@ -69,11 +69,25 @@ export class Backend {
   readonly name: string;
   readonly balancing: BackendBalancing;
   picker: Picker | undefined;
+  private list: BackendEndpoint[] = [];
   /**
    * The current endpoints, in arrival order; a removed endpoint's place goes to the last one. Changed in place
-   * by each update (copy it to keep a set across an await). Backends alone writes it.
+   * by each update (copy it to keep a set across an await).
    */
-  endpoints: readonly BackendEndpoint[] = [];
+  get endpoints(): readonly BackendEndpoint[] {
+    return this.list;
+  }
+  /** Replaces the whole list (tests; Backends changes it in place). O(n). */
+  set endpoints(list: readonly BackendEndpoint[]) {
+    this.list = list.slice();
+    this.positions.clear();
+    for (let i = 0; i < list.length; i++) this.positions.set(list[i]!.endpoint.address, i);
+  }
+  /** The current endpoint of `address`, if any. O(1). */
+  endpointAt(address: string): BackendEndpoint | undefined {
+    const i = this.positions.get(address);
+    return i === undefined ? undefined : this.list[i];
+  }
   /**
    * What the last result changed, for `onUpdate` consumers that follow changes in O(changes): empty after an
    * error; every endpoint after the first result.
