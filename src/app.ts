@@ -137,7 +137,7 @@ export async function createApp(config: BootstrapConfig, opts: AppOptions): Prom
           rateLimit: rateLimit.layer,
           onEndpointsChanged,
           ...(mtls?.outboundConnector !== undefined
-            ? { mtls: { connector: mtls.outboundConnector, setEndpoints: mtls.setEndpoints } }
+            ? { mtls: { connector: mtls.outboundConnector, updateEndpoints: mtls.updateEndpoints } }
             : {}),
         });
   readiness.add(upstreamsResolved(Object.keys(config.upstreams), outbound?.backends));

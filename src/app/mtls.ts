@@ -22,8 +22,11 @@ export interface AppMtls {
   readonly inboundTls: InboundTls | undefined;
   /** The outbound pool's connector; undefined when `mtls.outbound.mode` is plaintext. */
   readonly outboundConnector: Connector | undefined;
-  /** Records the endpoints of a backend (discovery update), for the expected identities of its connections. */
-  setEndpoints(backend: string, endpoints: readonly Endpoint[]): void;
+  /**
+   * Records a change to the endpoints of a backend (discovery update: endpoints added or with new meta, addresses
+   * gone), for the expected identities of their connections. O(changes).
+   */
+  updateEndpoints(backend: string, upserted: readonly Endpoint[], removed: readonly string[]): void;
   /** Start hook, before any listener: waits for the first material and builds its contexts. */
   start(): Promise<void>;
   /** Stop hook: stops following the source and closes it. */
@@ -84,12 +87,14 @@ export function createMtls(config: BootstrapConfig, source: CertSource | undefin
     contexts,
     inboundTls,
     outboundConnector,
-    setEndpoints(backend, endpoints) {
-      for (const [address, backends] of byAddress) {
+    updateEndpoints(backend, upserted, removed) {
+      for (const address of removed) {
+        const backends = byAddress.get(address);
+        if (backends === undefined) continue;
         backends.delete(backend);
         if (backends.size === 0) byAddress.delete(address);
       }
-      for (const e of endpoints) {
+      for (const e of upserted) {
         let backends = byAddress.get(e.address);
         if (backends === undefined) byAddress.set(e.address, (backends = new Map()));
         backends.set(backend, expectedIdentities(config, backend, e));

@@ -35,7 +35,7 @@ export interface OutboundDeps {
   /** mTLS origination (src/app/mtls.ts): the pool's connector and where endpoint sets are reported; absent = h2c. */
   readonly mtls?: {
     readonly connector: Connector;
-    readonly setEndpoints: (backend: string, endpoints: readonly Endpoint[]) => void;
+    readonly updateEndpoints: (backend: string, upserted: readonly Endpoint[], removed: readonly string[]) => void;
   };
 }
 
@@ -79,8 +79,12 @@ export function createOutbound(config: BootstrapConfig, outbound: OutboundConfig
     onEndpointRemoved: (address) => pool.retire(address),
     // New or changed endpoints are health-checked at once when active checks are on.
     onUpdate: (b) => {
-      // Before any connection to a new endpoint: its expected SPIFFE IDs (mTLS) come from its backend.
-      deps.mtls?.setEndpoints(b.name, b.endpoints.map((e) => e.endpoint));
+      // Before any connection to a new endpoint: its expected SPIFFE IDs (mTLS) come from its backend. Only
+      // what changed, so a change of k endpoints among n costs O(k) (issue 13).
+      if (deps.mtls !== undefined) {
+        const { upserted, removed } = b.lastChanges;
+        if (upserted.length + removed.length > 0) deps.mtls.updateEndpoints(b.name, upserted.map((e) => e.endpoint), removed);
+      }
       void upstreamChecker?.checkBackend(b);
       deps.onEndpointsChanged(); // readiness waits for the first endpoints of declared upstreams
     },

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The outbound backends: per backend name, the resolver watch (started lazily on first use, stopped when idle),
 // the current endpoint set with per-endpoint load carried across updates, and the current Picker snapshot.
-// Consulted by the balance layer on every call.
+// Consulted by the balance layer on every call. A change of k endpoints among n costs O(k) here (issue 13).
 
-import type { Endpoint, Resolution, Resolver, Watch } from '../discovery/resolver.js';
+import type { Endpoint, EndpointChanges, ResolutionUpdate, Resolver, Watch } from '../discovery/resolver.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createEndpointLoad } from './endpoint-load.js';
-import type { BalancingPolicy, EndpointLoad, Picker, PickerEndpoint, PickerEnv } from './picker.js';
+import type { BalancingPolicy, EndpointListStep, EndpointLoad, Picker, PickerEndpoint, PickerEnv } from './picker.js';
 
 /** How one backend is balanced (from config `upstreams.<name>.balancing`). */
 export interface BackendBalancing {
@@ -56,12 +56,45 @@ export class BackendEndpoint implements PickerEndpoint {
   ) {}
 }
 
+/** What the last ok result changed in a backend's endpoints (see {@link Backend.lastChanges}). */
+export interface BackendChanges {
+  /** Endpoints added, or replacing the one of the same address (new weight or meta). */
+  readonly upserted: readonly BackendEndpoint[];
+  /** Addresses that left. */
+  readonly removed: readonly string[];
+}
+
 /** One logical service the local app calls. */
 export class Backend {
   readonly name: string;
   readonly balancing: BackendBalancing;
   picker: Picker | undefined;
-  endpoints: readonly BackendEndpoint[] = [];
+  private list: BackendEndpoint[] = [];
+  /**
+   * The current endpoints, in arrival order; a removed endpoint's place goes to the last one. Changed in place
+   * by each update (copy it to keep a set across an await).
+   */
+  get endpoints(): readonly BackendEndpoint[] {
+    return this.list;
+  }
+  /** Replaces the whole list (tests; Backends changes it in place). O(n). */
+  set endpoints(list: readonly BackendEndpoint[]) {
+    this.list = list.slice();
+    this.positions.clear();
+    for (let i = 0; i < list.length; i++) this.positions.set(list[i]!.endpoint.address, i);
+  }
+  /** The current endpoint of `address`, if any. O(1). */
+  endpointAt(address: string): BackendEndpoint | undefined {
+    const i = this.positions.get(address);
+    return i === undefined ? undefined : this.list[i];
+  }
+  /**
+   * What the last result changed, for `onUpdate` consumers that follow changes in O(changes): empty after an
+   * error; every endpoint after the first result.
+   */
+  lastChanges: BackendChanges = { upserted: [], removed: [] };
+  /** @internal Position of each address in `endpoints`. */
+  readonly positions = new Map<string, number>();
   /** The resolver's last error, kept while the last good endpoints stay in use. */
   lastError: Error | undefined;
   /** performance.now() of the last result (ok or error). */
@@ -133,39 +166,94 @@ export class Backends {
   }
 
   private startWatch(b: Backend): void {
-    b.watch = this.opts.resolver.watch(b.name, (r) => this.onResult(b, r));
+    const onResult = (r: ResolutionUpdate): void => this.onResult(b, r);
+    const resolver = this.opts.resolver;
+    b.watch = resolver.watchChanges !== undefined ? resolver.watchChanges(b.name, onResult) : resolver.watch(b.name, onResult);
   }
 
-  private onResult(b: Backend, r: Resolution): void {
+  /**
+   * Applies a result:
+   * 1. An error: keep the endpoints and the picker, record the error.
+   * 2. Changes (`{ok, changes}`): apply them to the list as EndpointListSteps, O(changes).
+   * 3. A whole set: the first one becomes the list as given, in its order; a later one is diffed against the
+   *    list by address (O(n), the set's own size) into the same changes as 2.
+   * 4. If any step was made, the policy's `updatePicker` brings the picker in line (else `createPicker` builds
+   *    it again); no step (the same set again), no picker work. Removed addresses go to `onEndpointRemoved`.
+   * An address's BackendEndpoint (its load and readiness) is kept while its weight and meta stay; a replacement
+   * (new weight or meta) takes over the load and both readiness verdicts.
+   */
+  private onResult(b: Backend, r: ResolutionUpdate): void {
     b.lastResultMs = this.opts.env.now();
     if (!r.ok) {
       b.lastError = r.error;
+      b.lastChanges = { upserted: [], removed: [] };
       this.opts.log.warn({ backend: b.name, err: r.error.message, endpoints: b.endpoints.length }, 'discovery failed; keeping the last endpoints');
       b.markResolved();
       this.opts.onUpdate?.(b);
       return;
     }
     b.lastError = undefined;
-    // Filled in a loop: `new Map(list.map(...))` would also allocate a pair array per endpoint (10,000 per update).
-    const previous = new Map<string, BackendEndpoint>();
-    for (const e of b.endpoints) previous.set(e.endpoint.address, e);
-    const next: BackendEndpoint[] = [];
-    for (const ep of r.endpoints) {
-      const old = previous.get(ep.address);
-      if (old !== undefined && old.endpoint.weight === ep.weight) {
-        next.push(old);
-      } else {
-        const fresh = new BackendEndpoint(ep, old?.load ?? createEndpointLoad({ nowMs: this.opts.env.now() }));
-        if (old !== undefined) fresh.carryFrom(old);
-        next.push(fresh);
+    const balancing = b.balancing;
+    const list = b.endpoints as BackendEndpoint[];
+    if (b.picker === undefined && r.endpoints !== undefined) {
+      // The first set: taken as it is.
+      for (const ep of r.endpoints) {
+        if (b.positions.has(ep.address)) continue; // a duplicate address: the first one wins
+        b.positions.set(ep.address, list.length);
+        list.push(new BackendEndpoint(ep, createEndpointLoad({ nowMs: this.opts.env.now() })));
       }
-      previous.delete(ep.address);
+      b.lastChanges = { upserted: list.slice(), removed: [] };
+      b.picker = balancing.policy.createPicker(list, balancing.options, this.opts.env, undefined);
+      this.opts.log.info({ backend: b.name, endpoints: list.length, removed: 0 }, 'endpoints updated');
+      b.markResolved();
+      this.opts.onUpdate?.(b);
+      return;
     }
-    b.endpoints = next;
-    b.picker = b.balancing.policy.createPicker(next, b.balancing.options, this.opts.env, b.picker);
-    for (const removed of previous.keys()) this.opts.onEndpointRemoved?.(removed);
+    const changes = r.endpoints !== undefined ? diffAgainst(b, r.endpoints) : r.changes;
+    const steps: EndpointListStep[] = [];
+    const upserted: BackendEndpoint[] = [];
+    const removed: string[] = [];
+    for (const address of changes.removed) {
+      const i = b.positions.get(address);
+      if (i === undefined) continue;
+      const last = list.length - 1;
+      if (i !== last) {
+        const moved = list[last]!;
+        list[i] = moved;
+        b.positions.set(moved.endpoint.address, i);
+      }
+      list.pop();
+      b.positions.delete(address);
+      steps.push({ kind: 'remove', index: i });
+      removed.push(address);
+    }
+    for (const ep of changes.upserted) {
+      const i = b.positions.get(ep.address);
+      const old = i === undefined ? undefined : list[i]!;
+      if (old !== undefined && sameEndpoint(old.endpoint, ep)) continue;
+      const fresh = new BackendEndpoint(ep, old?.load ?? createEndpointLoad({ nowMs: this.opts.env.now() }));
+      if (old !== undefined && i !== undefined) {
+        fresh.carryFrom(old);
+        list[i] = fresh;
+        steps.push({ kind: 'set', index: i, endpoint: fresh });
+      } else {
+        b.positions.set(ep.address, list.length);
+        list.push(fresh);
+        steps.push({ kind: 'push', endpoint: fresh });
+      }
+      upserted.push(fresh);
+    }
+    b.lastChanges = { upserted, removed };
+    if (steps.length > 0 || b.picker === undefined) {
+      const { policy, options } = balancing;
+      b.picker =
+        b.picker !== undefined && policy.updatePicker !== undefined
+          ? policy.updatePicker(b.picker, steps, list, options, this.opts.env)
+          : policy.createPicker(list, options, this.opts.env, b.picker);
+    }
+    for (const address of removed) this.opts.onEndpointRemoved?.(address);
     // Counts, not addresses: a 10,000-endpoint list would be built on every update even when info is off.
-    this.opts.log.info({ backend: b.name, endpoints: next.length, removed: previous.size }, 'endpoints updated');
+    this.opts.log.info({ backend: b.name, endpoints: list.length, upserted: upserted.length, removed: removed.length }, 'endpoints updated');
     b.markResolved();
     this.opts.onUpdate?.(b);
   }
@@ -185,4 +273,31 @@ export class Backends {
       }
     }
   }
+}
+
+/** A whole set as changes against `b`'s list: O(set + list). */
+function diffAgainst(b: Backend, endpoints: readonly Endpoint[]): EndpointChanges {
+  const seen = new Set<string>();
+  const upserted: Endpoint[] = [];
+  for (const ep of endpoints) {
+    if (seen.has(ep.address)) continue; // a duplicate address: the first one wins
+    seen.add(ep.address);
+    const i = b.positions.get(ep.address);
+    if (i === undefined || !sameEndpoint(b.endpoints[i]!.endpoint, ep)) upserted.push(ep);
+  }
+  const removed: string[] = [];
+  for (const e of b.endpoints) if (!seen.has(e.endpoint.address)) removed.push(e.endpoint.address);
+  return { upserted, removed };
+}
+
+/** Same address, weight and meta: the BackendEndpoint (and the picker) need not change. */
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  if (a === b) return true;
+  if (a.address !== b.address || a.weight !== b.weight) return false;
+  let n = 0;
+  for (const k in b.meta) {
+    if (a.meta[k] !== b.meta[k]) return false;
+    n += 1;
+  }
+  return Object.keys(a.meta).length === n;
 }

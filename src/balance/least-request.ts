@@ -3,8 +3,8 @@
 // policy. A pure picker used by the balance layer once per request attempt.
 
 import { registerPolicy } from './registry.js';
-import { effectiveWeight } from './picker.js';
-import type { BalancingPolicy, Picker, PickerEndpoint, PickerEnv, PickInput } from './picker.js';
+import { WeightedEndpointList } from './endpoint-list.js';
+import type { BalancingPolicy, EndpointListStep, Picker, PickerEndpoint, PickerEnv, PickInput } from './picker.js';
 
 /** least_request has no options (the EWMA parameters belong to `createEndpointLoad`); any object is accepted. */
 export type LeastRequestOptions = object;
@@ -42,12 +42,18 @@ const MAX_DRAWS = 4;
  * choices keep the per-pick cost O(1) and spread many sidecars' traffic.
  *
  * Cost: O(1) per pick while most endpoints are eligible; after MAX_DRAWS rejected draws it scans once. No
- * allocation per pick.
+ * allocation per pick. An update (`updatePicker`) applies its steps in place, O(steps): the picker has no state
+ * but the list (the loads are the endpoints' own).
  */
 export const leastRequestPolicy: BalancingPolicy<LeastRequestOptions> & { readonly name: 'least_request' } = {
   name: 'least_request',
   createPicker(endpoints: readonly PickerEndpoint[], _options: LeastRequestOptions, env: PickerEnv): Picker {
     return new LeastRequestPicker(endpoints, env);
+  },
+  updatePicker(picker: Picker, steps: readonly EndpointListStep[], endpoints, _options, env): Picker {
+    if (!(picker instanceof LeastRequestPicker)) return new LeastRequestPicker(endpoints, env);
+    picker.update(steps, env);
+    return picker;
   },
 };
 
@@ -57,16 +63,22 @@ export function setup(): void {
 }
 
 class LeastRequestPicker implements Picker {
+  private readonly list: WeightedEndpointList;
+  /** The list's endpoints (the same array, changed in place by `update`). */
   private readonly endpoints: readonly PickerEndpoint[];
-  private readonly weights: Float64Array;
 
   constructor(
     endpoints: readonly PickerEndpoint[],
-    private readonly env: PickerEnv,
+    private env: PickerEnv,
   ) {
-    this.endpoints = endpoints.slice();
-    this.weights = new Float64Array(endpoints.length);
-    for (let i = 0; i < endpoints.length; i++) this.weights[i] = effectiveWeight(endpoints[i]!.endpoint);
+    this.list = new WeightedEndpointList(endpoints);
+    this.endpoints = this.list.endpoints;
+  }
+
+  /** Applies `steps` to the list; `env` replaces the one given at creation (as a new snapshot would take it). */
+  update(steps: readonly EndpointListStep[], env: PickerEnv): void {
+    this.list.apply(steps);
+    this.env = env;
   }
 
   pick(input: PickInput): PickerEndpoint | undefined {
@@ -87,8 +99,9 @@ class LeastRequestPicker implements Picker {
     const second = this.endpoints[b]!;
     const now = this.env.now();
     // Effective weights weight / cost; costs are >= 1 µs (endpoint-load.ts), so both are finite and positive.
-    const e1 = this.weights[a]! / first.load.cost(now);
-    const e2 = this.weights[b]! / second.load.cost(now);
+    const weights = this.list.weights;
+    const e1 = weights[a]! / first.load.cost(now);
+    const e2 = weights[b]! / second.load.cost(now);
     return this.env.random() * (e1 + e2) < e1 ? first : second;
   }
 

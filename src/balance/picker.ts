@@ -63,9 +63,9 @@ export interface PickInput {
 }
 
 /**
- * An immutable snapshot over one endpoint set. `pick` returns undefined only when no endpoint is ready.
- * The endpoint set is fixed; internal cursors (round robin's position) may advance. `pick` is synchronous and
- * allocation-free, so it is safe to call on every request.
+ * A snapshot over one endpoint set. `pick` returns undefined only when no endpoint is ready. Internal cursors
+ * (round robin's position) may advance; the set changes only through its policy's `updatePicker` (Backends,
+ * between picks). `pick` is synchronous and allocation-free, so it is safe to call on every request.
  */
 export interface Picker {
   pick(input: PickInput): PickerEndpoint | undefined;
@@ -79,6 +79,19 @@ export interface PickerEnv {
   readonly now: () => number;
 }
 
+/**
+ * One step of an in-place change to a backend's endpoint list, as Backends makes it (issue 13: an update of k
+ * endpoints among n costs O(k)). `index` is a position in the list as it is before the step:
+ * - `set`: the endpoint at `index` is replaced (another weight or meta, same address);
+ * - `push`: `endpoint` is appended;
+ * - `remove`: the endpoint at `index` leaves; the last endpoint takes its place (swap-remove), unless it was the
+ *   last.
+ */
+export type EndpointListStep =
+  | { readonly kind: 'set'; readonly index: number; readonly endpoint: PickerEndpoint }
+  | { readonly kind: 'push'; readonly endpoint: PickerEndpoint }
+  | { readonly kind: 'remove'; readonly index: number };
+
 /** A load-balancing policy: builds a picker from the ready and not-ready endpoints of one backend. */
 export interface BalancingPolicy<O = unknown> {
   readonly name: string;
@@ -87,4 +100,17 @@ export interface BalancingPolicy<O = unknown> {
    * structures (ring hash) can reuse work. Must not mutate `endpoints`.
    */
   createPicker(endpoints: readonly PickerEndpoint[], options: O, env: PickerEnv, previous?: Picker): Picker;
+  /**
+   * Optional: brings `picker` (made by this policy, over the list before `steps`) to `endpoints` (that list after
+   * `steps`, in order), in O(steps) plus what the policy cannot avoid, and returns the picker to use (`picker`
+   * changed in place, or a new one). The result must pick exactly as `createPicker(endpoints, options, env,
+   * picker)` would, drawing the same numbers from `env`. Without it, Backends calls `createPicker`.
+   */
+  updatePicker?(
+    picker: Picker,
+    steps: readonly EndpointListStep[],
+    endpoints: readonly PickerEndpoint[],
+    options: O,
+    env: PickerEnv,
+  ): Picker;
 }

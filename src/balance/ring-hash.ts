@@ -4,7 +4,7 @@
 
 import { registerPolicy } from './registry.js';
 import { effectiveWeight } from './picker.js';
-import type { BalancingPolicy, Picker, PickerEndpoint, PickerEnv, PickInput } from './picker.js';
+import type { BalancingPolicy, EndpointListStep, Picker, PickerEndpoint, PickerEnv, PickInput } from './picker.js';
 
 /** Options of `ring_hash`. The header to hash is the caller's business: it passes the value as `hashKey`. */
 export interface RingHashOptions {
@@ -44,6 +44,11 @@ const RANK_SPAN = 2 ** RANK_BITS;
  *
  * Per pick: one hash of the key (no allocation: the UTF-8 bytes are produced on the fly), a binary search, and
  * a walk that is short unless many endpoints are not ready.
+ *
+ * Update (`updatePicker`, issue 13): while the kept scale stays within the bounds above, the virtual nodes of the
+ * endpoints that left are dropped and those of the new ones (k) are sorted and merged into the ring: O(k log k)
+ * plus one pass over the ring's arrays, with no per-endpoint sort or map rebuilt. The ring is the one
+ * `createPicker` with `previous` builds (nodes ordered by position, ties by address). Otherwise it is rebuilt.
  */
 export const ringHashPolicy: BalancingPolicy<RingHashOptions> & { readonly name: 'ring_hash' } = {
   name: 'ring_hash',
@@ -58,6 +63,11 @@ export const ringHashPolicy: BalancingPolicy<RingHashOptions> & { readonly name:
       throw new RangeError(`ring_hash ringSize must be a positive integer, got ${ringSize}`);
     }
     return new RingHashPicker(endpoints, ringSize, env, previous instanceof RingHashPicker ? previous : undefined);
+  },
+  updatePicker(picker: Picker, steps: readonly EndpointListStep[], endpoints, options: RingHashOptions, env): Picker {
+    // A new picker (rebuild) when the scale must change; `picker` may then be left half updated and is dropped.
+    if (picker instanceof RingHashPicker && picker.update(steps, options.ringSize, env)) return picker;
+    return ringHashPolicy.createPicker(endpoints, options, env, picker);
   },
 };
 
@@ -80,31 +90,41 @@ export function ringHashStats(picker: Picker): RingHashStats | undefined {
 }
 
 class RingHashPicker implements Picker {
-  /** Endpoints sorted by address; ring owners index into this array. */
-  private readonly endpoints: readonly PickerEndpoint[];
+  /** Endpoints by slot (ring owners are slots); a free slot holds undefined. */
+  private readonly slots: (PickerEndpoint | undefined)[];
+  /** Free slots, reused by later updates. */
+  private readonly free: number[] = [];
+  /** The slot of each endpoint of the list, in the list's order (kept in step by `update`). */
+  private readonly listSlots: number[];
+  /** Endpoints on the ring. */
+  private live: number;
   /** Sorted virtual node positions. */
-  private readonly ringHashes: Uint32Array;
-  /** ringOwners[j] is the index (in `endpoints`) of the owner of ringHashes[j]. */
-  private readonly ringOwners: Uint32Array;
+  private ringHashes: Uint32Array;
+  /** ringOwners[j] is the slot of the owner of ringHashes[j]. */
+  private ringOwners: Uint32Array;
   /** Virtual nodes per unit of weight; kept for the next snapshot. */
-  private readonly scale: number;
+  private scale: number;
   /** Virtual node hashes by address (node v at [v]); kept for the next snapshot. */
-  private readonly nodeHashes: Map<string, Uint32Array>;
-  /** Per-endpoint mark of the pick that last examined it, so a walk checks each endpoint once. */
-  private readonly seenAt: Uint32Array;
+  private nodeHashes: Map<string, Uint32Array>;
+  /** Per-slot mark of the pick that last examined it, so a walk checks each endpoint once. */
+  private seenAt: Uint32Array;
   private pickId = 0;
 
   constructor(
     endpoints: readonly PickerEndpoint[],
     private readonly ringSize: number,
-    private readonly env: PickerEnv,
+    private env: PickerEnv,
     previous: RingHashPicker | undefined,
   ) {
     const n = endpoints.length;
     if (n > RANK_SPAN) throw new RangeError(`ring_hash supports at most ${RANK_SPAN} endpoints, got ${n}`);
     const sorted = endpoints.slice().sort((x, y) => compareStrings(x.endpoint.address, y.endpoint.address));
-    this.endpoints = sorted;
+    this.slots = sorted;
+    this.live = n;
     this.seenAt = new Uint32Array(n);
+    const slotOf = new Map<PickerEndpoint, number>();
+    for (let rank = 0; rank < n; rank++) slotOf.set(sorted[rank]!, rank);
+    this.listSlots = endpoints.map((e) => slotOf.get(e)!);
 
     const weights = sorted.map((e) => effectiveWeight(e.endpoint));
     const totalWeight = weights.reduce((sum, w) => sum + w, 0);
@@ -125,9 +145,7 @@ class RingHashPicker implements Picker {
     for (let rank = 0; rank < n; rank++) {
       const address = sorted[rank]!.endpoint.address;
       const count = nodeCount(weights[rank]!, scale);
-      let hashes = nodeHashes.get(address) ?? reusable?.nodeHashes.get(address);
-      if (hashes === undefined || hashes.length < count) hashes = hashNodes(address, count);
-      else if (hashes.length > count) hashes = hashes.subarray(0, count);
+      const hashes = hashesFor(address, count, nodeHashes.get(address) ?? reusable?.nodeHashes.get(address));
       nodeHashes.set(address, hashes);
       for (let v = 0; v < count; v++) entries[j++] = hashes[v]! * RANK_SPAN + rank;
     }
@@ -141,6 +159,107 @@ class RingHashPicker implements Picker {
       this.ringOwners[k] = rank;
       this.ringHashes[k] = (entry - rank) / RANK_SPAN;
     }
+  }
+
+  /**
+   * Applies `steps` (see `updatePicker`) by merging: the nodes of slots that left are dropped, those of the new
+   * slots are sorted and merged in. Returns false, having changed the picker only partly, when the ring must be
+   * rebuilt instead: another ringSize, or the kept scale would leave the ring outside [ringSize, 8 x ringSize].
+   */
+  update(steps: readonly EndpointListStep[], ringSize: number, env: PickerEnv): boolean {
+    if (ringSize !== this.ringSize) return false;
+    const scale = this.scale;
+    const slots = this.slots;
+    const listSlots = this.listSlots;
+    const dead = new Set<number>();
+    const added: number[] = [];
+    const take = (e: PickerEndpoint): number => {
+      const s = this.free.pop() ?? slots.length;
+      slots[s] = e;
+      added.push(s);
+      return s;
+    };
+    for (const step of steps) {
+      if (step.kind === 'push') {
+        listSlots.push(take(step.endpoint));
+        continue;
+      }
+      const i = step.index;
+      if (!(Number.isInteger(i) && i >= 0 && i < listSlots.length)) {
+        throw new RangeError(`endpoint list step ${step.kind} at ${i}: the list has ${listSlots.length} endpoints`);
+      }
+      dead.add(listSlots[i]!);
+      if (step.kind === 'set') {
+        listSlots[i] = take(step.endpoint);
+      } else {
+        listSlots[i] = listSlots[listSlots.length - 1]!;
+        listSlots.pop();
+      }
+    }
+    const live = listSlots.length;
+    if (live > RANK_SPAN) throw new RangeError(`ring_hash supports at most ${RANK_SPAN} endpoints, got ${live}`);
+    // Nodes after the update at the kept scale (an added slot that left again counts in neither list).
+    let nodes = this.ringHashes.length;
+    const born = new Set(added);
+    for (const s of dead) if (!born.has(s)) nodes -= nodeCount(effectiveWeight(slots[s]!.endpoint), scale);
+    const fresh = added.filter((s) => !dead.has(s));
+    for (const s of fresh) nodes += nodeCount(effectiveWeight(slots[s]!.endpoint), scale);
+    if (live > 0 && !(scale > 0 && nodes >= ringSize && nodes <= MAX_GROWTH * ringSize)) return false;
+
+    // The new slots' nodes, sorted by position, ties by address.
+    for (const s of dead) this.nodeHashes.delete(slots[s]!.endpoint.address);
+    const addHashes: number[] = [];
+    const addOwners: number[] = [];
+    for (const s of fresh) {
+      const address = slots[s]!.endpoint.address;
+      const count = nodeCount(effectiveWeight(slots[s]!.endpoint), scale);
+      const hashes = hashesFor(address, count, this.nodeHashes.get(address));
+      this.nodeHashes.set(address, hashes);
+      for (let v = 0; v < count; v++) {
+        addHashes.push(hashes[v]!);
+        addOwners.push(s);
+      }
+    }
+    const before = (h1: number, o1: number, h2: number, o2: number): boolean =>
+      h1 !== h2 ? h1 < h2 : compareStrings(slots[o1]!.endpoint.address, slots[o2]!.endpoint.address) < 0;
+    const order = addHashes.map((_, k) => k);
+    order.sort((x, y) => (before(addHashes[x]!, addOwners[x]!, addHashes[y]!, addOwners[y]!) ? -1 : 1));
+
+    // One merge pass over the old ring, skipping the nodes of slots that left.
+    const oldHashes = this.ringHashes;
+    const oldOwners = this.ringOwners;
+    const ringHashes = new Uint32Array(nodes);
+    const ringOwners = new Uint32Array(nodes);
+    let j = 0;
+    let a = 0;
+    for (let k = 0; k < oldHashes.length; k++) {
+      const o = oldOwners[k]!;
+      if (dead.has(o)) continue;
+      const h = oldHashes[k]!;
+      while (a < order.length && before(addHashes[order[a]!]!, addOwners[order[a]!]!, h, o)) {
+        ringHashes[j] = addHashes[order[a]!]!;
+        ringOwners[j++] = addOwners[order[a++]!]!;
+      }
+      ringHashes[j] = h;
+      ringOwners[j++] = o;
+    }
+    for (; a < order.length; a++) {
+      ringHashes[j] = addHashes[order[a]!]!;
+      ringOwners[j++] = addOwners[order[a]!]!;
+    }
+    this.ringHashes = ringHashes;
+    this.ringOwners = ringOwners;
+    for (const s of dead) {
+      slots[s] = undefined;
+      this.free.push(s);
+    }
+    this.live = live;
+    if (this.seenAt.length < slots.length) {
+      this.seenAt = new Uint32Array(Math.max(slots.length, this.seenAt.length * 2));
+      this.pickId = 0;
+    }
+    this.env = env;
+    return true;
   }
 
   pick(input: PickInput): PickerEndpoint | undefined {
@@ -163,7 +282,7 @@ class RingHashPicker implements Picker {
     this.pickId = this.pickId === 0xffff_ffff ? this.resetSeen() : this.pickId + 1;
     const pickId = this.pickId;
     const seenAt = this.seenAt;
-    const n = this.endpoints.length;
+    const n = this.live;
     let examined = 0;
     let avoided: PickerEndpoint | undefined;
     for (let k = 0, j = lo === size ? 0 : lo; k < size && examined < n; k++, j = j + 1 === size ? 0 : j + 1) {
@@ -171,7 +290,7 @@ class RingHashPicker implements Picker {
       if (seenAt[owner] === pickId) continue;
       seenAt[owner] = pickId;
       examined++;
-      const e = this.endpoints[owner]!;
+      const e = this.slots[owner]!;
       if (!e.ready) continue;
       if (avoid !== undefined && avoid.has(e.endpoint.address)) {
         avoided ??= e;
@@ -194,6 +313,12 @@ class RingHashPicker implements Picker {
     this.seenAt.fill(0);
     return 1;
   }
+}
+
+/** The first `count` node hashes of `address`, reusing `known` (an earlier snapshot's) when it has enough. */
+function hashesFor(address: string, count: number, known: Uint32Array | undefined): Uint32Array {
+  if (known === undefined || known.length < count) return hashNodes(address, count);
+  return known.length > count ? known.subarray(0, count) : known;
 }
 
 function nodeCount(weight: number, scale: number): number {

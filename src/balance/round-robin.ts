@@ -3,8 +3,8 @@
 // round robin). A pure picker used by the balance layer once per request attempt.
 
 import { registerPolicy } from './registry.js';
-import { effectiveWeight } from './picker.js';
-import type { BalancingPolicy, Picker, PickerEndpoint, PickInput } from './picker.js';
+import { WeightedEndpointList } from './endpoint-list.js';
+import type { BalancingPolicy, EndpointListStep, Picker, PickerEndpoint, PickInput } from './picker.js';
 
 /** round_robin has no options; any object (e.g. the backend's BalancingConfig) is accepted and ignored. */
 export type RoundRobinOptions = object;
@@ -30,11 +30,20 @@ const MAX_START_WORK = 65_536;
  * Start: a new snapshot first makes a random number of silent picks in [0, endpoints) (Envoy does the same for
  * its EDF scheduler), so many sidecars that get the same endpoint list do not all send their first request to the
  * same endpoint. Scores restart on every new snapshot; the sequence is deterministic given `env.random`.
+ *
+ * Update (`updatePicker`, issue 13): the picker applies the steps to its own list and restarts exactly as a new
+ * snapshot would (one draw of `env.random`): O(steps) with equal weights; with unequal weights the scores are
+ * reset as well, an O(endpoints) fill, plus the bounded random start.
  */
 export const roundRobinPolicy: BalancingPolicy<RoundRobinOptions> & { readonly name: 'round_robin' } = {
   name: 'round_robin',
   createPicker(endpoints: readonly PickerEndpoint[], _options: RoundRobinOptions, env): Picker {
     return new RoundRobinPicker(endpoints, env.random());
+  },
+  updatePicker(picker: Picker, steps: readonly EndpointListStep[], endpoints, _options, env): Picker {
+    if (!(picker instanceof RoundRobinPicker)) return new RoundRobinPicker(endpoints, env.random());
+    picker.update(steps, env.random());
+    return picker;
   },
 };
 
@@ -44,28 +53,35 @@ export function setup(): void {
 }
 
 class RoundRobinPicker implements Picker {
-  private readonly endpoints: readonly PickerEndpoint[];
-  private readonly weights: Float64Array;
-  /** nginx's `current_weight` per endpoint; unused when `uniform`. */
-  private readonly current: Float64Array;
-  private readonly uniform: boolean;
+  private readonly list: WeightedEndpointList;
+  /** nginx's `current_weight` per endpoint; unused when `uniform` (its length follows `list.weights`). */
+  private current: Float64Array;
+  private uniform = true;
   /** Next endpoint to try when `uniform`. */
   private cursor = 0;
 
   constructor(endpoints: readonly PickerEndpoint[], random01: number) {
-    const n = endpoints.length;
-    this.endpoints = endpoints.slice();
-    this.weights = new Float64Array(n);
-    this.current = new Float64Array(n);
-    let uniform = true;
-    for (let i = 0; i < n; i++) {
-      this.weights[i] = effectiveWeight(endpoints[i]!.endpoint);
-      if (this.weights[i] !== this.weights[0]) uniform = false;
-    }
-    this.uniform = uniform;
+    this.list = new WeightedEndpointList(endpoints);
+    this.current = new Float64Array(this.list.weights.length);
+    this.restart(random01);
+  }
+
+  /** Applies `steps` to the list, then restarts as a new snapshot over it would (see `updatePicker`). */
+  update(steps: readonly EndpointListStep[], random01: number): void {
+    this.list.apply(steps);
+    if (this.current.length !== this.list.weights.length) this.current = new Float64Array(this.list.weights.length);
+    this.restart(random01);
+  }
+
+  /** The start of a new snapshot: scores at 0, then the random number of silent picks. */
+  private restart(random01: number): void {
+    const n = this.list.endpoints.length;
+    this.uniform = this.list.uniform;
+    this.cursor = 0;
+    if (!this.uniform) this.current.fill(0, 0, n);
     if (n === 0) return;
     const steps = Math.min(Math.floor(random01 * n), Math.floor(MAX_START_WORK / n));
-    if (uniform) this.cursor = steps % n;
+    if (this.uniform) this.cursor = steps % n;
     else for (let s = 0; s < steps; s++) this.stepWeighted(undefined);
   }
 
@@ -73,12 +89,12 @@ class RoundRobinPicker implements Picker {
     const avoid = input.avoid !== undefined && input.avoid.size > 0 ? input.avoid : undefined;
     let i = this.uniform ? this.stepUniform(avoid) : this.stepWeighted(avoid);
     if (i < 0 && avoid !== undefined) i = this.uniform ? this.stepUniform(undefined) : this.stepWeighted(undefined);
-    return i < 0 ? undefined : this.endpoints[i];
+    return i < 0 ? undefined : this.list.endpoints[i];
   }
 
   /** Returns the index of the first eligible endpoint from the cursor on, and moves the cursor past it; -1 if none. */
   private stepUniform(avoid: ReadonlySet<string> | undefined): number {
-    const eps = this.endpoints;
+    const eps = this.list.endpoints;
     const n = eps.length;
     let i = this.cursor;
     for (let k = 0; k < n; k++) {
@@ -96,8 +112,8 @@ class RoundRobinPicker implements Picker {
 
   /** One smooth-weighted step over the eligible endpoints; returns the picked index, -1 if none is eligible. */
   private stepWeighted(avoid: ReadonlySet<string> | undefined): number {
-    const eps = this.endpoints;
-    const weights = this.weights;
+    const eps = this.list.endpoints;
+    const weights = this.list.weights;
     const current = this.current;
     let best = -1;
     let bestScore = 0;

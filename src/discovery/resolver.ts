@@ -22,6 +22,25 @@ export type Resolution =
   | { readonly ok: true; readonly endpoints: readonly Endpoint[] }
   | { readonly ok: false; readonly error: Error };
 
+/**
+ * How one endpoint set differs from the one before it (same watch): what a resolver that knows its changes
+ * reports, so a consumer can update in O(changes) instead of rebuilding per endpoint (issue 13).
+ */
+export interface EndpointChanges {
+  /** Endpoints new to the set, or replacing the endpoint of the same address (new weight or meta). */
+  readonly upserted: readonly Endpoint[];
+  /** Addresses that left the set. An address is never in both lists. */
+  readonly removed: readonly string[];
+}
+
+/**
+ * What {@link Resolver.watchChanges} reports: a {@link Resolution}, or `{ok: true, changes}` (the last ok set of
+ * this watch with `changes` applied). The first ok result of a watch is always a whole set.
+ */
+export type ResolutionUpdate =
+  | Resolution
+  | { readonly ok: true; readonly endpoints?: undefined; readonly changes: EndpointChanges };
+
 /** A live subscription to one backend's endpoints. */
 export interface Watch {
   /** Stops the watch; no further results are delivered. Idempotent. */
@@ -36,6 +55,12 @@ export interface Resolver {
    * `watch()`, and never after `close()`.
    */
   watch(backend: string, onResult: (result: Resolution) => void): Watch;
+  /**
+   * As `watch`, but an ok result after the first may be `{ok: true, changes}` instead of a whole set, so that a
+   * change of k endpoints among n reaches the subscriber in O(k). Whole sets may still come at any time (the
+   * subscriber then diffs). Optional: a resolver without it is watched with `watch`.
+   */
+  watchChanges?(backend: string, onResult: (result: ResolutionUpdate) => void): Watch;
 }
 
 /** The meta of every endpoint that has none: one shared object, not one per endpoint of a large backend. */

@@ -18,5 +18,10 @@ export function createRoutingResolver(staticResolver: StaticResolver, dynamic: R
       if (staticResolver.has(backend) || dynamic === undefined) return staticResolver.watch(backend, onResult);
       return dynamic.watch(backend, onResult);
     },
+    // Static sets never change, so only the dynamic resolver has changes to report.
+    watchChanges(backend, onResult): Watch {
+      if (staticResolver.has(backend) || dynamic === undefined) return staticResolver.watch(backend, onResult);
+      return dynamic.watchChanges !== undefined ? dynamic.watchChanges(backend, onResult) : dynamic.watch(backend, onResult);
+    },
   };
 }

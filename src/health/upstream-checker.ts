@@ -50,7 +50,10 @@ export interface UpstreamChecker {
   start(): void;
   /** Runs one round now and resolves when every check of it has finished (tests, and the timer). */
   runRound(): Promise<void>;
-  /** Checks the endpoints of one backend now (its endpoint set changed), without waiting for the next round. */
+  /**
+   * Checks now, without waiting for the next round, the endpoints the backend's last update added or replaced
+   * (`backend.lastChanges`: O(changes), issue 13).
+   */
   checkBackend(backend: Backend): Promise<void>;
   /** The state of `address`, if it was checked. */
   state(address: string): EndpointCheckState | undefined;
@@ -111,9 +114,14 @@ export function createUpstreamChecker(options: UpstreamCheckerOptions): Upstream
     return changed;
   };
 
-  const checkEndpoints = (backend: Backend, seen: Set<string>, work: Promise<void>[]): void => {
+  const checkEndpoints = (
+    backend: Backend,
+    endpoints: readonly BackendEndpoint[],
+    seen: Set<string>,
+    work: Promise<void>[],
+  ): void => {
     if (stopped) return;
-    for (const ep of backend.endpoints) {
+    for (const ep of endpoints) {
       const address = ep.endpoint.address;
       seen.add(address);
       // A replacement BackendEndpoint (weight change) gets the verdict at once.
@@ -129,7 +137,7 @@ export function createUpstreamChecker(options: UpstreamCheckerOptions): Upstream
           inflight.delete(address);
           if (stopped) return;
           // Apply to the endpoint object that is current now (the set may have changed meanwhile).
-          const current = backend.endpoints.find((e) => e.endpoint.address === address);
+          const current = backend.endpointAt(address);
           if (current !== undefined && apply(backend, current, result)) options.backends.refresh(backend);
         }),
       );
@@ -139,7 +147,7 @@ export function createUpstreamChecker(options: UpstreamCheckerOptions): Upstream
   const runRound = async (): Promise<void> => {
     const seen = new Set<string>();
     const work: Promise<void>[] = [];
-    for (const backend of options.backends.list()) checkEndpoints(backend, seen, work);
+    for (const backend of options.backends.list()) checkEndpoints(backend, backend.endpoints, seen, work);
     for (const address of [...states.keys()]) if (!seen.has(address)) states.delete(address);
     await Promise.all(work);
   };
@@ -160,7 +168,7 @@ export function createUpstreamChecker(options: UpstreamCheckerOptions): Upstream
     runRound,
     async checkBackend(backend) {
       const work: Promise<void>[] = [];
-      checkEndpoints(backend, new Set(), work);
+      checkEndpoints(backend, backend.lastChanges.upserted, new Set(), work);
       await Promise.all(work);
     },
     state: (address) => states.get(address),

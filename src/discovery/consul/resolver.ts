@@ -3,7 +3,7 @@
 // on the first watch() and stopped when the last subscriber closes. Feeds the balancer through the Resolver
 // contract (../resolver.ts).
 
-import type { Resolution, Resolver, Watch } from '../resolver.js';
+import type { Endpoint, Resolution, ResolutionUpdate, Resolver, Watch } from '../resolver.js';
 import type { ConsulClient } from './client.js';
 import { createConsulWatcher, type ConsulWatcherOptions, type WatcherStatus } from './watcher.js';
 
@@ -14,7 +14,7 @@ export interface ConsulResolverOptions {
   /** Blocking `wait`, ms. Default 30_000 (config `consul.waitMs`). */
   readonly waitMs?: number;
   /** Passed to every watcher: rate limit, backoff, clock, random, log. Defaults as in watcher.ts. */
-  readonly watcher?: Omit<ConsulWatcherOptions, 'client' | 'service' | 'onResult' | 'waitMs'>;
+  readonly watcher?: Omit<ConsulWatcherOptions, 'client' | 'service' | 'onResult' | 'onUpdate' | 'waitMs'>;
 }
 
 /** One watched backend, for /ready, /config and metrics. */
@@ -25,6 +25,8 @@ export interface ConsulBackendStats extends WatcherStatus {
 
 export interface ConsulResolver extends Resolver {
   readonly kind: 'consul';
+  /** Always present here: see `createConsulResolver`. */
+  watchChanges(backend: string, onResult: (result: ResolutionUpdate) => void): Watch;
   /**
    * A snapshot of every backend watched now. Watching is lazy: a backend appears on its first watch() and
    * disappears when its last watch is closed. Stopping idle backends (config `consul.idleWatchTimeoutMs`) is the
@@ -36,16 +38,23 @@ export interface ConsulResolver extends Resolver {
 }
 
 interface Subscriber {
-  readonly onResult: (result: Resolution) => void;
+  readonly onResult: (result: ResolutionUpdate) => void;
+  /** Opened with watchChanges: takes `{ok: true, changes}` once it has a whole set. */
+  readonly changes: boolean;
+  /**
+   * 'new': its next ok result is a whole set; 'pending': a whole set is queued for it (changes before it are
+   * in it, so they are not sent); 'primed': it holds the set the next changes apply to.
+   */
+  state: 'new' | 'pending' | 'primed';
   open: boolean;
 }
 
 interface Entry {
   readonly subscribers: Set<Subscriber>;
-  readonly watcher: { status(): WatcherStatus; close(): void };
-  /** The last ok result, kept for late subscribers (the last good set survives errors). */
-  lastOk: Resolution | undefined;
-  /** The last error, when it is newer than `lastOk`. */
+  readonly watcher: { status(): WatcherStatus; endpoints(): Endpoint[]; close(): void };
+  /** An ok result arrived (the watcher holds the last good set, which survives errors). */
+  hasOk: boolean;
+  /** The last error, when it is newer than the last ok result. */
   lastError: Resolution | undefined;
 }
 
@@ -55,12 +64,15 @@ interface Entry {
  * 2. Later subscribers share it and are first sent (asynchronously) the last good set, then the last error if
  *    the watcher is failing now, so they start where the others are.
  * 3. `close()` of the last subscriber stops the watcher (aborting its request in flight).
+ * `watchChanges` works the same, except that once a subscriber has its first whole set, the ok results after it
+ * are the changes only (O(changes) to deliver); the whole set is built (O(n log n)) only for `watch`
+ * subscribers and for a subscriber's first result.
  */
 export function createConsulResolver(options: ConsulResolverOptions): ConsulResolver {
   const entries = new Map<string, Entry>();
   let closed = false;
 
-  const deliver = (sub: Subscriber, result: Resolution): void => {
+  const deliver = (sub: Subscriber, result: ResolutionUpdate): void => {
     if (!sub.open) return;
     try {
       sub.onResult(result);
@@ -74,58 +86,11 @@ export function createConsulResolver(options: ConsulResolverOptions): ConsulReso
     kind: 'consul',
 
     watch(backend, onResult): Watch {
-      const sub: Subscriber = { onResult, open: true };
-      if (closed) {
-        queueMicrotask(() => deliver(sub, { ok: false, error: new Error('consul resolver is closed') }));
-        return { close: () => void (sub.open = false) };
-      }
-      let entry = entries.get(backend);
-      if (entry === undefined) {
-        const created: Entry = {
-          subscribers: new Set(),
-          lastOk: undefined,
-          lastError: undefined,
-          watcher: createConsulWatcher({
-            ...options.watcher,
-            client: options.client,
-            service: backend,
-            ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
-            onResult: (result) => {
-              if (result.ok) {
-                created.lastOk = result;
-                created.lastError = undefined;
-              } else {
-                created.lastError = result;
-              }
-              // Copy: a subscriber may close (itself or another) while we iterate.
-              for (const s of [...created.subscribers]) deliver(s, result);
-            },
-          }),
-        };
-        entries.set(backend, created);
-        entry = created;
-      } else {
-        const { lastOk, lastError } = entry;
-        if (lastOk !== undefined || lastError !== undefined) {
-          queueMicrotask(() => {
-            if (lastOk !== undefined) deliver(sub, lastOk);
-            if (lastError !== undefined) deliver(sub, lastError);
-          });
-        }
-      }
-      const owner = entry;
-      owner.subscribers.add(sub);
-      return {
-        close() {
-          if (!sub.open) return;
-          sub.open = false;
-          owner.subscribers.delete(sub);
-          if (owner.subscribers.size === 0 && entries.get(backend) === owner) {
-            entries.delete(backend);
-            owner.watcher.close();
-          }
-        },
-      };
+      return subscribe(backend, onResult as (result: ResolutionUpdate) => void, false);
+    },
+
+    watchChanges(backend, onResult): Watch {
+      return subscribe(backend, onResult, true);
     },
 
     stats() {
@@ -142,4 +107,79 @@ export function createConsulResolver(options: ConsulResolverOptions): ConsulReso
       entries.clear();
     },
   };
+
+  function subscribe(backend: string, onResult: (result: ResolutionUpdate) => void, changes: boolean): Watch {
+    const sub: Subscriber = { onResult, changes, state: 'new', open: true };
+    if (closed) {
+      queueMicrotask(() => deliver(sub, { ok: false, error: new Error('consul resolver is closed') }));
+      return { close: () => void (sub.open = false) };
+    }
+    let entry = entries.get(backend);
+    if (entry === undefined) {
+      const created: Entry = {
+        subscribers: new Set(),
+        hasOk: false,
+        lastError: undefined,
+        watcher: createConsulWatcher({
+          ...options.watcher,
+          client: options.client,
+          service: backend,
+          ...(options.waitMs !== undefined && { waitMs: options.waitMs }),
+          onUpdate: (update) => {
+            // Copy: a subscriber may close (itself or another) while we iterate.
+            const subs = [...created.subscribers];
+            if (!update.ok) {
+              created.lastError = update;
+              for (const s of subs) deliver(s, update);
+              return;
+            }
+            created.hasOk = true;
+            created.lastError = undefined;
+            // The whole set, built once for every subscriber that needs it (and only if one does).
+            let whole: Resolution | undefined;
+            const changed: ResolutionUpdate = { ok: true, changes: update.changes };
+            for (const s of subs) {
+              if (s.state === 'pending') continue;
+              if (s.changes && s.state === 'primed') {
+                deliver(s, changed);
+              } else {
+                whole ??= { ok: true, endpoints: created.watcher.endpoints() };
+                s.state = 'primed';
+                deliver(s, whole);
+              }
+            }
+          },
+        }),
+      };
+      entries.set(backend, created);
+      entry = created;
+    } else {
+      const { hasOk, lastError } = entry;
+      const owner = entry;
+      if (hasOk || lastError !== undefined) {
+        if (hasOk) sub.state = 'pending';
+        queueMicrotask(() => {
+          // The set as it is now: it already holds any change delivered to the others since watch().
+          if (hasOk && sub.state === 'pending') {
+            sub.state = 'primed';
+            if (sub.open) deliver(sub, { ok: true, endpoints: owner.watcher.endpoints() });
+          }
+          if (lastError !== undefined && owner.lastError === lastError) deliver(sub, lastError);
+        });
+      }
+    }
+    const owner = entry;
+    owner.subscribers.add(sub);
+    return {
+      close() {
+        if (!sub.open) return;
+        sub.open = false;
+        owner.subscribers.delete(sub);
+        if (owner.subscribers.size === 0 && entries.get(backend) === owner) {
+          entries.delete(backend);
+          owner.watcher.close();
+        }
+      },
+    };
+  }
 }

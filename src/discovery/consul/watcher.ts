@@ -6,7 +6,7 @@
 
 import { createTokenBucket, type TokenBucket } from '../../ratelimit/token-bucket.js';
 import { createBackoff } from '../../resilience/backoff.js';
-import { endpointFromAddress, type Endpoint, type Resolution } from '../resolver.js';
+import { endpointFromAddress, type Endpoint, type EndpointChanges, type Resolution } from '../resolver.js';
 import { BAD_RESPONSE_REASONS, ConsulError, type BadResponseReason, type ConsulClient, type HealthServiceEntry } from './client.js';
 
 /** Timers and wall clock, injectable so tests drive the loop without sleeping. */
@@ -53,8 +53,16 @@ export interface ConsulWatcherOptions {
   readonly client: ConsulClient;
   /** The Consul service name (meshlet's backend name). */
   readonly service: string;
-  /** Called with every result, never synchronously from `createConsulWatcher` and never after `close()`. */
-  readonly onResult: (result: Resolution) => void;
+  /**
+   * Called with every result, never synchronously from `createConsulWatcher` and never after `close()`. Each ok
+   * result is the whole set, sorted by address (O(n log n) to build: the resolver uses `onUpdate` instead).
+   */
+  readonly onResult?: (result: Resolution) => void;
+  /**
+   * Called like `onResult`, with each ok result as the changes since the last ok result (the first: every
+   * endpoint, as `upserted`). The whole current set is `ConsulWatcher.endpoints()`.
+   */
+  readonly onUpdate?: (result: WatcherUpdate) => void;
   /** Blocking `wait`, ms. Default 30_000; range 1000-600_000 (config `consul.waitMs`). */
   readonly waitMs?: number;
   /**
@@ -101,6 +109,11 @@ export interface ConsulWatcherOptions {
   readonly log?: WatcherLogger;
 }
 
+/** What {@link ConsulWatcherOptions.onUpdate} is given. */
+export type WatcherUpdate =
+  | { readonly ok: true; readonly changes: EndpointChanges }
+  | { readonly ok: false; readonly error: Error };
+
 /** Default {@link ConsulWatcherOptions.cpuShare}. */
 export const DEFAULT_CPU_SHARE = 0.035;
 /** Default {@link ConsulWatcherOptions.maxCostWaitMs}. */
@@ -138,6 +151,8 @@ export interface WatcherStatus {
 
 export interface ConsulWatcher {
   status(): WatcherStatus;
+  /** The current set (the last one emitted, or the last good one after errors), sorted by address. O(n log n). */
+  endpoints(): Endpoint[];
   /** Aborts the request in flight and cancels any timer; no result is delivered afterwards. Idempotent. */
   close(): void;
 }
@@ -162,7 +177,7 @@ export interface ConsulWatcher {
  *    agent answers, and the blocking read after it is paced by step 1 only.
  */
 export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatcher {
-  const { client, service, onResult, log } = options;
+  const { client, service, onResult, onUpdate, log } = options;
   const clock = options.clock ?? systemClock;
   const waitMs = options.waitMs ?? 30_000;
   const minIntervalMs = options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
@@ -218,10 +233,16 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     logged.set(kind, { at: t, folded: 0 });
   };
 
-  const emit = (result: Resolution): void => {
+  const emit = (changes: EndpointChanges | undefined, error?: Error): void => {
     if (closed) return;
     try {
-      onResult(result);
+      if (changes !== undefined) {
+        onUpdate?.({ ok: true, changes });
+        if (onResult !== undefined && !closed) onResult({ ok: true, endpoints: sortedEndpoints(current) });
+      } else if (error !== undefined) {
+        onUpdate?.({ ok: false, error });
+        if (onResult !== undefined && !closed) onResult({ ok: false, error });
+      }
     } catch (err) {
       // A subscriber bug must not kill the loop; it is reported, not swallowed.
       log?.warn({ service, err }, 'consul watch subscriber threw');
@@ -296,13 +317,13 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
     } else {
       index = newIndex < 1n ? 1n : newIndex;
     }
-    const { changed } = diff.finish();
-    if (changed || !emittedOnce || errorEmitted) {
+    const changes = diff.finish();
+    if (changes.changed || !emittedOnce || errorEmitted) {
       emittedOnce = true;
       errorEmitted = false;
       endpoints = current.byAddress.size;
       updates += 1;
-      emit({ ok: true, endpoints: sortedEndpoints(current) });
+      emit(changes);
     }
     // The cost C of this answer (read, parse, diff, subscribers) spaces the next read (step 1): a gap of
     // C × (1/cpuShare − 1) after it makes the busy share C / (C + gap) = cpuShare; cpuShare 1 adds no gap. The
@@ -329,7 +350,7 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
       warnLimited('error', { service, err: error.message, consecutiveErrors, retryInMs: delay }, 'consul watch failed');
       if (!errorEmitted) {
         errorEmitted = true;
-        emit({ ok: false, error });
+        emit(undefined, error);
       }
     }
     schedule(delay);
@@ -355,6 +376,7 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
         badResponses: { ...badResponses },
       };
     },
+    endpoints: () => sortedEndpoints(current),
     close() {
       if (closed) return;
       closed = true;
@@ -423,9 +445,10 @@ export interface EntryDiff {
   readonly invalid: number;
   /**
    * Ends the read (call once, and only for an answer read whole): applies it to the set and says whether an
-   * address was added, changed or removed. An unchanged answer leaves the set as it was.
+   * address was added, changed or removed, and which (O(changes), plus a pass over the held set when something
+   * was removed). An unchanged answer leaves the set as it was.
    */
-  finish(): { changed: boolean };
+  finish(): EndpointChanges & { changed: boolean };
 }
 
 /**
@@ -482,19 +505,25 @@ export function createEntryDiff(set: EndpointSet, onInvalid: (address: string, e
     },
     finish() {
       // Every held address is either seen (kept), replaced (changed), or gone.
-      const removed = set.byAddress.size - kept - replaced;
-      if (removed > 0) {
+      const gone = set.byAddress.size - kept - replaced;
+      const removed: string[] = [];
+      if (gone > 0) {
         for (const [address, held] of set.byAddress) {
-          if (held.seen !== generation && !pending.has(address)) forget(set, address, held);
+          if (held.seen !== generation && !pending.has(address)) {
+            forget(set, address, held);
+            removed.push(address);
+          }
         }
       }
-      for (const [address, { held }] of pending) {
+      const upserted: Endpoint[] = [];
+      for (const [address, { held, changed: isChange }] of pending) {
         const previous = set.byAddress.get(address);
         if (previous !== undefined) forget(set, address, previous);
         set.byAddress.set(address, held);
         if (held.fingerprint !== undefined) set.byFingerprint.set(held.fingerprint, held);
+        if (isChange) upserted.push(held.endpoint);
       }
-      return { changed: changed || removed > 0 };
+      return { changed: changed || gone > 0, upserted, removed };
     },
   };
   return diff;

@@ -63,6 +63,30 @@ describe('upstream health checker', () => {
     expect(s.checks.filter((c) => c === 'error')).toHaveLength(1);
   });
 
+  it('checkBackend checks only what the last update added or replaced, not the whole backend (issue 13)', async () => {
+    const b = backend('users', ['10.0.0.1:1', '10.0.0.2:1', '10.0.0.3:1']);
+    const added = new BackendEndpoint(endpointFromAddress('10.0.0.4:1'), createEndpointLoad({ nowMs: 0 }));
+    b.endpoints = [...b.endpoints, added];
+    b.lastChanges = { upserted: [added], removed: ['10.0.0.9:1'] };
+    const checked: string[] = [];
+    const checker = createUpstreamChecker({
+      backends: { list: () => [b], refresh: () => {} },
+      check: async (address) => {
+        checked.push(address);
+        return notServing;
+      },
+      intervalMs: 1000,
+      timeoutMs: 100,
+      unhealthyThreshold: 1,
+      healthyThreshold: 1,
+      log: silent,
+    });
+    await checker.checkBackend(b);
+    expect(checked).toEqual(['10.0.0.4:1']);
+    expect(added.healthy).toBe(false);
+    expect(b.endpointAt('10.0.0.4:1')).toBe(added);
+  });
+
   it('keeps outlier detection and health verdicts independent on BackendEndpoint', () => {
     const [ep] = backend('x', ['10.0.0.1:1']).endpoints as [BackendEndpoint];
     ep.ready = false; // ejected by outlier detection

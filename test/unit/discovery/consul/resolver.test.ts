@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConsulClient, type ConsulClient } from '../../../../src/discovery/consul/client.js';
 import { createConsulResolver, type ConsulResolver } from '../../../../src/discovery/consul/resolver.js';
+import type { Resolution, ResolutionUpdate } from '../../../../src/discovery/resolver.js';
 import { startConsulDouble, type ConsulDouble } from '../../../doubles/consul.js';
 import { ManualClock, ResultLog, waitUntil } from './helpers.js';
 
@@ -54,6 +55,48 @@ describe('createConsulResolver', () => {
     // One read per round, not one per subscriber.
     expect(d.requestsTo('/v1/health/service/orders')).toHaveLength(3);
     expect(r.stats()).toEqual([expect.objectContaining({ service: 'orders', subscribers: 2, endpoints: 2 })]);
+  });
+
+  it('watchChanges: a whole set first (a late subscriber too), then only the changes (issue 13)', async () => {
+    const { d, clock, r, until } = await setup();
+    const first = d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.1' });
+    const collect = () => {
+      const got: ResolutionUpdate[] = [];
+      const log = new ResultLog();
+      const push = (u: ResolutionUpdate) => {
+        got.push(u);
+        log.push(u as Resolution);
+      };
+      return { got, log, push };
+    };
+    const describe = (u: ResolutionUpdate | undefined) =>
+      u?.ok !== true
+        ? u
+        : u.endpoints !== undefined
+          ? { whole: u.endpoints.map((e) => e.address) }
+          : { upserted: u.changes.upserted.map((e) => e.address), removed: u.changes.removed };
+    const a = collect();
+    const whole = new ResultLog();
+    r.watchChanges('orders', a.push);
+    r.watch('orders', whole.push);
+    clock.runNext();
+    await until(() => a.got.length === 1 && whole.results.length === 1 && d.blockedCount() === 1, 'first', [a.log, whole]);
+    expect(describe(a.got[0])).toEqual({ whole: ['10.0.0.1:9000'] });
+
+    d.addInstance({ service: 'orders', port: 9000, nodeAddress: '10.0.0.2' });
+    await until(() => a.got.length === 2 && whole.results.length === 2, 'the addition', [a.log, whole]);
+    expect(describe(a.got[1])).toEqual({ upserted: ['10.0.0.2:9000'], removed: [] });
+    expect(whole.lastAddresses()).toEqual(['10.0.0.1:9000', '10.0.0.2:9000']); // watch() still gets whole sets
+
+    const late = collect();
+    r.watchChanges('orders', late.push);
+    await until(() => late.got.length === 1, 'the catch-up', [late.log]);
+    expect(describe(late.got[0])).toEqual({ whole: ['10.0.0.1:9000', '10.0.0.2:9000'] });
+
+    d.removeInstance(first);
+    await until(() => a.got.length === 3 && late.got.length === 2, 'the removal', [a.log, late.log]);
+    expect(describe(a.got[2])).toEqual({ upserted: [], removed: ['10.0.0.1:9000'] });
+    expect(late.got[1]).toEqual(a.got[2]);
   });
 
   it('never calls back synchronously from watch(), even for a backend already resolved', async () => {

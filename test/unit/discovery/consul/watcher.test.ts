@@ -402,7 +402,7 @@ describe('createEntryDiff with fingerprints', () => {
       parsed += 1;
       diff.add(e, fp);
     }
-    return { ...diff.finish(), parsed };
+    return { changed: diff.finish().changed, parsed };
   };
 
   it('takes known entries as unchanged without parsing them, and still sees removals and additions', () => {
@@ -415,6 +415,28 @@ describe('createEntryDiff with fingerprints', () => {
     expect(set.byFingerprint.has(2)).toBe(false);
     expect(read(set, [[entry('10.0.0.1'), 1], [entry('10.0.0.3'), 3]])).toEqual({ changed: true, parsed: 1 });
     expect(set.byAddress.get('10.0.0.1:80')?.endpoint).toBe(kept);
+  });
+
+  it('reports what a read changed (issue 13): new and replaced endpoints as upserted, gone addresses as removed', () => {
+    const set = createEndpointSet();
+    const weighted = (address: string, passing: number) => {
+      const e = entry(address);
+      return { ...e, Service: { ...e.Service, Weights: { Passing: passing, Warning: 1 } } };
+    };
+    const finish = (answer: ReturnType<typeof entry>[]) => {
+      const diff = createEntryDiff(set);
+      for (const e of answer) diff.add(e);
+      const { changed, upserted, removed } = diff.finish();
+      return { changed, upserted: upserted.map((e) => `${e.address}/${e.weight}`), removed };
+    };
+    expect(finish([entry('10.0.0.1'), entry('10.0.0.2')])).toEqual({ changed: true, upserted: ['10.0.0.1:80/1', '10.0.0.2:80/1'], removed: [] });
+    expect(finish([entry('10.0.0.1'), entry('10.0.0.2')])).toEqual({ changed: false, upserted: [], removed: [] });
+    expect(finish([weighted('10.0.0.1', 3), entry('10.0.0.3')])).toEqual({
+      changed: true,
+      upserted: ['10.0.0.1:80/3', '10.0.0.3:80/1'],
+      removed: ['10.0.0.2:80'],
+    });
+    expect(finish([])).toEqual({ changed: true, upserted: [], removed: ['10.0.0.1:80', '10.0.0.3:80'] });
   });
 
   it('re-keys an instance whose entry changed outside what endpoints hold, without reporting a change', () => {
