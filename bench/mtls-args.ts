@@ -52,8 +52,14 @@ export interface MtlsOptions {
   streams: number;
   /** Two-sidecar measurement length per path per run. Default 10 s (`--quick`: 3 s). */
   chainSeconds: number;
-  /** Unmeasured warm-up per server and path before the first run. Default 2 s (`--quick`: 1 s). */
+  /** Unmeasured handshake warm-up per server before the first run. Default 2 s (`--quick`: 1 s). */
   warmupSeconds: number;
+  /**
+   * Unmeasured warm-up per two-sidecar path at the fixed rate before the first run. Default 20 s (`--quick`: 1 s):
+   * at 1,000 calls/s V8 is still compiling the call path after 10 s (docs/performance.md, "One sidecar at a low
+   * fixed rate"), and a sidecar serves for hours.
+   */
+  chainWarmupSeconds: number;
   /** Protobuf payload of the unary request in bytes. Default 16, as in the default suite. */
   payloadBytes: number;
   /** dist/src/main.js of the meshlet build to run (`--meshlet-main`). Default: this tree's dist. */
@@ -78,6 +84,7 @@ export const MTLS_USAGE = `Usage: npm run bench -- --suite mtls [options]
   --clients N             h2load -c (default 10)
   --streams N             h2load -m (default 10)
   --chain-seconds N       two-sidecar load per path per run (default 10)
+  --chain-warmup N        unmeasured two-sidecar load per path before the first run (default 20)
   --meshlet-main FILE     the meshlet build to run (default: this tree's dist/src/main.js)
   --json FILE             write samples and medians as JSON
   --keep                  keep the temp work dir
@@ -114,6 +121,7 @@ export function parseMtlsArgs(argv: readonly string[]): MtlsOptions | 'help' {
       clients: { type: 'string' },
       streams: { type: 'string' },
       'chain-seconds': { type: 'string' },
+      'chain-warmup': { type: 'string' },
       'meshlet-main': { type: 'string' },
       json: { type: 'string' },
       keep: { type: 'boolean' },
@@ -159,6 +167,7 @@ export function parseMtlsArgs(argv: readonly string[]): MtlsOptions | 'help' {
     streams: positiveInt('streams', values.streams, 10, 1000),
     chainSeconds: positiveInt('chain-seconds', values['chain-seconds'], quick ? 3 : 10, 600),
     warmupSeconds: quick ? 1 : 2,
+    chainWarmupSeconds: positiveInt('chain-warmup', values['chain-warmup'], quick ? 1 : 20, 600),
     payloadBytes: 16,
     meshletMain: values['meshlet-main'],
     json: values.json,

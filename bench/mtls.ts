@@ -40,7 +40,7 @@ interface ChainTarget {
 /** Planned wall time of the measurements in seconds, for the watchdog and the banner. */
 export function plannedMtlsSeconds(o: MtlsOptions): number {
   const handshake = o.scenarios.includes('handshake') ? o.servers.length * (o.warmupSeconds + o.runs * o.handshakeSeconds) : 0;
-  const chain = o.scenarios.includes('chain') ? o.paths.length * (o.warmupSeconds + o.runs * o.chainSeconds) : 0;
+  const chain = o.scenarios.includes('chain') ? o.paths.length * (o.chainWarmupSeconds + o.runs * o.chainSeconds) : 0;
   return handshake + chain;
 }
 
@@ -216,9 +216,9 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
         rpsPerClient: Math.max(1, Math.round(options.rate / options.clients)),
         logPath: path.join(h2loadDir, `${++seq}-${t.path}-${label}.tsv`),
       });
-      console.log(`\nchain warm-up: ${options.warmupSeconds} s at ${options.rate} calls/s per path (not measured)`);
+      console.log(`\nchain warm-up: ${options.chainWarmupSeconds} s at ${options.rate} calls/s per path (not measured)`);
       for (const t of targets) {
-        const s = spec(t, options.warmupSeconds, 'warmup');
+        const s = spec(t, options.chainWarmupSeconds, 'warmup');
         await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
       }
       for (let run = 1; run <= options.runs; run++) {

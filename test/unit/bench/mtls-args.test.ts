@@ -34,7 +34,7 @@ describe('parseMtlsArgs', () => {
     expect(o.scenarios).toEqual(['handshake', 'chain']);
     expect(o.servers).toEqual(['meshlet', 'nginx']);
     expect(o.paths).toEqual(['direct', 'meshlet-x2', 'meshlet-x2-mtls', 'nginx-x2-mtls']);
-    expect([o.runs, o.rate, o.clients, o.streams, o.handshakeSeconds, o.chainSeconds]).toEqual([3, 1000, 10, 10, 8, 10]);
+    expect([o.runs, o.rate, o.clients, o.streams, o.handshakeSeconds, o.chainSeconds, o.chainWarmupSeconds]).toEqual([3, 1000, 10, 10, 8, 10, 20]);
     expect([o.handshakeConcurrency, o.handshakeProcs]).toEqual([8, 1]);
   });
 
@@ -53,13 +53,14 @@ describe('parseMtlsArgs', () => {
     expect(() => parse(['--only', 'envoy'])).toThrow(/unknown name 'envoy'/);
     expect(() => parse(['--scenarios', 'soak'])).toThrow(/unknown name 'soak'/);
     expect(() => parse(['--concurrency', '0'])).toThrow(/--concurrency/);
+    expect(() => parse(['--chain-warmup', '0'])).toThrow(/--chain-warmup must be an integer from 1 to 600/);
     expect(() => parse(['--rate', '5'])).toThrow(/--rate must be at least --clients/);
     expect(() => parse(['--paths', 'direct'])).toThrow();
   });
 
   it('shortens everything with --quick and returns help for --help', () => {
     const q = parse(['--quick']);
-    expect([q.runs, q.handshakeSeconds, q.chainSeconds, q.warmupSeconds]).toEqual([1, 3, 3, 1]);
+    expect([q.runs, q.handshakeSeconds, q.chainSeconds, q.warmupSeconds, q.chainWarmupSeconds]).toEqual([1, 3, 3, 1, 1]);
     expect(parseMtlsArgs(['--help'])).toBe('help');
   });
 });
