@@ -11,6 +11,7 @@ import { RapidResetGuard } from './guards.js';
 import { type MemoryBudget, STREAM_RESERVE_BYTES } from './memory-budget.js';
 import type { Role } from './settings.js';
 import { H2Stream, type StreamSession } from './stream.js';
+import { StreamMap } from './stream-map.js';
 import type { WriteScheduler } from './write-scheduler.js';
 
 /** Streams closed per event-loop turn when a connection is destroyed with many open (cancelAll). */
@@ -55,7 +56,8 @@ export class StreamTable {
   lastPeerStreamId = 0;
   /** Client: performance.now() when a stream last closed on the wire (0 before any); idle timers start from it. */
   lastStreamClosedMs = 0;
-  private readonly streams = new Map<number, H2Stream>();
+  /** The open streams (stream-map.ts says why not a Map). */
+  private readonly streams = new StreamMap<H2Stream>();
   /** Recently closed streams and how they closed (step 4). */
   private readonly closedStreams = new ClosedStreams();
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS, as pairs [stream, headers, ...]. */
@@ -152,7 +154,7 @@ export class StreamTable {
     stream.openedMs = performance.now();
     stream.budget = this.budget;
     this.rapidReset.onOpen();
-    this.streams.set(stream.id, stream);
+    this.streams.set(stream);
   }
 
   /** Gives `stream` its id and sends its HEADERS (encoded now: HPACK state follows wire order). */
@@ -160,7 +162,7 @@ export class StreamTable {
     const id = this.nextStreamId;
     this.nextStreamId = id + 2;
     stream.id = id;
-    this.streams.set(id, stream);
+    this.streams.set(stream);
     this.writer.queueHeaders(id, headers, false);
     if (stream.pendingBytes > 0 || stream.endQueued) this.writer.queueSend(stream);
   }
@@ -314,7 +316,7 @@ export class StreamTable {
 
   /** The peer's SETTINGS_INITIAL_WINDOW_SIZE changed by `delta`: every open stream's send window follows (§6.9.2). */
   applyInitialWindowDelta(delta: number): void {
-    for (const stream of this.streams.values()) {
+    for (const stream of this.streams.list()) {
       if (!growSendWindow(stream, delta)) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream window');
       if (delta > 0 && stream.pendingBytes > 0) this.writer.queueSend(stream);
     }
@@ -359,7 +361,7 @@ export class StreamTable {
   /** Client, on a GOAWAY: closes the streams above `lastStreamId` and the waiting ones with REFUSED_STREAM (§6.8). */
   refuseAbove(lastStreamId: number): void {
     this.dropWaiting(ErrorCode.REFUSED_STREAM);
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.list()) {
       if (stream.id > lastStreamId) this.close(stream, ErrorCode.REFUSED_STREAM, ClosedHow.ResetSent);
     }
   }
@@ -371,20 +373,22 @@ export class StreamTable {
    */
   cancelAll(done: () => void): void {
     this.dropWaiting(ErrorCode.REFUSED_STREAM);
-    this.cancelBatch(done);
+    this.cancelBatch(this.streams.list(), 0, done);
   }
 
-  private cancelBatch(done: () => void): void {
-    let n = 0;
-    // Deleting the entry being visited is safe while iterating a Map.
-    for (const stream of this.streams.values()) {
-      this.streams.delete(stream.id);
+  /** Closes `open[from...]`, TEARDOWN_BATCH of them per turn (one listing for the whole teardown). */
+  private cancelBatch(open: Array<H2Stream | undefined>, from: number, done: () => void): void {
+    const to = Math.min(open.length, from + TEARDOWN_BATCH);
+    for (let i = from; i < to; i++) {
+      const stream = open[i];
+      open[i] = undefined; // the list keeps no stream alive once it is closed
+      if (stream === undefined || !this.streams.delete(stream.id)) continue;
       this.budget?.release(STREAM_RESERVE_BYTES);
       stream.finish(ErrorCode.CANCEL);
-      if (++n === TEARDOWN_BATCH) break;
     }
-    if (this.streams.size === 0) done();
-    else setImmediate(() => this.cancelBatch(done));
+    if (to < open.length) setImmediate(() => this.cancelBatch(open, to, done));
+    else if (this.streams.size === 0) done();
+    else this.cancelBatch(this.streams.list(), 0, done);
   }
 
   /** Closes the streams that never went on the wire with `code` (REFUSED_STREAM: safe to send elsewhere). */

@@ -63,14 +63,20 @@ export function timeoutLayer(deps: TimeoutDeps): Layer {
  * at most one period after its timeout, an idle guard after idleTimeoutMs plus at most two periods of silence.
  */
 class GuardSweeper {
-  private readonly guards = new Set<CallGuard>();
+  /**
+   * The guards in flight, each at its `slot` (swap-remove). An array rather than a Set: a long-lived Set with one add
+   * and one delete per call makes V8 link each obsolete hash table to the next, so dead calls survive scavenges
+   * (src/h2/stream-map.ts explains; docs/performance.md measures it).
+   */
+  private readonly guards: CallGuard[] = [];
   private timer: NodeJS.Timeout | undefined;
   private periodMs = MAX_SWEEP_MS;
 
   constructor(readonly now: () => number) {}
 
   add(guard: CallGuard, granularityMs: number): void {
-    this.guards.add(guard);
+    guard.slot = this.guards.length;
+    this.guards.push(guard);
     const period = Math.max(1, Math.min(MAX_SWEEP_MS, Math.floor(granularityMs)));
     if (period < this.periodMs) {
       this.periodMs = period;
@@ -84,7 +90,14 @@ class GuardSweeper {
   }
 
   delete(guard: CallGuard): void {
-    this.guards.delete(guard);
+    const slot = guard.slot;
+    if (slot < 0) return;
+    guard.slot = -1;
+    const last = this.guards.pop() as CallGuard;
+    if (last !== guard) {
+      this.guards[slot] = last;
+      last.slot = slot;
+    }
   }
 
   private stop(): void {
@@ -95,18 +108,25 @@ class GuardSweeper {
   private readonly sweep = (): void => {
     // Stopped by the first sweep that finds no guard, not by the last delete: back-to-back calls one at a time
     // would otherwise start and stop the interval per call.
-    if (this.guards.size === 0) {
+    if (this.guards.length === 0) {
       this.stop();
       this.periodMs = MAX_SWEEP_MS;
       return;
     }
     const now = this.now();
-    for (const guard of this.guards) if (now >= guard.next) guard.fire(now);
+    // Backwards: a guard that leaves during fire() is replaced by the last one, which was already looked at.
+    const guards = this.guards;
+    for (let i = guards.length - 1; i >= 0; i--) {
+      const guard = guards[i];
+      if (guard !== undefined && now >= guard.next) guard.fire(now);
+    }
   };
 }
 
 /** One call's guards (its StreamWatch), in the sweeper until the call ends. */
 class CallGuard extends StreamWatch {
+  /** Index in the sweeper's list while in it, else -1. */
+  slot = -1;
   private responseStarted = false;
 
   constructor(
