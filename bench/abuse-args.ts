@@ -3,7 +3,7 @@
 // the suite.
 
 import { parseArgs } from 'node:util';
-import { intFlag } from './args.js';
+import { intFlag, pickList } from './args.js';
 
 /**
  * What runs beside the well-behaved client, in the order the modes take turns within a run:
@@ -74,12 +74,7 @@ export function parseAbuseArgs(argv: readonly string[]): AbuseOptions | 'help' {
   if (values.help) return 'help';
   const quick = values.quick ?? false;
   let modes: readonly AbuseMode[] = ABUSE_MODES;
-  if (values.only !== undefined) {
-    const names = values.only.split(',').map((s) => s.trim());
-    const bad = names.filter((n) => !(ABUSE_MODES as readonly string[]).includes(n));
-    if (bad.length > 0) throw new Error(`--only: unknown mode ${bad.join(', ')} (${ABUSE_MODES.join(', ')})`);
-    modes = ABUSE_MODES.filter((m) => names.includes(m));
-  }
+  if (values.only !== undefined) modes = pickList('only', values.only, ABUSE_MODES);
   return {
     suite: 'abuse',
     modes,

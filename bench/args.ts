@@ -175,7 +175,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
 }
 
 /** Splits a comma-separated flag value and checks every entry against `allowed`; keeps `allowed`'s order. */
-function pickList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+export function pickList<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
   const wanted = value.split(',').map((s) => s.trim()).filter(Boolean);
   for (const w of wanted) {
     if (!(allowed as readonly string[]).includes(w)) throw new Error(`--${flag}: unknown name '${w}' (${allowed.join(', ')})`);

@@ -64,6 +64,8 @@ export interface MtlsOptions {
   payloadBytes: number;
   /** dist/src/main.js of the meshlet build to run (`--meshlet-main`). Default: this tree's dist. */
   meshletMain: string | undefined;
+  /** node flags for every meshlet sidecar (`--meshlet-node-arg`, repeatable), e.g. `--max-semi-space-size=2`. */
+  meshletNodeArgs: readonly string[];
   /** Write all samples and medians as JSON here. Default: none. */
   json: string | undefined;
   /** Keep the temp work dir (certs, configs, logs). Default false (kept anyway on error). */
@@ -86,6 +88,7 @@ export const MTLS_USAGE = `Usage: npm run bench -- --suite mtls [options]
   --chain-seconds N       two-sidecar load per path per run (default 10)
   --chain-warmup N        unmeasured two-sidecar load per path before the first run (default 20)
   --meshlet-main FILE     the meshlet build to run (default: this tree's dist/src/main.js)
+  --meshlet-node-arg=ARG  node flag for every meshlet sidecar (repeatable), e.g. --meshlet-node-arg=--max-semi-space-size=2
   --json FILE             write samples and medians as JSON
   --keep                  keep the temp work dir
   --help`;
@@ -123,6 +126,7 @@ export function parseMtlsArgs(argv: readonly string[]): MtlsOptions | 'help' {
       'chain-seconds': { type: 'string' },
       'chain-warmup': { type: 'string' },
       'meshlet-main': { type: 'string' },
+      'meshlet-node-arg': { type: 'string', multiple: true },
       json: { type: 'string' },
       keep: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -170,6 +174,7 @@ export function parseMtlsArgs(argv: readonly string[]): MtlsOptions | 'help' {
     chainWarmupSeconds: positiveInt('chain-warmup', values['chain-warmup'], quick ? 1 : 20, 600),
     payloadBytes: 16,
     meshletMain: values['meshlet-main'],
+    meshletNodeArgs: values['meshlet-node-arg'] ?? [],
     json: values.json,
     keep: values.keep === true,
   };

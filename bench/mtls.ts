@@ -113,7 +113,7 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
         name,
         script: main,
         args: meshletArgs(main, listenPort, upstreamPort, false, extra),
-        nodeArgs: [],
+        nodeArgs: [...options.meshletNodeArgs],
         logPath: path.join(workDir, `${name}.log`),
         listenPort,
         body,

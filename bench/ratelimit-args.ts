@@ -3,7 +3,7 @@
 // picks the suite.
 
 import { parseArgs } from 'node:util';
-import { intFlag } from './args.js';
+import { intFlag, pickList } from './args.js';
 
 /**
  * The inbound sidecars compared, in the order they take turns within a run (all `meshlet run` in front of the
@@ -70,12 +70,7 @@ export function parseRateLimitArgs(argv: readonly string[]): RateLimitOptions | 
   if (values.help) return 'help';
   const quick = values.quick ?? false;
   let paths: readonly RateLimitPath[] = RATELIMIT_PATHS;
-  if (values.only !== undefined) {
-    const names = values.only.split(',').map((s) => s.trim());
-    const bad = names.filter((n) => !(RATELIMIT_PATHS as readonly string[]).includes(n));
-    if (bad.length > 0) throw new Error(`--only: unknown path ${bad.join(', ')} (${RATELIMIT_PATHS.join(', ')})`);
-    paths = RATELIMIT_PATHS.filter((p) => names.includes(p));
-  }
+  if (values.only !== undefined) paths = pickList('only', values.only, RATELIMIT_PATHS);
   return {
     suite: 'ratelimit',
     paths,

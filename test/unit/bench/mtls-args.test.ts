@@ -38,6 +38,14 @@ describe('parseMtlsArgs', () => {
     expect([o.handshakeConcurrency, o.handshakeProcs]).toEqual([8, 1]);
   });
 
+  it('passes --meshlet-node-arg flags, in order, to every meshlet sidecar', () => {
+    expect(parse([]).meshletNodeArgs).toEqual([]);
+    expect(parse(['--meshlet-node-arg=--max-semi-space-size=2', '--meshlet-node-arg', '--single-threaded-gc']).meshletNodeArgs).toEqual([
+      '--max-semi-space-size=2',
+      '--single-threaded-gc',
+    ]);
+  });
+
   it('splits --only between the scenarios and drops a scenario left with nothing to measure', () => {
     const handshakeOnly = parse(['--only', 'nginx,meshlet']);
     expect(handshakeOnly.servers).toEqual(['meshlet', 'nginx']);

@@ -14,7 +14,7 @@ describe('--suite ratelimit', () => {
     expect(parseRateLimitArgs([])).toMatchObject({ suite: 'ratelimit', paths: ['none', 'local', 'global'], runs: 3, seconds: 10, rate: 1000 });
     expect(parseRateLimitArgs(['--quick'])).toMatchObject({ runs: 1, seconds: 3, warmupSeconds: 1 });
     expect(parseRateLimitArgs(['--only', 'global,none'])).toMatchObject({ paths: ['none', 'global'] });
-    expect(() => parseRateLimitArgs(['--only', 'redis'])).toThrow('--only: unknown path redis');
+    expect(() => parseRateLimitArgs(['--only', 'redis'])).toThrow("--only: unknown name 'redis'");
     expect(() => parseRateLimitArgs(['--rate', '0'])).toThrow('--rate: expected an integer 1-1000000');
   });
 
