@@ -21,6 +21,7 @@ import { MESHLET_MAIN, meshletArgs, startNodeProxy } from './node-proxy.js';
 import { armWatchdog, delay, freePort, installExitHandlers, spawnTracked, stopAll, stopTracked } from './processes.js';
 import { median } from './report.js';
 import { findTool, missingToolsMessage, toolVersion } from './tools.js';
+import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
 const ABUSE_CLIENT = fileURLToPath(new URL('./abuse-client.js', import.meta.url));
 /** The abuser gets this long to build up before the well-behaved client is measured. */
@@ -77,7 +78,7 @@ export async function runAbuseSuite(options: AbuseOptions): Promise<number> {
       name: 'meshlet',
       script: main,
       args: meshletArgs(main, port, upstream.port, false, []),
-      nodeArgs: [],
+      nodeArgs: MESHLET_NODE_FLAGS,
       logPath: path.join(workDir, 'meshlet.log'),
       listenPort: port,
       body,

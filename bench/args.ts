@@ -106,8 +106,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --log                also measure meshlet+log: meshlet with its access log on, written to a file
   --meshlet-main FILE  the build meshlet and meshlet+log run (default: this tree's dist/src/main.js)
   --meshlet-b FILE     also measure meshlet-b, running FILE (another build's dist/src/main.js), for A/B in one run
-  --meshlet-b-node-arg=ARG  node flag for meshlet-b (repeatable; also adds meshlet-b),
-                       e.g. --meshlet-b-node-arg=--single-threaded-gc
+  --meshlet-b-node-arg=ARG  node flag for meshlet-b (repeatable; also adds meshlet-b), after the flags every
+                       meshlet path starts with (src/node-flags.ts), so it can override them,
+                       e.g. --meshlet-b-node-arg=--max-semi-space-size=16 (V8's default young generation)
   --meshlet-b-log      meshlet-b runs with its access log on (compare it with meshlet+log)
   --floor-arg=ARG      extra argument for node-floor (repeatable), e.g. --floor-arg=--max-frame-size=65536
   --scenarios LIST     comma-separated: ${SCENARIO_NAMES.join(',')} (default all)

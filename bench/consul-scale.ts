@@ -4,11 +4,13 @@
 // consul-scale-watcher.ts), one per backend, each running only the discovery path. Reports each watcher's RSS
 // after settling and after churn, its CPU while idle and while the large backend changes `--rate` times a second,
 // and the time from each change to the picker. Goals (issue 13): ≤ +10 MiB RSS, ≤ 5 % of a core, ≤ 5 s.
-// Options: --instances N (10000), --rate R changes/s (100), --seconds S of churn (20), --node-flags "F" (watchers).
+// Options: --instances N (10000), --rate R changes/s (100), --seconds S of churn (20), --node-flags "F" (watchers,
+// after the shipped MESHLET_NODE_FLAGS).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
 const AGENT = fileURLToPath(new URL('./consul-scale-agent.js', import.meta.url));
 const WATCHER = fileURLToPath(new URL('./consul-scale-watcher.js', import.meta.url));
@@ -19,9 +21,15 @@ function arg(name: string, fallback: number): number {
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
   return v;
 }
-/** Extra node flags for both watchers, e.g. `--node-flags "--max-semi-space-size=1"` (V8's young generation). */
+/**
+ * The watchers' node flags: the ones a sidecar ships with (src/node-flags.ts), then `--node-flags "..."`, which
+ * come after them and so win, e.g. `--node-flags "--max-semi-space-size=16"` for V8's default young generation.
+ */
 const nodeFlagsAt = process.argv.indexOf('--node-flags');
-const nodeFlags = nodeFlagsAt >= 0 ? (process.argv[nodeFlagsAt + 1] ?? '').split(' ').filter((f) => f !== '') : [];
+const nodeFlags = [
+  ...MESHLET_NODE_FLAGS,
+  ...(nodeFlagsAt >= 0 ? (process.argv[nodeFlagsAt + 1] ?? '').split(' ').filter((f) => f !== '') : []),
+];
 const instances = arg('instances', 10_000);
 const rate = arg('rate', 100);
 const seconds = arg('seconds', 20);

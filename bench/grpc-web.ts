@@ -16,6 +16,7 @@ import { h2loadArgs, type LoadSpec, latencyPercentiles, parseH2loadSummary } fro
 import { MESHLET_MAIN, meshletArgs, startNodeProxy } from './node-proxy.js';
 import { armWatchdog, freePort, installExitHandlers, spawnTracked, stopAll } from './processes.js';
 import { findTool, missingToolsMessage } from './tools.js';
+import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
 /** The three call shapes, in turn order within a run. */
 export const WEB_VARIANTS = ['native-h2', 'grpc-web-h2', 'grpc-web-h1'] as const;
@@ -113,7 +114,7 @@ export async function runGrpcWebSuite(options: GrpcWebBenchOptions): Promise<num
       name: 'meshlet-grpc-web',
       script: MESHLET_MAIN,
       args: meshletArgs(MESHLET_MAIN, port, upstream.port, false, ['--grpc-web-origin', '*']),
-      nodeArgs: [],
+      nodeArgs: MESHLET_NODE_FLAGS,
       logPath: path.join(workDir, 'meshlet.log'),
       listenPort: port,
       body,

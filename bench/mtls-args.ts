@@ -64,7 +64,7 @@ export interface MtlsOptions {
   payloadBytes: number;
   /** dist/src/main.js of the meshlet build to run (`--meshlet-main`). Default: this tree's dist. */
   meshletMain: string | undefined;
-  /** node flags for every meshlet sidecar (`--meshlet-node-arg`, repeatable), e.g. `--max-semi-space-size=2`. */
+  /** node flags for every meshlet sidecar after MESHLET_NODE_FLAGS (`--meshlet-node-arg`, repeatable). */
   meshletNodeArgs: readonly string[];
   /** Write all samples and medians as JSON here. Default: none. */
   json: string | undefined;
@@ -88,7 +88,8 @@ export const MTLS_USAGE = `Usage: npm run bench -- --suite mtls [options]
   --chain-seconds N       two-sidecar load per path per run (default 10)
   --chain-warmup N        unmeasured two-sidecar load per path before the first run (default 20)
   --meshlet-main FILE     the meshlet build to run (default: this tree's dist/src/main.js)
-  --meshlet-node-arg=ARG  node flag for every meshlet sidecar (repeatable), e.g. --meshlet-node-arg=--max-semi-space-size=2
+  --meshlet-node-arg=ARG  node flag for every meshlet sidecar (repeatable), after the shipped ones (src/node-flags.ts),
+                          e.g. --meshlet-node-arg=--max-semi-space-size=16 (V8's default young generation)
   --json FILE             write samples and medians as JSON
   --keep                  keep the temp work dir
   --help`;

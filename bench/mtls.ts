@@ -29,6 +29,7 @@ import { MESHLET_MAIN, meshletArgs, meshletListenerTlsArgs, meshletUpstreamTlsAr
 import { type NginxTls, nginxVersion, startNginx } from './nginx.js';
 import { armWatchdog, freePort, installExitHandlers, stopAll, stopTracked, type Tracked } from './processes.js';
 import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
+import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
 /** A two-sidecar path: the port h2load targets and the sidecars on it, A (h2load side) first. */
 interface ChainTarget {
@@ -113,7 +114,7 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
         name,
         script: main,
         args: meshletArgs(main, listenPort, upstreamPort, false, extra),
-        nodeArgs: [...options.meshletNodeArgs],
+        nodeArgs: [...MESHLET_NODE_FLAGS, ...options.meshletNodeArgs],
         logPath: path.join(workDir, `${name}.log`),
         listenPort,
         body,

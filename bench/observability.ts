@@ -29,6 +29,7 @@ import { backendFromAuthority } from '../src/proxy/layers/route.js';
 import { RequestBody } from '../src/proxy/request-body.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { createTracing, SpanKind } from '../src/telemetry/tracing.js';
+import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
 const VARIANTS = {
   off: { metrics: false, tracing: false, messages: true },
@@ -99,7 +100,7 @@ async function startVariant(dir: string, variant: Variant, upstreamPort: number,
   };
   const file = path.join(dir, `${variant}.yaml`);
   writeFileSync(file, JSON.stringify(config, null, 2)); // JSON is YAML
-  const proc = spawnTracked(`meshlet-${variant}`, process.execPath, [...nodeArgs('../src/main.ts'), 'run', '--config', file], { logPath: path.join(dir, `${variant}.log`) });
+  const proc = spawnTracked(`meshlet-${variant}`, process.execPath, [...MESHLET_NODE_FLAGS, ...nodeArgs('../src/main.ts'), 'run', '--config', file], { logPath: path.join(dir, `${variant}.log`) });
   await waitUntilReady(proc, () => preflightCall(port, body));
   return { port, admin, proc };
 }

@@ -18,6 +18,7 @@ import { armWatchdog, freePort, installExitHandlers, spawnTracked, stopAll, type
 import type { RateLimitOptions, RateLimitPath } from './ratelimit-args.js';
 import { median } from './report.js';
 import { findTool, missingToolsMessage, toolVersion } from './tools.js';
+import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
 interface Sample {
   path: RateLimitPath;
@@ -116,7 +117,7 @@ export async function runRateLimitSuite(options: RateLimitOptions): Promise<numb
           '',
         ].join('\n'),
       );
-      const started = await startNodeProxy({ name: `meshlet-${p}`, script: main, args: ['run', '--config', configFile], nodeArgs: [], logPath: path.join(workDir, `${p}.log`), listenPort: port, body, profileDir: undefined });
+      const started = await startNodeProxy({ name: `meshlet-${p}`, script: main, args: ['run', '--config', configFile], nodeArgs: MESHLET_NODE_FLAGS, logPath: path.join(workDir, `${p}.log`), listenPort: port, body, profileDir: undefined });
       if (!started.ok) {
         console.log(`SKIPPED ${p}: ${started.reason}`);
         continue;

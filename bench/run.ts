@@ -49,6 +49,7 @@ import { GRPC_WEB_USAGE, type GrpcWebBenchOptions, parseGrpcWebArgs, runGrpcWebS
 import { runAbuseSuite } from './abuse.js';
 import { ABUSE_USAGE, type AbuseOptions, parseAbuseArgs } from './abuse-args.js';
 import { findTool, missingToolsMessage, type ToolName, toolVersion } from './tools.js';
+import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
 /** A path under test: the port h2load targets and the proxy process whose CPU is charged to it. */
 interface Target {
@@ -178,7 +179,13 @@ async function main(argv: readonly string[]): Promise<number> {
           p === 'node-floor' ? nodeFloorArgs(port, upstream.port, options.floorArgs)
           : p === 'h2-floor' ? h2FloorArgs(port, upstream.port)
           : meshletArgs(main, port, upstream.port, p === 'meshlet+log' || (p === 'meshlet-b' && options.meshletBLog), options.meshletArgs),
-        nodeArgs: [...(p === 'meshlet-b' ? options.meshletBNodeArgs : []), ...inspect],
+        // meshlet runs with the flags it ships with (src/node-flags.ts); meshlet-b's own flags come after them, so
+        // they win (for example --meshlet-b-node-arg=--max-semi-space-size=16 for V8's default young generation).
+        nodeArgs: [
+          ...(p === 'meshlet' || p === 'meshlet+log' || p === 'meshlet-b' ? MESHLET_NODE_FLAGS : []),
+          ...(p === 'meshlet-b' ? options.meshletBNodeArgs : []),
+          ...inspect,
+        ],
         logPath,
         listenPort: port,
         body: unaryBody,

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // SPDX-License-Identifier: Apache-2.0
 // Process entry and CLI: `meshlet run`, `meshlet proxy`, `meshlet validate`, `meshlet schema`, `meshlet iptables`.
 // Loads config, builds the app, listens, drains on SIGTERM/SIGINT. The only module allowed to exit the process.

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildSpec } from './children.js';
 import type { DemoConfigs } from './configs.js';
 import { DEMO_HOST, DEMO_PORTS } from './ports.js';
+import { MESHLET_NODE_FLAGS } from '../../src/node-flags.js';
 
 /** A command line split into executable and arguments. */
 export interface Command {
@@ -18,7 +19,7 @@ export interface Command {
 
 /**
  * The meshlet CLI: `MESHLET_BIN` when set (a command line split on whitespace, e.g. `node --enable-source-maps
- * /x/dist/src/main.js` or an installed `meshlet`), else `node <root>/dist/src/main.js`.
+ * /x/dist/src/main.js` or an installed `meshlet`), else `node <MESHLET_NODE_FLAGS> <root>/dist/src/main.js`.
  */
 export function meshletCommand(env: NodeJS.ProcessEnv, root: string, nodePath: string = process.execPath): Command {
   const custom = env.MESHLET_BIN?.trim();
@@ -26,7 +27,7 @@ export function meshletCommand(env: NodeJS.ProcessEnv, root: string, nodePath: s
     const [command, ...args] = custom.split(/\s+/);
     return { command: command!, args };
   }
-  return { command: nodePath, args: [join(root, 'dist', 'src', 'main.js')] };
+  return { command: nodePath, args: [...MESHLET_NODE_FLAGS, join(root, 'dist', 'src', 'main.js')] };
 }
 
 /**

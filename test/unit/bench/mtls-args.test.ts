@@ -40,8 +40,8 @@ describe('parseMtlsArgs', () => {
 
   it('passes --meshlet-node-arg flags, in order, to every meshlet sidecar', () => {
     expect(parse([]).meshletNodeArgs).toEqual([]);
-    expect(parse(['--meshlet-node-arg=--max-semi-space-size=2', '--meshlet-node-arg', '--single-threaded-gc']).meshletNodeArgs).toEqual([
-      '--max-semi-space-size=2',
+    expect(parse(['--meshlet-node-arg=--max-semi-space-size=16', '--meshlet-node-arg=--single-threaded-gc']).meshletNodeArgs).toEqual([
+      '--max-semi-space-size=16',
       '--single-threaded-gc',
     ]);
   });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { demoConfigs } from '../../../../examples/demo/configs.js';
 import { caInitCommand, demoPlan, meshletCommand, missingBuildOutputs, serviceEntries } from '../../../../examples/demo/plan.js';
 import { DEMO_PORTS } from '../../../../examples/demo/ports.js';
+import { MESHLET_NODE_FLAGS } from '../../../../src/node-flags.js';
 
 describe('caInitCommand', () => {
   it('runs `ca init` with an intermediate through the same meshlet command the sidecars use', () => {
@@ -20,7 +21,7 @@ describe('caInitCommand', () => {
 
 describe('meshletCommand', () => {
   it('defaults to node running the built CLI under the repository root', () => {
-    expect(meshletCommand({}, '/repo', '/usr/bin/node')).toEqual({ command: '/usr/bin/node', args: ['/repo/dist/src/main.js'] });
+    expect(meshletCommand({}, '/repo', '/usr/bin/node')).toEqual({ command: '/usr/bin/node', args: [...MESHLET_NODE_FLAGS, '/repo/dist/src/main.js'] });
   });
 
   it('splits MESHLET_BIN into a command and its arguments', () => {
@@ -32,7 +33,7 @@ describe('meshletCommand', () => {
   });
 
   it('ignores an empty MESHLET_BIN', () => {
-    expect(meshletCommand({ MESHLET_BIN: ' ' }, '/repo', 'node').args).toEqual(['/repo/dist/src/main.js']);
+    expect(meshletCommand({ MESHLET_BIN: ' ' }, '/repo', 'node').args).toEqual([...MESHLET_NODE_FLAGS, '/repo/dist/src/main.js']);
   });
 });
 
