@@ -199,6 +199,9 @@ async function serve(
   };
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
+  // Armed before the app starts: "meshlet listening" is logged inside start(), and a SIGTERM that came between it
+  // and the handler would have met node's default action (exit without draining).
+  const signals = new Signals(log);
   let app: App;
   let addresses: AppAddresses;
   try {
@@ -213,36 +216,57 @@ async function serve(
   }
   // The JSON log above carries the same addresses; this line is for the person at the terminal.
   if (addresses.admin !== undefined) process.stderr.write(`meshlet: admin ${adminUrl(addresses.admin)} (/ready /metrics /config /clusters)\n`);
-  return waitForSignal(app, log);
+  return signals.drainOnSignal(app);
 }
 
-function waitForSignal(app: App, log: Logger): Promise<number> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting now');
-        flushLogger(log);
-        resolve(1);
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      app.drain().then(
-        () => {
-          flushLogger(log);
-          resolve(0);
-        },
-        (err: unknown) => {
-          log.error({ err }, 'drain failed');
-          flushLogger(log);
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+/**
+ * SIGTERM/SIGINT from the moment they are armed: the first drains the app (once it has started, if it came during
+ * the start), a second exits at once.
+ */
+class Signals {
+  private first: NodeJS.Signals | undefined;
+  private onFirst: (() => void) | undefined;
+  private onSecond: (() => void) | undefined;
+
+  constructor(private readonly log: Logger) {
+    process.on('SIGTERM', this.handle);
+    process.on('SIGINT', this.handle);
+  }
+
+  private readonly handle = (signal: NodeJS.Signals): void => {
+    if (this.first !== undefined) {
+      this.log.warn({ signal }, 'second signal: exiting now');
+      flushLogger(this.log);
+      if (this.onSecond !== undefined) this.onSecond();
+      else process.exit(1); // still starting: nothing to drain yet, and nobody waits for a result
+      return;
+    }
+    this.first = signal;
+    this.log.info({ signal }, 'shutting down');
+    this.onFirst?.();
+  };
+
+  /** Resolves with the exit code once a signal came and the drain ended (or a second signal cut it). */
+  drainOnSignal(app: App): Promise<number> {
+    return new Promise((resolve) => {
+      this.onSecond = () => resolve(1);
+      const drain = () => {
+        app.drain().then(
+          () => {
+            flushLogger(this.log);
+            resolve(0);
+          },
+          (err: unknown) => {
+            this.log.error({ err }, 'drain failed');
+            flushLogger(this.log);
+            resolve(1);
+          },
+        );
+      };
+      if (this.first !== undefined) drain();
+      else this.onFirst = drain;
+    });
+  }
 }
 
 main(process.argv.slice(2)).then(

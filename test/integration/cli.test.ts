@@ -91,6 +91,29 @@ describe('meshlet CLI', () => {
     expect(await exited).toBe(0);
   });
 
+  it('drains on a SIGTERM sent the moment it logs "meshlet listening" (signals are handled from before the start)', async () => {
+    // The log line is written inside the app's start; the handlers used to be armed only after it returned, and a
+    // signal in between met node's default action: exit by signal, no drain, no exit code.
+    const child = spawnMeshlet(['proxy', '--listen', '127.0.0.1:0', '--upstream', echo.address, '--admin', '127.0.0.1:0']);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const lines: Record<string, unknown>[] = [];
+    let rest = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop() ?? '';
+      for (const l of parts) {
+        if (!l.startsWith('{')) continue;
+        const entry = JSON.parse(l) as Record<string, unknown>;
+        lines.push(entry);
+        if (entry.msg === 'meshlet listening') child.kill('SIGTERM');
+      }
+    });
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(lines.some((l) => l.msg === 'shutting down')).toBe(true);
+  });
+
   it('proxy quick mode names a taken admin port and how to get a free one', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
