@@ -59,7 +59,8 @@ const missing = missingBuildOutputs([
   entries.userService,
   entries.orderService,
   join(PAGE_DIR, 'app.js'),
-  ...(process.env.MESHLET_BIN ? [] : [meshlet.args[0]!]),
+  // Without MESHLET_BIN the command is `node <flags> <root>/dist/src/main.js`: the script is the last argument.
+  ...(process.env.MESHLET_BIN ? [] : [meshlet.args.at(-1)!]),
 ]);
 if (missing.length > 0) {
   fail(`missing build output: ${missing.map((p) => relative(root, p)).join(', ')}\n` +

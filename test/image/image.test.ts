@@ -21,6 +21,7 @@ import { methodOf } from '../../examples/services/shared/proto.js';
 import type { RunningServer } from '../../examples/services/shared/server.js';
 import { startUserService } from '../../examples/services/user-service/server.js';
 import { userServiceDefinition } from '../../examples/services/user-service/types.js';
+import { MESHLET_NODE_FLAGS } from '../../src/node-flags.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -215,7 +216,10 @@ describe.skipIf(unavailable !== undefined)('the meshlet image', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
       expect(metrics).toMatch(/meshlet_[a-z_]+\{[^}]*direction="inbound"[^}]*\} [1-9]/);
       const top = await podman(['top', id, 'user', 'huser', 'args']);
-      expect(top.stdout).toMatch(/\nmeshlet\s+4242\s+node dist\/src\/main\.js run --config \/etc\/meshlet\/sidecar\.yaml/);
+      // The ENTRYPOINT's node flags (src/node-flags.ts) are on the sidecar's command line.
+      const command = ['node', ...MESHLET_NODE_FLAGS, 'dist/src/main.js', 'run', '--config', '/etc/meshlet/sidecar.yaml'].join(' ');
+      const escaped = command.replace(/[.*+?^$()|[\]\\/]/g, '\\$&');
+      expect(top.stdout).toMatch(new RegExp('\\nmeshlet\\s+4242\\s+' + escaped));
       const stop = await podmanStatus(['stop', '-t', '10', id]);
       expect(stop.code).toBe(0);
       const exit = await podman(['inspect', '--format', '{{.State.ExitCode}}', id]);
