@@ -7,8 +7,9 @@
 // old generation then keeps its successor, the streams it held and everything they reach alive through every
 // scavenge, and so on down the chain until the next full GC ("nepotism"). Measured on one sidecar at 1,000 calls/s:
 // 2.9 MB promoted per scavenge and 6-8 ms scavenge pauses with a Map, against near zero promoted and 0.5-1 ms
-// without (docs/performance.md, "Scavenges and the stream table"). Arrays do not link their old backing stores, and
-// this table clears every slot it frees, so a stream leaves no reference behind once it is deleted.
+// without (docs/performance.md, "Scavenges: finished calls kept alive by obsolete hash tables"). Arrays do not
+// link their old backing stores, and this table clears every slot it frees, so a stream leaves no reference behind
+// once it is deleted.
 
 /** The smallest table; it grows past half full and shrinks below an eighth, never under this. */
 const MIN_CAPACITY = 16;
