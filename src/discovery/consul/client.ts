@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import Consul from 'consul';
 import type { ConsulConfig } from '../../config/schema.js';
-import { createHealthEntryStream, HealthStreamFailure } from './health-stream.js';
+import { createHealthEntryStream, HealthStreamFailure, type HealthEntryStreamOptions } from './health-stream.js';
 import { createHttp1Pool, Http1Error } from './http1-get.js';
 
 /** Options of {@link createConsulClient}. */
@@ -122,16 +122,23 @@ export interface HealthServiceQuery {
   /**
    * When set, each entry is handed to it as soon as it is read and validated, and the result's `entries` is
    * empty: nothing of the answer is kept (a 10,000-instance answer would otherwise be 10,000 objects held, and
-   * promoted by the GC, for the whole read). It may throw to abandon the read. A failed read may have delivered
-   * some entries first: consumers commit only once the promise resolves.
+   * promoted by the GC, for the whole read). A failed read may have delivered some entries first: consumers commit
+   * only once the promise resolves. Its methods are called as methods (pass a class instance: see
+   * health-stream.ts on why the reader's call targets must not change from one read to the next).
    */
-  readonly onEntry?: (entry: HealthServiceEntry, fingerprint: number) => void;
+  readonly sink?: HealthEntrySink;
+}
+
+/** Takes the entries of a health answer as they are read (see {@link HealthServiceQuery.sink}). */
+export interface HealthEntrySink {
   /**
-   * With `onEntry`: asked with each entry's fingerprint (a 53-bit hash of its bytes, `Checks` left out; see
-   * health-stream.ts) before the entry is parsed. True means the caller holds an identical entry from an earlier
-   * answer: this one is then neither parsed, validated nor passed to `onEntry`. Default: every entry is parsed.
+   * Asked with each entry's fingerprint (a 53-bit hash of its bytes, `Checks` left out; see health-stream.ts)
+   * before the entry is parsed. True means the caller holds an identical entry from an earlier answer: this one is
+   * then neither parsed, validated nor passed to `add`.
    */
-  readonly known?: (fingerprint: number) => boolean;
+  known(fingerprint: number): boolean;
+  /** Takes each entry `known` did not claim, parsed and validated. May throw to abandon the read. */
+  add(entry: HealthServiceEntry, fingerprint: number): void;
 }
 
 export interface HealthServiceResult {
@@ -441,13 +448,8 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       }
       if (options.datacenter !== undefined) params.set('dc', options.datacenter);
       if (options.namespace !== undefined) params.set('ns', options.namespace);
-      const entries: HealthServiceEntry[] = [];
-      const deliver = query.onEntry ?? ((entry: HealthServiceEntry) => void entries.push(entry));
-      const stream = createHealthEntryStream({
-        onEntry: (item, i, fingerprint) => deliver(parseHealthEntry(op, item, i), fingerprint),
-        skipKeys: ['Checks'],
-        ...(query.onEntry !== undefined && query.known !== undefined && { known: query.known }),
-      });
+      const parser = new EntryParser(op, query.sink);
+      const stream = createHealthEntryStream(parser);
       const asConsulError = (err: unknown): unknown =>
         err instanceof HealthStreamFailure
           ? new ConsulError(op, `unexpected response: ${err.message}`, { badResponse: err.reason, cause: err })
@@ -475,7 +477,7 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
           },
         },
       );
-      return { index: consulIndex(op, res.headers), entries, costMs: res.costMs };
+      return { index: consulIndex(op, res.headers), entries: parser.entries, costMs: res.costMs };
     },
 
     async registerService(registration, opts = {}) {
@@ -527,6 +529,29 @@ export function createConsulClient(options: ConsulClientOptions): ConsulClient {
       pool.close();
     },
   };
+}
+
+/**
+ * The health reader's options for one read: validates each parsed entry and hands it to the sink, or keeps it.
+ * A class, so that the reader's calls of `known` and `onEntry` reach the same functions on every read.
+ */
+class EntryParser implements HealthEntryStreamOptions {
+  readonly skipKeys = ['Checks'];
+  readonly entries: HealthServiceEntry[] = [];
+  constructor(
+    private readonly op: string,
+    private readonly sink: HealthEntrySink | undefined,
+  ) {}
+
+  known(fingerprint: number): boolean {
+    return this.sink !== undefined && this.sink.known(fingerprint);
+  }
+
+  onEntry(item: unknown, index: number, fingerprint: number): void {
+    const entry = parseHealthEntry(this.op, item, index);
+    if (this.sink !== undefined) this.sink.add(entry, fingerprint);
+    else this.entries.push(entry);
+  }
 }
 
 /**

@@ -9,7 +9,12 @@
 /** Why a body could not be read; `truncated`: it ended before the array closed. */
 export type HealthStreamError = { readonly reason: 'truncated' | 'not_json' | 'missing_fields'; readonly message: string };
 
-/** Options of {@link createHealthEntryStream}. */
+/**
+ * Options of {@link createHealthEntryStream}. `onEntry` and `known` are called as methods of this object: pass an
+ * instance of a class that implements them (see client.ts), so that every reader in the process calls the same
+ * functions. A call site in the reader's optimized code that meets a new closure per read is deoptimized, and V8
+ * kept re-entering that stale code on every later read (thousands of deopts in a 30-read test).
+ */
 export interface HealthEntryStreamOptions {
   /**
    * Called with each entry (JSON-parsed, not validated), its position and its fingerprint, in order, unless
@@ -85,232 +90,271 @@ const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d |
  * held as offsets into the current chunk, copied only when an entry spans chunks or is parsed.
  */
 export function createHealthEntryStream(options: HealthEntryStreamOptions): HealthEntryStream {
-  const skip = (options.skipKeys ?? []).map((k) => Buffer.from(k, 'utf8'));
-  const known = options.known;
-  let state = STATE_BEFORE;
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let count = 0;
-  let h1 = H1_SEED;
-  let h2 = H2_SEED;
+  return new EntryStream(options);
+}
+
+/**
+ * The reader's state machine. A class, not closures made per answer: a read of a large answer spends most of its
+ * time in `push`, and a closure made per read is a new function object each time, which V8 kept deoptimizing at the
+ * same point on every read (a branch of the optimized code without type feedback; 14 deopts in a 10 s watch of a
+ * 10,000-instance answer, and TurboFan recompiling it on the worker threads each time: about a fifth of the
+ * watcher's CPU). One method shared by every reader is optimized once and stays so (docs/performance.md, "Consul
+ * watch at scale").
+ */
+class EntryStream implements HealthEntryStream {
+  private readonly skip: readonly Buffer[];
+  private readonly sink: HealthEntryStreamOptions;
+  private state = STATE_BEFORE;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private count = 0;
+  private h1 = H1_SEED;
+  private h2 = H2_SEED;
   /** Kept bytes of the entry from earlier chunks (copies: the chunk may be reused once handed back). */
-  let carried: Buffer[] = [];
+  private carried: Buffer[] = [];
   /** Kept segments of the entry in the current chunk: [start, end) pairs; [-1, -1] stands for `null`. */
-  const segs: number[] = [];
+  private readonly segs: number[] = [];
   // Key matching at depth 2 (only when there is something to skip): `expectKey` after `{` or `,`; while reading a
   // key, `keyLen` bytes so far and `candidates` (bit i: skip[i] still matches); `skipNext` once its `:` is due.
-  let expectKey = false;
-  let readingKey = false;
-  let keyLen = 0;
-  let candidates = 0;
-  let skipNext = false;
-  let skipping = false;
+  private expectKey = false;
+  private readingKey = false;
+  private keyLen = 0;
+  private candidates = 0;
+  private skipNext = false;
+  private skipping = false;
+  /** Start of the kept segment open in the current chunk, or -1 (none open: outside an entry, or skipping). */
+  private open = -1;
 
-  const fail = (reason: HealthStreamError['reason'], message: string): never => {
-    throw new HealthStreamFailure(reason, message);
-  };
+  constructor(options: HealthEntryStreamOptions) {
+    this.skip = (options.skipKeys ?? []).map((k) => Buffer.from(k, 'utf8'));
+    this.sink = options;
+  }
 
-  const keyByte = (c: number): void => {
+  private keyByte(c: number): void {
+    const skip = this.skip;
+    let candidates = this.candidates;
     for (let k = 0; k < skip.length; k++) {
       const bit = 1 << k;
-      if ((candidates & bit) !== 0 && (c === BACKSLASH || (skip[k] as Buffer)[keyLen] !== c)) candidates &= ~bit;
+      if ((candidates & bit) !== 0 && (c === BACKSLASH || (skip[k] as Buffer)[this.keyLen] !== c)) candidates &= ~bit;
     }
-    keyLen += 1;
-  };
+    this.candidates = candidates;
+    this.keyLen += 1;
+  }
 
-  const keyEnd = (): void => {
-    readingKey = false;
-    skipNext = false;
-    for (let k = 0; k < skip.length; k++) {
-      if ((candidates & (1 << k)) !== 0 && (skip[k] as Buffer).length === keyLen) skipNext = true;
+  private keyEnd(): void {
+    this.readingKey = false;
+    this.skipNext = false;
+    for (let k = 0; k < this.skip.length; k++) {
+      if ((this.candidates & (1 << k)) !== 0 && (this.skip[k] as Buffer).length === this.keyLen) this.skipNext = true;
     }
-  };
+  }
 
   /** The entry's kept bytes, for parsing (rare once most entries are known). */
-  const keptText = (chunk: Buffer): string => {
-    const pieces = carried;
+  private keptText(chunk: Buffer): string {
+    const pieces = this.carried;
+    const segs = this.segs;
     for (let s = 0; s < segs.length; s += 2) {
       const a = segs[s] as number;
       pieces.push(a < 0 ? NULL_VALUE : chunk.subarray(a, segs[s + 1]));
     }
     return (pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces)).toString('utf8');
-  };
+  }
 
-  const finishEntry = (chunk: Buffer): void => {
+  private finishEntry(chunk: Buffer): void {
     // 53 bits: all of h1, the top 21 of h2 (a safe integer, so it keys a Map as a number).
-    const fingerprint = (h1 >>> 0) * 0x200000 + (h2 >>> 11);
-    if (known === undefined || !known(fingerprint)) {
+    const fingerprint = (this.h1 >>> 0) * 0x200000 + (this.h2 >>> 11);
+    const sink = this.sink;
+    if (sink.known === undefined || !sink.known(fingerprint)) {
       let entry: unknown;
       try {
-        entry = JSON.parse(keptText(chunk));
+        entry = JSON.parse(this.keptText(chunk));
       } catch (err) {
-        fail('not_json', `entry ${count}: ${(err as Error).message}`);
+        fail('not_json', `entry ${this.count}: ${(err as Error).message}`);
       }
-      options.onEntry(entry, count, fingerprint);
+      sink.onEntry(entry, this.count, fingerprint);
     }
-    carried = [];
-    segs.length = 0;
-    count += 1;
-  };
+    this.carried = [];
+    this.segs.length = 0;
+    this.count += 1;
+  }
 
-  return {
-    push(chunk) {
-      const n = chunk.length;
-      /** Start of the kept segment open in this chunk, or -1 (none open: outside an entry, or skipping). */
-      let open = state === STATE_ENTRY && !skipping ? 0 : -1;
-      let i = 0;
-      while (i < n) {
-        if (state === STATE_ENTRY) {
-          // The hot loop: every byte of every entry passes here once, so its state lives in locals.
-          let a = h1;
-          let b = h2;
-          let str = inString;
-          let esc = escaped;
-          let skipped = skipping;
-          let d = depth;
-          let done = false;
-          for (; i < n; i++) {
-            const c = chunk[i] as number;
-            if (!skipped) {
-              a = Math.imul(a ^ c, H1_PRIME);
-              b = Math.imul(b ^ c, H2_PRIME);
-            }
-            if (str) {
-              if (esc) {
-                esc = false;
-                if (readingKey) keyByte(BACKSLASH);
-              } else if (c === QUOTE) {
-                str = false;
-                if (readingKey) keyEnd();
-              } else if (c === BACKSLASH) {
-                esc = true;
-                if (readingKey) keyByte(c);
-              } else if (readingKey) {
-                keyByte(c);
-              } else {
-                // Most bytes are plain string bytes: run to the next quote or backslash in a tighter loop (the
-                // byte that stops it is handled, and hashed, by the next turn of the outer one).
-                let j = i + 1;
-                if (skipped) {
-                  while (j < n) {
-                    const x = chunk[j] as number;
-                    if (x === QUOTE || x === BACKSLASH) break;
-                    j += 1;
-                  }
-                } else {
-                  while (j < n) {
-                    const x = chunk[j] as number;
-                    if (x === QUOTE || x === BACKSLASH) break;
-                    a = Math.imul(a ^ x, H1_PRIME);
-                    b = Math.imul(b ^ x, H2_PRIME);
-                    j += 1;
-                  }
-                }
-                i = j - 1;
-              }
-              continue;
-            }
-            if (c === QUOTE) {
-              str = true;
-              if (expectKey && d === 2) {
-                readingKey = true;
-                expectKey = false;
-                keyLen = 0;
-                candidates = (1 << skip.length) - 1;
-              }
-            } else if (c === LBRACE || c === LBRACKET) {
-              d += 1;
-            } else if (c === RBRACE || c === RBRACKET) {
-              d -= 1;
-              if (d === 1) {
-                if (skipped) {
-                  skipped = false;
-                  open = i;
-                  a = Math.imul(a ^ c, H1_PRIME);
-                  b = Math.imul(b ^ c, H2_PRIME);
-                }
-                segs.push(open, i + 1);
-                open = -1;
-                done = true;
-                i += 1;
-                break;
-              }
-            } else if (d === 2 && skip.length > 0) {
-              if (c === COLON) {
-                if (skipNext) {
-                  // Keep up to the colon, stand `null` in for the value, then keep nothing until the value ends.
-                  skipNext = false;
-                  segs.push(open, i + 1, -1, -1);
-                  open = -1;
-                  skipped = true;
-                  for (let k = 0; k < NULL_VALUE.length; k++) {
-                    a = Math.imul(a ^ (NULL_VALUE[k] as number), H1_PRIME);
-                    b = Math.imul(b ^ (NULL_VALUE[k] as number), H2_PRIME);
-                  }
-                }
-              } else if (c === COMMA) {
-                expectKey = true;
-                if (skipped) {
-                  skipped = false;
-                  open = i;
-                  a = Math.imul(a ^ c, H1_PRIME);
-                  b = Math.imul(b ^ c, H2_PRIME);
-                }
-              }
-            }
-          }
-          h1 = a;
-          h2 = b;
-          inString = str;
-          escaped = esc;
-          skipping = skipped;
-          depth = d;
-          if (done) {
-            state = STATE_BETWEEN;
-            finishEntry(chunk);
-          }
-          continue;
-        }
-        const c = chunk[i] as number;
-        i += 1;
-        if (isSpace(c)) continue;
-        if (state === STATE_BEFORE) {
-          if (c !== LBRACKET) fail('not_json', `expected a JSON array, found ${JSON.stringify(String.fromCharCode(c))}`);
-          state = STATE_BETWEEN;
-          depth = 1;
-        } else if (state === STATE_BETWEEN) {
-          if (c === COMMA) continue;
-          if (c === RBRACKET) {
-            state = STATE_AFTER;
-            depth = 0;
-          } else if (c === LBRACE) {
-            state = STATE_ENTRY;
-            depth = 2;
-            open = i - 1;
-            h1 = Math.imul(H1_SEED ^ c, H1_PRIME);
-            h2 = Math.imul(H2_SEED ^ c, H2_PRIME);
-            expectKey = skip.length > 0;
-            skipNext = false;
-          } else fail('missing_fields', `entry ${count}: not an object`);
+  push(chunk: Buffer): void {
+    const n = chunk.length;
+    this.open = this.state === STATE_ENTRY && !this.skipping ? 0 : -1;
+    let i = 0;
+    while (i < n) {
+      if (this.state === STATE_ENTRY) {
+        i = this.scanEntry(chunk, i, n);
+        continue;
+      }
+      const c = chunk[i] as number;
+      i += 1;
+      if (isSpace(c)) continue;
+      if (this.state === STATE_BEFORE) {
+        if (c !== LBRACKET) fail('not_json', `expected a JSON array, found ${JSON.stringify(String.fromCharCode(c))}`);
+        this.state = STATE_BETWEEN;
+        this.depth = 1;
+      } else if (this.state === STATE_BETWEEN) {
+        if (c === COMMA) continue;
+        if (c === RBRACKET) {
+          this.state = STATE_AFTER;
+          this.depth = 0;
+        } else if (c === LBRACE) {
+          this.state = STATE_ENTRY;
+          this.depth = 2;
+          this.open = i - 1;
+          this.h1 = Math.imul(H1_SEED ^ c, H1_PRIME);
+          this.h2 = Math.imul(H2_SEED ^ c, H2_PRIME);
+          this.expectKey = this.skip.length > 0;
+          this.skipNext = false;
+        } else fail('missing_fields', `entry ${this.count}: not an object`);
+      } else {
+        fail('not_json', 'unexpected data after the array');
+      }
+    }
+    if (this.state === STATE_ENTRY) {
+      // The entry goes on in the next chunk: copy what is kept of it from this one.
+      const segs = this.segs;
+      if (this.open >= 0) segs.push(this.open, n);
+      for (let s = 0; s < segs.length; s += 2) {
+        const a = segs[s] as number;
+        this.carried.push(a < 0 ? NULL_VALUE : Buffer.from(chunk.subarray(a, segs[s + 1])));
+      }
+      segs.length = 0;
+    }
+  }
+
+  /**
+   * The hot loop: scans the entry open at `chunk[i]` up to its closing `}` (then finishes it) or to the chunk's
+   * end, and returns where it stopped. Every byte of every entry passes here once, so its state lives in locals. A
+   * method called once per entry rather than a loop inside `push`: V8 then optimizes it as a whole, with type
+   * feedback for every exit, instead of compiling `push` on stack replacement in the middle of the first chunk and
+   * deoptimizing it at the first chunk's end on every read after (see the class comment).
+   */
+  private scanEntry(chunk: Buffer, start: number, n: number): number {
+    const skip = this.skip;
+    const segs = this.segs;
+    let open = this.open;
+    let a = this.h1;
+    let b = this.h2;
+    let str = this.inString;
+    let esc = this.escaped;
+    let skipped = this.skipping;
+    let d = this.depth;
+    let done = false;
+    let i = start;
+    for (; i < n; i++) {
+      const c = chunk[i] as number;
+      if (!skipped) {
+        a = Math.imul(a ^ c, H1_PRIME);
+        b = Math.imul(b ^ c, H2_PRIME);
+      }
+      if (str) {
+        if (esc) {
+          esc = false;
+          if (this.readingKey) this.keyByte(BACKSLASH);
+        } else if (c === QUOTE) {
+          str = false;
+          if (this.readingKey) this.keyEnd();
+        } else if (c === BACKSLASH) {
+          esc = true;
+          if (this.readingKey) this.keyByte(c);
+        } else if (this.readingKey) {
+          this.keyByte(c);
         } else {
-          fail('not_json', 'unexpected data after the array');
+          // Most bytes are plain string bytes: run to the next quote or backslash in a tighter loop (the byte that
+          // stops it is handled, and hashed, by the next turn of the outer one).
+          let j = i + 1;
+          if (skipped) {
+            while (j < n) {
+              const x = chunk[j] as number;
+              if (x === QUOTE || x === BACKSLASH) break;
+              j += 1;
+            }
+          } else {
+            while (j < n) {
+              const x = chunk[j] as number;
+              if (x === QUOTE || x === BACKSLASH) break;
+              a = Math.imul(a ^ x, H1_PRIME);
+              b = Math.imul(b ^ x, H2_PRIME);
+              j += 1;
+            }
+          }
+          i = j - 1;
+        }
+        continue;
+      }
+      if (c === QUOTE) {
+        str = true;
+        if (this.expectKey && d === 2) {
+          this.readingKey = true;
+          this.expectKey = false;
+          this.keyLen = 0;
+          this.candidates = (1 << skip.length) - 1;
+        }
+      } else if (c === LBRACE || c === LBRACKET) {
+        d += 1;
+      } else if (c === RBRACE || c === RBRACKET) {
+        d -= 1;
+        if (d === 1) {
+          if (skipped) {
+            skipped = false;
+            open = i;
+            a = Math.imul(a ^ c, H1_PRIME);
+            b = Math.imul(b ^ c, H2_PRIME);
+          }
+          segs.push(open, i + 1);
+          open = -1;
+          done = true;
+          i += 1;
+          break;
+        }
+      } else if (d === 2 && skip.length > 0) {
+        if (c === COLON) {
+          if (this.skipNext) {
+            // Keep up to the colon, stand `null` in for the value, then keep nothing until the value ends.
+            this.skipNext = false;
+            segs.push(open, i + 1, -1, -1);
+            open = -1;
+            skipped = true;
+            for (let k = 0; k < NULL_VALUE.length; k++) {
+              a = Math.imul(a ^ (NULL_VALUE[k] as number), H1_PRIME);
+              b = Math.imul(b ^ (NULL_VALUE[k] as number), H2_PRIME);
+            }
+          }
+        } else if (c === COMMA) {
+          this.expectKey = true;
+          if (skipped) {
+            skipped = false;
+            open = i;
+            a = Math.imul(a ^ c, H1_PRIME);
+            b = Math.imul(b ^ c, H2_PRIME);
+          }
         }
       }
-      if (state === STATE_ENTRY) {
-        // The entry goes on in the next chunk: copy what is kept of it from this one.
-        if (open >= 0) segs.push(open, n);
-        for (let s = 0; s < segs.length; s += 2) {
-          const a = segs[s] as number;
-          carried.push(a < 0 ? NULL_VALUE : Buffer.from(chunk.subarray(a, segs[s + 1])));
-        }
-        segs.length = 0;
-      }
-    },
-    end() {
-      if (state === STATE_BEFORE) fail('not_json', 'empty body');
-      if (state !== STATE_AFTER) fail('truncated', `body ended inside the array, after ${count} entries`);
-      return count;
-    },
-  };
+    }
+    this.open = open;
+    this.h1 = a;
+    this.h2 = b;
+    this.inString = str;
+    this.escaped = esc;
+    this.skipping = skipped;
+    this.depth = d;
+    if (done) {
+      this.state = STATE_BETWEEN;
+      this.finishEntry(chunk);
+    }
+    return i;
+  }
+
+  end(): number {
+    if (this.state === STATE_BEFORE) fail('not_json', 'empty body');
+    if (this.state !== STATE_AFTER) fail('truncated', `body ended inside the array, after ${this.count} entries`);
+    return this.count;
+  }
+}
+
+function fail(reason: HealthStreamError['reason'], message: string): never {
+  throw new HealthStreamFailure(reason, message);
 }

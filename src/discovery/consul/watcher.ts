@@ -7,7 +7,7 @@
 import { createTokenBucket, type TokenBucket } from '../../ratelimit/token-bucket.js';
 import { createBackoff } from '../../resilience/backoff.js';
 import { endpointFromAddress, type Endpoint, type EndpointChanges, type Resolution } from '../resolver.js';
-import { BAD_RESPONSE_REASONS, ConsulError, type BadResponseReason, type ConsulClient, type HealthServiceEntry } from './client.js';
+import { BAD_RESPONSE_REASONS, ConsulError, type BadResponseReason, type ConsulClient, type HealthEntrySink, type HealthServiceEntry } from './client.js';
 
 /** Timers and wall clock, injectable so tests drive the loop without sleeping. */
 export interface WatcherClock {
@@ -281,8 +281,7 @@ export function createConsulWatcher(options: ConsulWatcherOptions): ConsulWatche
         index: sentIndex,
         waitMs,
         signal: controller.signal,
-        known: diff.known,
-        onEntry: diff.add,
+        sink: diff,
       })
       .then(
         (res) => {
@@ -432,15 +431,18 @@ export function createEndpointSet(endpoints: ReadonlyMap<string, Endpoint> = new
   return { byAddress, byFingerprint: new Map(), generation: 0 };
 }
 
-/** An answer being diffed against an {@link EndpointSet}, entry by entry (see {@link createEntryDiff}). */
-export interface EntryDiff {
+/**
+ * An answer being diffed against an {@link EndpointSet}, entry by entry (see {@link createEntryDiff}). It is the
+ * client's {@link HealthEntrySink} for the read.
+ */
+export interface EntryDiff extends HealthEntrySink {
   /**
    * True when the set holds an endpoint made from an entry with this fingerprint: the entry is then taken as
-   * unchanged without being parsed (a client's `known`).
+   * unchanged without being parsed.
    */
-  readonly known: (fingerprint: number) => boolean;
+  known(fingerprint: number): boolean;
   /** Takes the next entry of the answer (one `known` did not claim), with its fingerprint when there is one. */
-  readonly add: (entry: HealthServiceEntry, fingerprint?: number) => void;
+  add(entry: HealthServiceEntry, fingerprint?: number): void;
   /** Entries left out so far because their address is unusable. */
   readonly invalid: number;
   /**
@@ -460,73 +462,87 @@ export interface EntryDiff {
  * `finish()`, so a read that fails half way leaves it as it was (its `seen` marks are stale from the next read on).
  */
 export function createEntryDiff(set: EndpointSet, onInvalid: (address: string, err: Error) => void = () => {}): EntryDiff {
-  set.generation += 1;
-  const generation = set.generation;
+  return new Differ(set, onInvalid);
+}
+
+/** {@link EntryDiff}, as a class: the health reader calls its methods once per entry (see health-stream.ts). */
+class Differ implements EntryDiff {
+  invalid = 0;
+  private readonly generation: number;
   /** Added or changed endpoints, and kept ones whose entry got a new fingerprint (`changed` false), by address. */
-  const pending = new Map<string, { readonly held: HeldEndpoint; readonly changed: boolean }>();
-  let kept = 0;
-  let replaced = 0;
-  let changed = false;
-  const diff = {
-    invalid: 0,
-    known(fingerprint: number): boolean {
-      const held = set.byFingerprint.get(fingerprint);
-      if (held === undefined) return false;
-      // Another entry of this address came first in this answer (a duplicate address): the first one wins.
-      if (pending.has(held.endpoint.address)) return true;
-      if (held.seen !== generation) {
-        held.seen = generation;
-        kept += 1;
+  private readonly pending = new Map<string, { readonly held: HeldEndpoint; readonly changed: boolean }>();
+  private kept = 0;
+  private replaced = 0;
+  private changed = false;
+
+  constructor(
+    private readonly set: EndpointSet,
+    private readonly onInvalid: (address: string, err: Error) => void,
+  ) {
+    set.generation += 1;
+    this.generation = set.generation;
+  }
+
+  known(fingerprint: number): boolean {
+    const held = this.set.byFingerprint.get(fingerprint);
+    if (held === undefined) return false;
+    // Another entry of this address came first in this answer (a duplicate address): the first one wins.
+    if (this.pending.has(held.endpoint.address)) return true;
+    if (held.seen !== this.generation) {
+      held.seen = this.generation;
+      this.kept += 1;
+    }
+    return true;
+  }
+
+  add(e: HealthServiceEntry, fingerprint?: number): void {
+    const generation = this.generation;
+    const address = entryAddress(e);
+    const previous = this.set.byAddress.get(address);
+    if (this.pending.has(address) || previous?.seen === generation) return;
+    const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
+    if (previous !== undefined && previous.endpoint.weight === weight && sameMeta(previous.endpoint.meta, e.Service.Meta)) {
+      previous.seen = generation;
+      this.kept += 1;
+      if (fingerprint !== undefined && fingerprint !== previous.fingerprint) {
+        this.pending.set(address, { held: { endpoint: previous.endpoint, fingerprint, seen: generation }, changed: false });
       }
-      return true;
-    },
-    add(e: HealthServiceEntry, fingerprint?: number): void {
-      const address = entryAddress(e);
+      return;
+    }
+    try {
+      const endpoint = endpointFromAddress(address, weight, e.Service.Meta);
+      this.pending.set(address, { held: { endpoint, fingerprint, seen: generation }, changed: true });
+      this.changed = true;
+      if (previous !== undefined) this.replaced += 1;
+    } catch (err) {
+      this.invalid += 1;
+      this.onInvalid(address, err as Error);
+    }
+  }
+
+  finish(): EndpointChanges & { changed: boolean } {
+    const set = this.set;
+    // Every held address is either seen (kept), replaced (changed), or gone.
+    const gone = set.byAddress.size - this.kept - this.replaced;
+    const removed: string[] = [];
+    if (gone > 0) {
+      for (const [address, held] of set.byAddress) {
+        if (held.seen !== this.generation && !this.pending.has(address)) {
+          forget(set, address, held);
+          removed.push(address);
+        }
+      }
+    }
+    const upserted: Endpoint[] = [];
+    for (const [address, { held, changed: isChange }] of this.pending) {
       const previous = set.byAddress.get(address);
-      if (pending.has(address) || previous?.seen === generation) return;
-      const weight = Math.max(1, Math.floor(e.Service.Weights.Passing));
-      if (previous !== undefined && previous.endpoint.weight === weight && sameMeta(previous.endpoint.meta, e.Service.Meta)) {
-        previous.seen = generation;
-        kept += 1;
-        if (fingerprint !== undefined && fingerprint !== previous.fingerprint) {
-          pending.set(address, { held: { endpoint: previous.endpoint, fingerprint, seen: generation }, changed: false });
-        }
-        return;
-      }
-      try {
-        const endpoint = endpointFromAddress(address, weight, e.Service.Meta);
-        pending.set(address, { held: { endpoint, fingerprint, seen: generation }, changed: true });
-        changed = true;
-        if (previous !== undefined) replaced += 1;
-      } catch (err) {
-        diff.invalid += 1;
-        onInvalid(address, err as Error);
-      }
-    },
-    finish() {
-      // Every held address is either seen (kept), replaced (changed), or gone.
-      const gone = set.byAddress.size - kept - replaced;
-      const removed: string[] = [];
-      if (gone > 0) {
-        for (const [address, held] of set.byAddress) {
-          if (held.seen !== generation && !pending.has(address)) {
-            forget(set, address, held);
-            removed.push(address);
-          }
-        }
-      }
-      const upserted: Endpoint[] = [];
-      for (const [address, { held, changed: isChange }] of pending) {
-        const previous = set.byAddress.get(address);
-        if (previous !== undefined) forget(set, address, previous);
-        set.byAddress.set(address, held);
-        if (held.fingerprint !== undefined) set.byFingerprint.set(held.fingerprint, held);
-        if (isChange) upserted.push(held.endpoint);
-      }
-      return { changed: changed || gone > 0, upserted, removed };
-    },
-  };
-  return diff;
+      if (previous !== undefined) forget(set, address, previous);
+      set.byAddress.set(address, held);
+      if (held.fingerprint !== undefined) set.byFingerprint.set(held.fingerprint, held);
+      if (isChange) upserted.push(held.endpoint);
+    }
+    return { changed: this.changed || gone > 0, upserted, removed };
+  }
 }
 
 function forget(set: EndpointSet, address: string, held: HeldEndpoint): void {
