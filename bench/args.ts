@@ -68,6 +68,11 @@ export interface BenchOptions {
    * `--shared-process`: per path before the first run, unlimited. Default 2 s (`--quick`: 1 s).
    */
   warmupSeconds: number;
+  /**
+   * How long each path's first process stays idle before its RSS is read a second time ("settled"): V8's memory
+   * reducer shrinks a node process's young generation about 8 s after start-up. Default 12 s (`--quick`: 0, not read).
+   */
+  idleSettleSeconds: number;
   /** Protobuf payload of the unary request in bytes. Default 16. */
   payloadBytes: number;
   /** Payload of the large-message scenario in bytes. Default 65536. */
@@ -255,6 +260,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     rateSeconds: quick ? 3 : 8,
     peakSeconds: quick ? 3 : 6,
     warmupSeconds: quick ? 1 : 2,
+    idleSettleSeconds: quick ? 0 : 12,
     payloadBytes: 16,
     largeBytes: 65_536,
     largeSeconds: quick ? 2 : 4,

@@ -5,6 +5,7 @@
 // GC). By default every measurement runs on fresh proxy processes, so no figure depends on what ran before it. `--suite mtls` runs bench/mtls.ts instead, `--suite ratelimit` bench/ratelimit.ts.
 // Method: docs/performance.md.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,9 +70,11 @@ function plannedSeconds(options: BenchOptions): number {
     'large-peak': options.largeSeconds,
   };
   const perRun = options.scenarios.reduce((n, s) => n + seconds[s], 0);
-  if (options.shareProcess) return options.paths.length * (options.warmupSeconds + options.runs * perRun);
+  // Every path is started once first and left idle to read its settled memory (direct has no proxy to read).
+  const idle = options.paths.filter((p) => p !== 'direct').length * options.idleSettleSeconds;
+  if (options.shareProcess) return idle + options.paths.length * (options.warmupSeconds + options.runs * perRun);
   // Fresh processes: a warm-up and about 2 s of start, readiness and stop per measurement.
-  return options.paths.length * options.runs * (perRun + options.scenarios.length * (options.warmupSeconds + 2));
+  return idle + options.paths.length * options.runs * (perRun + options.scenarios.length * (options.warmupSeconds + 2));
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -229,11 +232,19 @@ async function main(argv: readonly string[]): Promise<number> {
       available.push(p);
       if (t.proxy) {
         const memory = readTreeMemory(t.proxy.pid);
+        // Read again once the idle process has settled (before the heap probe, whose full GC would shrink it).
+        let settled: TreeMemory | undefined;
+        if (options.idleSettleSeconds > 0) {
+          await sleep(options.idleSettleSeconds * 1000);
+          settled = readTreeMemory(t.proxy.pid);
+        }
         const heap = options.shareProcess ? undefined : (await probeHeap(t))?.afterGc;
-        idle.push({ path: p, memory, heap });
+        idle.push({ path: p, memory, settled, heap });
         const mib = (n: number): string => (n / 1024).toFixed(1);
         console.log(
-          `  ${p} idle: rss ${memory ? mib(memory.rssKiB) : '-'} MiB` + (heap ? `, heap after GC ${(heap.heapUsed / 2 ** 20).toFixed(1)} MiB` : ''),
+          `  ${p} idle: rss ${memory ? mib(memory.rssKiB) : '-'} MiB` +
+            (settled ? `, ${mib(settled.rssKiB)} MiB after ${options.idleSettleSeconds} s idle` : '') +
+            (heap ? `, heap after GC ${(heap.heapUsed / 2 ** 20).toFixed(1)} MiB` : ''),
         );
       }
       // Large messages must pass too before they are measured; a path that fails them is left out of that scenario.
