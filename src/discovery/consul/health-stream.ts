@@ -13,7 +13,7 @@ export type HealthStreamError = { readonly reason: 'truncated' | 'not_json' | 'm
  * Options of {@link createHealthEntryStream}. `onEntry` and `known` are called as methods of this object: pass an
  * instance of a class that implements them (see client.ts), so that every reader in the process calls the same
  * functions. A call site in the reader's optimized code that meets a new closure per read is deoptimized, and V8
- * kept re-entering that stale code on every later read (thousands of deopts in a 30-read test).
+ * kept re-entering that stale code (thousands of deopts in some runs of a 30-read harness; decisions §19).
  */
 export interface HealthEntryStreamOptions {
   /**
@@ -95,11 +95,11 @@ export function createHealthEntryStream(options: HealthEntryStreamOptions): Heal
 
 /**
  * The reader's state machine. A class, not closures made per answer: a read of a large answer spends most of its
- * time in `push`, and a closure made per read is a new function object each time, which V8 kept deoptimizing at the
- * same point on every read (a branch of the optimized code without type feedback; 14 deopts in a 10 s watch of a
+ * time scanning, and as closures made per read the scan was compiled on stack replacement and then deoptimized at
+ * the same point on read after read (a branch without type feedback; 14 deopts in a 10 s watch of a
  * 10,000-instance answer, and TurboFan recompiling it on the worker threads each time: about a fifth of the
- * watcher's CPU). One method shared by every reader is optimized once and stays so (docs/performance.md, "Consul
- * watch at scale").
+ * watcher's CPU). Methods shared by every reader are optimized once and stay so (decisions §19; docs/performance.md,
+ * "The reader stays optimized across reads").
  */
 class EntryStream implements HealthEntryStream {
   private readonly skip: readonly Buffer[];
