@@ -91,7 +91,7 @@ export async function createTelemetry(config: BootstrapConfig, deps: TelemetryDe
     countUnknownMessages: obs.metrics.countUnknownMessages,
     methodTypes: await methodTypesOf(obs.metrics.methodTypes, obs.metrics.protoFiles),
   });
-  if (obs.metrics.process) addProcessMetrics(metrics.registry, { version });
+  if (obs.metrics.process) addProcessMetrics(metrics.registry, { version, eventLoopResolutionMs: obs.metrics.eventLoopResolutionMs });
   const tracing =
     features.tracing
       ? (await import('../telemetry/tracing.js')).createTracing({

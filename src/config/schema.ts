@@ -326,6 +326,17 @@ export const metricsSchema = z
           "unary call's proxy CPU). Methods of known type are always counted.",
       ),
     process: z.boolean().default(true).describe('Process metrics (CPU, memory, event-loop lag, GC); default true.'),
+    eventLoopResolutionMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(20)
+      .describe(
+        'With process metrics: how often the event-loop lag is sampled, ms (a native timer). A stall of D ms is ' +
+          'recorded as at least D minus this. Default 20 (an idle sidecar: about 0.35 % of a core at 20, 0.5 % at ' +
+          "10, prom-client's default, 0.16 % at 50, measured); range 1-1000.",
+      ),
   })
   .strict()
   .describe('Prometheus metrics, served at /metrics on the admin port.');

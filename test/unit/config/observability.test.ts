@@ -10,7 +10,7 @@ const base = { service: { name: 's' }, outbound: {} };
 describe('observability config', () => {
   it('applies every documented default when the sections are omitted', () => {
     expect(observabilityConfig(bootstrapSchema.parse(base))).toEqual({
-      metrics: { enabled: true, maxMethods: 500, maxUpstreams: 100, methodTypes: {}, protoFiles: [], countUnknownMessages: false, process: true },
+      metrics: { enabled: true, maxMethods: 500, maxUpstreams: 100, methodTypes: {}, protoFiles: [], countUnknownMessages: false, process: true, eventLoopResolutionMs: 20 },
       tracing: {
         mode: 'off',
         sampleRatio: 0.01,
@@ -47,6 +47,9 @@ describe('observability config', () => {
     [{ metrics: { methodTypes: { 'no-slash': 'unary' } } }, ['metrics', 'methodTypes', 'no-slash']],
     [{ metrics: { methodTypes: { 'a.S/M': 'stream' } } }, ['metrics', 'methodTypes', 'a.S/M']],
     [{ metrics: { maxMethods: 0 } }, ['metrics', 'maxMethods']],
+    [{ metrics: { eventLoopResolutionMs: 0 } }, ['metrics', 'eventLoopResolutionMs']],
+    [{ metrics: { eventLoopResolutionMs: 2.5 } }, ['metrics', 'eventLoopResolutionMs']],
+    [{ metrics: { eventLoopResolutionMs: 5000 } }, ['metrics', 'eventLoopResolutionMs']],
     [{ health: { appCheck: 'smtp' } }, ['health', 'appCheck']],
     [{ health: { appCheck: 'http', appHttp: { path: 'healthz' } } }, ['health', 'appHttp', 'path']],
     [{ health: { upstreams: { intervalMs: 10 } } }, ['health', 'upstreams', 'intervalMs']],
