@@ -89,28 +89,29 @@ describe('per-request balancing (static endpoints)', () => {
     expect((es[0] as EchoServer).calls.length).toBe(600);
   });
 
-  it('least_request divides calls by weight: 3:1 lands within ±10 % of 75 % (issue 13)', async () => {
+  it('least_request honours endpoint weights end to end: a 9:1 backend sends most calls to the heavy endpoint (issue 13)', async () => {
     const es = await echoes(2);
     const s = await sidecar({
       service: { name: 'caller' },
       outbound: { listen: '127.0.0.1:0' },
       upstreams: {
         echo: {
-          endpoints: [{ address: (es[0] as EchoServer).address, weight: 3 }, (es[1] as EchoServer).address],
+          endpoints: [{ address: (es[0] as EchoServer).address, weight: 9 }, (es[1] as EchoServer).address],
           balancing: { policy: 'least_request' },
         },
       },
     });
-    // One call at a time: in-flight counts stay equal, so the split is the weights' (P2C with Envoy's
-    // weight / (active + 1) choice); under concurrency in-flight counts move it, as they do in Envoy. Real
-    // latencies also feed the peak-EWMA estimates here, so on a loaded machine a slow call moves the split a few
-    // points (62.9 % was seen once in a full parallel run). The exact ±10 % split is checked with seeded
-    // randomness and no wall clock in test/unit/balance/weighted-distribution.test.ts; this bound still fails an
-    // unweighted picker (50 %).
+    // One call at a time, so in-flight counts stay equal and the choice is P2C with Envoy's weight / cost. The cost
+    // is the peak-EWMA latency, and here latencies are real: the heavier endpoint takes most samples and so most
+    // of the machine's stalls, and its estimate runs higher, which moves the split toward the lighter one by
+    // design (3:1 measured 59.9-62.9 % instead of 75 % in loaded CI runs). The exact split (1:3 within ±10 % over
+    // 1,000 calls) is checked with seeded randomness and a fake clock in test/unit/balance/weighted-distribution
+    // .test.ts. Here: the weights reach the picker. 9:1 expects 90 %; an unweighted picker gives 50 %, and it would
+    // take the heavy endpoint's estimate running four times the light one's for this to fall under 70 %.
     expect(await load(client(s, 'echo'), 800, 1)).toEqual([]);
     const share = (es[0] as EchoServer).calls.length / 800;
-    expect(share, `weight-3 endpoint got ${(share * 100).toFixed(1)} %`).toBeGreaterThanOrEqual(0.6);
-    expect(share, `weight-3 endpoint got ${(share * 100).toFixed(1)} %`).toBeLessThanOrEqual(0.85);
+    expect(share, `weight-9 endpoint got ${(share * 100).toFixed(1)} %`).toBeGreaterThanOrEqual(0.7);
+    expect(share, `weight-9 endpoint got ${(share * 100).toFixed(1)} %`).toBeLessThanOrEqual(0.97);
   });
 });
 
