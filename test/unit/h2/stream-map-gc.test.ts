@@ -39,7 +39,10 @@ describe('StreamMap under per-call churn (V8 scavenges)', () => {
     // The control: the Map pattern promotes a large share of what the calls allocated (15 MB measured here), over
     // what the same process promotes with no table at all (module loading, about 2.5 MB).
     expect(map.promoted - none.promoted).toBeGreaterThan(5 * 1024 * 1024);
-    // The StreamMap adds next to nothing: only what is live at a scavenge (a few open streams).
-    expect(table.promoted - none.promoted).toBeLessThan(256 * 1024);
+    // The StreamMap adds next to nothing: only what is live at a scavenge (a few open streams). The bound is 1 MiB,
+    // not less: the same child with no table promotes 2.54-2.79 MB from run to run (module loading, scavenge
+    // timing; six runs each way measured), so two runs differ by up to ~260 KB with no table involved at all, and
+    // a 256 KiB bound failed in CI on that noise (266,984 bytes). The Map control stays 5× above it.
+    expect(table.promoted - none.promoted).toBeLessThan(1024 * 1024);
   }, 120_000);
 });
