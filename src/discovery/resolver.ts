@@ -2,12 +2,13 @@
 // The discovery contract: a Resolver turns a backend name into a stream of endpoint sets. Static config and
 // Consul implement it; the balancer consumes it. Resolvers never throw at callers: failures arrive as results.
 
-/** One address of a backend. */
+/**
+ * One address of a backend. Only the address is kept, not its host and port apart: the session pool splits it when
+ * it connects (src/h2/session-pool.ts), and a large backend holds one string per endpoint instead of two (issue 13).
+ */
 export interface Endpoint {
-  /** `host:port`, the identity of the endpoint in pools, pickers and metrics. */
+  /** `host:port` (`[v6]:port`), validated; the identity of the endpoint in pools, pickers and metrics. */
   readonly address: string;
-  readonly host: string;
-  readonly port: number;
   /** Relative weight for balancing, >= 1 (Consul `Weights.Passing`; static config `weight`). Default 1. */
   readonly weight: number;
   /** Consul Service.Meta (empty for static endpoints); mTLS reads `spiffe-id` from it (src/app/mtls.ts). */
@@ -71,9 +72,8 @@ export function endpointFromAddress(address: string, weight = 1, meta?: Readonly
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(address);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535) throw new TypeError(`invalid endpoint address "${address}": expected host:port`);
-  const host = (m[1] ?? m[2]) as string;
   const ownMeta = meta === undefined || isEmpty(meta) ? NO_META : Object.freeze({ ...meta });
-  return Object.freeze({ address, host, port, weight, meta: ownMeta });
+  return Object.freeze({ address, weight, meta: ownMeta });
 }
 
 function isEmpty(record: Readonly<Record<string, string>>): boolean {

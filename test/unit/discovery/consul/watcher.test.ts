@@ -347,9 +347,9 @@ describe('entriesToEndpoints', () => {
       entry('', '10.0.0.3', 9000, 0),
       entry('10.0.0.3', '10.0.0.9', 9000, 4),
     ]);
-    expect(eps.map((e) => [e.address, e.host, e.weight])).toEqual([
-      ['10.0.0.3:9000', '10.0.0.3', 1],
-      ['[::1]:9000', '::1', 1],
+    expect(eps.map((e) => [e.address, e.weight])).toEqual([
+      ['10.0.0.3:9000', 1],
+      ['[::1]:9000', 1],
     ]);
   });
 
