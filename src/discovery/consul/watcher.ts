@@ -403,13 +403,44 @@ function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record<string
   return Object.keys(a).length === n;
 }
 
+/**
+ * A 53-bit fingerprint (health-stream.ts) is kept as two small integers, so that a held endpoint costs no boxed
+ * number (nor does its map key): the low 30 bits key {@link EndpointSet.byFingerprint}, the high 23 confirm a
+ * match. Two held entries whose low bits collide (about one pair in 20 sets of 10,000) share a key: the map keeps
+ * one of them and the other is parsed on every read, which is still correct. Equality needs all 53 bits, as before.
+ */
+const FINGERPRINT_KEY_SPAN = 0x40000000;
+/** `fingerprintKey` / `fingerprintCheck` of an endpoint held without a fingerprint. */
+const NO_FINGERPRINT = -1;
+
+// `| 0` makes each half an int32, which V8 keeps unboxed (a small integer); `%` or `/` alone give a double that it
+// boxes, in the field and as the map key (24 bytes more per endpoint, measured). Both halves are below 2^30.
+function fingerprintKey(fingerprint: number): number {
+  return (fingerprint % FINGERPRINT_KEY_SPAN) | 0;
+}
+function fingerprintCheck(fingerprint: number): number {
+  return (fingerprint / FINGERPRINT_KEY_SPAN) | 0;
+}
+
 /** One endpoint of an {@link EndpointSet}, with what the diff of each read needs. */
-interface HeldEndpoint {
-  readonly endpoint: Endpoint;
-  /** Fingerprint of the answer entry it came from (see health-stream.ts), when the client reported one. */
-  readonly fingerprint: number | undefined;
-  /** The read that last saw it ({@link EndpointSet.generation}). */
-  seen: number;
+class HeldEndpoint {
+  /** The low 30 bits of the fingerprint of the answer entry it came from, or NO_FINGERPRINT. */
+  readonly fingerprintKey: number;
+  /** The high 23 bits of that fingerprint, or NO_FINGERPRINT. */
+  readonly fingerprintCheck: number;
+  constructor(
+    readonly endpoint: Endpoint,
+    fingerprint: number | undefined,
+    /** The read that last saw it ({@link EndpointSet.generation}). */
+    public seen: number,
+  ) {
+    this.fingerprintKey = fingerprint === undefined ? NO_FINGERPRINT : fingerprintKey(fingerprint);
+    this.fingerprintCheck = fingerprint === undefined ? NO_FINGERPRINT : fingerprintCheck(fingerprint);
+  }
+  /** True when it came from an entry with this fingerprint. */
+  hasFingerprint(fingerprint: number): boolean {
+    return this.fingerprintKey === fingerprintKey(fingerprint) && this.fingerprintCheck === fingerprintCheck(fingerprint);
+  }
 }
 
 /**
@@ -419,6 +450,7 @@ interface HeldEndpoint {
  */
 export interface EndpointSet {
   readonly byAddress: Map<string, HeldEndpoint>;
+  /** By the low 30 bits of their fingerprints (see FINGERPRINT_KEY_SPAN). */
   readonly byFingerprint: Map<number, HeldEndpoint>;
   /** Bumped by each read. */
   generation: number;
@@ -427,7 +459,7 @@ export interface EndpointSet {
 /** An empty set, or one holding `endpoints` (by address; without fingerprints). */
 export function createEndpointSet(endpoints: ReadonlyMap<string, Endpoint> = new Map()): EndpointSet {
   const byAddress = new Map<string, HeldEndpoint>();
-  for (const [address, endpoint] of endpoints) byAddress.set(address, { endpoint, fingerprint: undefined, seen: 0 });
+  for (const [address, endpoint] of endpoints) byAddress.set(address, new HeldEndpoint(endpoint, undefined, 0));
   return { byAddress, byFingerprint: new Map(), generation: 0 };
 }
 
@@ -484,8 +516,8 @@ class Differ implements EntryDiff {
   }
 
   known(fingerprint: number): boolean {
-    const held = this.set.byFingerprint.get(fingerprint);
-    if (held === undefined) return false;
+    const held = this.set.byFingerprint.get(fingerprintKey(fingerprint));
+    if (held === undefined || !held.hasFingerprint(fingerprint)) return false;
     // Another entry of this address came first in this answer (a duplicate address): the first one wins.
     if (this.pending.has(held.endpoint.address)) return true;
     if (held.seen !== this.generation) {
@@ -504,14 +536,14 @@ class Differ implements EntryDiff {
     if (previous !== undefined && previous.endpoint.weight === weight && sameMeta(previous.endpoint.meta, e.Service.Meta)) {
       previous.seen = generation;
       this.kept += 1;
-      if (fingerprint !== undefined && fingerprint !== previous.fingerprint) {
-        this.pending.set(address, { held: { endpoint: previous.endpoint, fingerprint, seen: generation }, changed: false });
+      if (fingerprint !== undefined && !previous.hasFingerprint(fingerprint)) {
+        this.pending.set(address, { held: new HeldEndpoint(previous.endpoint, fingerprint, generation), changed: false });
       }
       return;
     }
     try {
       const endpoint = endpointFromAddress(address, weight, e.Service.Meta);
-      this.pending.set(address, { held: { endpoint, fingerprint, seen: generation }, changed: true });
+      this.pending.set(address, { held: new HeldEndpoint(endpoint, fingerprint, generation), changed: true });
       this.changed = true;
       if (previous !== undefined) this.replaced += 1;
     } catch (err) {
@@ -538,7 +570,7 @@ class Differ implements EntryDiff {
       const previous = set.byAddress.get(address);
       if (previous !== undefined) forget(set, address, previous);
       set.byAddress.set(address, held);
-      if (held.fingerprint !== undefined) set.byFingerprint.set(held.fingerprint, held);
+      if (held.fingerprintKey !== NO_FINGERPRINT) set.byFingerprint.set(held.fingerprintKey, held);
       if (isChange) upserted.push(held.endpoint);
     }
     return { changed: this.changed || gone > 0, upserted, removed };
@@ -547,7 +579,7 @@ class Differ implements EntryDiff {
 
 function forget(set: EndpointSet, address: string, held: HeldEndpoint): void {
   set.byAddress.delete(address);
-  if (held.fingerprint !== undefined && set.byFingerprint.get(held.fingerprint) === held) set.byFingerprint.delete(held.fingerprint);
+  if (held.fingerprintKey !== NO_FINGERPRINT && set.byFingerprint.get(held.fingerprintKey) === held) set.byFingerprint.delete(held.fingerprintKey);
 }
 
 /** {@link createEntryDiff} over a whole answer at once, from and to a plain map (address → Endpoint). */

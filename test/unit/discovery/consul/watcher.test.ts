@@ -447,6 +447,20 @@ describe('createEntryDiff with fingerprints', () => {
     expect(read(set, [[entry('10.0.0.1'), 9]])).toEqual({ changed: false, parsed: 0 });
   });
 
+  it('needs all 53 bits of a fingerprint to match: entries whose low 30 bits collide are parsed, never mistaken', () => {
+    const set = createEndpointSet();
+    const low = 12345;
+    const fp = (high: number) => high * 2 ** 30 + low; // same map key, different high bits
+    const top = 2 ** 53 - 2 ** 30 + low; // the largest fingerprint with these low bits
+    expect(read(set, [[entry('10.0.0.1'), fp(7)], [entry('10.0.0.2'), top]])).toEqual({ changed: true, parsed: 2 });
+    // One of the two holds the shared key; the other is parsed on every read (still unchanged, still kept).
+    expect(read(set, [[entry('10.0.0.1'), fp(7)], [entry('10.0.0.2'), top]])).toEqual({ changed: false, parsed: 1 });
+    expect([...set.byAddress.keys()].sort()).toEqual(['10.0.0.1:80', '10.0.0.2:80']);
+    // A new entry whose fingerprint shares the low bits with a held one is not taken as that one.
+    expect(read(set, [[entry('10.0.0.1'), fp(7)], [entry('10.0.0.2'), top], [entry('10.0.0.3'), fp(8)]])).toEqual({ changed: true, parsed: 2 });
+    expect(set.byAddress.has('10.0.0.3:80')).toBe(true);
+  });
+
   it('leaves the set as it was when a read is abandoned half way', () => {
     const set = createEndpointSet();
     read(set, [[entry('10.0.0.1'), 1], [entry('10.0.0.2'), 2]]);
