@@ -31,6 +31,14 @@ export interface BackendsOptions {
   readonly onUpdate?: (backend: Backend) => void;
 }
 
+/**
+ * When endpoints arrived: one per update, shared by every endpoint it brought, so that an endpoint's load can be
+ * made on first use (see {@link BackendEndpoint.load}) and still decay its default estimate from its arrival.
+ */
+export class EndpointArrival {
+  constructor(readonly atMs: number) {}
+}
+
 /** A mutable PickerEndpoint: `ready` is flipped by outlier detection without rebuilding the picker. */
 export class BackendEndpoint implements PickerEndpoint {
   // Two independent verdicts make `ready`: outlier detection / breakers (`ready = x` sets that part) and
@@ -38,6 +46,8 @@ export class BackendEndpoint implements PickerEndpoint {
   private passiveReady = true;
   /** False while active health checks of this endpoint fail; always true when they are off. */
   healthy = true;
+  /** The load once made, else when the endpoint arrived (one field for both: a large backend holds n of them). */
+  private loadOrArrival: EndpointLoad | EndpointArrival;
   /** What pickers read: `ready` as last set (outlier detection, breakers) and `healthy`. */
   get ready(): boolean {
     return this.passiveReady && this.healthy;
@@ -45,15 +55,33 @@ export class BackendEndpoint implements PickerEndpoint {
   set ready(value: boolean) {
     this.passiveReady = value;
   }
-  /** Carries both verdicts over to the replacement of this endpoint (same address, new weight). */
+  /**
+   * The endpoint's load, made on first use (a call sent to it, or least_request comparing it) as it would have
+   * been made on arrival: its default estimate decays from the arrival time. An endpoint that nothing calls or
+   * compares (most of a 10,000-instance backend that round robin has not reached yet) holds no load (issue 13).
+   */
+  get load(): EndpointLoad {
+    const l = this.loadOrArrival;
+    if (!(l instanceof EndpointArrival)) return l;
+    return (this.loadOrArrival = createEndpointLoad({ nowMs: l.atMs }));
+  }
+  /** The load if something has used it, else undefined (for views such as /clusters, which must not make one). */
+  get loadIfUsed(): EndpointLoad | undefined {
+    const l = this.loadOrArrival;
+    return l instanceof EndpointArrival ? undefined : l;
+  }
+  /** Carries both verdicts and the load over to the replacement of this endpoint (same address, new weight). */
   carryFrom(old: BackendEndpoint): void {
     this.passiveReady = old.passiveReady;
     this.healthy = old.healthy;
+    this.loadOrArrival = old.loadOrArrival;
   }
   constructor(
     readonly endpoint: Endpoint,
-    readonly load: EndpointLoad,
-  ) {}
+    load: EndpointLoad | EndpointArrival,
+  ) {
+    this.loadOrArrival = load;
+  }
 }
 
 /** What the last ok result changed in a backend's endpoints (see {@link Backend.lastChanges}). */
@@ -180,7 +208,8 @@ export class Backends {
    * 4. If any step was made, the policy's `updatePicker` brings the picker in line (else `createPicker` builds
    *    it again); no step (the same set again), no picker work. Removed addresses go to `onEndpointRemoved`.
    * An address's BackendEndpoint (its load and readiness) is kept while its weight and meta stay; a replacement
-   * (new weight or meta) takes over the load and both readiness verdicts.
+   * (new weight or meta) takes over the load and both readiness verdicts. A new endpoint's load is made on first
+   * use (see BackendEndpoint.load).
    */
   private onResult(b: Backend, r: ResolutionUpdate): void {
     b.lastResultMs = this.opts.env.now();
@@ -195,12 +224,13 @@ export class Backends {
     b.lastError = undefined;
     const balancing = b.balancing;
     const list = b.endpoints as BackendEndpoint[];
+    const arrival = new EndpointArrival(this.opts.env.now());
     if (b.picker === undefined && r.endpoints !== undefined) {
       // The first set: taken as it is.
       for (const ep of r.endpoints) {
         if (b.positions.has(ep.address)) continue; // a duplicate address: the first one wins
         b.positions.set(ep.address, list.length);
-        list.push(new BackendEndpoint(ep, createEndpointLoad({ nowMs: this.opts.env.now() })));
+        list.push(new BackendEndpoint(ep, arrival));
       }
       b.lastChanges = { upserted: list.slice(), removed: [] };
       b.picker = balancing.policy.createPicker(list, balancing.options, this.opts.env, undefined);
@@ -231,7 +261,7 @@ export class Backends {
       const i = b.positions.get(ep.address);
       const old = i === undefined ? undefined : list[i]!;
       if (old !== undefined && sameEndpoint(old.endpoint, ep)) continue;
-      const fresh = new BackendEndpoint(ep, old?.load ?? createEndpointLoad({ nowMs: this.opts.env.now() }));
+      const fresh = new BackendEndpoint(ep, arrival);
       if (old !== undefined && i !== undefined) {
         fresh.carryFrom(old);
         list[i] = fresh;

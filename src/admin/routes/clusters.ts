@@ -4,6 +4,7 @@
 // HTTP/2 sessions), and the Consul watches. For humans and debugging scripts; metrics are the stable interface.
 
 import type { Backends } from '../../balance/backends.js';
+import { DEFAULT_RTT_MS } from '../../balance/endpoint-load.js';
 import type { ConsulBackendStats } from '../../discovery/consul/resolver.js';
 import type { EndpointCheckState } from '../../health/upstream-checker.js';
 import type { SessionPool } from '../../h2/session-pool.js';
@@ -48,8 +49,9 @@ function clustersSnapshot(src: ClustersSources): Record<string, unknown> {
         weight: e.endpoint.weight,
         ready: e.ready,
         healthy: e.healthy,
-        inflight: e.load.inflight,
-        ewmaMs: round(e.load.ewmaMs),
+        // An endpoint nothing has called or compared yet holds no load: 0 in flight, the default estimate.
+        inflight: e.loadIfUsed?.inflight ?? 0,
+        ewmaMs: round(e.loadIfUsed?.ewmaMs ?? DEFAULT_RTT_MS),
         sessions: sessions[address]?.sessions ?? 0,
         activeStreams: sessions[address]?.active ?? 0,
         ...(health !== undefined && { healthCheck: health }),

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Backends, type Backend, type BackendEndpoint } from '../../../src/balance/backends.js';
+import { createEndpointLoad, DEFAULT_RTT_MS } from '../../../src/balance/endpoint-load.js';
 import { leastRequestPolicy } from '../../../src/balance/least-request.js';
 import type { BalancingPolicy, EndpointListStep, Picker, PickerEndpoint, PickerEnv } from '../../../src/balance/picker.js';
 import { createSeededRandom } from '../../../src/balance/random.js';
@@ -235,16 +236,47 @@ describe('Backends: incremental update edge cases', () => {
     }
   });
 
+  it('makes an endpoint\'s load on first use, decaying its default estimate from the endpoint\'s arrival', () => {
+    const h = harness(roundRobinPolicy as BalancingPolicy<unknown>);
+    h.env.nowMs = 1000;
+    h.resolver.send({ ok: true, endpoints: [A, B] });
+    const [a, b] = h.backend.endpoints as BackendEndpoint[];
+    expect(a!.loadIfUsed).toBeUndefined(); // nothing called or compared it: no load held
+    expect(b!.loadIfUsed).toBeUndefined();
+    h.env.nowMs = 3000;
+    const load = a!.load; // made now, as it would have been made at 1000
+    expect(a!.loadIfUsed).toBe(load);
+    expect(a!.load).toBe(load);
+    expect(load.cost(3000)).toBeCloseTo(DEFAULT_RTT_MS * Math.exp(-2), 9);
+    expect(createEndpointLoad({ nowMs: 3000 }).cost(3000)).toBe(DEFAULT_RTT_MS); // what first-use anchoring would give
+    expect(b!.loadIfUsed).toBeUndefined();
+  });
+
+  it('a replacement of an endpoint nothing used keeps its arrival', () => {
+    const h = harness(roundRobinPolicy as BalancingPolicy<unknown>);
+    h.env.nowMs = 1000;
+    h.resolver.send({ ok: true, endpoints: [A, B] });
+    h.env.nowMs = 2000;
+    h.resolver.send({ ok: true, changes: { upserted: [endpointFromAddress(B.address, 3)], removed: [] } });
+    const newB = h.backend.endpoints[1] as BackendEndpoint;
+    expect(newB.endpoint.weight).toBe(3);
+    expect(newB.loadIfUsed).toBeUndefined();
+    expect(newB.load.cost(3000)).toBeCloseTo(DEFAULT_RTT_MS * Math.exp(-2), 9);
+  });
+
   it('a weight change replaces the endpoint in place, keeping its load and readiness, and re-weights round robin', () => {
     const h = harness(roundRobinPolicy as BalancingPolicy<unknown>);
     h.resolver.send({ ok: true, endpoints: [A, B] });
     const oldB = h.backend.endpoints[1] as BackendEndpoint;
     oldB.healthy = false;
+    const oldLoad = oldB.load;
+    oldLoad.start(0); // one call in flight on the old endpoint
     const picker = h.backend.picker;
     h.resolver.send({ ok: true, changes: { upserted: [endpointFromAddress(B.address, 3)], removed: [] } });
     const newB = h.backend.endpoints[1] as BackendEndpoint;
     expect(newB).not.toBe(oldB);
-    expect(newB.load).toBe(oldB.load);
+    expect(newB.load).toBe(oldLoad);
+    expect(newB.load.inflight).toBe(1);
     expect(newB.healthy).toBe(false);
     expect(h.backend.picker).toBe(picker); // updated in place
     newB.healthy = true;
