@@ -3,7 +3,7 @@
 // the same run (nginx, the sidecars without TLS, direct), the issue's mTLS targets with pass/fail, and the printed
 // tables. Pure: no I/O.
 
-import type { ChainPath, HandshakeServer } from './mtls-args.js';
+import type { Arrivals, ChainPath, HandshakeServer } from './mtls-args.js';
 import type { LoadResult } from './h2load.js';
 import { fmt, median, problemsOf, ratio, table, type Verdict } from './report.js';
 
@@ -34,6 +34,10 @@ export interface HandshakeSample {
 export interface ChainSample {
   path: ChainPath;
   run: number;
+  /** How the calls arrived (mtls-args.ts ARRIVALS); direct is measured with each pattern too. */
+  arrivals: Arrivals;
+  /** Share of calls that started within 100 µs of the one before (h2load.ts clusteredShare): the burstiness seen. */
+  clustered: number;
   load: LoadResult;
   /** Calls the app completed during the run (the denominator of CPU per call). */
   appCalls: number;
@@ -94,12 +98,20 @@ export function vcpuPer1kCalls(s: ChainSample, which?: number): number {
   return ((cpuUs / s.appCalls) * 1000) / 1e6;
 }
 
-/** Per-run values of `metric(path's sample) − metric(direct's sample)` for runs that measured both. */
-export function addedOverDirect(samples: readonly ChainSample[], path: ChainPath, metric: (s: ChainSample) => number): number[] {
+/**
+ * Per-run values of `metric(path's sample) − metric(direct's sample)` for runs that measured both with the same
+ * arrivals.
+ */
+export function addedOverDirect(
+  samples: readonly ChainSample[],
+  path: ChainPath,
+  metric: (s: ChainSample) => number,
+  arrivals: Arrivals = 'burst',
+): number[] {
   const out: number[] = [];
   for (const s of samples) {
-    if (s.path !== path) continue;
-    const d = samples.find((x) => x.path === 'direct' && x.run === s.run);
+    if (s.path !== path || s.arrivals !== arrivals) continue;
+    const d = samples.find((x) => x.path === 'direct' && x.run === s.run && x.arrivals === arrivals);
     if (d) out.push(metric(s) - metric(d));
   }
   return out;
@@ -167,10 +179,12 @@ export function summariseHandshakes(samples: readonly HandshakeSample[]): Handsh
   });
 }
 
-/** Per-path summary of the two-sidecar scenario. Latencies in ms, CPU in vCPU per 1,000 calls/s. */
+/** Per-path, per-arrivals summary of the two-sidecar scenario. Latencies in ms, CPU in vCPU per 1,000 calls/s. */
 export interface ChainSummary {
   path: ChainPath;
+  arrivals: Arrivals;
   runs: number;
+  clustered: Spread;
   reqPerSec: Spread;
   p50Ms: Spread;
   p99Ms: Spread;
@@ -183,19 +197,25 @@ export interface ChainSummary {
   problems: number;
 }
 
+/** One summary per arrival pattern and path, burst first, paths in the order they were measured. */
 export function summariseChain(samples: readonly ChainSample[]): ChainSummary[] {
-  const paths = [...new Set(samples.map((s) => s.path))];
   const ms = (us: number): number => us / 1000;
-  return paths.map((path) => {
-    const group = samples.filter((s) => s.path === path);
+  const groups: { path: ChainPath; arrivals: Arrivals }[] = [];
+  for (const arrivals of ['burst', 'spread'] as const) {
+    for (const path of new Set(samples.filter((s) => s.arrivals === arrivals).map((s) => s.path))) groups.push({ path, arrivals });
+  }
+  return groups.map(({ path, arrivals }) => {
+    const group = samples.filter((s) => s.path === path && s.arrivals === arrivals);
     return {
       path,
+      arrivals,
       runs: group.length,
+      clustered: spread(group.map((s) => s.clustered)),
       reqPerSec: spread(group.map((s) => s.load.reqPerSec)),
       p50Ms: spread(group.map((s) => ms(s.load.p50Us))),
       p99Ms: spread(group.map((s) => ms(s.load.p99Us))),
-      addedP50Ms: spread(path === 'direct' ? [] : addedOverDirect(samples, path, (s) => ms(s.load.p50Us))),
-      addedP99Ms: spread(path === 'direct' ? [] : addedOverDirect(samples, path, (s) => ms(s.load.p99Us))),
+      addedP50Ms: spread(path === 'direct' ? [] : addedOverDirect(samples, path, (s) => ms(s.load.p50Us), arrivals)),
+      addedP99Ms: spread(path === 'direct' ? [] : addedOverDirect(samples, path, (s) => ms(s.load.p99Us), arrivals)),
       vcpuPerSidecar: spread(group.map((s) => vcpuPer1kCalls(s))),
       vcpuA: spread(group.map((s) => vcpuPer1kCalls(s, 0))),
       vcpuB: spread(group.map((s) => vcpuPer1kCalls(s, 1))),
@@ -219,13 +239,17 @@ function verdict(value: number, limit: number, atMost: boolean): Verdict {
   return Number.isNaN(value) ? 'n/a' : (atMost ? value <= limit : value >= limit) ? 'PASS' : 'FAIL';
 }
 
+/** What each arrival pattern is called in the targets table. */
+const ARRIVALS_TEXT: Record<Arrivals, string> = { burst: 'burst arrivals', spread: 'spread arrivals' };
+
+/**
+ * Issue 12's targets on medians: handshakes per core once, then the p99 added and the vCPU per sidecar for each
+ * arrival pattern that was measured (burst first), each named with its pattern.
+ */
 export function evaluateMtlsTargets(handshakes: readonly HandshakeSummary[], chain: readonly ChainSummary[]): MtlsTargetResult[] {
   const h = (server: HandshakeServer): number => handshakes.find((x) => x.server === server)?.perServerCpuSecond.median ?? NaN;
-  const c = (path: ChainPath): ChainSummary | undefined => chain.find((x) => x.path === path);
   const T = MTLS_TARGETS;
-  const meshlet = c('meshlet-x2-mtls');
-  const nginx = c('nginx-x2-mtls');
-  return [
+  const out: MtlsTargetResult[] = [
     {
       name: 'mTLS handshakes per server CPU-second (per core)',
       value: h('meshlet'),
@@ -234,23 +258,33 @@ export function evaluateMtlsTargets(handshakes: readonly HandshakeSummary[], cha
       published: 'Node 318/s',
       verdict: verdict(h('meshlet'), T.handshakesPerCore, false),
     },
-    {
-      name: 'two sidecars with mTLS: p99 added over direct (ms)',
-      value: meshlet?.addedP99Ms.median ?? NaN,
-      nginx: nginx?.addedP99Ms.median ?? NaN,
-      limit: `≤ ${T.addedP99Ms.toFixed(1)}`,
-      published: `Istio +${T.istioAddedP99Ms}`,
-      verdict: verdict(meshlet?.addedP99Ms.median ?? NaN, T.addedP99Ms, true),
-    },
-    {
-      name: 'vCPU per sidecar per 1,000 calls/s',
-      value: meshlet?.vcpuPerSidecar.median ?? NaN,
-      nginx: nginx?.vcpuPerSidecar.median ?? NaN,
-      limit: `≤ ${T.vcpuPerSidecar.toFixed(2)}`,
-      published: `Istio ${T.istioVcpuPerSidecar.toFixed(2)}`,
-      verdict: verdict(meshlet?.vcpuPerSidecar.median ?? NaN, T.vcpuPerSidecar, true),
-    },
   ];
+  const patterns = [...new Set(chain.map((c) => c.arrivals))];
+  for (const arrivals of patterns.length > 0 ? patterns : (['burst'] as const)) {
+    const c = (path: ChainPath): ChainSummary | undefined => chain.find((x) => x.path === path && x.arrivals === arrivals);
+    const meshlet = c('meshlet-x2-mtls');
+    const nginx = c('nginx-x2-mtls');
+    const suffix = patterns.length > 1 ? `, ${ARRIVALS_TEXT[arrivals]}` : '';
+    out.push(
+      {
+        name: `two sidecars with mTLS: p99 added over direct (ms)${suffix}`,
+        value: meshlet?.addedP99Ms.median ?? NaN,
+        nginx: nginx?.addedP99Ms.median ?? NaN,
+        limit: `≤ ${T.addedP99Ms.toFixed(1)}`,
+        published: `Istio +${T.istioAddedP99Ms}`,
+        verdict: verdict(meshlet?.addedP99Ms.median ?? NaN, T.addedP99Ms, true),
+      },
+      {
+        name: `vCPU per sidecar per 1,000 calls/s${suffix}`,
+        value: meshlet?.vcpuPerSidecar.median ?? NaN,
+        nginx: nginx?.vcpuPerSidecar.median ?? NaN,
+        limit: `≤ ${T.vcpuPerSidecar.toFixed(2)}`,
+        published: `Istio ${T.istioVcpuPerSidecar.toFixed(2)}`,
+        verdict: verdict(meshlet?.vcpuPerSidecar.median ?? NaN, T.vcpuPerSidecar, true),
+      },
+    );
+  }
+  return out;
 }
 
 /** One progress line per handshake measurement. */
@@ -269,8 +303,8 @@ export function formatChainLine(s: ChainSample, runs: number): string {
   const problems = problemsOf(s);
   const each = s.sidecarCpuUs.map((_, i) => fmt(vcpuPer1kCalls(s, i), 3)).join(' + ');
   return (
-    `run ${s.run}/${runs} chain ${s.path.padEnd(15)} ${fmt(s.load.reqPerSec, 0).padStart(6)} req/s  ` +
-    `p50 ${fmt(s.load.p50Us / 1000, 2)} ms  p99 ${fmt(s.load.p99Us / 1000, 2)} ms` +
+    `run ${s.run}/${runs} chain ${s.path.padEnd(15)} ${s.arrivals.padEnd(5)} ${fmt(s.load.reqPerSec, 0).padStart(6)} req/s  ` +
+    `p50 ${fmt(s.load.p50Us / 1000, 2)} ms  p99 ${fmt(s.load.p99Us / 1000, 2)} ms  clustered ${fmt(s.clustered, 2)}` +
     (each ? `  vCPU/1k calls/s ${each}` : '') +
     (problems > 0 ? `  WARNING: ${s.load.done} done, ${s.load.succeeded} ok, ${s.appCalls} reached the app` : '')
   );
@@ -333,9 +367,11 @@ export function formatMtlsReport(
     out.push(`Two sidecars, fixed rate: ${describe.chain}; median (lowest…highest) of ${runsOf(chain)} run(s)`);
     out.push(
       table(
-        ['path', 'req/s', 'p50 ms', 'p99 ms', '+p50 ms', '+p99 ms', 'vCPU/sidecar', 'A vCPU', 'B vCPU', 'problems'],
+        ['path', 'arrivals', 'clustered', 'req/s', 'p50 ms', 'p99 ms', '+p50 ms', '+p99 ms', 'vCPU/sidecar', 'A vCPU', 'B vCPU', 'problems'],
         chain.map((c) => [
           c.path,
+          c.arrivals,
+          spreadText(c.clustered, 2),
           spreadText(c.reqPerSec, 0),
           spreadText(c.p50Ms, 2),
           spreadText(c.p99Ms, 2),
@@ -348,24 +384,30 @@ export function formatMtlsReport(
         ]),
       ),
     );
-    out.push('+p50/+p99 = the path minus direct in the same run; vCPU = CPU per 1,000 calls/s (per sidecar: mean of A and B).');
-    const plain = chain.find((c) => c.path === 'meshlet-x2');
-    const nginx = chain.find((c) => c.path === 'nginx-x2-mtls');
+    out.push(
+      '+p50/+p99 = the path minus direct in the same run with the same arrivals; vCPU = CPU per 1,000 calls/s (per sidecar: mean of A and B);',
+      'clustered = share of calls that started within 100 µs of the call before them (one h2load: 0.9; a call every 1,000/rate ms exactly: 0).',
+    );
+    const plainOf = (a: Arrivals): ChainSummary | undefined => chain.find((c) => c.path === 'meshlet-x2' && c.arrivals === a);
+    const nginxOf = (a: Arrivals): ChainSummary | undefined => chain.find((c) => c.path === 'nginx-x2-mtls' && c.arrivals === a);
+    const plain = chain.some((c) => c.path === 'meshlet-x2');
+    const nginx = chain.some((c) => c.path === 'nginx-x2-mtls');
     const rows = chain
       .filter((c) => c.path !== 'direct')
       .map((c) => [
         c.path,
-        ratioText(medianRatio(c.addedP50Ms, plain?.addedP50Ms)),
-        ratioText(medianRatio(c.addedP99Ms, plain?.addedP99Ms)),
-        ratioText(medianRatio(c.vcpuPerSidecar, plain?.vcpuPerSidecar)),
-        ratioText(medianRatio(c.addedP50Ms, nginx?.addedP50Ms)),
-        ratioText(medianRatio(c.addedP99Ms, nginx?.addedP99Ms)),
-        ratioText(medianRatio(c.vcpuPerSidecar, nginx?.vcpuPerSidecar)),
+        c.arrivals,
+        ratioText(medianRatio(c.addedP50Ms, plainOf(c.arrivals)?.addedP50Ms)),
+        ratioText(medianRatio(c.addedP99Ms, plainOf(c.arrivals)?.addedP99Ms)),
+        ratioText(medianRatio(c.vcpuPerSidecar, plainOf(c.arrivals)?.vcpuPerSidecar)),
+        ratioText(medianRatio(c.addedP50Ms, nginxOf(c.arrivals)?.addedP50Ms)),
+        ratioText(medianRatio(c.addedP99Ms, nginxOf(c.arrivals)?.addedP99Ms)),
+        ratioText(medianRatio(c.vcpuPerSidecar, nginxOf(c.arrivals)?.vcpuPerSidecar)),
       ]);
     if (rows.length > 1 && (plain || nginx)) {
       out.push('', 'Ratios of medians (same run; "-" where a side is missing or added no latency over direct)');
       out.push(
-        table(['path', '+p50 ×no-TLS', '+p99 ×no-TLS', 'vCPU ×no-TLS', '+p50 ×nginx×2', '+p99 ×nginx×2', 'vCPU ×nginx×2'], rows),
+        table(['path', 'arrivals', '+p50 ×no-TLS', '+p99 ×no-TLS', 'vCPU ×no-TLS', '+p50 ×nginx×2', '+p99 ×nginx×2', 'vCPU ×nginx×2'], rows),
       );
     }
     out.push('');

@@ -5,7 +5,7 @@
 // default suite's process tracking, CPU accounting, h2load runner, nginx starter and report helpers.
 // Method: docs/performance.md, "mTLS".
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startUpstream, type Upstream } from './app-process.js';
@@ -13,7 +13,7 @@ import { makeBenchCerts, readPem, SERVER_DNS_NAME, SERVER_SPIFFE_ID } from './ce
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, type PreflightTls, preflightCall } from './grpc-wire.js';
 import { type HandshakeLoadArgs, runHandshakeLoad } from './handshake.js';
-import { type LoadSpec, runH2load } from './h2load.js';
+import { clusteredShare, type LoadSpec, runSpreadH2load, runH2load, startTimes } from './h2load.js';
 import type { ChainPath, HandshakeServer, MtlsOptions } from './mtls-args.js';
 import {
   type ChainSample,
@@ -41,7 +41,7 @@ interface ChainTarget {
 /** Planned wall time of the measurements in seconds, for the watchdog and the banner. */
 export function plannedMtlsSeconds(o: MtlsOptions): number {
   const handshake = o.scenarios.includes('handshake') ? o.servers.length * (o.warmupSeconds + o.runs * o.handshakeSeconds) : 0;
-  const chain = o.scenarios.includes('chain') ? o.paths.length * (o.chainWarmupSeconds + o.runs * o.chainSeconds) : 0;
+  const chain = o.scenarios.includes('chain') ? o.paths.length * (o.chainWarmupSeconds + o.runs * o.arrivals.length * o.chainSeconds) : 0;
   return handshake + chain;
 }
 
@@ -223,27 +223,35 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
         await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
       }
       for (let run = 1; run <= options.runs; run++) {
-        // Paths interleave inside each run, so slow drift on the machine hits every path alike.
+        // Paths (and arrival patterns) interleave inside each run, so slow drift on the machine hits every path alike.
         for (const t of targets) {
-          const s = spec(t, options.chainSeconds, `run${run}`);
-          const sidecarsBefore = t.sidecars.map((p) => treeCpuTicks(p.pid));
-          const appBefore = treeCpuTicks(upstream.process.pid);
-          const callsBefore = await upstream.calls();
-          const result = await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
-          const callsAfter = await upstream.calls();
-          const appAfter = treeCpuTicks(upstream.process.pid);
-          const sidecarsAfter = t.sidecars.map((p) => treeCpuTicks(p.pid));
-          const sample: ChainSample = {
-            path: t.path,
-            run,
-            load: result,
-            appCalls: callsAfter - callsBefore,
-            appCpuUs: ticksToUs(appAfter - appBefore),
-            sidecarCpuUs: t.sidecars.map((_, i) => ticksToUs((sidecarsAfter[i] ?? 0) - (sidecarsBefore[i] ?? 0))),
-          };
-          chainSamples.push(sample);
-          console.log(formatChainLine(sample, options.runs));
-          if (result.reqPerSec < options.rate * 0.95) console.log(`  note: ${t.path} did not sustain the offered ${options.rate} calls/s`);
+          for (const arrivals of options.arrivals) {
+            const s = spec(t, options.chainSeconds, `run${run}-${arrivals}`);
+            const out = s.logPath.replace(/\.tsv$/, '.out');
+            const sidecarsBefore = t.sidecars.map((p) => treeCpuTicks(p.pid));
+            const appBefore = treeCpuTicks(upstream.process.pid);
+            const callsBefore = await upstream.calls();
+            const { clustered, ...result } =
+              arrivals === 'spread'
+                ? await runSpreadH2load(s, out)
+                : await runH2load(s, out).then((r) => ({ ...r, clustered: clusteredShare(startTimes(readFileSync(s.logPath, 'utf8'))) }));
+            const callsAfter = await upstream.calls();
+            const appAfter = treeCpuTicks(upstream.process.pid);
+            const sidecarsAfter = t.sidecars.map((p) => treeCpuTicks(p.pid));
+            const sample: ChainSample = {
+              path: t.path,
+              run,
+              arrivals,
+              clustered,
+              load: result,
+              appCalls: callsAfter - callsBefore,
+              appCpuUs: ticksToUs(appAfter - appBefore),
+              sidecarCpuUs: t.sidecars.map((_, i) => ticksToUs((sidecarsAfter[i] ?? 0) - (sidecarsBefore[i] ?? 0))),
+            };
+            chainSamples.push(sample);
+            console.log(formatChainLine(sample, options.runs));
+            if (result.reqPerSec < options.rate * 0.95) console.log(`  note: ${t.path} (${arrivals}) did not sustain the offered ${options.rate} calls/s`);
+          }
         }
       }
     }
@@ -254,7 +262,9 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
       handshake:
         `ECDSA P-256, TLS with ALPN h2 and a client cert, no resumption; ${options.handshakeProcs} load generator(s) × ` +
         `${options.handshakeConcurrency} in flight for ${options.handshakeSeconds} s`,
-      chain: `h2load -c ${options.clients} -m ${options.streams}, ${options.rate} calls/s offered for ${options.chainSeconds} s, ${body.length} B request`,
+      chain:
+        `${options.rate} calls/s offered over ${options.clients} connections (-m ${options.streams}) for ${options.chainSeconds} s, ` +
+        `${body.length} B request; burst = one h2load -c ${options.clients}, spread = ${options.clients} × h2load -c 1, started 1/rate apart`,
     };
     console.log(`\n${formatMtlsReport(handshakes, chain, describe)}`);
     console.log('\nCPU = utime+stime from /proc/<pid>/stat (whole process tree); clients: process.cpuUsage() of the load generators.');

@@ -2,7 +2,7 @@
 // bench/h2load.ts: the h2load command line, its summary parsing, and percentiles from its per-request log.
 
 import { describe, expect, it } from 'vitest';
-import { h2loadArgs, latencyPercentiles, parseH2loadSummary, type LoadSpec } from '../../../bench/h2load.js';
+import { clusteredShare, h2loadArgs, latencyPercentiles, parseH2loadSummary, startTimes, type LoadSpec } from '../../../bench/h2load.js';
 
 /** The summary part of real h2load 1.52 output (unrelated lines trimmed). */
 const OUTPUT = `starting benchmark...
@@ -75,5 +75,22 @@ describe('h2loadArgs', () => {
 
   it('has no --rps in unlimited mode', () => {
     expect(h2loadArgs({ ...spec, rpsPerClient: undefined }).some((a) => a.startsWith('--rps'))).toBe(false);
+  });
+});
+
+describe('clusteredShare and startTimes', () => {
+  it('counts calls that started within the window of the call before them, in any order', () => {
+    // Two bursts of three calls 10 ms apart: 4 of 5 gaps are under 100 µs.
+    expect(clusteredShare([10_000, 0, 10, 10_020, 20, 10_040])).toBeCloseTo(4 / 5);
+    // One call every millisecond: none.
+    expect(clusteredShare([0, 1000, 2000, 3000])).toBe(0);
+    expect(clusteredShare([0, 99, 200], 100)).toBeCloseTo(1 / 2);
+    expect(clusteredShare([5])).toBeNaN();
+  });
+
+  it('reads the start times of the successful requests of a --log-file', () => {
+    expect(startTimes('1700000000000100\t200\t812\n1700000000000200\t-1\t0\n1700000000000300\t200\t790\n')).toEqual([
+      1700000000000100, 1700000000000300,
+    ]);
   });
 });

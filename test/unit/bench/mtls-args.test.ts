@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs, splitSuite } from '../../../bench/args.js';
 import { type MtlsOptions, parseMtlsArgs } from '../../../bench/mtls-args.js';
+import { plannedMtlsSeconds } from '../../../bench/mtls.js';
 
 function parse(argv: string[]): MtlsOptions {
   const options = parseMtlsArgs(argv);
@@ -36,6 +37,15 @@ describe('parseMtlsArgs', () => {
     expect(o.paths).toEqual(['direct', 'meshlet-x2', 'meshlet-x2-mtls', 'nginx-x2-mtls']);
     expect([o.runs, o.rate, o.clients, o.streams, o.handshakeSeconds, o.chainSeconds, o.chainWarmupSeconds]).toEqual([3, 1000, 10, 10, 8, 10, 20]);
     expect([o.handshakeConcurrency, o.handshakeProcs]).toEqual([8, 1]);
+  });
+
+  it('measures both arrival patterns by default, and one or both with --arrivals', () => {
+    expect(parse([]).arrivals).toEqual(['burst', 'spread']);
+    expect(parse(['--arrivals', 'spread']).arrivals).toEqual(['spread']);
+    expect(parse(['--arrivals', 'spread,burst']).arrivals).toEqual(['burst', 'spread']);
+    expect(() => parse(['--arrivals', 'poisson'])).toThrow(/--arrivals: unknown name 'poisson' \(burst, spread\)/);
+    expect(plannedMtlsSeconds({ ...parse(['--scenarios', 'chain']), arrivals: ['burst'] })).toBe(4 * (20 + 3 * 10));
+    expect(plannedMtlsSeconds(parse(['--scenarios', 'chain']))).toBe(4 * (20 + 3 * 2 * 10));
   });
 
   it('passes --meshlet-node-arg flags, in order, to every meshlet sidecar', () => {

@@ -3,7 +3,7 @@
 // spreads, ratios, the issue 12 targets and the printed report.
 
 import { describe, expect, it } from 'vitest';
-import type { ChainPath, HandshakeServer } from '../../../bench/mtls-args.js';
+import type { Arrivals, ChainPath, HandshakeServer } from '../../../bench/mtls-args.js';
 import {
   addedOverDirect,
   type ChainSample,
@@ -40,11 +40,13 @@ function hs(server: HandshakeServer, run: number, o: { handshakes: number; serve
 }
 
 /** 10,000 calls in a run; `sidecarUsPerCall` per sidecar; latencies in ms. */
-function chain(path: ChainPath, run: number, p50Ms: number, p99Ms: number, sidecarUsPerCall: number[]): ChainSample {
+function chain(path: ChainPath, run: number, p50Ms: number, p99Ms: number, sidecarUsPerCall: number[], arrivals: Arrivals = 'burst'): ChainSample {
   const calls = 10_000;
   return {
     path,
     run,
+    arrivals,
+    clustered: arrivals === 'burst' ? 0.9 : 0.01,
     load: { reqPerSec: 1000, done: calls, succeeded: calls, failed: 0, errored: 0, timeout: 0, p50Us: p50Ms * 1000, p99Us: p99Ms * 1000 },
     appCalls: calls,
     appCpuUs: 30 * calls,
@@ -90,6 +92,23 @@ describe('two-sidecar metrics', () => {
     expect(addedOverDirect(samples, 'meshlet-x2', (s) => s.load.p99Us / 1000).map((v) => Number(v.toFixed(2)))).toEqual([0.4, 0.8]);
   });
 
+  it('takes latency added over direct from the same arrival pattern only, and summarises each pattern apart', () => {
+    const samples = [
+      chain('direct', 1, 1, 3, [], 'burst'),
+      chain('direct', 1, 0.3, 0.6, [], 'spread'),
+      chain('meshlet-x2', 1, 1.4, 8, [80, 80], 'burst'),
+      chain('meshlet-x2', 1, 0.5, 1.1, [90, 90], 'spread'),
+    ];
+    const p99 = (s: ChainSample): number => s.load.p99Us / 1000;
+    expect(addedOverDirect(samples, 'meshlet-x2', p99, 'burst').map((v) => Number(v.toFixed(2)))).toEqual([5]);
+    expect(addedOverDirect(samples, 'meshlet-x2', p99, 'spread').map((v) => Number(v.toFixed(2)))).toEqual([0.5]);
+    const summaries = summariseChain(samples);
+    expect(summaries.map((c) => `${c.path}/${c.arrivals}`)).toEqual(['direct/burst', 'meshlet-x2/burst', 'direct/spread', 'meshlet-x2/spread']);
+    expect(summaries[3]?.addedP99Ms.median).toBeCloseTo(0.5);
+    expect(summaries[3]?.vcpuPerSidecar.median).toBeCloseTo(0.09);
+    expect(summaries[3]?.clustered.median).toBeCloseTo(0.01);
+  });
+
   it('ratios are of medians and undefined where a side added no latency', () => {
     expect(medianRatio(spread([0.5]), spread([0.25]))).toBe(2);
     expect(medianRatio(spread([0.5]), spread([-0.1]))).toBeNaN();
@@ -130,10 +149,27 @@ describe('evaluateMtlsTargets and formatMtlsReport', () => {
     expect(text).toMatch(/mTLS handshakes: H; median \(lowest…highest\) of 3 run\(s\)/);
     expect(text).toMatch(/meshlet\s+300 \(300…300\)\s+300 \(300…300\)/);
     expect(text).toMatch(/meshlet ÷ nginx: handshakes per server CPU-s 0\.30×/);
-    expect(text).toMatch(/meshlet-x2-mtls\s+1000 \(1000…1000\)\s+3\.50 \(3\.50…3\.50\)\s+9\.00 \(9\.00…9\.00\)\s+\+0\.50 \(\+0\.50…\+0\.50\)\s+\+1\.00 \(\+1\.00…\+1\.00\)\s+0\.080/);
+    expect(text).toMatch(/meshlet-x2-mtls\s+burst\s+0\.90 \(0\.90…0\.90\)\s+1000 \(1000…1000\)\s+3\.50 \(3\.50…3\.50\)\s+9\.00 \(9\.00…9\.00\)\s+\+0\.50 \(\+0\.50…\+0\.50\)\s+\+1\.00 \(\+1\.00…\+1\.00\)\s+0\.080/);
     // +p99 1.0 ÷ 0.5 (no TLS) = 2.00×; vCPU 0.08 ÷ 0.05 = 1.60×; ÷ nginx×2 (+1.25 ms, 0.04) = 0.80× and 2.00×.
-    expect(text).toMatch(/meshlet-x2-mtls\s+1\.67×\s+2\.00×\s+1\.60×\s+1\.25×\s+0\.80×\s+2\.00×/);
+    expect(text).toMatch(/meshlet-x2-mtls\s+burst\s+1\.67×\s+2\.00×\s+1\.60×\s+1\.25×\s+0\.80×\s+2\.00×/);
     expect(text).toMatch(/vCPU per sidecar per 1,000 calls\/s\s+0\.080\s+0\.040\s+≤ 0\.08\s+Istio 0\.20\s+PASS/);
+  });
+
+  it('evaluates the p99 and vCPU targets once per arrival pattern, each named with its pattern', () => {
+    const both = [...chainSamples, ...chainSamples.map((s) => (s.path === 'meshlet-x2-mtls' ? chain(s.path, s.run, 3.5, 9.5, [70, 90], 'spread') : { ...s, arrivals: 'spread' as const }))];
+    const targets = evaluateMtlsTargets(handshakes, summariseChain(both));
+    expect(targets.map((t) => [t.name, t.verdict])).toEqual([
+      ['mTLS handshakes per server CPU-second (per core)', 'PASS'],
+      ['two sidecars with mTLS: p99 added over direct (ms), burst arrivals', 'PASS'],
+      ['vCPU per sidecar per 1,000 calls/s, burst arrivals', 'PASS'],
+      ['two sidecars with mTLS: p99 added over direct (ms), spread arrivals', 'FAIL'],
+      ['vCPU per sidecar per 1,000 calls/s, spread arrivals', 'PASS'],
+    ]);
+    expect(targets[3]?.value).toBeCloseTo(1.5);
+    const text = formatMtlsReport(handshakes, summariseChain(both), { handshake: 'H', chain: 'C' });
+    expect(text).toMatch(/meshlet-x2-mtls\s+spread\s+0\.01 \(0\.01…0\.01\)\s+1000/);
+    // Ratios are within one pattern: spread's +1.5 ms over nginx×2's +1.25 ms (spread) = 1.20×.
+    expect(text).toMatch(/meshlet-x2-mtls\s+spread\s+1\.67×\s+3\.00×\s+1\.60×\s+1\.25×\s+1\.20×\s+2\.00×/);
   });
 
   it('prints a progress line with each sidecar\'s vCPU and a warning when calls went missing', () => {
