@@ -124,13 +124,19 @@ export function startTimes(logText: string): number[] {
  * prints no summary.
  */
 export async function runH2load(spec: LoadSpec, outputPath: string): Promise<LoadResult> {
+  const { summary, log } = await runOnce(spec, outputPath);
+  return { ...summary, ...latencyPercentiles(log) };
+}
+
+/** One h2load process to its end: its parsed summary and the text of its per-request log. */
+async function runOnce(spec: LoadSpec, outputPath: string): Promise<{ summary: Omit<LoadResult, 'p50Us' | 'p99Us'>; log: string }> {
   const h2load = spawnTracked('h2load', spec.bin, h2loadArgs(spec), { logPath: outputPath });
   const killer = setTimeout(() => h2load.child.kill('SIGKILL'), (spec.seconds + 30) * 1000);
   const code = await h2load.exited;
   clearTimeout(killer);
   const output = readFileSync(outputPath, 'utf8');
   if (code !== 0) throw new Error(`h2load exited with ${code}:\n${output.slice(-2000)}`);
-  return { ...parseH2loadSummary(output), ...latencyPercentiles(readFileSync(spec.logPath, 'utf8')) };
+  return { summary: parseH2loadSummary(output), log: readFileSync(spec.logPath, 'utf8') };
 }
 
 /**
@@ -138,7 +144,7 @@ export async function runH2load(spec: LoadSpec, outputPath: string): Promise<Loa
  * the spec's `--rps` each), started `1000 / (clients × rps)` ms apart, so at 1,000 calls/s over 10 connections the
  * calls of a 10 ms period are spread over it instead of arriving together. Each process's timer keeps the phase its
  * own start-up gave it (a process takes a few ms to start), so the spacing is not exact: where the calls land is
- * measured, not assumed ({@link clusteredShare} of the merged log; 0.16-0.35 in the mTLS suite against 0.90).
+ * measured, not assumed ({@link clusteredShare} of the merged log; 0.10-0.35 in the mTLS suite against 0.90).
  * Counts and req/s are summed over the processes; percentiles are over every call of all of them.
  */
 export async function runSpreadH2load(spec: LoadSpec, outputPath: string): Promise<LoadResult & { clustered: number }> {
@@ -147,18 +153,7 @@ export async function runSpreadH2load(spec: LoadSpec, outputPath: string): Promi
   const runs: Promise<{ summary: Omit<LoadResult, 'p50Us' | 'p99Us'>; log: string }>[] = [];
   for (let i = 0; i < spec.clients; i++) {
     const one: LoadSpec = { ...spec, clients: 1, logPath: spec.logPath.replace(/(\.tsv)?$/, `.${i}$1`) };
-    const out = outputPath.replace(/(\.out)?$/, `.${i}$1`);
-    runs.push(
-      (async () => {
-        const h2load = spawnTracked('h2load', one.bin, h2loadArgs(one), { logPath: out });
-        const killer = setTimeout(() => h2load.child.kill('SIGKILL'), (one.seconds + 30) * 1000);
-        const code = await h2load.exited;
-        clearTimeout(killer);
-        const output = readFileSync(out, 'utf8');
-        if (code !== 0) throw new Error(`h2load exited with ${code}:\n${output.slice(-2000)}`);
-        return { summary: parseH2loadSummary(output), log: readFileSync(one.logPath, 'utf8') };
-      })(),
-    );
+    runs.push(runOnce(one, outputPath.replace(/(\.out)?$/, `.${i}$1`)));
     if (i < spec.clients - 1) await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
   const results = await Promise.all(runs);

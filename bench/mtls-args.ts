@@ -33,7 +33,7 @@ export type MtlsScenario = (typeof MTLS_SCENARIOS)[number];
  *   connections ten calls arrive at once every 10 ms (what this suite measured before it had the choice);
  * - `spread`: one h2load per connection (`-c 1`), started 1/rate apart. Each keeps the phase its own start gave its
  *   timer, so the calls are spread over the period like independent callers' instead of arriving together (at the
- *   defaults, 16-35 % of calls started within 100 µs of another, against 90 % in bursts).
+ *   defaults, 10-35 % of calls started within 100 µs of another, against 90 % in bursts).
  */
 export const ARRIVALS = ['burst', 'spread'] as const;
 export type Arrivals = (typeof ARRIVALS)[number];
