@@ -23,9 +23,12 @@ export const DEFAULT_PATHS: readonly PathName[] = ['direct', 'node-floor', 'h2-f
 
 /**
  * unary-low: a fixed low load (memory at a typical rate, `--low-rate`); unary-rate: fixed offered load (CPU per
- * call, p99); unary-peak: unlimited (req/s); large-peak: 64 KiB messages, unlimited. In this order within a run.
+ * call, p99) from one h2load, whose connections fire together (`--clients` calls at once); unary-spread: the same
+ * offered load from one h2load per connection, started 1/rate apart, so the calls are spread out
+ * (bench/h2load.ts runSpreadH2load); unary-peak: unlimited (req/s); large-peak: 64 KiB messages, unlimited. In
+ * this order within a run.
  */
-export const SCENARIO_NAMES = ['unary-low', 'unary-rate', 'unary-peak', 'large-peak'] as const;
+export const SCENARIO_NAMES = ['unary-low', 'unary-rate', 'unary-spread', 'unary-peak', 'large-peak'] as const;
 export type Scenario = (typeof SCENARIO_NAMES)[number];
 
 /** Which upstream app implementation bench/upstream.ts runs. */
@@ -35,7 +38,7 @@ export type AppKind = 'node-http2' | 'grpc-js';
 export interface BenchOptions {
   /** Paths to measure, in PATH_NAMES order within each run. Default DEFAULT_PATHS. */
   paths: readonly PathName[];
-  /** Scenarios to measure. Default all four (`--no-large`: without large-peak). */
+  /** Scenarios to measure. Default all five (`--no-large`: without large-peak). */
   scenarios: readonly Scenario[];
   /** Repetitions; every reported number is the median over runs. Default 3 (`--quick`: 1). Range 1-15. */
   runs: number;

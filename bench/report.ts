@@ -213,6 +213,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
 const TITLES: Record<Scenario, string> = {
   'unary-low': 'Unary, fixed low rate (memory at a typical load)',
   'unary-rate': 'Unary, fixed rate (CPU per call)',
+  'unary-spread': 'Unary, fixed rate, calls spread out (one h2load per connection)',
   'unary-peak': 'Unary, unlimited (peak req/s)',
   'large-peak': 'Large messages, unlimited (informational)',
 };
@@ -571,6 +572,8 @@ export function evaluateIssue14Targets(
     relative('64 KiB unary, proxy CPU µs/call', perPath('large-peak', (s) => s.proxyCpuUsPerCall), 1.5, true, 1),
     relative(`unary at ${rates.rate}/s, p99 ms`, perPath('unary-rate', (s) => s.p99Us / 1000), 1, true, 2),
     relative(`unary at ${rates.rate}/s, proxy CPU µs/call`, perPath('unary-rate', (s) => s.proxyCpuUsPerCall), 1, true, 1),
+    relative(`unary at ${rates.rate}/s spread, p99 ms`, perPath('unary-spread', (s) => s.p99Us / 1000), 1, true, 2),
+    relative(`unary at ${rates.rate}/s spread, CPU µs/call`, perPath('unary-spread', (s) => s.proxyCpuUsPerCall), 1, true, 1),
     absolute('RSS idle at start, MiB', perMemory((m) => m.idleMiB), 55),
     absolute('RSS idle, settled, MiB', perMemory((m) => m.idleSettledMiB), 55),
     absolute(`RSS peak at ${rates.lowRate}/s, MiB`, perMemory((m) => m.scenarios['unary-low']?.peakMiB ?? NaN), 64),

@@ -13,7 +13,7 @@ import { startUpstream } from './app-process.js';
 import { type BenchOptions, type PathName, parseBenchArgs, splitSuite, USAGE } from './args.js';
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
-import { type LoadSpec, runH2load } from './h2load.js';
+import { type LoadResult, type LoadSpec, runH2load, runSpreadH2load } from './h2load.js';
 import { type HeapProbe, INSPECT_PORT_FLAG, probeHeapAfterGc } from './heap-probe.js';
 import { readTreeMemory, startRssSampler, type TreeMemory } from './memory.js';
 import {
@@ -66,6 +66,7 @@ function plannedSeconds(options: BenchOptions): number {
   const seconds: Record<Scenario, number> = {
     'unary-low': options.rateSeconds,
     'unary-rate': options.rateSeconds,
+    'unary-spread': options.rateSeconds,
     'unary-peak': options.peakSeconds,
     'large-peak': options.largeSeconds,
   };
@@ -266,7 +267,7 @@ async function main(argv: readonly string[]): Promise<number> {
     mkdirSync(h2loadDir);
     let seq = 0;
     const rpsFor = (scenario: Scenario | 'warmup'): number | undefined =>
-      scenario === 'unary-rate' ? Math.max(1, Math.round(options.rate / options.clients))
+      scenario === 'unary-rate' || scenario === 'unary-spread' ? Math.max(1, Math.round(options.rate / options.clients))
       : scenario === 'unary-low' ? Math.max(1, Math.round(options.lowRate / options.clients))
       : undefined;
     const spec = (t: Target, scenario: Scenario | 'warmup', warmup = false): LoadSpec => {
@@ -279,7 +280,7 @@ async function main(argv: readonly string[]): Promise<number> {
         streams: options.streams,
         seconds:
           warmup || scenario === 'warmup' ? options.warmupSeconds
-          : scenario === 'unary-rate' || scenario === 'unary-low' ? options.rateSeconds
+          : scenario === 'unary-rate' || scenario === 'unary-spread' || scenario === 'unary-low' ? options.rateSeconds
           : scenario === 'unary-peak' ? options.peakSeconds
           : options.largeSeconds,
         rpsPerClient: rpsFor(scenario),
@@ -287,7 +288,14 @@ async function main(argv: readonly string[]): Promise<number> {
       };
     };
     const offered = (scenario: Scenario): number | undefined =>
-      scenario === 'unary-rate' ? options.rate : scenario === 'unary-low' ? options.lowRate : undefined;
+      scenario === 'unary-rate' || scenario === 'unary-spread' ? options.rate : scenario === 'unary-low' ? options.lowRate : undefined;
+    /** One h2load (or, for unary-spread, one per connection) for a spec, to its end. */
+    const runLoad = async (scenario: Scenario, s: LoadSpec): Promise<LoadResult> => {
+      const out = s.logPath.replace(/\.tsv$/, '.out');
+      if (scenario !== 'unary-spread') return runH2load(s, out);
+      const { clustered: _clustered, ...result } = await runSpreadH2load(s, out);
+      return result;
+    };
 
     const samples: Sample[] = [];
     /**
@@ -300,7 +308,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const appBefore = treeCpuTicks(upstream.process.pid);
       const callsBefore = await upstream.calls();
       const sampler = t.proxy ? startRssSampler(t.proxy.pid) : undefined;
-      const result = await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
+      const result = await runLoad(scenario, s);
       const rssTrace = sampler?.stop();
       // First thing after the load ends, before the stats round trip gives the proxy time to shrink.
       const proxyMemory = t.proxy ? readTreeMemory(t.proxy.pid) : undefined;
@@ -356,8 +364,7 @@ async function main(argv: readonly string[]): Promise<number> {
           if (!t) continue;
           try {
             const idleMemory = t.proxy ? readTreeMemory(t.proxy.pid) : undefined;
-            const w = spec(t, scenario, true);
-            await runH2load(w, w.logPath.replace(/\.tsv$/, '.out'));
+            await runLoad(scenario, spec(t, scenario, true));
             await measure(t, scenario, run, idleMemory, true);
           } finally {
             await stopPath(t);
@@ -370,6 +377,9 @@ async function main(argv: readonly string[]): Promise<number> {
     const describe: Record<Scenario, string> = {
       'unary-low': `${options.lowRate} req/s offered for ${options.rateSeconds} s, ${unaryBody.length} B request`,
       'unary-rate': `${options.rate} req/s offered for ${options.rateSeconds} s, ${unaryBody.length} B request`,
+      'unary-spread':
+        `${options.rate} req/s offered for ${options.rateSeconds} s, ${unaryBody.length} B request, from ${options.clients} ` +
+        `h2load processes (-c 1) started ${(1000 / options.rate).toFixed(2)} ms apart`,
       'unary-peak': `c=${options.clients} m=${options.streams} for ${options.peakSeconds} s, ${unaryBody.length} B request`,
       'large-peak': `c=${options.clients} m=${options.streams} for ${options.largeSeconds} s, ${largeBody.length} B each way`,
     };

@@ -11,10 +11,10 @@ function parse(argv: string[]): BenchOptions {
 }
 
 describe('parseBenchArgs', () => {
-  it('measures direct, node-floor, h2-floor, meshlet and nginx in all four scenarios by default', () => {
+  it('measures direct, node-floor, h2-floor, meshlet and nginx in all five scenarios by default', () => {
     const o = parse([]);
     expect(o.paths).toEqual(['direct', 'node-floor', 'h2-floor', 'meshlet', 'nginx']);
-    expect(o.scenarios).toEqual(['unary-low', 'unary-rate', 'unary-peak', 'large-peak']);
+    expect(o.scenarios).toEqual(['unary-low', 'unary-rate', 'unary-spread', 'unary-peak', 'large-peak']);
     expect(o.runs).toBe(3);
   });
 
@@ -50,7 +50,7 @@ describe('parseBenchArgs', () => {
 
   it('selects scenarios, and --no-large drops large-peak', () => {
     expect(parse(['--scenarios', 'large-peak,unary-rate']).scenarios).toEqual(['unary-rate', 'large-peak']);
-    expect(parse(['--no-large']).scenarios).toEqual(['unary-low', 'unary-rate', 'unary-peak']);
+    expect(parse(['--no-large']).scenarios).toEqual(['unary-low', 'unary-rate', 'unary-spread', 'unary-peak']);
     expect(() => parse(['--scenarios', 'large-peak', '--no-large'])).toThrow(/no scenario/);
   });
 

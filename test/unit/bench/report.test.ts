@@ -71,7 +71,7 @@ function sample(
   };
 }
 
-const DESCRIBE: Record<Scenario, string> = { 'unary-low': 'low', 'unary-rate': 'rate', 'unary-peak': 'peak', 'large-peak': 'large' };
+const DESCRIBE: Record<Scenario, string> = { 'unary-low': 'low', 'unary-rate': 'rate', 'unary-spread': 'spread', 'unary-peak': 'peak', 'large-peak': 'large' };
 
 describe('median', () => {
   it('takes the middle value, the mean of the two middle ones for an even count, and skips NaN', () => {
@@ -312,7 +312,10 @@ describe('summariseMemory and formatMemoryTable', () => {
 
 describe('evaluateIssue14Targets and formatIssue14Targets', () => {
   const RATES = { rate: 4000, lowRate: 1000 };
-  /** meshlet and nginx with the given large-peak req/s and CPU, fixed-rate p99 and CPU; nginx fixed at 1000 req/s, 100 µs, 10 ms, 40 µs. */
+  /**
+   * meshlet and nginx with the given large-peak req/s and CPU, fixed-rate p99 and CPU (the same in unary-rate and
+   * unary-spread); nginx fixed at 1000 req/s, 100 µs, 10 ms, 40 µs.
+   */
   function run(m: { largeRps: number; largeUs: number; p99Ms: number; rateUs: number }): Sample[] {
     return [
       sample('large-peak', 'nginx', 1, { rps: 1000, proxyUs: 100, appUs: 100 }),
@@ -321,6 +324,8 @@ describe('evaluateIssue14Targets and formatIssue14Targets', () => {
       sample('unary-rate', 'nginx', 1, { rps: 4000, proxyUs: 40, appUs: 50, p99Us: 10_000 }),
       sample('unary-rate', 'meshlet', 1, { rps: 4000, proxyUs: m.rateUs, appUs: 50, p99Us: m.p99Ms * 1000 }),
       sample('unary-rate', 'h2-floor', 1, { rps: 4000, proxyUs: 20, appUs: 50, p99Us: 6000 }),
+      sample('unary-spread', 'nginx', 1, { rps: 4000, proxyUs: 40, appUs: 50, p99Us: 10_000 }),
+      sample('unary-spread', 'meshlet', 1, { rps: 4000, proxyUs: m.rateUs, appUs: 50, p99Us: m.p99Ms * 1000 }),
     ];
   }
   /** A memory summary for meshlet with the given idle RSS (at start and settled alike), peak at the low rate and highest RSS. */
@@ -331,10 +336,12 @@ describe('evaluateIssue14Targets and formatIssue14Targets', () => {
 
   it('passes every target at exactly its limit', () => {
     const rows = evaluateIssue14Targets(summarise(run({ largeRps: 1000, largeUs: 150, p99Ms: 10, rateUs: 40 })), mem(55, 64, 128), RATES);
-    expect(rows.map((r) => r.verdict)).toEqual(['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS']);
+    expect(rows.map((r) => r.verdict)).toEqual(['PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS', 'PASS']);
     expect(rows.map((r) => r.limit)).toEqual([
       '≥ 1.00× nginx',
       '≤ 1.50× nginx',
+      '≤ 1.00× nginx',
+      '≤ 1.00× nginx',
       '≤ 1.00× nginx',
       '≤ 1.00× nginx',
       '≤ 55 MiB',
@@ -346,7 +353,7 @@ describe('evaluateIssue14Targets and formatIssue14Targets', () => {
 
   it('fails every target just past its limit', () => {
     const rows = evaluateIssue14Targets(summarise(run({ largeRps: 999, largeUs: 151, p99Ms: 10.01, rateUs: 40.1 })), mem(55.1, 64.1, 128.1), RATES);
-    expect(rows.map((r) => r.verdict)).toEqual(['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL']);
+    expect(rows.map((r) => r.verdict)).toEqual(['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL']);
   });
 
   it('carries the figures of meshlet, nginx, h2-floor and direct, and is n/a where a side was not measured', () => {
@@ -355,9 +362,9 @@ describe('evaluateIssue14Targets and formatIssue14Targets', () => {
     expect(largeRps?.values).toEqual({ meshlet: 500, nginx: 1000, 'h2-floor': NaN, direct: 3000 });
     expect(largeRps?.ratio).toBe(0.5);
     expect(p99?.values).toMatchObject({ meshlet: 5, nginx: 10, 'h2-floor': 6 });
-    expect(rows.slice(4).map((r) => r.verdict)).toEqual(['n/a', 'n/a', 'n/a', 'n/a']);
+    expect(rows.slice(6).map((r) => r.verdict)).toEqual(['n/a', 'n/a', 'n/a', 'n/a']);
     const nginxMissing = evaluateIssue14Targets(summarise(run({ largeRps: 500, largeUs: 300, p99Ms: 5, rateUs: 30 }).filter((s) => s.path !== 'nginx')), [], RATES);
-    expect(nginxMissing.slice(0, 4).map((r) => r.verdict)).toEqual(['n/a', 'n/a', 'n/a', 'n/a']);
+    expect(nginxMissing.slice(0, 6).map((r) => r.verdict)).toEqual(['n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a']);
   });
 
   it('prints one line per figure with every path, the ratio, the limit and the verdict', () => {
@@ -366,6 +373,7 @@ describe('evaluateIssue14Targets and formatIssue14Targets', () => {
     expect(text).toContain('Targets (issue #14)');
     expect(text).toMatch(/64 KiB unary, peak req\/s\s+500\s+1000\s+-\s+3000\s+0\.50×\s+≥ 1\.00× nginx\s+FAIL/);
     expect(text).toMatch(/unary at 4000\/s, p99 ms\s+5\.00\s+10\.00\s+6\.00\s+-\s+0\.50×\s+≤ 1\.00× nginx\s+PASS/);
+    expect(text).toMatch(/unary at 4000\/s spread, p99 ms\s+5\.00\s+10\.00\s+-\s+-\s+0\.50×\s+≤ 1\.00× nginx\s+PASS/);
     expect(text).toMatch(/RSS peak at 1000\/s, MiB\s+100\.0\s+-\s+-\s+-\s+-\s+≤ 64 MiB\s+FAIL/);
   });
 });
