@@ -3,6 +3,10 @@
 // the suite.
 
 import { parseArgs } from 'node:util';
+import { ARRIVALS, type Arrivals } from './h2load.js';
+
+/** The two-sidecar scenario's arrival patterns (bench/h2load.ts ARRIVALS). */
+export { ARRIVALS, type Arrivals };
 
 /**
  * TLS servers of the handshake scenario, in the order they take turns within a run:
@@ -27,16 +31,6 @@ export type ChainPath = (typeof CHAIN_PATHS)[number];
 export const MTLS_SCENARIOS = ['handshake', 'chain'] as const;
 export type MtlsScenario = (typeof MTLS_SCENARIOS)[number];
 
-/**
- * How the two-sidecar scenario's calls arrive, at the same offered rate:
- * - `burst`: one h2load, `-c N --rps rate/N`: its connections' timers fire together, so at 1,000 calls/s over 10
- *   connections ten calls arrive at once every 10 ms (what this suite measured before it had the choice);
- * - `spread`: one h2load per connection (`-c 1`), started 1/rate apart. Each keeps the phase its own start gave its
- *   timer, so the calls are spread over the period like independent callers' instead of arriving together (at the
- *   defaults, 10-35 % of calls started within 100 µs of another, against 90 % in bursts).
- */
-export const ARRIVALS = ['burst', 'spread'] as const;
-export type Arrivals = (typeof ARRIVALS)[number];
 
 /** Everything one `--suite mtls` invocation does. Durations are whole seconds. */
 export interface MtlsOptions {

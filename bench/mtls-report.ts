@@ -3,7 +3,8 @@
 // the same run (nginx, the sidecars without TLS, direct), the mTLS targets with pass/fail, and the printed
 // tables. Pure: no I/O.
 
-import type { Arrivals, ChainPath, HandshakeServer } from './mtls-args.js';
+import { ARRIVALS, type Arrivals } from './h2load.js';
+import type { ChainPath, HandshakeServer } from './mtls-args.js';
 import type { LoadResult } from './h2load.js';
 import { fmt, median, problemsOf, ratio, table, type Verdict } from './report.js';
 
@@ -201,7 +202,7 @@ export interface ChainSummary {
 export function summariseChain(samples: readonly ChainSample[]): ChainSummary[] {
   const ms = (us: number): number => us / 1000;
   const groups: { path: ChainPath; arrivals: Arrivals }[] = [];
-  for (const arrivals of ['burst', 'spread'] as const) {
+  for (const arrivals of ARRIVALS) {
     for (const path of new Set(samples.filter((s) => s.arrivals === arrivals).map((s) => s.path))) groups.push({ path, arrivals });
   }
   return groups.map(({ path, arrivals }) => {

@@ -5,7 +5,7 @@
 // default suite's process tracking, CPU accounting, h2load runner, nginx starter and report helpers.
 // Method: docs/performance.md, "mTLS".
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startUpstream, type Upstream } from './app-process.js';
@@ -13,7 +13,7 @@ import { makeBenchCerts, readPem, SERVER_DNS_NAME, SERVER_SPIFFE_ID } from './ce
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, type PreflightTls, preflightCall } from './grpc-wire.js';
 import { type HandshakeLoadArgs, runHandshakeLoad } from './handshake.js';
-import { clusteredShare, type LoadSpec, runSpreadH2load, runH2load, startTimes } from './h2load.js';
+import { type LoadSpec, runArrivals, runH2load } from './h2load.js';
 import type { ChainPath, HandshakeServer, MtlsOptions } from './mtls-args.js';
 import {
   type ChainSample,
@@ -227,14 +227,10 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
         for (const t of targets) {
           for (const arrivals of options.arrivals) {
             const s = spec(t, options.chainSeconds, `run${run}-${arrivals}`);
-            const out = s.logPath.replace(/\.tsv$/, '.out');
             const sidecarsBefore = t.sidecars.map((p) => treeCpuTicks(p.pid));
             const appBefore = treeCpuTicks(upstream.process.pid);
             const callsBefore = await upstream.calls();
-            const { clustered, ...result } =
-              arrivals === 'spread'
-                ? await runSpreadH2load(s, out)
-                : await runH2load(s, out).then((r) => ({ ...r, clustered: clusteredShare(startTimes(readFileSync(s.logPath, 'utf8'))) }));
+            const { clustered, ...result } = await runArrivals(s, s.logPath.replace(/\.tsv$/, '.out'), arrivals);
             const callsAfter = await upstream.calls();
             const appAfter = treeCpuTicks(upstream.process.pid);
             const sidecarsAfter = t.sidecars.map((p) => treeCpuTicks(p.pid));

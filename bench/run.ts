@@ -13,7 +13,7 @@ import { startUpstream } from './app-process.js';
 import { type BenchOptions, type PathName, parseBenchArgs, splitSuite, USAGE } from './args.js';
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
-import { type LoadResult, type LoadSpec, runH2load, runSpreadH2load } from './h2load.js';
+import { type LoadResult, type LoadSpec, runArrivals, runH2load } from './h2load.js';
 import { type HeapProbe, INSPECT_PORT_FLAG, probeHeapAfterGc } from './heap-probe.js';
 import { readTreeMemory, startRssSampler, type TreeMemory } from './memory.js';
 import {
@@ -266,8 +266,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const h2loadDir = path.join(workDir, 'h2load');
     mkdirSync(h2loadDir);
     let seq = 0;
+    /** unary-rate and unary-spread: the same offered load (`--rate`), in bursts or spread out. */
+    const atRate = (scenario: Scenario | 'warmup'): boolean => scenario === 'unary-rate' || scenario === 'unary-spread';
     const rpsFor = (scenario: Scenario | 'warmup'): number | undefined =>
-      scenario === 'unary-rate' || scenario === 'unary-spread' ? Math.max(1, Math.round(options.rate / options.clients))
+      atRate(scenario) ? Math.max(1, Math.round(options.rate / options.clients))
       : scenario === 'unary-low' ? Math.max(1, Math.round(options.lowRate / options.clients))
       : undefined;
     const spec = (t: Target, scenario: Scenario | 'warmup', warmup = false): LoadSpec => {
@@ -280,7 +282,7 @@ async function main(argv: readonly string[]): Promise<number> {
         streams: options.streams,
         seconds:
           warmup || scenario === 'warmup' ? options.warmupSeconds
-          : scenario === 'unary-rate' || scenario === 'unary-spread' || scenario === 'unary-low' ? options.rateSeconds
+          : atRate(scenario) || scenario === 'unary-low' ? options.rateSeconds
           : scenario === 'unary-peak' ? options.peakSeconds
           : options.largeSeconds,
         rpsPerClient: rpsFor(scenario),
@@ -288,12 +290,10 @@ async function main(argv: readonly string[]): Promise<number> {
       };
     };
     const offered = (scenario: Scenario): number | undefined =>
-      scenario === 'unary-rate' || scenario === 'unary-spread' ? options.rate : scenario === 'unary-low' ? options.lowRate : undefined;
+      atRate(scenario) ? options.rate : scenario === 'unary-low' ? options.lowRate : undefined;
     /** One h2load (or, for unary-spread, one per connection) for a spec, to its end. */
     const runLoad = async (scenario: Scenario, s: LoadSpec): Promise<LoadResult> => {
-      const out = s.logPath.replace(/\.tsv$/, '.out');
-      if (scenario !== 'unary-spread') return runH2load(s, out);
-      const { clustered: _clustered, ...result } = await runSpreadH2load(s, out);
+      const { clustered: _clustered, ...result } = await runArrivals(s, s.logPath.replace(/\.tsv$/, '.out'), scenario === 'unary-spread' ? 'spread' : 'burst');
       return result;
     };
 
