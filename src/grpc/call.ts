@@ -54,6 +54,14 @@ export interface PeerInfo {
  * The read-only view of one call that telemetry and policy need (the data path's ProxyCall implements it), so
  * they depend on this leaf and not on the data path.
  */
+/** What layers change request headers through (proxy/call.ts gives a call's HeaderEdits, h2/headers.ts). */
+export interface HeaderWriter {
+  /** Sets `name` (lower-case, not a pseudo-header) to `value`, replacing every value it had; `neverIndex` marks it sensitive. */
+  set(name: string, value: string, neverIndex?: boolean): void;
+  /** Removes every value of `name`. */
+  delete(name: string): void;
+}
+
 export interface CallInfo {
   readonly direction: Direction;
   /** `:path` as received, e.g. `/user.v1.UserService/GetUser`. */
@@ -64,8 +72,10 @@ export interface CallInfo {
   readonly service: string;
   /** The gRPC method name (`GetUser`). */
   readonly method: string;
-  /** Request headers; tracing injects its propagation headers here. */
+  /** Request headers as received (read-only). */
   readonly headers: IncomingHttpHeaders;
+  /** Where changes to the request headers sent upstream go; tracing injects its propagation headers here. */
+  editHeaders(): HeaderWriter;
   /** Request DATA bytes read so far. */
   readonly body: { readonly bytes: number };
   readonly peer: PeerInfo;

@@ -13,7 +13,7 @@
 //    stream closes, with GOAWAY when there is a code (goaway.ts, step 4); 'close' is emitted once.
 
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { SendableHeaders } from './headers.js';
 import type { Socket } from 'node:net';
 import { ConnectionError } from './errors.js';
 import { ConnectionFlow } from './flow-control.js';
@@ -147,7 +147,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
    * Client: opens a stream with `headers` (pseudo-headers included). Throws when the connection can no longer open
    * streams (closing, GOAWAY received, destroyed, stream ids exhausted).
    */
-  request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
+  request(headers: SendableHeaders): H2Stream {
     if (this.role !== 'client') throw new Error('request() on a server connection');
     if (this.destroyed || this.closing || this.goaway.received) throw new Error('the HTTP/2 connection no longer accepts streams');
     if (this.streams.nextStreamId > STREAM_ID_LIMIT) throw new Error('HTTP/2 stream ids exhausted on this connection');
@@ -215,7 +215,7 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
   }
 
   /** StreamSession: sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
-  sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void {
+  sendHeaders(stream: H2Stream, headers: SendableHeaders, endStream: boolean): void {
     this.streams.sendHeaders(stream, headers, endStream);
   }
 

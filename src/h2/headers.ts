@@ -2,6 +2,9 @@
 // Header lists for meshlet's HTTP/2 engine: the flat [name, value, ...] lists HPACK works on, converted to and from
 // the header objects the proxy's layers use (node's IncomingHttpHeaders / OutgoingHttpHeaders shapes), with the
 // message checks of RFC 9113 §8.2-8.3 on what arrives.
+// A received block is forwarded as the list it was decoded from, never converted back from its object: the engine
+// seals the object it hands out (frozen, carrying that list), and changes a layer makes to a request go into
+// HeaderEdits, applied to the list when it is sent (headerBlockOf, HeaderEdits.apply).
 
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, sensitiveHeaders } from 'node:http2';
 
@@ -17,6 +20,107 @@ const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':p
  * 1.4 → 0.87 µs for a request's decode + re-encode lists).
  */
 const HEADERS_PROTO: object = Object.create(null);
+
+/** The decoded block a sealed header object came from (sealReceived). */
+const RECEIVED_BLOCK = Symbol('meshlet.receivedBlock');
+
+/** A header block as HPACK encodes it: flat [name, value, ...], pseudo-headers first, and the never-indexed names. */
+export class HeaderBlock {
+  constructor(
+    readonly list: readonly string[],
+    readonly neverIndexed: readonly string[] | undefined,
+  ) {}
+}
+
+/** What the engine sends as a header block: a header object, or a block ready for HPACK. */
+export type SendableHeaders = OutgoingHttpHeaders | IncomingHttpHeaders | HeaderBlock;
+
+/**
+ * Engine: seals the header object made from a received block. It gets the names the peer sent never-indexed
+ * (node's `http2.sensitiveHeaders`, so forwarding keeps them never-indexed: RFC 7541 §7.1.3) and a copy of the
+ * decoded list, and is frozen: a layer cannot change it (a write throws), so the list still describes it when it is
+ * sent on, in the order the fields arrived. `list` and `neverIndexed` are the caller's reused arrays: copied here.
+ */
+export function sealReceived(headers: IncomingHttpHeaders, list: readonly string[], neverIndexed: readonly string[]): IncomingHttpHeaders {
+  const sensitive = neverIndexed.length > 0 ? neverIndexed.slice() : undefined;
+  const h = headers as Record<symbol, unknown>;
+  if (sensitive !== undefined) h[sensitiveHeaders] = sensitive;
+  h[RECEIVED_BLOCK] = new HeaderBlock(list.slice(), sensitive);
+  return Object.freeze(headers);
+}
+
+/**
+ * The block to encode for `headers`: a sealed received object's own list (no conversion), a HeaderBlock as it is,
+ * anything else flattened by toHeaderList. A copy of a sealed object (a spread) is not frozen: it is flattened.
+ */
+export function headerBlockOf(headers: SendableHeaders): HeaderBlock {
+  if (headers instanceof HeaderBlock) return headers;
+  const received = (headers as Record<symbol, HeaderBlock | undefined>)[RECEIVED_BLOCK];
+  if (received !== undefined && Object.isFrozen(headers)) return received;
+  return toHeaderList(headers);
+}
+
+/**
+ * Changes to a received request block, kept apart from the (sealed) object the layers read and applied when the
+ * block is sent: the grpc-timeout forward re-emits, the retry count, the trace context. The last change to a name
+ * wins. Pseudo-headers cannot be changed: they describe the call every layer routed. (The `HeaderWriter` layers
+ * see, src/grpc/call.ts.)
+ */
+export class HeaderEdits {
+  private readonly names: string[] = [];
+  /** undefined: the name is deleted. */
+  private readonly values: (string | undefined)[] = [];
+  private sensitive: string[] | undefined;
+
+  set(name: string, value: string, neverIndex = false): void {
+    this.put(name, value);
+    if (neverIndex && !(this.sensitive ??= []).includes(name)) this.sensitive.push(name);
+  }
+
+  delete(name: string): void {
+    this.put(name, undefined);
+  }
+
+  /** The value set for `name`: a string, null when it is deleted, undefined when it is not changed. */
+  get(name: string): string | null | undefined {
+    const i = this.names.indexOf(name);
+    return i < 0 ? undefined : (this.values[i] ?? null);
+  }
+
+  private put(name: string, value: string | undefined): void {
+    if (name.length === 0 || name.charCodeAt(0) === 58 /* : */ || hasUpperCase(name)) {
+      throw new Error(`header edit: "${name}" is not a lower-case regular header name`);
+    }
+    const i = this.names.indexOf(name);
+    if (i >= 0) this.values[i] = value;
+    else {
+      this.names.push(name);
+      this.values.push(value);
+    }
+  }
+
+  /** `base` with these changes: every field of a changed name dropped, then the values set, after the rest. */
+  apply(base: HeaderBlock): HeaderBlock {
+    const names = this.names;
+    const src = base.list;
+    const list: string[] = [];
+    for (let i = 0; i < src.length; i += 2) {
+      const name = src[i] as string;
+      if (!names.includes(name)) list.push(name, src[i + 1] as string);
+    }
+    for (let i = 0; i < names.length; i++) {
+      const value = this.values[i];
+      if (value !== undefined) list.push(names[i] as string, value);
+    }
+    let neverIndexed = base.neverIndexed;
+    if (this.sensitive !== undefined) {
+      const merged = neverIndexed === undefined ? [] : neverIndexed.slice();
+      for (const n of this.sensitive) if (!merged.includes(n)) merged.push(n);
+      neverIndexed = merged;
+    }
+    return new HeaderBlock(list, neverIndexed);
+  }
+}
 
 /** What kind of header block is being checked. */
 export type BlockKind = 'request' | 'response' | 'trailers';
@@ -93,7 +197,7 @@ function hasUpperCase(name: string): boolean {
  * an HTTP/2 intermediary must. Names listed under node's `http2.sensitiveHeaders` symbol are returned in
  * `neverIndexed` so the encoder sends them as never-indexed literals (RFC 7541 §7.1.3).
  */
-export function toHeaderList(headers: OutgoingHttpHeaders | IncomingHttpHeaders): { list: string[]; neverIndexed: readonly string[] | undefined } {
+export function toHeaderList(headers: OutgoingHttpHeaders | IncomingHttpHeaders): HeaderBlock {
   const list: string[] = [];
   let regular: string[] | undefined;
   for (const key in headers) {
@@ -114,5 +218,5 @@ export function toHeaderList(headers: OutgoingHttpHeaders | IncomingHttpHeaders)
   }
   if (regular !== undefined) for (let i = 0; i < regular.length; i++) list.push(regular[i] as string);
   const sensitive = (headers as Record<symbol, unknown>)[sensitiveHeaders];
-  return { list, neverIndexed: Array.isArray(sensitive) && sensitive.length > 0 ? (sensitive as string[]) : undefined };
+  return new HeaderBlock(list, Array.isArray(sensitive) && sensitive.length > 0 ? (sensitive as string[]) : undefined);
 }

@@ -3,13 +3,13 @@
 // decoded with HPACK, and what the block means for each role: a new request, request trailers, a response (or an
 // informational one), response trailers.
 
-import { type IncomingHttpHeaders, sensitiveHeaders } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import { ClosedHow } from './closed-streams.js';
 import { ConnectionError } from './errors.js';
 import { encodeRstStream, ErrorCode, Flags } from './frame.js';
 import { SELF_DEPENDENT } from './frame-reader.js';
 import { boundedHpackDecoder, checkHeaderBlockSize, decodeHeaderBlock, headerBlockLimit, RefusalGuard } from './guards.js';
-import { type BlockKind, toHeaderObject } from './headers.js';
+import { type BlockKind, sealReceived, toHeaderObject } from './headers.js';
 import type { HpackDecoder } from './hpack/decoder.js';
 import type { Role } from './settings.js';
 import type { H2Stream } from './stream.js';
@@ -191,7 +191,7 @@ export class IncomingHeaders {
         table.reset(existing, ErrorCode.PROTOCOL_ERROR);
         return;
       }
-      existing.emit('trailers', this.markNeverIndexed(trailers), Flags.END_STREAM);
+      existing.emit('trailers', this.seal(trailers, list), Flags.END_STREAM);
       existing.receiveEnd();
       table.afterRemoteEnd(existing);
       return;
@@ -226,7 +226,7 @@ export class IncomingHeaders {
     const stream = table.create(streamId);
     stream.expectedBytes = expectedBytes;
     table.addPeerStream(stream);
-    this.host.emit('stream', stream, this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
+    this.host.emit('stream', stream, this.seal(headers, list), endStream ? Flags.END_STREAM : 0);
     if (endStream && !stream.closed) {
       stream.receiveEnd();
       table.afterRemoteEnd(stream);
@@ -265,9 +265,9 @@ export class IncomingHeaders {
         return;
       }
       stream.headersSeen = true;
-      stream.emit('response', this.markNeverIndexed(headers), endStream ? Flags.END_STREAM : 0);
+      stream.emit('response', this.seal(headers, list), endStream ? Flags.END_STREAM : 0);
     } else {
-      stream.emit('trailers', this.markNeverIndexed(headers), Flags.END_STREAM);
+      stream.emit('trailers', this.seal(headers, list), Flags.END_STREAM);
     }
     if (endStream && !stream.closed) {
       stream.receiveEnd();
@@ -275,13 +275,9 @@ export class IncomingHeaders {
     }
   }
 
-  /**
-   * Marks the fields the peer sent never-indexed on the header object (node's `http2.sensitiveHeaders`), so that
-   * forwarding them encodes them never-indexed again, as RFC 7541 §7.1.3 requires of an intermediary.
-   */
-  private markNeverIndexed(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-    if (this.neverIndexed.length > 0) (headers as Record<symbol, unknown>)[sensitiveHeaders] = this.neverIndexed.slice();
-    return headers;
+  /** The object handed out for a received block: sealed with its list and never-indexed names (headers.ts). */
+  private seal(headers: IncomingHttpHeaders, list: readonly string[]): IncomingHttpHeaders {
+    return sealReceived(headers, list, this.neverIndexed);
   }
 }
 

@@ -2,7 +2,7 @@
 // Upstream HTTP/2 sessions per endpoint: many calls multiplexed over few connections, a new connection only when the
 // peer's MAX_CONCURRENT_STREAMS is reached, GOAWAY-aware, keepalive PINGs and idle close. Used by forward.ts.
 
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { SendableHeaders } from './headers.js';
 import net from 'node:net';
 import { ProxyError } from '../errors.js';
 import { splitHostPort } from '../net/address.js';
@@ -103,7 +103,7 @@ export class PooledSession {
    * Opens a stream. Throws a ProxyError marked `neverReachedApp` when the session can no longer open streams (GOAWAY
    * raced us, or it was destroyed).
    */
-  request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
+  request(headers: SendableHeaders): H2Stream {
     this.release();
     let stream: H2Stream;
     try {

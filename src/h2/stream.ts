@@ -4,7 +4,8 @@
 // (write/end with 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events.
 
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { SendableHeaders } from './headers.js';
 import type { MemoryBudget } from './memory-budget.js';
 
 /**
@@ -19,7 +20,7 @@ export interface StreamSession {
   /** Queues `stream` for the next flush: it has DATA, an end, or trailers to send. */
   queueSend(stream: H2Stream): void;
   /** Sends HEADERS for `stream` now (HPACK state follows wire order); `endStream` ends our side with them. */
-  sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void;
+  sendHeaders(stream: H2Stream, headers: SendableHeaders, endStream: boolean): void;
   /** Sends RST_STREAM `code` and closes `stream` (RFC 9113 §6.4). */
   resetStream(stream: H2Stream, code: number): void;
   /** The reader of `stream` consumed `bytes` of DATA: they may be credited back to the peer (RFC 9113 §6.9). */
@@ -86,7 +87,7 @@ export class H2Stream extends EventEmitter {
   pendingOffset = 0;
   pendingBytes = 0;
   /** Trailers to send once `pending` is empty (with END_STREAM). */
-  trailers: OutgoingHttpHeaders | undefined;
+  trailers: SendableHeaders | undefined;
   /** True while the connection has this stream in its send queue. */
   queued = false;
   private needDrain = false;
@@ -220,7 +221,7 @@ export class H2Stream extends EventEmitter {
   }
 
   /** Ends our side with trailers: a HEADERS frame with END_STREAM after the queued data. */
-  sendTrailers(trailers: OutgoingHttpHeaders): void {
+  sendTrailers(trailers: SendableHeaders): void {
     if (this.closed || this.endQueued) return;
     this.endQueued = true;
     this.trailers = trailers;
@@ -228,7 +229,7 @@ export class H2Stream extends EventEmitter {
   }
 
   /** Server: sends the response headers now. `endStream` makes it a headers-only (e.g. Trailers-Only) response. */
-  respond(headers: OutgoingHttpHeaders, endStream = false): void {
+  respond(headers: SendableHeaders, endStream = false): void {
     if (this.closed || this.headersSeen) return;
     this.headersSeen = true;
     if (endStream) this.endQueued = true;

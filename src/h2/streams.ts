@@ -2,7 +2,7 @@
 // The streams of one connection (RFC 9113 §5.1): the table of open streams, client streams waiting for a slot,
 // stream ids, how streams end, and the frames that act on streams already open (DATA, RST_STREAM, WINDOW_UPDATE).
 
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { SendableHeaders } from './headers.js';
 import { ClosedHow, ClosedStreams } from './closed-streams.js';
 import { ConnectionError } from './errors.js';
 import { type ConnectionFlow, growSendWindow, releaseStream, takeRecvWindow, takeStreamCredit } from './flow-control.js';
@@ -61,7 +61,7 @@ export class StreamTable {
   /** Recently closed streams and how they closed (step 4). */
   private readonly closedStreams = new ClosedStreams();
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS, as pairs [stream, headers, ...]. */
-  private waiting: Array<H2Stream | OutgoingHttpHeaders | IncomingHttpHeaders> = [];
+  private waiting: Array<H2Stream | SendableHeaders> = [];
   /** Server: the rapid-reset guard's counts. */
   private readonly rapidReset = new RapidResetGuard();
   private readonly host: StreamTableHost;
@@ -132,7 +132,7 @@ export class StreamTable {
   // ---- opening (step 1) ----
 
   /** Client: a stream for `headers`, opened now or waiting for a slot. The caller checked it may open streams. */
-  request(headers: OutgoingHttpHeaders | IncomingHttpHeaders): H2Stream {
+  request(headers: SendableHeaders): H2Stream {
     const stream = this.create(0);
     if (this.streams.size >= this.remote.maxConcurrentStreams) {
       // Over the peer's limit: the stream waits here (id 0, nothing on the wire) until another one closes, rather
@@ -158,7 +158,7 @@ export class StreamTable {
   }
 
   /** Gives `stream` its id and sends its HEADERS (encoded now: HPACK state follows wire order). */
-  private open(stream: H2Stream, headers: OutgoingHttpHeaders | IncomingHttpHeaders): void {
+  private open(stream: H2Stream, headers: SendableHeaders): void {
     const id = this.nextStreamId;
     this.nextStreamId = id + 2;
     stream.id = id;
@@ -172,7 +172,7 @@ export class StreamTable {
     const waiting = this.waiting;
     while (waiting.length > 0 && this.streams.size < this.remote.maxConcurrentStreams && !this.host.destroyed) {
       const stream = waiting.shift() as H2Stream;
-      const headers = waiting.shift() as OutgoingHttpHeaders;
+      const headers = waiting.shift() as SendableHeaders;
       if (stream.closed) continue;
       if (this.nextStreamId > STREAM_ID_LIMIT) {
         stream.finish(ErrorCode.REFUSED_STREAM);
@@ -185,7 +185,7 @@ export class StreamTable {
   // ---- sending ----
 
   /** Sends a HEADERS frame now (headers are encoded in wire order, which HPACK requires). */
-  sendHeaders(stream: H2Stream, headers: OutgoingHttpHeaders, endStream: boolean): void {
+  sendHeaders(stream: H2Stream, headers: SendableHeaders, endStream: boolean): void {
     this.writer.queueHeaders(stream.id, headers, endStream);
     if (endStream) {
       stream.localEnded = true;

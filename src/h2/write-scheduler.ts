@@ -3,12 +3,11 @@
 // the flow-control windows (RFC 9113 §6.9), and one socket write per turn. Also the HPACK encoder (RFC 7541),
 // because header blocks must be encoded in the order their frames go on the wire (RFC 9113 §4.3).
 
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ConnectionFlow } from './flow-control.js';
 import { encodeDataHeader, encodeHeaders, ErrorCode, type Settings } from './frame.js';
 import { unreadFlood } from './guards.js';
-import { toHeaderList } from './headers.js';
+import { headerBlockOf, type SendableHeaders } from './headers.js';
 import { HpackEncoder } from './hpack/encoder.js';
 import type { H2Stream } from './stream.js';
 
@@ -85,9 +84,9 @@ export class WriteScheduler {
   }
 
   /** Step 1: encodes a header block now and queues its HEADERS (+ CONTINUATION) frames. */
-  queueHeaders(streamId: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, endStream: boolean): void {
-    const { list, neverIndexed } = toHeaderList(headers);
-    this.queue(encodeHeaders(streamId, this.encoder.encode(list, neverIndexed), endStream, this.remote.maxFrameSize));
+  queueHeaders(streamId: number, headers: SendableHeaders, endStream: boolean): void {
+    const block = headerBlockOf(headers);
+    this.queue(encodeHeaders(streamId, this.encoder.encode(block.list, block.neverIndexed), endStream, this.remote.maxFrameSize));
   }
 
   /** Step 1: queues `stream` for the next flush (it has data, an end, or trailers to send). */

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { ProxyError } from '../errors.js';
 import type { BodySource } from './body-source.js';
+import { HeaderEdits, headerBlockOf, type SendableHeaders } from '../h2/headers.js';
 import type { RequestBody } from './request-body.js';
 import type { CallEnd, CallInfo, ContextKey, Direction, PeerInfo } from '../grpc/call.js';
 
@@ -23,8 +24,12 @@ export class ProxyCall implements CallInfo {
   readonly path: string;
   /** `:authority` as received (host[:port]). */
   readonly authority: string;
-  /** Request headers as received; layers may set or delete entries, forward sends what is left. */
+  /**
+   * Request headers as received. Read-only: a received block is sealed (h2/headers.ts), so a write throws. Layers
+   * change what goes upstream through `editHeaders()`; forward sends the received list with those edits.
+   */
   readonly headers: IncomingHttpHeaders;
+
   readonly body: RequestBody;
   readonly peer: PeerInfo;
   /** performance.now() when the call arrived. */
@@ -48,6 +53,7 @@ export class ProxyCall implements CallInfo {
   private deadlineError: (() => ProxyError) | undefined;
   private values: Map<ContextKey<unknown>, unknown> | undefined;
   private serviceName: string | undefined;
+  private edits: HeaderEdits | undefined;
   private methodName: string | undefined;
 
   constructor(
@@ -87,6 +93,22 @@ export class ProxyCall implements CallInfo {
     }
     this.serviceName = this.path.slice(1, slash);
     this.methodName = this.path.slice(slash + 1);
+  }
+
+  /** Where a layer changes the request headers sent upstream (grpc-timeout, the retry count, the trace context). */
+  editHeaders(): HeaderEdits {
+    return (this.edits ??= new HeaderEdits());
+  }
+
+  /** What goes upstream: the request as received (its decoded list, no conversion) with the layers' edits. */
+  upstreamHeaders(): SendableHeaders {
+    const edits = this.headerEdits;
+    return edits === undefined ? this.headers : edits.apply(headerBlockOf(this.headers));
+  }
+
+  /** The changes layers made to the request headers, if any (editHeaders). */
+  get headerEdits(): HeaderEdits | undefined {
+    return this.edits;
   }
 
   get<T>(key: ContextKey<T>): T | undefined {

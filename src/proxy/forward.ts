@@ -38,7 +38,6 @@ function attempt(call: ProxyCall, pooled: PooledSession): Promise<ProxyReply> {
     pooled.release();
     return Promise.reject(call.cancelled);
   }
-  const headers = call.headers;
   if (call.deadlineMs !== Infinity) {
     const remaining = call.deadlineMs - performance.now();
     if (remaining <= 0) {
@@ -46,9 +45,9 @@ function attempt(call: ProxyCall, pooled: PooledSession): Promise<ProxyReply> {
       return Promise.reject(new ProxyError('ERR_DEADLINE_EXCEEDED', 'deadline exceeded before the call was sent', { neverReachedApp: true }));
     }
     // The app gets the time that is left, so its own deadline expires no later than ours (gRFC A6 spirit).
-    headers['grpc-timeout'] = formatGrpcTimeout(remaining);
+    call.editHeaders().set('grpc-timeout', formatGrpcTimeout(remaining));
   }
-  const stream = pooled.request(headers as OutgoingHttpHeaders);
+  const stream = pooled.request(call.upstreamHeaders());
   call.attempts++;
   return new Promise<ProxyReply>((resolve, reject) => new UpstreamAttempt(call, pooled, stream, resolve, reject));
 }

@@ -5,8 +5,8 @@
 // reads, so the access log never imports OpenTelemetry.
 
 import { randomFillSync } from 'node:crypto';
-import { type IncomingHttpHeaders, sensitiveHeaders } from 'node:http2';
-import { contextKey } from '../grpc/call.js';
+import type { IncomingHttpHeaders } from 'node:http2';
+import { contextKey, type HeaderWriter } from '../grpc/call.js';
 
 /** A propagation format: W3C Trace Context, B3 single-header, B3 multi-header. */
 export type PropagationFormat = 'tracecontext' | 'b3' | 'b3multi';
@@ -201,42 +201,26 @@ export function extract(headers: IncomingHttpHeaders, mask: number): Extracted {
 }
 
 /**
- * Writes `ids` on `headers` in every format of `mask`. `traceparent` is version 00; `tracestate` is left as it
- * arrived (meshlet adds no vendor entry). B3 multi rewrites `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled` and
- * `x-b3-parentspanid` (removed for a root) and drops `x-b3-flags` (its debug bit is folded into `x-b3-sampled`).
+ * Writes `ids` through `headers` (a call's HeaderEdits) in every format of `mask`. `traceparent` is version 00;
+ * `tracestate` is left as it arrived (meshlet adds no vendor entry). B3 multi rewrites `x-b3-traceid`, `x-b3-spanid`,
+ * `x-b3-sampled` and `x-b3-parentspanid` (removed for a root) and drops `x-b3-flags` (its debug bit is folded into
+ * `x-b3-sampled`). The values that differ on every request are marked HPACK "never indexed": they would otherwise be
+ * inserted into the connection's dynamic table each time and evict the entries that repeat (`:authority`,
+ * `content-type`, `te`), making every following header block larger (RFC 7541 §7.1.3).
  */
-export function inject(headers: IncomingHttpHeaders, ids: SpanIds, mask: number): void {
-  if ((mask & 1) !== 0) {
-    headers.traceparent = `00-${ids.traceId}-${ids.spanId}-${ids.sampled ? '01' : '00'}`;
-    neverIndex(headers, 'traceparent');
-  }
+export function inject(headers: HeaderWriter, ids: SpanIds, mask: number): void {
+  if ((mask & 1) !== 0) headers.set('traceparent', `00-${ids.traceId}-${ids.spanId}-${ids.sampled ? '01' : '00'}`, true);
   if ((mask & 2) !== 0) {
-    headers.b3 = `${ids.traceId}-${ids.spanId}-${ids.sampled ? '1' : '0'}${ids.parentSpanId === undefined ? '' : `-${ids.parentSpanId}`}`;
-    neverIndex(headers, 'b3');
+    headers.set('b3', `${ids.traceId}-${ids.spanId}-${ids.sampled ? '1' : '0'}${ids.parentSpanId === undefined ? '' : `-${ids.parentSpanId}`}`, true);
   }
   if ((mask & 4) !== 0) {
-    headers['x-b3-traceid'] = ids.traceId;
-    headers['x-b3-spanid'] = ids.spanId;
-    headers['x-b3-sampled'] = ids.sampled ? '1' : '0';
-    if (ids.parentSpanId === undefined) delete headers['x-b3-parentspanid'];
-    else headers['x-b3-parentspanid'] = ids.parentSpanId;
-    delete headers['x-b3-flags'];
-    neverIndex(headers, 'x-b3-spanid');
+    headers.set('x-b3-traceid', ids.traceId);
+    headers.set('x-b3-spanid', ids.spanId, true);
+    headers.set('x-b3-sampled', ids.sampled ? '1' : '0');
+    if (ids.parentSpanId === undefined) headers.delete('x-b3-parentspanid');
+    else headers.set('x-b3-parentspanid', ids.parentSpanId);
+    headers.delete('x-b3-flags');
   }
-}
-
-type WithSensitive = IncomingHttpHeaders & { [sensitiveHeaders]?: string[] };
-
-/**
- * Marks a header HPACK "never indexed" (node's `http2.sensitiveHeaders`): a value that differs on every request
- * would otherwise be inserted into the connection's dynamic table each time and evict the entries that repeat
- * (`:authority`, `content-type`, `te`), making every following header block larger (RFC 7541 §7.1.3).
- */
-function neverIndex(headers: IncomingHttpHeaders, name: string): void {
-  const h = headers as WithSensitive;
-  const list = h[sensitiveHeaders];
-  if (list === undefined) h[sensitiveHeaders] = [name];
-  else if (!list.includes(name)) list.push(name);
 }
 
 /** FORMAT_BIT flags of a list of formats. */

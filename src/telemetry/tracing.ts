@@ -176,7 +176,7 @@ export function createTracing(options: TracingOptions): Tracing {
     if (parent !== undefined) return new TracedCall(parent.traceId, false, parent, 0);
     const traced = new TracedCall(newTraceId(), false, undefined, mask);
     traced.spanId = newSpanId();
-    inject(call.headers, { traceId: traced.traceId, spanId: traced.spanId, sampled: false, parentSpanId: undefined }, mask);
+    inject(call.editHeaders(), { traceId: traced.traceId, spanId: traced.spanId, sampled: false, parentSpanId: undefined }, mask);
     return traced;
   };
 
@@ -195,7 +195,7 @@ export function createTracing(options: TracingOptions): Tracing {
       const traced = new TracedCall(sc.traceId, true, parent, mask);
       traced.spanId = sc.spanId;
       traced.span = span;
-      inject(call.headers, { traceId: sc.traceId, spanId: sc.spanId, sampled: true, parentSpanId: parent?.spanId }, mask);
+      inject(call.editHeaders(), { traceId: sc.traceId, spanId: sc.spanId, sampled: true, parentSpanId: parent?.spanId }, mask);
       return traced;
     },
 
@@ -229,7 +229,7 @@ export function createTracing(options: TracingOptions): Tracing {
       const sc = span.spanContext();
       traced.spanId = sc.spanId;
       const parentSpanId = callSpan?.spanContext().spanId;
-      inject(call.headers, { traceId: sc.traceId, spanId: sc.spanId, sampled: true, parentSpanId }, traced.injectMask);
+      inject(call.editHeaders(), { traceId: sc.traceId, spanId: sc.spanId, sampled: true, parentSpanId }, traced.injectMask);
       return span;
     },
 

@@ -22,6 +22,7 @@ import type { BackendResilience, BackendStates } from '../../resilience/backend-
 import { NO_EVENTS, type ResilienceEvents, type RetryGiveUp, type RetryReason } from '../../resilience/events.js';
 import { type CancelTarget, ProxyCall, type ProxyReply } from '../call.js';
 import type { ContextKey } from '../../grpc/call.js';
+import type { HeaderEdits } from '../../h2/headers.js';
 import { parsePreviousAttempts, parsePushback, PREVIOUS_RPC_ATTEMPTS, type Pushback, RETRY_PUSHBACK_MS } from '../../grpc/retry-metadata.js';
 import type { Handler, Layer } from '../layer.js';
 import { AVOID_ENDPOINTS } from './balance.js';
@@ -217,8 +218,8 @@ export function retryLayer(deps: RetryDeps): Layer {
             }
             avoidLastEndpoint(call);
             if (needsCompleteBody) call.body.detach();
-            // Shared with every AttemptCall (same headers object), so forward sends it on this attempt.
-            call.headers[PREVIOUS_RPC_ATTEMPTS] = String(previousByClient + retries);
+            // The call's edits are every AttemptCall's too, so forward sends it on this attempt.
+            call.editHeaders().set(PREVIOUS_RPC_ATTEMPTS, String(previousByClient + retries));
             state = 'attempt';
             break;
         }
@@ -291,7 +292,7 @@ function avoidLastEndpoint(call: ProxyCall): void {
 }
 
 /**
- * One attempt of a call that has a per-try timeout: shares the call's headers, body, peer and context (reads fall
+ * One attempt of a call that has a per-try timeout: shares the call's headers (and their edits), body, peer and context (reads fall
  * back to the call's values), but has its own cancellation, so the per-try timer can cancel this attempt alone
  * (forward resets its upstream stream). A cancel of the call itself reaches the attempt (it is the call's cancel
  * target). Allocated per attempt only when `perTryTimeoutMs` is set.
@@ -308,6 +309,15 @@ export class AttemptCall extends ProxyCall implements CancelTarget {
 
   override get<T>(key: ContextKey<T>): T | undefined {
     return super.get(key) ?? this.parent.get(key);
+  }
+
+  /** Every attempt sends the call's edits (the retry count, the trace context); forward sets grpc-timeout in them. */
+  override editHeaders(): HeaderEdits {
+    return this.parent.editHeaders();
+  }
+
+  override get headerEdits(): HeaderEdits | undefined {
+    return this.parent.headerEdits;
   }
 
   handleCancel(reason: ProxyError): void {

@@ -3,7 +3,7 @@
 
 import { sensitiveHeaders } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import { type BlockKind, toHeaderList, toHeaderObject } from '../../../src/h2/headers.js';
+import { type BlockKind, HeaderBlock, headerBlockOf, HeaderEdits, sealReceived, toHeaderList, toHeaderObject } from '../../../src/h2/headers.js';
 
 const REQ = [':method', 'POST', ':scheme', 'http', ':authority', 'a', ':path', '/s/M'];
 
@@ -96,5 +96,100 @@ describe('toHeaderList', () => {
     const headers = { ':method': 'POST', ':scheme': 'https', ':authority': 'svc', ':path': '/a/B', 'x-r': ['1', '2'], 'x-bin': '\u00fe' };
     const back = toHeaderObject(toHeaderList(headers).list, 'request') as Record<string, unknown>;
     expect({ ...back }).toEqual(headers);
+  });
+});
+
+describe('a received block forwarded as its list (sealReceived, headerBlockOf)', () => {
+  const received = (list: string[], neverIndexed: string[] = []) => sealReceived(toHeaderObject(list, 'request') as never, list, neverIndexed);
+
+  it('sends the list as it arrived, repeated names in their own order, not regrouped by name', () => {
+    const list = [...REQ, 'x-a', '1', 'x-b', '2', 'x-a', '3'];
+    const h = received(list);
+    expect(headerBlockOf(h).list).toEqual(list);
+    // What converting the object back would have sent: x-a's values together.
+    expect(toHeaderList(h).list).toEqual([...REQ, 'x-a', '1', 'x-a', '3', 'x-b', '2']);
+  });
+
+  it('copies the decoder\'s reused arrays, so the next block cannot change this one', () => {
+    const list = [...REQ, 'x-a', '1'];
+    const never = ['x-a'];
+    const h = received(list, never);
+    list[list.length - 1] = 'changed';
+    never.push('x-other');
+    expect(headerBlockOf(h)).toEqual(new HeaderBlock([...REQ, 'x-a', '1'], ['x-a']));
+    expect((h as Record<symbol, unknown>)[sensitiveHeaders]).toEqual(['x-a']);
+  });
+
+  it('is frozen: a layer that writes to it throws instead of being silently ignored on the wire', () => {
+    const h = received([...REQ, 'x-a', '1']) as Record<string, unknown>;
+    expect(Object.isFrozen(h)).toBe(true);
+    expect(() => {
+      h['x-a'] = '2';
+    }).toThrow(TypeError);
+    expect(() => {
+      delete h['x-a'];
+    }).toThrow(TypeError);
+  });
+
+  it('flattens a copy (a spread is not sealed), so a changed copy sends what it holds', () => {
+    const h = received([...REQ, 'x-a', '1']);
+    const copy = { ...h, 'x-a': '2' };
+    expect(headerBlockOf(copy).list).toEqual([...REQ, 'x-a', '2']);
+  });
+
+  it('passes a HeaderBlock through and flattens a plain object', () => {
+    const block = new HeaderBlock(['x-a', '1'], undefined);
+    expect(headerBlockOf(block)).toBe(block);
+    expect(headerBlockOf({ 'x-a': ['1', '2'] }).list).toEqual(['x-a', '1', 'x-a', '2']);
+  });
+});
+
+describe('HeaderEdits', () => {
+  const base = new HeaderBlock([...REQ, 'grpc-timeout', '5S', 'x-k', '1', 'x-keep', 'a', 'x-k', '2'], ['x-keep']);
+
+  it('replaces every value of a set name, after the fields it leaves alone, and keeps pseudo-headers first', () => {
+    const edits = new HeaderEdits();
+    edits.set('x-k', '9');
+    edits.set('grpc-timeout', '4S');
+    const out = edits.apply(base);
+    expect(out.list).toEqual([...REQ, 'x-keep', 'a', 'x-k', '9', 'grpc-timeout', '4S']);
+    expect(out.neverIndexed).toEqual(['x-keep']);
+  });
+
+  it('lets the last change to a name win, delete included, and deletes names that were never there quietly', () => {
+    const edits = new HeaderEdits();
+    edits.set('x-k', '9');
+    edits.delete('x-k');
+    edits.delete('x-absent');
+    edits.set('grpc-timeout', '1S');
+    edits.set('grpc-timeout', '2S');
+    expect(edits.apply(base).list).toEqual([...REQ, 'x-keep', 'a', 'grpc-timeout', '2S']);
+    expect(edits.get('x-k')).toBeNull();
+    expect(edits.get('grpc-timeout')).toBe('2S');
+    expect(edits.get('x-keep')).toBeUndefined();
+  });
+
+  it('adds the names it marks never-indexed to those that arrived, once each', () => {
+    const edits = new HeaderEdits();
+    edits.set('traceparent', 'a', true);
+    edits.set('traceparent', 'b', true);
+    expect(edits.apply(base).neverIndexed).toEqual(['x-keep', 'traceparent']);
+    expect(edits.apply(new HeaderBlock(REQ, undefined)).neverIndexed).toEqual(['traceparent']);
+  });
+
+  it('leaves the block it applies to as it was (a retry applies again to the same one)', () => {
+    const edits = new HeaderEdits();
+    edits.set('x-k', '9');
+    const before = [...base.list];
+    edits.apply(base);
+    expect(base.list).toEqual(before);
+    expect(base.neverIndexed).toEqual(['x-keep']);
+  });
+
+  it('refuses pseudo-headers and names that are not lower-case', () => {
+    const edits = new HeaderEdits();
+    expect(() => edits.set(':path', '/x')).toThrow(/":path" is not a lower-case regular header name/);
+    expect(() => edits.set('X-Up', '1')).toThrow(/"X-Up"/);
+    expect(() => edits.delete('')).toThrow(/""/);
   });
 });

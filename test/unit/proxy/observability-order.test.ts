@@ -27,6 +27,7 @@ import { parseTraceparent } from '../../../src/telemetry/propagation.js';
 import { createTracing, SpanKind, type Tracing } from '../../../src/telemetry/tracing.js';
 import { backendFromAuthority } from '../../../src/proxy/layers/route.js';
 import { makeCall, policy, trailersOnly } from './layers/resilience-harness.js';
+import { upstreamHeaders } from '../../helpers/upstream-headers.js';
 
 const silent = createLogger({ level: 'silent' });
 const pool = undefined as unknown as SessionPool;
@@ -64,7 +65,7 @@ describe('outbound chain: observability layers', () => {
     const states = new BackendStates(new PolicyStore(policy('routes: []\n')), { random: () => 0 });
     const sent: Array<string | undefined> = [];
     const terminal: Handler = (c) => {
-      sent.push(c.headers.traceparent as string | undefined);
+      sent.push(upstreamHeaders(c).traceparent as string | undefined);
       return sent.length === 1
         ? Promise.reject(new ProxyError('ERR_UPSTREAM_REFUSED_STREAM', 'refused', { neverReachedApp: true }))
         : Promise.resolve(trailersOnly(0));
@@ -134,8 +135,8 @@ describe('inbound chain: observability layers', () => {
     await handler(data);
     expect(appCalls).toBe(1);
     const access = lines.find((l) => l.access === true && l.grpc_method === 'M');
-    expect(access?.trace_id).toBe(parseTraceparent(data.headers.traceparent as string)?.traceId);
-    expect(access?.span_id).toBe(parseTraceparent(data.headers.traceparent as string)?.spanId);
+    expect(access?.trace_id).toBe(parseTraceparent(upstreamHeaders(data).traceparent as string)?.traceId);
+    expect(access?.span_id).toBe(parseTraceparent(upstreamHeaders(data).traceparent as string)?.spanId);
     // A meshlet-made error below metrics (a malformed grpc-timeout, rejected by deadline) is counted as INTERNAL.
     const bad = inbound('/a.S/M', { 'grpc-timeout': 'soon' });
     const badReply = await handler(bad);

@@ -8,10 +8,19 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { describe, expect, it } from 'vitest';
 import { extract, FORMAT_BIT, formatMask, inject, newSpanId, newTraceId, parseB3Single, parseTraceparent } from '../../../src/telemetry/propagation.js';
+import { HeaderEdits, toHeaderList } from '../../../src/h2/headers.js';
 
 const ALL = formatMask(['tracecontext', 'b3', 'b3multi']);
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
+
+/** The headers as sent after `edits` (what forward does): the object of the resulting list, and its never-indexed names. */
+function sent(h: IncomingHttpHeaders, edits: HeaderEdits): { headers: Record<string, string>; neverIndexed: readonly string[] | undefined } {
+  const block = edits.apply(toHeaderList(h));
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < block.list.length; i += 2) headers[block.list[i] as string] = block.list[i + 1] as string;
+  return { headers, neverIndexed: block.neverIndexed };
+}
 
 describe('parseTraceparent', () => {
   it('reads trace ID, parent ID and the sampled flag of a version-00 header', () => {
@@ -98,27 +107,31 @@ describe('inject', () => {
   const ids = { traceId: TRACE, spanId: SPAN, sampled: true, parentSpanId: '05e3ac9a4f6e3b90' };
 
   it('writes traceparent, never HPACK-indexed, and leaves tracestate as it arrived', () => {
-    const h: IncomingHttpHeaders = { tracestate: 'congo=t61rcWkgMzE' };
-    inject(h, ids, FORMAT_BIT.tracecontext);
-    inject(h, ids, FORMAT_BIT.tracecontext); // a retry re-injects: still one entry
-    expect(h).toEqual({ traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: 'congo=t61rcWkgMzE', [sensitiveHeaders]: ['traceparent'] });
+    const h: IncomingHttpHeaders = { tracestate: 'congo=t61rcWkgMzE', traceparent: '00-old' };
+    const edits = new HeaderEdits();
+    inject(edits, ids, FORMAT_BIT.tracecontext);
+    inject(edits, ids, FORMAT_BIT.tracecontext); // a retry re-injects: still one entry
+    expect(sent(h, edits)).toEqual({ headers: { traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: 'congo=t61rcWkgMzE' }, neverIndexed: ['traceparent'] });
   });
 
   it('adds to the sensitive headers that arrived rather than replacing them', () => {
     const h = { authorization: 'x', [sensitiveHeaders]: ['authorization'] } as IncomingHttpHeaders;
-    inject(h, ids, FORMAT_BIT.tracecontext | FORMAT_BIT.b3);
-    expect((h as Record<symbol, unknown>)[sensitiveHeaders]).toEqual(['authorization', 'traceparent', 'b3']);
+    const edits = new HeaderEdits();
+    inject(edits, ids, FORMAT_BIT.tracecontext | FORMAT_BIT.b3);
+    expect(sent(h, edits).neverIndexed).toEqual(['authorization', 'traceparent', 'b3']);
   });
 
   it('rewrites every B3 multi header and drops x-b3-flags', () => {
     const h: IncomingHttpHeaders = { 'x-b3-flags': '1', 'x-b3-parentspanid': 'ffffffffffffffff' };
-    inject(h, { ...ids, parentSpanId: undefined, sampled: false }, FORMAT_BIT.b3multi);
-    expect(h).toEqual({ 'x-b3-traceid': TRACE, 'x-b3-spanid': SPAN, 'x-b3-sampled': '0', [sensitiveHeaders]: ['x-b3-spanid'] });
+    const edits = new HeaderEdits();
+    inject(edits, { ...ids, parentSpanId: undefined, sampled: false }, FORMAT_BIT.b3multi);
+    expect(sent(h, edits)).toEqual({ headers: { 'x-b3-traceid': TRACE, 'x-b3-spanid': SPAN, 'x-b3-sampled': '0' }, neverIndexed: ['x-b3-spanid'] });
   });
 
   it('is read back by OpenTelemetry W3C and B3 propagators (what instrumented apps use)', () => {
-    const h: IncomingHttpHeaders = {};
-    inject(h, ids, ALL);
+    const edits = new HeaderEdits();
+    inject(edits, ids, ALL);
+    const h = sent({}, edits).headers;
     const w3c = trace.getSpanContext(new W3CTraceContextPropagator().extract(ROOT_CONTEXT, h, defaultTextMapGetter));
     expect(w3c).toMatchObject({ traceId: TRACE, spanId: SPAN, traceFlags: TraceFlags.SAMPLED });
     const b3single = trace.getSpanContext(new B3Propagator().extract(ROOT_CONTEXT, { b3: h.b3 }, defaultTextMapGetter));

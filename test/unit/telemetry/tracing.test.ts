@@ -12,6 +12,7 @@ import { ProxyCall } from '../../../src/proxy/call.js';
 import { RequestBody } from '../../../src/proxy/request-body.js';
 import { parseTraceparent } from '../../../src/telemetry/propagation.js';
 import { createTracing, SpanKind, type Tracing, type TracingOptions } from '../../../src/telemetry/tracing.js';
+import { upstreamHeaders } from '../../helpers/upstream-headers.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -67,8 +68,8 @@ describe('inbound SERVER span', () => {
     });
     expect(span?.status.code).toBe(0); // NOT_FOUND is not a server error (semconv)
     // The app receives this hop's span as its parent.
-    expect(parseTraceparent(c.headers.traceparent as string)).toEqual({ traceId: TRACE, spanId: span?.spanContext().spanId, sampled: true });
-    expect(c.headers.tracestate).toBe('v=1');
+    expect(parseTraceparent(upstreamHeaders(c).traceparent as string)).toEqual({ traceId: TRACE, spanId: span?.spanContext().spanId, sampled: true });
+    expect(upstreamHeaders(c).tracestate).toBe('v=1');
   });
 
   it('marks server-side errors (UNAVAILABLE) with an error status and the meshlet error code', async () => {
@@ -87,8 +88,8 @@ describe('inbound SERVER span', () => {
     const c = call('inbound', headers);
     const traced = t.startServer(c);
     expect(traced).toMatchObject({ sampled: false, traceId: TRACE, spanId: undefined, span: undefined });
-    expect(c.headers.traceparent).toBe(headers.traceparent);
-    expect(c.headers.b3).toBe(headers.b3);
+    expect(upstreamHeaders(c).traceparent).toBe(headers.traceparent);
+    expect(upstreamHeaders(c).b3).toBe(headers.b3);
     expect(await spans()).toHaveLength(0);
   });
 
@@ -96,9 +97,9 @@ describe('inbound SERVER span', () => {
     const { tracing: t, spans } = setup({ sampleRatio: 0 });
     const c = call('inbound');
     const traced = t.startServer(c);
-    const tp = parseTraceparent(c.headers.traceparent as string);
+    const tp = parseTraceparent(upstreamHeaders(c).traceparent as string);
     expect(tp).toEqual({ traceId: traced.traceId, spanId: traced.spanId, sampled: false });
-    expect(c.headers.b3).toBeUndefined(); // only the primary format when none arrived
+    expect(upstreamHeaders(c).b3).toBeUndefined(); // only the primary format when none arrived
     expect(await spans()).toHaveLength(0);
   });
 
@@ -115,10 +116,10 @@ describe('inbound SERVER span', () => {
     const { tracing: t } = setup();
     const c = call('inbound', { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': '1' });
     const traced = t.startServer(c);
-    expect(c.headers['x-b3-spanid']).toBe(traced.spanId);
-    expect(c.headers['x-b3-parentspanid']).toBe(PARENT);
-    expect(c.headers.traceparent).toBe(`00-${TRACE}-${traced.spanId}-01`);
-    expect(c.headers.b3).toBeUndefined();
+    expect(upstreamHeaders(c)['x-b3-spanid']).toBe(traced.spanId);
+    expect(upstreamHeaders(c)['x-b3-parentspanid']).toBe(PARENT);
+    expect(upstreamHeaders(c).traceparent).toBe(`00-${TRACE}-${traced.spanId}-01`);
+    expect(upstreamHeaders(c).b3).toBeUndefined();
   });
 });
 
@@ -130,7 +131,7 @@ describe('outbound spans', () => {
     const traced = t.startOutbound(c);
     c.endpoint = '10.1.0.1:6143';
     const first = t.startAttempt(c, traced);
-    const firstHeader = c.headers.traceparent;
+    const firstHeader = upstreamHeaders(c).traceparent;
     c.attempts = 1;
     t.endSpan(first, SpanKind.CLIENT, { status: 14, message: 'down', error: undefined });
     c.endpoint = '[::1]:6143';
@@ -152,7 +153,7 @@ describe('outbound spans', () => {
     expect(attempts[1]?.attributes['server.address']).toBe('::1');
     expect(attempts[0]?.status.code).toBe(2); // any non-OK status is a client error
     expect(firstHeader).toBe(`00-${TRACE}-${attempts[0]?.spanContext().spanId}-01`);
-    expect(c.headers.traceparent).toBe(`00-${TRACE}-${attempts[1]?.spanContext().spanId}-01`);
+    expect(upstreamHeaders(c).traceparent).toBe(`00-${TRACE}-${attempts[1]?.spanContext().spanId}-01`);
     expect(traced.spanId).toBe(attempts[1]?.spanContext().spanId);
   });
 });

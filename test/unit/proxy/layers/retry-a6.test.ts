@@ -11,6 +11,7 @@ import { retryLayer } from '../../../../src/proxy/layers/retry.js';
 import { PolicyStore } from '../../../../src/policy/store.js';
 import { BackendStates } from '../../../../src/resilience/backend-state.js';
 import { countingEvents, makeCall, policy } from './resilience-harness.js';
+import { upstreamHeaders } from '../../../helpers/upstream-headers.js';
 
 /** A Trailers-Only reply with `status` and, when given, the server's `grpc-retry-pushback-ms`. */
 function answer(status: number, pushback?: string | string[]): ProxyReply {
@@ -26,7 +27,7 @@ function scripted(script: ReadonlyArray<() => ProxyReply>) {
   const seen: Array<string | undefined> = [];
   const handler: Handler = (call: ProxyCall) => {
     const n = seen.length;
-    seen.push(call.headers['grpc-previous-rpc-attempts'] as string | undefined);
+    seen.push(upstreamHeaders(call)['grpc-previous-rpc-attempts'] as string | undefined);
     call.endpoint = `10.0.0.${n + 1}:80`;
     return Promise.resolve((script[Math.min(n, script.length - 1)] as () => ProxyReply)());
   };
@@ -57,7 +58,7 @@ describe('grpc-previous-rpc-attempts (gRFC A6, Exposed Retry Metadata)', () => {
     const { layer } = setup('routes: []\n');
     const seen: Array<string | undefined> = [];
     const handler: Handler = (call) => {
-      seen.push(call.headers['grpc-previous-rpc-attempts'] as string | undefined);
+      seen.push(upstreamHeaders(call)['grpc-previous-rpc-attempts'] as string | undefined);
       if (seen.length < 3) return Promise.reject(new ProxyError('ERR_UPSTREAM_REFUSED_STREAM', 'refused', { neverReachedApp: true }));
       return Promise.resolve(answer(Status.OK));
     };
