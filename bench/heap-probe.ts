@@ -108,8 +108,14 @@ function fileFrom(file: string, from: number): string {
 /** Inspector URL per process already activated (a fresh process appends to the same log as its predecessors). */
 const activated = new WeakMap<Tracked, URL>();
 
-/** A minimal CDP session over one WebSocket: `send(method, params)` resolves with the result or rejects with the error. */
-async function openCdp(url: URL, timeoutMs: number): Promise<{ send(method: string, params?: object): Promise<unknown>; close(): void }> {
+/** A minimal CDP session: `send(method, params)` resolves with the result or rejects with the error. */
+export interface CdpSession {
+  send(method: string, params?: object): Promise<unknown>;
+  close(): void;
+}
+
+/** A CDP session over one WebSocket. */
+async function openCdp(url: URL, timeoutMs: number): Promise<CdpSession> {
   const socket = net.connect(Number(url.port), url.hostname);
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
@@ -197,20 +203,7 @@ export interface HeapProbe {
  * (default 10 s) or a command fails.
  */
 export async function probeHeapAfterGc(proxy: Tracked, timeoutMs = 10_000): Promise<HeapProbe> {
-  let url = activated.get(proxy);
-  if (url === undefined) {
-    const from = statSync(proxy.logPath).size;
-    process.kill(proxy.pid, 'SIGUSR1');
-    const deadline = Date.now() + timeoutMs;
-    // The log is the only place node announces the port; poll it (a few ms normally).
-    for (let wait = 5; url === undefined && Date.now() < deadline; wait = Math.min(wait * 2, 200)) {
-      await delay(wait);
-      url = inspectorUrl(fileFrom(proxy.logPath, from));
-    }
-    if (url === undefined) throw new Error(`${proxy.name}: no inspector after SIGUSR1 (started without ${INSPECT_PORT_FLAG}?)`);
-    activated.set(proxy, url);
-  }
-  const cdp = await openCdp(url, timeoutMs);
+  const cdp = await inspectProcess(proxy, timeoutMs);
   const memoryUsage = async (): Promise<HeapUsage> => {
     const reply = (await cdp.send('Runtime.evaluate', {
       expression: 'JSON.stringify(process.memoryUsage())',
@@ -227,4 +220,26 @@ export async function probeHeapAfterGc(proxy: Tracked, timeoutMs = 10_000): Prom
   } finally {
     cdp.close();
   }
+}
+
+/**
+ * A CDP session with `proxy` (a node process started with INSPECT_PORT_FLAG). The first call activates the
+ * inspector with SIGUSR1 and it stays listening until the process exits. Rejects when the inspector does not come
+ * up within `timeoutMs`.
+ */
+export async function inspectProcess(proxy: Tracked, timeoutMs = 10_000): Promise<CdpSession> {
+  let url = activated.get(proxy);
+  if (url === undefined) {
+    const from = statSync(proxy.logPath).size;
+    process.kill(proxy.pid, 'SIGUSR1');
+    const deadline = Date.now() + timeoutMs;
+    // The log is the only place node announces the port; poll it (a few ms normally).
+    for (let wait = 5; url === undefined && Date.now() < deadline; wait = Math.min(wait * 2, 200)) {
+      await delay(wait);
+      url = inspectorUrl(fileFrom(proxy.logPath, from));
+    }
+    if (url === undefined) throw new Error(`${proxy.name}: no inspector after SIGUSR1 (started without ${INSPECT_PORT_FLAG}?)`);
+    activated.set(proxy, url);
+  }
+  return openCdp(url, timeoutMs);
 }
