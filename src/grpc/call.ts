@@ -50,10 +50,6 @@ export interface PeerInfo {
   identity: string | undefined;
 }
 
-/**
- * The read-only view of one call that telemetry and policy need (the data path's ProxyCall implements it), so
- * they depend on this leaf and not on the data path.
- */
 /** What layers change request headers through (proxy/call.ts gives a call's HeaderEdits, h2/headers.ts). */
 export interface HeaderWriter {
   /** Sets `name` (lower-case, not a pseudo-header) to `value`, replacing every value it had; `neverIndex` marks it sensitive. */
@@ -62,6 +58,10 @@ export interface HeaderWriter {
   delete(name: string): void;
 }
 
+/**
+ * The view of one call that telemetry and policy need (the data path's ProxyCall implements it), so they depend on
+ * this leaf and not on the data path. Read-only, but for the request header edits (tracing's trace context).
+ */
 export interface CallInfo {
   readonly direction: Direction;
   /** `:path` as received, e.g. `/user.v1.UserService/GetUser`. */

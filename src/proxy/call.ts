@@ -29,7 +29,6 @@ export class ProxyCall implements CallInfo {
    * change what goes upstream through `editHeaders()`; forward sends the received list with those edits.
    */
   readonly headers: IncomingHttpHeaders;
-
   readonly body: RequestBody;
   readonly peer: PeerInfo;
   /** performance.now() when the call arrived. */
@@ -53,8 +52,8 @@ export class ProxyCall implements CallInfo {
   private deadlineError: (() => ProxyError) | undefined;
   private values: Map<ContextKey<unknown>, unknown> | undefined;
   private serviceName: string | undefined;
-  private edits: HeaderEdits | undefined;
   private methodName: string | undefined;
+  private edits: HeaderEdits | undefined;
 
   constructor(
     direction: Direction,

@@ -292,9 +292,9 @@ function avoidLastEndpoint(call: ProxyCall): void {
 }
 
 /**
- * One attempt of a call that has a per-try timeout: shares the call's headers (and their edits), body, peer and context (reads fall
- * back to the call's values), but has its own cancellation, so the per-try timer can cancel this attempt alone
- * (forward resets its upstream stream). A cancel of the call itself reaches the attempt (it is the call's cancel
+ * One attempt of a call that has a per-try timeout: shares the call's headers and their edits, body, peer and
+ * context (reads fall back to the call's values), but has its own cancellation, so the per-try timer can cancel
+ * this attempt alone (forward resets its upstream stream). A cancel of the call itself reaches the attempt (it is the call's cancel
  * target). Allocated per attempt only when `perTryTimeoutMs` is set.
  */
 export class AttemptCall extends ProxyCall implements CancelTarget {
