@@ -38,8 +38,9 @@ export type SendableHeaders = OutgoingHttpHeaders | IncomingHttpHeaders | Header
 /**
  * Engine: seals the header object made from a received block. It gets the names the peer sent never-indexed
  * (node's `http2.sensitiveHeaders`, so forwarding keeps them never-indexed: RFC 7541 §7.1.3) and a copy of the
- * decoded list, and is frozen: a layer cannot change it (a write throws), so the list still describes it when it is
- * sent on, in the order the fields arrived. `list` and `neverIndexed` are the caller's reused arrays: copied here.
+ * decoded list, and is frozen (its arrays of repeated values already are: toHeaderObject): a layer cannot change it
+ * (a write throws), so the list still describes it when it is sent on, in the order the fields arrived. `list` and
+ * `neverIndexed` are the caller's reused arrays: copied here.
  */
 export function sealReceived(headers: IncomingHttpHeaders, list: readonly string[], neverIndexed: readonly string[]): IncomingHttpHeaders {
   const sensitive = neverIndexed.length > 0 ? neverIndexed.slice() : undefined;
@@ -127,7 +128,7 @@ export type BlockKind = 'request' | 'response' | 'trailers';
 
 /**
  * Builds a header object from a decoded list. Repeated names become arrays, in order (gRPC metadata may repeat a
- * key; the proxy sends each value again). Nothing with behaviour is on its prototype chain (HEADERS_PROTO), so names
+ * key; the proxy sends each value again), frozen like the object sealReceived makes of it. Nothing with behaviour is on its prototype chain (HEADERS_PROTO), so names
  * like `__proto__` are plain keys.
  * Returns a string naming the problem instead when the block is malformed (RFC 9113 §8.2.1, §8.3): upper-case
  * names, a pseudo-header after a regular one, an unknown or repeated pseudo-header, a connection-specific header,
@@ -138,6 +139,8 @@ export type BlockKind = 'request' | 'response' | 'trailers';
 export function toHeaderObject(list: readonly string[], kind: BlockKind): IncomingHttpHeaders | string {
   const out = Object.create(HEADERS_PROTO) as Record<string, string | string[]>;
   let regularSeen = false;
+  /** The arrays of repeated names (rare: allocated only then). */
+  let repeated: string[][] | undefined;
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i] as string;
     const value = list[i + 1] as string;
@@ -157,9 +160,10 @@ export function toHeaderObject(list: readonly string[], kind: BlockKind): Incomi
     if (name === 'te' && value !== 'trailers') return `te: ${value} (only "trailers" is allowed)`;
     const existing = out[name];
     if (existing === undefined) out[name] = value;
-    else if (typeof existing === 'string') out[name] = [existing, value];
+    else if (typeof existing === 'string') (repeated ??= []).push((out[name] = [existing, value]));
     else existing.push(value);
   }
+  if (repeated !== undefined) for (const values of repeated) Object.freeze(values);
   if (kind === 'request') {
     const method = out[':method'];
     if (method === undefined) return 'missing :method';

@@ -131,6 +131,12 @@ describe('a received block forwarded as its list (sealReceived, headerBlockOf)',
     }).toThrow(TypeError);
   });
 
+  it('freezes the values of a repeated name too: a push would be lost on the wire', () => {
+    const h = received([...REQ, 'x-k', '1', 'x-k', '2', 'x-k', '3']) as Record<string, string[]>;
+    expect(h['x-k']).toEqual(['1', '2', '3']);
+    expect(() => h['x-k']?.push('4')).toThrow(TypeError);
+  });
+
   it('flattens a copy (a spread is not sealed), so a changed copy sends what it holds', () => {
     const h = received([...REQ, 'x-a', '1']);
     const copy = { ...h, 'x-a': '2' };
