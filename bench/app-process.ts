@@ -17,9 +17,12 @@ export interface Upstream {
   calls(): Promise<number>;
 }
 
-/** Starts the app (`kind` implementation), logging to `<workDir>/upstream.log`; rejects if not ready in 10 s. */
-export async function startUpstream(workDir: string, kind: AppKind): Promise<Upstream> {
-  const upstream = spawnTracked('upstream', process.execPath, [UPSTREAM_JS, kind], {
+/**
+ * Starts the app (`kind` implementation), logging to `<workDir>/upstream.log`; rejects if not ready in 10 s.
+ * `windowBytes`: the node-http2 app's connection receive window (default node's 65,535).
+ */
+export async function startUpstream(workDir: string, kind: AppKind, windowBytes?: number): Promise<Upstream> {
+  const upstream = spawnTracked('upstream', process.execPath, [UPSTREAM_JS, kind, ...(windowBytes !== undefined ? [String(windowBytes)] : [])], {
     logPath: path.join(workDir, 'upstream.log'),
     ipc: true,
   });

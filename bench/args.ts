@@ -97,6 +97,12 @@ export interface BenchOptions {
   /** Run the node processes (meshlet*, node-floor, h2-floor) under `node --cpu-prof`. Default false. */
   profile: boolean;
   app: AppKind;
+  /**
+   * The node-http2 app's connection receive window in bytes (`--app-window`; session.setLocalWindowSize), or
+   * undefined for node's default of 65,535, which every path shares the way it connects (meshlet and h2-floor
+   * multiplex all calls over one connection; nginx opens one per concurrent call).
+   */
+  appWindowBytes: number | undefined;
   /** Write all samples and medians as JSON here. Default: none. */
   json: string | undefined;
   /** Keep the temp work dir (configs, logs, h2load logs). Default false (kept anyway on error). */
@@ -131,6 +137,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --clients N          h2load -c (default 10)
   --streams N          h2load -m (default 10)
   --app KIND           upstream app: node-http2 (default) or grpc-js
+  --app-window BYTES   the node-http2 app's connection receive window (default node's 65535), e.g. 16777216
   --meshlet-arg=ARG    extra argument for 'meshlet proxy' (repeatable), e.g. --meshlet-arg=--log-level=warn
   --json FILE          write samples and medians as JSON
   --keep               keep the temp work dir
@@ -219,6 +226,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       clients: { type: 'string' },
       streams: { type: 'string' },
       app: { type: 'string' },
+      'app-window': { type: 'string' },
       'meshlet-arg': { type: 'string', multiple: true },
       'no-large': { type: 'boolean' },
       json: { type: 'string' },
@@ -245,6 +253,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   if (scenarios.length === 0) throw new Error('--no-large left no scenario to run');
   const app = values.app ?? 'node-http2';
   if (app !== 'node-http2' && app !== 'grpc-js') throw new Error(`--app must be node-http2 or grpc-js, not '${app}'`);
+  const appWindowBytes = values['app-window'] === undefined ? undefined : positiveInt('app-window', values['app-window'], 65_535, 2 ** 31 - 1);
+  if (appWindowBytes !== undefined && app !== 'node-http2') throw new Error('--app-window applies to the node-http2 app only');
   const clients = positiveInt('clients', values.clients, 10, 1000);
   const rate = positiveInt('rate', values.rate, 4000);
   if (rate < clients) throw new Error('--rate must be at least --clients (h2load --rps is per connection)');
@@ -275,6 +285,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     floorArgs: values['floor-arg'] ?? [],
     profile: values.profile === true,
     app,
+    appWindowBytes,
     json: values.json,
     keep: values.keep === true,
   };

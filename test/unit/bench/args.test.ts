@@ -61,6 +61,13 @@ describe('parseBenchArgs', () => {
     expect(() => parse(['--rate', '5', '--clients', '10'])).toThrow(/--rate must be at least --clients/);
   });
 
+  it("keeps node's default connection window for the app unless --app-window names one (node-http2 only)", () => {
+    expect(parse([]).appWindowBytes).toBeUndefined();
+    expect(parse(['--app-window', '16777216']).appWindowBytes).toBe(16_777_216);
+    expect(() => parse(['--app-window', '0'])).toThrow(/--app-window/);
+    expect(() => parse(['--app-window', '16777216', '--app', 'grpc-js'])).toThrow(/node-http2 app only/);
+  });
+
   it('returns help for --help', () => {
     expect(parseBenchArgs(['--help'])).toBe('help');
   });
