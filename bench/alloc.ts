@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { summarizeAllocations, type AllocationSite, type SamplingNode } from './alloc-profile.js';
 import { startUpstream } from './app-process.js';
+import { positiveInt } from './args.js';
 import { grpcRequestFrame } from './grpc-wire.js';
 import { runH2load } from './h2load.js';
 import { INSPECT_PORT_FLAG, inspectProcess } from './heap-probe.js';
@@ -41,12 +42,7 @@ function parse(argv: readonly string[]): Options {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const positive = (name: string, fallback: number): number => {
-    const raw = value(name);
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${raw}`);
-    return n;
-  };
+  const positive = (name: string, fallback: number): number => positiveInt(name, value(name), fallback);
   return {
     rounds: positive('rounds', 3),
     rate: positive('rate', 1000),

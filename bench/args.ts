@@ -183,7 +183,8 @@ export function splitSuite(argv: readonly string[]): { suite: SuiteName; rest: s
   return { suite: (suite ?? 'proxy') as SuiteName, rest };
 }
 
-function positiveInt(name: string, value: string | undefined, fallback: number, max = 1_000_000): number {
+/** A flag's positive integer value (at most `max`), `fallback` when absent; throws naming the flag. */
+export function positiveInt(name: string, value: string | undefined, fallback: number, max = 1_000_000): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer from 1 to ${max}`);

@@ -191,7 +191,7 @@ export class IncomingHeaders {
         table.reset(existing, ErrorCode.PROTOCOL_ERROR);
         return;
       }
-      existing.emit('trailers', this.seal(trailers, list), Flags.END_STREAM);
+      existing.emit('trailers', sealReceived(trailers, list, this.neverIndexed), Flags.END_STREAM);
       existing.receiveEnd();
       table.afterRemoteEnd(existing);
       return;
@@ -226,7 +226,7 @@ export class IncomingHeaders {
     const stream = table.create(streamId);
     stream.expectedBytes = expectedBytes;
     table.addPeerStream(stream);
-    this.host.emit('stream', stream, this.seal(headers, list), endStream ? Flags.END_STREAM : 0);
+    this.host.emit('stream', stream, sealReceived(headers, list, this.neverIndexed), endStream ? Flags.END_STREAM : 0);
     if (endStream && !stream.closed) {
       stream.receiveEnd();
       table.afterRemoteEnd(stream);
@@ -265,19 +265,14 @@ export class IncomingHeaders {
         return;
       }
       stream.headersSeen = true;
-      stream.emit('response', this.seal(headers, list), endStream ? Flags.END_STREAM : 0);
+      stream.emit('response', sealReceived(headers, list, this.neverIndexed), endStream ? Flags.END_STREAM : 0);
     } else {
-      stream.emit('trailers', this.seal(headers, list), Flags.END_STREAM);
+      stream.emit('trailers', sealReceived(headers, list, this.neverIndexed), Flags.END_STREAM);
     }
     if (endStream && !stream.closed) {
       stream.receiveEnd();
       table.afterRemoteEnd(stream);
     }
-  }
-
-  /** The object handed out for a received block: sealed with its list and never-indexed names (headers.ts). */
-  private seal(headers: IncomingHttpHeaders, list: readonly string[]): IncomingHttpHeaders {
-    return sealReceived(headers, list, this.neverIndexed);
   }
 }
 
