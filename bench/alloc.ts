@@ -60,7 +60,7 @@ async function main(): Promise<number> {
   const h2load = findTool('h2load');
   if (h2load === undefined) {
     console.error(missingToolsMessage(['h2load']));
-    return 1;
+    return 2;
   }
   installExitHandlers();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'meshlet-bench-alloc-'));
