@@ -191,7 +191,7 @@ export class IncomingHeaders {
         table.reset(existing, ErrorCode.PROTOCOL_ERROR);
         return;
       }
-      existing.emit('trailers', sealReceived(trailers, list, this.neverIndexed), Flags.END_STREAM);
+      existing.receiveTrailers(sealReceived(trailers, list, this.neverIndexed), Flags.END_STREAM);
       existing.receiveEnd();
       table.afterRemoteEnd(existing);
       return;
@@ -265,9 +265,9 @@ export class IncomingHeaders {
         return;
       }
       stream.headersSeen = true;
-      stream.emit('response', sealReceived(headers, list, this.neverIndexed), endStream ? Flags.END_STREAM : 0);
+      stream.receiveResponse(sealReceived(headers, list, this.neverIndexed), endStream ? Flags.END_STREAM : 0);
     } else {
-      stream.emit('trailers', sealReceived(headers, list, this.neverIndexed), Flags.END_STREAM);
+      stream.receiveTrailers(sealReceived(headers, list, this.neverIndexed), Flags.END_STREAM);
     }
     if (endStream && !stream.closed) {
       stream.receiveEnd();

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // One HTTP/2 stream of meshlet's engine (its connection owns the wire: streams.ts, write-scheduler.ts). Shaped like
 // the subset of node's Http2Stream the proxy uses: a readable side ('data', 'end', pause/resume) and a writable side
-// (write/end with 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events.
+// (write/end with 'drain'), plus respond/sendTrailers/close and 'response'/'trailers'/'close' events. The request
+// path uses the same signals without events: a reader, a watcher and a drain waiter, objects the engine calls
+// directly, so a call through the proxy allocates no listener closures (decisions §21).
 
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http2';
@@ -29,6 +31,30 @@ export interface StreamSession {
   creditConnection(bytes: number): void;
 }
 
+/**
+ * Reads a stream's body: `onStreamData` for each DATA payload while flowing, `onStreamEnd` once after the last
+ * (END_STREAM). Set with `readInto`; the engine calls it directly, before any 'data'/'end' listeners.
+ */
+export interface StreamReader {
+  onStreamData(chunk: Buffer): void;
+  onStreamEnd(): void;
+}
+
+/**
+ * Watches a stream's life, set with `watch`: `onStreamClose` once when it closes (as 'close'); on a client stream
+ * also the response headers and the trailers (as 'response' and 'trailers').
+ */
+export interface StreamWatcher {
+  onStreamClose(): void;
+  onStreamResponse?(headers: IncomingHttpHeaders, flags: number): void;
+  onStreamTrailers?(trailers: IncomingHttpHeaders): void;
+}
+
+/** Waits for a stream's write buffer to drain once (as `once('drain')`), set with `waitDrain`. */
+export interface DrainWaiter {
+  onStreamDrain(): void;
+}
+
 /** write() returns false once this many bytes wait to be sent on the stream (node's default highWaterMark). */
 export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 
@@ -41,7 +67,18 @@ export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * A server that ends its response before the request ended resets the rest with NO_ERROR (§8.1); a client that
  * got the whole response does the same, so neither side waits on a body nobody will read.
  */
-export class H2Stream extends EventEmitter {
+// H2Stream is an EventEmitter without EventEmitter's constructor: the prototype chain is set below, and the emitter's
+// own fields start empty. Node's EventEmitter methods create the listener table on the first `on`, so a stream whose
+// signals all go to its reader, watcher and drain waiter never allocates one (about 230 bytes a stream).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface H2Stream extends EventEmitter {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class H2Stream {
+  // EventEmitter's own fields (node's lib/events.js), declared so every stream has one shape; filled in on first use.
+  _events: object | undefined = undefined;
+  _eventsCount = 0;
+  _maxListeners: number | undefined = undefined;
+
   /** Stream id; 0 while a client stream waits for the peer's MAX_CONCURRENT_STREAMS to allow it (streams.ts). */
   id: number;
   /** The connection the stream is on (an H2Connection). */
@@ -69,6 +106,9 @@ export class H2Stream extends EventEmitter {
   unacked = 0;
   /** Server: the shared budget that data held in `inbox` counts against (memory-budget.ts), if any. */
   budget: MemoryBudget | undefined;
+  private reader: StreamReader | undefined;
+  private watcher: StreamWatcher | undefined;
+  private drainWaiter: DrainWaiter | undefined;
   private inbox: Buffer[] | undefined;
   /** Bytes held in `inbox` (not yet credited to the connection window). */
   private inboxBytes = 0;
@@ -93,7 +133,6 @@ export class H2Stream extends EventEmitter {
   private needDrain = false;
 
   constructor(session: StreamSession, id: number, sendWindow: number, recvWindow: number) {
-    super();
     this.session = session;
     this.id = id;
     this.sendWindow = sendWindow;
@@ -112,14 +151,44 @@ export class H2Stream extends EventEmitter {
   // ---- readable side ----
 
   /** Adding a 'data' listener starts the flow unless the stream was paused explicitly (as node's Readable does). */
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    super.on(event, listener);
+  on(event: string | symbol, listener: (...args: any[]) => void): this {
+    emitterOn.call(this, event, listener);
     if (event === 'data' && !this.explicitlyPaused) this.resume();
     return this;
   }
 
-  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return this.on(event, listener);
+  }
+
+  /**
+   * Makes `reader` the stream's reader and starts the flow (as attaching 'data' does, unless paused explicitly).
+   * Data already held is delivered before this returns, and the end with it: the reader gets both, so nothing
+   * waits for a tick. `undefined` detaches the reader; the flow goes on (what arrives is consumed unread).
+   */
+  readInto(reader: StreamReader | undefined): void {
+    this.reader = reader;
+    if (reader === undefined || this.explicitlyPaused || this.flowing) return;
+    this.flowing = true;
+    if (!this.deliveryScheduled) this.deliver();
+  }
+
+  /** Makes `watcher` the stream's watcher (one per stream; `undefined` removes it). */
+  watch(watcher: StreamWatcher | undefined): void {
+    this.watcher = watcher;
+  }
+
+  /** Calls `waiter` once, at the next 'drain' (one waiter per stream; `undefined` removes it). */
+  waitDrain(waiter: DrainWaiter | undefined): void {
+    this.drainWaiter = waiter;
+  }
+
+  /**
+   * Adds a 'data' listener that only observes: unlike `on('data')` it does not start the flow. For counters that
+   * see the chunks a reader reads.
+   */
+  observeData(listener: (chunk: Buffer) => void): void {
+    emitterOn.call(this, 'data', listener);
   }
 
   pause(): this {
@@ -147,11 +216,13 @@ export class H2Stream extends EventEmitter {
   /** Engine: DATA payload arrived (already counted against `recvWindow`). */
   receiveData(chunk: Buffer): void {
     if (this.flowing && this.inbox === undefined && !this.deliveryScheduled) {
+      this.reader?.onStreamData(chunk);
       this.emit('data', chunk);
       this.session.consumed(this, chunk.length);
       return;
     }
-    (this.inbox ??= []).push(chunk);
+    if (this.inbox === undefined) this.inbox = [chunk];
+    else this.inbox.push(chunk);
     this.inboxBytes += chunk.length;
     this.budget?.hold(chunk.length);
   }
@@ -174,6 +245,7 @@ export class H2Stream extends EventEmitter {
         this.inbox = undefined;
         inbox = undefined;
       }
+      this.reader?.onStreamData(chunk);
       this.emit('data', chunk);
       this.session.consumed(this, chunk.length);
       inbox = this.inbox;
@@ -184,11 +256,29 @@ export class H2Stream extends EventEmitter {
   private emitEnd(): void {
     if (this.endEmitted) return;
     this.endEmitted = true;
+    this.reader?.onStreamEnd();
     this.emit('end');
     if (this.closeAfterEnd) {
       this.closeAfterEnd = false;
-      this.emit('close');
+      this.emitClose();
     }
+  }
+
+  private emitClose(): void {
+    this.watcher?.onStreamClose();
+    this.emit('close');
+  }
+
+  /** Engine: a client stream's response headers arrived (`flags` has END_STREAM for Trailers-Only). */
+  receiveResponse(headers: IncomingHttpHeaders, flags: number): void {
+    this.watcher?.onStreamResponse?.(headers, flags);
+    this.emit('response', headers, flags);
+  }
+
+  /** Engine: trailers arrived (they always carry END_STREAM; `receiveEnd` follows). */
+  receiveTrailers(trailers: IncomingHttpHeaders, flags: number): void {
+    this.watcher?.onStreamTrailers?.(trailers);
+    this.emit('trailers', trailers, flags);
   }
 
   // ---- writable side ----
@@ -200,7 +290,10 @@ export class H2Stream extends EventEmitter {
   write(chunk: Buffer): boolean {
     if (this.closed || this.endQueued) return true;
     if (chunk.length > 0) {
-      this.pending.push(chunk);
+      // A stream's first chunk gets an array of one: a push onto an empty array reserves 17 slots (about 150 bytes),
+      // and most streams of a unary call write one chunk.
+      if (this.pending.length === 0) this.pending = [chunk];
+      else this.pending.push(chunk);
       this.pendingBytes += chunk.length;
       this.session.queueSend(this);
     }
@@ -244,7 +337,7 @@ export class H2Stream extends EventEmitter {
       if (this.closeAfterEnd) {
         this.closeAfterEnd = false;
         this.dropInbox();
-        this.emit('close');
+        this.emitClose();
       }
       return;
     }
@@ -261,6 +354,11 @@ export class H2Stream extends EventEmitter {
   afterSend(): void {
     if (this.needDrain && this.pendingBytes < STREAM_HIGH_WATER_BYTES) {
       this.needDrain = false;
+      const waiter = this.drainWaiter;
+      if (waiter !== undefined) {
+        this.drainWaiter = undefined;
+        waiter.onStreamDrain();
+      }
       this.emit('drain');
     }
   }
@@ -294,12 +392,15 @@ export class H2Stream extends EventEmitter {
       this.closeAfterEnd = true;
       // Server, and nobody ever read or paused (e.g. an early Trailers-Only reply): drop the body so 'close' still
       // comes, as node does for server streams. A client keeps it for a reader that attaches late (node too).
-      if (this.session.role === 'server' && !this.flowing && !this.explicitlyPaused && this.listenerCount('data') === 0) this.resume();
+      if (this.session.role === 'server' && !this.flowing && !this.explicitlyPaused && this.reader === undefined && this.listenerCount('data') === 0) this.resume();
       return;
     }
-    this.emit('close');
+    this.emitClose();
   }
 }
+
+Object.setPrototypeOf(H2Stream.prototype, EventEmitter.prototype);
+const emitterOn = EventEmitter.prototype.on;
 
 function deliverInbox(stream: H2Stream): void {
   stream.deliver();

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { ProxyError } from '../errors.js';
 import type { CancelTarget, ProxyCall } from './call.js';
 import { ProxyReply } from './call.js';
-import type { H2Stream } from '../h2/stream.js';
+import type { H2Stream, StreamWatcher } from '../h2/stream.js';
 import { ErrorCode } from '../h2/frame.js';
 import { decodeGrpcMessage, Status, statusForHttpStatus, statusForRstCode } from '../grpc/status.js';
 import { formatGrpcTimeout } from '../grpc/timeout.js';
@@ -53,7 +53,7 @@ function attempt(call: ProxyCall, pooled: PooledSession): Promise<ProxyReply> {
 }
 
 /** Binds one upstream stream to the call; lives until the stream closes. */
-class UpstreamAttempt implements CancelTarget {
+class UpstreamAttempt implements CancelTarget, StreamWatcher {
   reply: ProxyReply | undefined;
   private cancelledBy: ProxyError | undefined;
 
@@ -64,17 +64,13 @@ class UpstreamAttempt implements CancelTarget {
     private readonly resolve: (r: ProxyReply) => void,
     private readonly reject: (e: ProxyError) => void,
   ) {
-    // Each event fires at most once, so `on` is used rather than `once` (no once-wrapper per call).
-    stream.on('response', (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-      if (this.reply !== undefined) this.reply.trailers = trailers as OutgoingHttpHeaders;
-    });
-    stream.on('close', () => this.closed());
+    stream.watch(this);
     call.addCancelTarget(this);
     call.body.pipeTo(stream);
   }
 
-  response(headers: IncomingHttpHeaders, flags: number): void {
+  /** StreamWatcher: the response headers. */
+  onStreamResponse(headers: IncomingHttpHeaders, flags: number): void {
     if (this.cancelledBy !== undefined) return;
     if ((flags & END_STREAM) !== 0) {
       // Trailers-Only: the status is in these headers and there is nothing else to relay.
@@ -99,7 +95,13 @@ class UpstreamAttempt implements CancelTarget {
     else this.failReply(this.reply, reason);
   }
 
-  closed(): void {
+  /** StreamWatcher: the trailers, kept for the end of the call (the stream's close). */
+  onStreamTrailers(trailers: IncomingHttpHeaders): void {
+    if (this.reply !== undefined) this.reply.trailers = trailers as OutgoingHttpHeaders;
+  }
+
+  /** StreamWatcher: the upstream stream closed; every way it can end becomes the call's end. */
+  onStreamClose(): void {
     this.call.removeCancelTarget(this);
     this.call.body.detach(this.stream);
     const reply = this.reply;

@@ -63,15 +63,19 @@ export class MessageCounter {
 }
 
 /**
- * Counts the messages of `stream` into `sink`, without changing how the stream is consumed: the counting 'data'
- * listener is attached at the moment the stream's consumer attaches its own (on 'newListener'), so the stream does
- * not start flowing early (a 'data' listener switches a stream to flowing mode, and chunks emitted before the
- * consumer listens would be lost to it). If the stream already has a 'data' listener, counting starts now.
+ * Counts the messages of `stream` into `sink`, without changing how the stream is consumed. meshlet's streams take
+ * an observer that does not start the flow (`observeData`). On a node Readable, the counting 'data' listener is
+ * attached at the moment the stream's consumer attaches its own (on 'newListener'), so the stream does not start
+ * flowing early (a 'data' listener switches a stream to flowing mode, and chunks emitted before the consumer
+ * listens would be lost to it); if it already has a 'data' listener, counting starts now.
  */
 export function countMessages(stream: BodySource, sink: MessageSink, received: boolean): MessageCounter {
   const counter = new MessageCounter(sink, received);
   const onData = (chunk: Buffer): void => counter.push(chunk);
-  if (stream.listenerCount('data') > 0) {
+  if (stream.observeData !== undefined) {
+    // meshlet's streams: an observer that does not touch the flow, so it can be attached now.
+    stream.observeData(onData);
+  } else if (stream.listenerCount('data') > 0) {
     stream.on('data', onData);
   } else {
     const onNewListener = (event: string | symbol): void => {

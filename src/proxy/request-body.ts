@@ -2,7 +2,8 @@
 // The downstream request body, relayed to one upstream attempt at a time with back-pressure, and kept in a
 // bounded replay buffer so an attempt that never reached the app (or a retry) can be sent again.
 
-import type { BodySource } from './body-source.js';
+import type { DrainWaiter, StreamReader } from '../h2/stream.js';
+import { readBody, type BodySource } from './body-source.js';
 
 /** Where a request body goes: an upstream HTTP/2 stream, or a node Writable (the health layer reads it itself). */
 export interface BodySink {
@@ -10,6 +11,8 @@ export interface BodySink {
   end(): unknown;
   once(event: 'drain', listener: () => void): unknown;
   removeListener(event: 'drain', listener: () => void): unknown;
+  /** meshlet's HTTP/2 streams only: calls `waiter` at the next 'drain' (h2/stream.ts). */
+  waitDrain?(waiter: DrainWaiter | undefined): void;
 }
 
 /** Default replay buffer: Linkerd does not retry bodies over 64 KiB, nor do we. */
@@ -27,7 +30,7 @@ const DEFAULT_MAX_REPLAY_BYTES = 64 * 1024;
  * 4. `commit()`: no more attempts will be made (response headers went downstream): the buffer is released.
  * The source's end is relayed as `sink.end()`.
  */
-export class RequestBody {
+export class RequestBody implements StreamReader, DrainWaiter {
   private readonly source: BodySource;
   private readonly maxReplayBytes: number;
   private sink: BodySink | undefined;
@@ -36,6 +39,8 @@ export class RequestBody {
   private started = false;
   private ended = false;
   private waitingDrain: BodySink | undefined;
+  /** The 'drain' listener for a sink without `waitDrain` (a node Writable), made when first needed. */
+  private drainListener: (() => void) | undefined;
   /** Total bytes read from downstream. */
   bytes = 0;
 
@@ -82,8 +87,7 @@ export class RequestBody {
     }
     if (!this.started) {
       this.started = true;
-      this.source.on('data', this.onData);
-      this.source.on('end', () => this.end());
+      readBody(this.source, this);
     } else if (this.source.isPaused()) {
       this.waitingDrain = undefined;
       this.source.resume();
@@ -99,8 +103,10 @@ export class RequestBody {
     const sink = this.sink;
     if (sink === undefined || (owner !== undefined && owner !== sink)) return;
     this.sink = undefined;
-    if (this.waitingDrain !== undefined) {
-      this.waitingDrain.removeListener('drain', this.onDrain);
+    const waiting = this.waitingDrain;
+    if (waiting !== undefined) {
+      if (waiting.waitDrain !== undefined) waiting.waitDrain(undefined);
+      else if (this.drainListener !== undefined) waiting.removeListener('drain', this.drainListener);
       this.waitingDrain = undefined;
     }
     // Without a sink the body is only buffered; stop reading once replay is impossible anyway.
@@ -113,7 +119,8 @@ export class RequestBody {
     this.bufferedBytes = 0;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** A chunk from downstream (StreamReader). */
+  onStreamData(chunk: Buffer): void {
     this.bytes += chunk.length;
     const buffer = this.buffer;
     if (buffer !== undefined) {
@@ -133,16 +140,19 @@ export class RequestBody {
     if (!sink.write(chunk) && this.waitingDrain === undefined) {
       this.source.pause();
       this.waitingDrain = sink;
-      sink.once('drain', this.onDrain);
+      if (sink.waitDrain !== undefined) sink.waitDrain(this);
+      else sink.once('drain', (this.drainListener ??= () => this.onStreamDrain()));
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  /** The sink has room again (DrainWaiter). */
+  onStreamDrain(): void {
     this.waitingDrain = undefined;
     if (this.sink !== undefined) this.source.resume();
-  };
+  }
 
-  private end(): void {
+  /** The downstream half-closed (StreamReader). */
+  onStreamEnd(): void {
     this.ended = true;
     this.sink?.end();
   }

@@ -4,10 +4,10 @@
 
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { ProxyError } from '../errors.js';
-import type { BodySource } from './body-source.js';
+import { readBody, stopReading, type BodySource } from './body-source.js';
 import { type ProxyCall, ProxyReply } from './call.js';
-import type { H2Stream } from '../h2/stream.js';
-import type { Direction } from '../grpc/call.js';
+import type { DrainWaiter, H2Stream, StreamReader } from '../h2/stream.js';
+import type { CallEnd, Direction } from '../grpc/call.js';
 import { encodeGrpcMessage, STATUS_NAMES } from '../grpc/status.js';
 
 /**
@@ -66,8 +66,9 @@ export function writeReply(call: ProxyCall, down: H2Stream, reply: ProxyReply): 
 }
 
 /** Relays the response body, then the trailers once the body is done and the call has ended. */
-class ResponseRelay {
+class ResponseRelay implements StreamReader, DrainWaiter {
   private trailersSent = false;
+  private bodyEnded = false;
 
   constructor(
     private readonly call: ProxyCall,
@@ -75,24 +76,46 @@ class ResponseRelay {
     readonly body: BodySource,
     private readonly reply: ProxyReply,
   ) {
-    body.on('data', this.onData);
-    body.on('end', () => reply.onEnd(() => this.sendTrailers()));
-    // An error end (upstream lost, deadline, cancel) cuts the body short; a normal end waits for the body's 'end'.
-    reply.onEnd((end) => {
-      if (end.error !== undefined) {
-        body.removeListener('data', this.onData);
-        this.sendTrailers();
-      }
-    });
+    const ended = reply.end;
+    if (ended !== undefined && ended.error !== undefined) {
+      // Cut short before it started (a deadline between the headers and now): the body is consumed unread.
+      body.resume();
+      this.sendTrailers();
+      return;
+    }
+    readBody(body, this);
+    reply.onEnd((end) => this.replyEnded(end));
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** A chunk of the response body (StreamReader). */
+  onStreamData(chunk: Buffer): void {
     this.call.responseBytes += chunk.length;
     if (!this.down.write(chunk)) {
       this.body.pause();
-      this.down.once('drain', () => this.body.resume());
+      this.down.waitDrain(this);
     }
-  };
+  }
+
+  /** The downstream has room again (DrainWaiter). */
+  onStreamDrain(): void {
+    this.body.resume();
+  }
+
+  /** The body ended (StreamReader): the trailers follow once the call has ended too. */
+  onStreamEnd(): void {
+    this.bodyEnded = true;
+    if (this.reply.end !== undefined) this.sendTrailers();
+  }
+
+  /** An error end (upstream lost, deadline, cancel) cuts the body short; a normal end waits for the body's end. */
+  private replyEnded(end: CallEnd): void {
+    if (end.error !== undefined) {
+      stopReading(this.body);
+      this.sendTrailers();
+    } else if (this.bodyEnded) {
+      this.sendTrailers();
+    }
+  }
 
   private sendTrailers(): void {
     if (this.trailersSent) return;

@@ -4,9 +4,8 @@
 
 import type { IncomingHttpHeaders } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { ProxyError, toProxyError } from '../errors.js';
 import { splitHostPort } from '../net/address.js';
-import { ProxyCall, type ProxyReply } from './call.js';
+import { ProxyCall } from './call.js';
 import type { Direction, PeerInfo } from '../grpc/call.js';
 import { H2Connection } from '../h2/connection.js';
 import type { StreamRefusal } from '../h2/incoming-headers.js';
@@ -14,7 +13,7 @@ import type { MemoryBudget } from '../h2/memory-budget.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { Handler } from './layer.js';
 import { RequestBody } from './request-body.js';
-import { errorReply, writeReply } from './respond.js';
+import { DownstreamCall } from './downstream-call.js';
 import { acceptInbound, type InboundTls } from '../tls/accept.js';
 import { sniffProtocol } from './sniff.js';
 import { isGrpcWebContentType } from '../grpcweb/codec.js';
@@ -135,6 +134,9 @@ export class ProxyListener {
     socket.once('close', () => this.opts.onConnection?.(false));
     http1.accept(socket, identity);
   }
+
+  /** callDone, made once for every DownstreamCall of this listener. */
+  private readonly onCallDone = (): void => this.callDone();
 
   private callDone(): void {
     if (--this.inflight === 0 && this.idleWaiters.length > 0) {
@@ -286,30 +288,6 @@ export class ProxyListener {
     const body = new RequestBody(stream, this.opts.maxReplayBytes);
     const call = new ProxyCall(this.direction, headers, body, peer, performance.now());
     this.inflight++;
-    let reply: ProxyReply | undefined;
-    let finished = false;
-    const done = () => {
-      if (finished) return;
-      finished = true;
-      call.clearDeadline();
-      this.callDone();
-    };
-    stream.on('close', () => {
-      if (reply === undefined || reply.end === undefined) {
-        call.cancel(new ProxyError('ERR_DOWNSTREAM_CANCELLED', 'the client cancelled the call'));
-      }
-      done();
-    });
-    this.opts.handler(call).then(
-      (r) => {
-        reply = r;
-        writeReply(call, stream, r);
-      },
-      (err: unknown) => {
-        // `rescue` normally turns errors into replies; this is the last line of defence.
-        reply = errorReply(toProxyError(err), call.direction);
-        writeReply(call, stream, reply);
-      },
-    );
+    new DownstreamCall(call, stream, this.onCallDone).run(this.opts.handler);
   }
 }

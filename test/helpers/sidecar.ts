@@ -55,3 +55,22 @@ export async function startSidecar(input: Partial<BootstrapInput> & Pick<Bootstr
     },
   };
 }
+
+/** The two ways through the mesh to one app: `one` (an inbound sidecar alone) and `caller` → `callee` (two sidecars). */
+export interface MeshPaths {
+  readonly one: Sidecar;
+  readonly callee: Sidecar;
+  readonly caller: Sidecar;
+  close(): Promise<void>;
+}
+
+/** Starts the sidecars of MeshPaths in front of `appAddress`, all silent; the backend is named `echo`. */
+export async function startMeshPaths(appAddress: string): Promise<MeshPaths> {
+  const one = await startSidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: appAddress } }, { level: 'silent' });
+  const callee = await startSidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: appAddress } }, { level: 'silent' });
+  const caller = await startSidecar(
+    { service: { name: 'caller' }, outbound: { listen: '127.0.0.1:0' }, upstreams: { echo: { endpoints: [callee.inbound as string] } } },
+    { level: 'silent' },
+  );
+  return { one, callee, caller, close: async () => void (await Promise.all([one.close(), callee.close(), caller.close()])) };
+}
