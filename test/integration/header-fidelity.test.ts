@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeaderBlock, headerBlockOf } from '../../src/h2/headers.js';
 import type { H2Stream } from '../../src/h2/stream.js';
 import { connectEngine, startEngineServer, Tracker } from '../helpers/h2-peers.js';
-import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
+import { startMeshPaths, type MeshPaths, type Sidecar } from '../helpers/sidecar.js';
 
 /** Interleaved repeats of a name around another: a relay that regroups by name sends x-a, x-a, x-b. */
 const interleaved = (prefix: string): string[] => [`${prefix}-a`, '1', `${prefix}-b`, '2', `${prefix}-a`, '3'];
@@ -28,8 +28,8 @@ function fields(headers: IncomingHttpHeaders, prefix: string): string[] {
 const t = new Tracker();
 const seen: IncomingHttpHeaders[] = [];
 let appPort = 0;
+let paths: MeshPaths | undefined;
 let one: Sidecar;
-let callee: Sidecar;
 let caller: Sidecar;
 
 beforeAll(async () => {
@@ -45,16 +45,12 @@ beforeAll(async () => {
   });
   appPort = app.port;
   const appAddress = `127.0.0.1:${appPort}`;
-  one = await startSidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: appAddress } }, { level: 'silent' });
-  callee = await startSidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: appAddress } }, { level: 'silent' });
-  caller = await startSidecar(
-    { service: { name: 'caller' }, outbound: { listen: '127.0.0.1:0' }, upstreams: { echo: { endpoints: [callee.inbound as string] } } },
-    { level: 'silent' },
-  );
+  paths = await startMeshPaths(appAddress);
+  ({ one, caller } = paths);
 });
 
 afterAll(async () => {
-  await Promise.all([one?.close(), callee?.close(), caller?.close()]);
+  await paths?.close();
   await t.closeAll();
 });
 
