@@ -109,6 +109,8 @@ export class H2Stream {
   private reader: StreamReader | undefined;
   private watcher: StreamWatcher | undefined;
   private drainWaiter: DrainWaiter | undefined;
+  /** observeData's listeners: they see the data but, unlike 'data' listeners, are not readers. */
+  private observers: Array<(chunk: Buffer) => void> | undefined;
   private inbox: Buffer[] | undefined;
   /** Bytes held in `inbox` (not yet credited to the connection window). */
   private inboxBytes = 0;
@@ -184,11 +186,20 @@ export class H2Stream {
   }
 
   /**
-   * Adds a 'data' listener that only observes: unlike `on('data')` it does not start the flow. For counters that
-   * see the chunks a reader reads.
+   * Adds a listener that sees every chunk delivered, after the reader: unlike `on('data')` it does not start the
+   * flow, and it does not count as a reader (a server stream nobody reads still drops its body on close). For
+   * counters that see the chunks a reader reads.
    */
   observeData(listener: (chunk: Buffer) => void): void {
-    emitterOn.call(this, 'data', listener);
+    (this.observers ??= []).push(listener);
+  }
+
+  /** One chunk to the reader, the observers and the 'data' listeners, in that order. */
+  private dispatchData(chunk: Buffer): void {
+    this.reader?.onStreamData(chunk);
+    const observers = this.observers;
+    if (observers !== undefined) for (const observe of observers) observe(chunk);
+    this.emit('data', chunk);
   }
 
   pause(): this {
@@ -216,8 +227,7 @@ export class H2Stream {
   /** Engine: DATA payload arrived (already counted against `recvWindow`). */
   receiveData(chunk: Buffer): void {
     if (this.flowing && this.inbox === undefined && !this.deliveryScheduled) {
-      this.reader?.onStreamData(chunk);
-      this.emit('data', chunk);
+      this.dispatchData(chunk);
       this.session.consumed(this, chunk.length);
       return;
     }
@@ -245,8 +255,7 @@ export class H2Stream {
         this.inbox = undefined;
         inbox = undefined;
       }
-      this.reader?.onStreamData(chunk);
-      this.emit('data', chunk);
+      this.dispatchData(chunk);
       this.session.consumed(this, chunk.length);
       inbox = this.inbox;
     }

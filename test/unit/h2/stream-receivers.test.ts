@@ -164,6 +164,23 @@ describe('H2Stream receivers', () => {
     stream.respond({ ':status': 200 }, true);
   });
 
+  it('an observer is not a reader: a server stream that answers without reading its body still closes', async () => {
+    const next = nextServerStream();
+    const srv = await startEngineServer(t, next.handler);
+    const client = await connectNode(t, srv.port);
+    const req = client.request(REQUEST);
+    req.end(Buffer.from('never read'));
+    const stream = await next.stream;
+    stream.observeData(() => undefined);
+    let closed = false;
+    stream.watch({ onStreamClose: () => (closed = true) });
+    while (!stream.remoteEnded) await new Promise((r) => setImmediate(r));
+    // An early Trailers-Only answer (an authz denial, a rate limit) with the body still held.
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '7' }, true);
+    await new Promise((resolve) => req.on('close', resolve));
+    expect(closed).toBe(true);
+  });
+
   it('is still a node EventEmitter: on/once/emit/listenerCount work and make the listener table on first use', async () => {
     const next = nextServerStream();
     const srv = await startEngineServer(t, next.handler);
