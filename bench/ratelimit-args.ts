@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { intFlag, pickList } from './args.js';
+import { ARRIVALS, type Arrivals } from './h2load.js';
 
 /**
  * The inbound sidecars compared, in the order they take turns within a run (all `meshlet run` in front of the
@@ -27,6 +28,11 @@ export interface RateLimitOptions {
   clients: number;
   /** h2load max concurrent streams per connection (`-m`). Default 10. */
   streams: number;
+  /**
+   * Arrival patterns (`--arrivals`), each measured for every path in every run: `burst` = one h2load, whose
+   * connections fire together; `spread` = one h2load per connection, started apart (bench/h2load.ts). Default both.
+   */
+  arrivals: readonly Arrivals[];
   /** Measurement length per path per run. Default 10 s (`--quick`: 3 s). */
   seconds: number;
   /** Unmeasured warm-up per path before the first run. Default 2 s (`--quick`: 1 s). */
@@ -46,6 +52,8 @@ export const RATELIMIT_USAGE = `Usage: npm run bench -- --suite ratelimit [optio
   --rate N             offered calls/s (default 1000); the limit is 2× this, so every call is admitted
   --clients N          h2load connections (default 10)
   --streams N          h2load streams per connection (default 10)
+  --arrivals LIST      ${ARRIVALS.join(',')} (default both): burst = one h2load whose connections fire together;
+                       spread = one h2load per connection, started 1/rate apart, so calls arrive one by one
   --seconds N          measurement per path per run (default 10)
   --meshlet-main PATH  dist/src/main.js of the build to measure`;
 
@@ -62,6 +70,7 @@ export function parseRateLimitArgs(argv: readonly string[]): RateLimitOptions | 
       rate: { type: 'string' },
       clients: { type: 'string' },
       streams: { type: 'string' },
+      arrivals: { type: 'string' },
       seconds: { type: 'string' },
       'meshlet-main': { type: 'string' },
     },
@@ -78,6 +87,7 @@ export function parseRateLimitArgs(argv: readonly string[]): RateLimitOptions | 
     rate: intFlag('rate', values.rate, 1000, 1, 1_000_000),
     clients: intFlag('clients', values.clients, 10, 1, 1000),
     streams: intFlag('streams', values.streams, 10, 1, 1000),
+    arrivals: values.arrivals === undefined ? ARRIVALS : pickList('arrivals', values.arrivals, ARRIVALS),
     seconds: intFlag('seconds', values.seconds, quick ? 3 : 10, 1, 3600),
     warmupSeconds: quick ? 1 : 2,
     payloadBytes: 16,

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { startUpstream } from './app-process.js';
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
-import { type LoadResult, type LoadSpec, runH2load } from './h2load.js';
+import { type Arrivals, ARRIVALS, type LoadResult, type LoadSpec, runArrivals, runH2load } from './h2load.js';
 import { MESHLET_MAIN, startNodeProxy } from './node-proxy.js';
 import { armWatchdog, freePort, installExitHandlers, spawnTracked, stopAll, type Tracked, waitUntilReady } from './processes.js';
 import type { RateLimitOptions, RateLimitPath } from './ratelimit-args.js';
@@ -23,13 +23,16 @@ import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 interface Sample {
   path: RateLimitPath;
   run: number;
+  arrivals: Arrivals;
+  /** Share of calls that started within 100 µs of the one before (bench/h2load.ts clusteredShare). */
+  clustered: number;
   load: LoadResult;
   cpuUsPerCall: number;
   redisCpuUsPerCall: number | undefined;
 }
 
 export function plannedRateLimitSeconds(o: RateLimitOptions): number {
-  return o.paths.length * (o.warmupSeconds + o.runs * o.seconds);
+  return o.paths.length * (o.warmupSeconds + o.runs * o.arrivals.length * o.seconds);
 }
 
 /** The policy of one path: a limit admitting twice the offered rate on every call, or none. */
@@ -71,6 +74,7 @@ export async function runRateLimitSuite(options: RateLimitOptions): Promise<numb
         `meshlet bench, rate-limit suite — ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${os.platform()} ${os.release()}`,
         `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}; ${wantRedis ? toolVersion(redisBin, ['--version']) : 'redis not used'}`,
         `paths ${options.paths.join(', ')}; ${options.rate} calls/s offered (limit ${2 * options.rate}/s); h2load -c ${options.clients} -m ${options.streams}; ` +
+          `arrivals ${options.arrivals.join(', ')}; ` +
           `${options.runs} run(s); about ${Math.round(plannedRateLimitSeconds(options))} s of load`,
         `load average ${load.map((l) => l.toFixed(2)).join(' ')}${load[0] !== undefined && load[0] > 0.5 ? '  (machine busy: numbers will be noisy)' : ''}`,
         `work dir ${workDir}`,
@@ -148,27 +152,31 @@ export async function runRateLimitSuite(options: RateLimitOptions): Promise<numb
     const samples: Sample[] = [];
     for (let run = 1; run <= options.runs; run++) {
       // Paths interleave inside each run, so slow drift on the machine hits every path alike.
-      for (const t of targets) {
-        const s = spec(t.port, t.path, options.seconds, `run${run}`);
-        const before = treeCpuTicks(t.proc.pid);
-        const redisBefore = redis === undefined ? 0 : treeCpuTicks(redis.pid);
-        const result = await runH2load(s, s.logPath.replace(/\.tsv$/, '.out'));
-        const cpuUs = ticksToUs(treeCpuTicks(t.proc.pid) - before);
-        const redisUs = redis === undefined ? 0 : ticksToUs(treeCpuTicks(redis.pid) - redisBefore);
-        const calls = Math.max(1, result.succeeded);
-        const sample: Sample = {
-          path: t.path,
-          run,
-          load: result,
-          cpuUsPerCall: cpuUs / calls,
-          redisCpuUsPerCall: t.path === 'global' ? redisUs / calls : undefined,
-        };
-        samples.push(sample);
-        console.log(
-          `run ${run}/${options.runs}  ${t.path.padEnd(6)}  ${result.reqPerSec.toFixed(0)} calls/s  ${result.succeeded} ok ${result.failed + result.errored} failed  ` +
-            `sidecar ${sample.cpuUsPerCall.toFixed(1)} µs CPU/call  p99 ${(result.p99Us / 1000).toFixed(2)} ms` +
-            (sample.redisCpuUsPerCall === undefined ? '' : `  redis ${sample.redisCpuUsPerCall.toFixed(2)} µs CPU/call`),
-        );
+      for (const arrivals of options.arrivals) {
+        for (const t of targets) {
+          const s = spec(t.port, t.path, options.seconds, `run${run}-${arrivals}`);
+          const before = treeCpuTicks(t.proc.pid);
+          const redisBefore = redis === undefined ? 0 : treeCpuTicks(redis.pid);
+          const result = await runArrivals(s, s.logPath.replace(/\.tsv$/, '.out'), arrivals);
+          const cpuUs = ticksToUs(treeCpuTicks(t.proc.pid) - before);
+          const redisUs = redis === undefined ? 0 : ticksToUs(treeCpuTicks(redis.pid) - redisBefore);
+          const calls = Math.max(1, result.succeeded);
+          const sample: Sample = {
+            path: t.path,
+            run,
+            arrivals,
+            clustered: result.clustered,
+            load: result,
+            cpuUsPerCall: cpuUs / calls,
+            redisCpuUsPerCall: t.path === 'global' ? redisUs / calls : undefined,
+          };
+          samples.push(sample);
+          console.log(
+            `run ${run}/${options.runs}  ${t.path.padEnd(6)}  ${arrivals.padEnd(6)}  ${result.reqPerSec.toFixed(0)} calls/s  ${result.succeeded} ok ${result.failed + result.errored} failed  ` +
+              `clustered ${result.clustered.toFixed(2)}  sidecar ${sample.cpuUsPerCall.toFixed(1)} µs CPU/call  p99 ${(result.p99Us / 1000).toFixed(2)} ms` +
+              (sample.redisCpuUsPerCall === undefined ? '' : `  redis ${sample.redisCpuUsPerCall.toFixed(2)} µs CPU/call`),
+          );
+        }
       }
     }
     console.log(`\n${formatRateLimitReport(samples)}`);
@@ -182,22 +190,29 @@ export async function runRateLimitSuite(options: RateLimitOptions): Promise<numb
   }
 }
 
-/** The medians per path and their ratios to `none` (when measured). Pure. */
+/** Per arrival pattern: the medians per path and their ratios to `none` in the same pattern (when measured). Pure. */
 export function formatRateLimitReport(samples: readonly Sample[]): string {
-  const paths = [...new Set(samples.map((s) => s.path))];
-  const med = (p: RateLimitPath, f: (s: Sample) => number) => median(samples.filter((s) => s.path === p).map(f));
-  const base = paths.includes('none') ? { cpu: med('none', (s) => s.cpuUsPerCall), p99: med('none', (s) => s.load.p99Us) } : undefined;
-  const lines = ['path    sidecar µs CPU/call   p99 ms    CPU vs none   p99 vs none   redis µs CPU/call'];
-  for (const p of paths) {
-    const cpu = med(p, (s) => s.cpuUsPerCall);
-    const p99 = med(p, (s) => s.load.p99Us);
-    const redis = p === 'global' ? med(p, (s) => s.redisCpuUsPerCall ?? 0).toFixed(2) : '';
-    lines.push(
-      `${p.padEnd(8)}${cpu.toFixed(1).padStart(19)}   ${(p99 / 1000).toFixed(2).padStart(6)}   ` +
-        `${base === undefined ? 'n/a' : `${(cpu / base.cpu).toFixed(3)}×`}`.padStart(11) +
-        `${base === undefined ? 'n/a' : `${(p99 / base.p99).toFixed(3)}×`}`.padStart(14) +
-        `   ${redis}`,
-    );
+  const lines: string[] = [];
+  for (const arrivals of ARRIVALS) {
+    const group = samples.filter((s) => s.arrivals === arrivals);
+    if (group.length === 0) continue;
+    const paths = [...new Set(group.map((s) => s.path))];
+    const med = (p: RateLimitPath, f: (s: Sample) => number) => median(group.filter((s) => s.path === p).map(f));
+    const base = paths.includes('none') ? { cpu: med('none', (s) => s.cpuUsPerCall), p99: med('none', (s) => s.load.p99Us) } : undefined;
+    if (lines.length > 0) lines.push('');
+    lines.push(`${arrivals} arrivals (clustered ${median(group.map((s) => s.clustered)).toFixed(2)})`);
+    lines.push('path    sidecar µs CPU/call   p99 ms    CPU vs none   p99 vs none   redis µs CPU/call');
+    for (const p of paths) {
+      const cpu = med(p, (s) => s.cpuUsPerCall);
+      const p99 = med(p, (s) => s.load.p99Us);
+      const redis = p === 'global' ? med(p, (s) => s.redisCpuUsPerCall ?? 0).toFixed(2) : '';
+      lines.push(
+        `${p.padEnd(8)}${cpu.toFixed(1).padStart(19)}   ${(p99 / 1000).toFixed(2).padStart(6)}   ` +
+          `${base === undefined ? 'n/a' : `${(cpu / base.cpu).toFixed(3)}×`}`.padStart(11) +
+          `${base === undefined ? 'n/a' : `${(p99 / base.p99).toFixed(3)}×`}`.padStart(14) +
+          `   ${redis}`,
+      );
+    }
   }
   return lines.join('\n');
 }
