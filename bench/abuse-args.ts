@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { intFlag, pickList } from './args.js';
+import { ARRIVALS, type Arrivals } from './h2load.js';
 
 /**
  * What runs beside the well-behaved client, in the order the modes take turns within a run:
@@ -24,6 +25,11 @@ export interface AbuseOptions {
   rate: number;
   /** Its connections (`-c`). Default 2. */
   clients: number;
+  /**
+   * How its calls arrive (`--arrivals`): `burst` = one h2load, whose connections fire together; `spread` = one h2load
+   * per connection, started 1/rate apart (bench/h2load.ts). Default burst.
+   */
+  arrivals: Arrivals;
   /** Measurement length per mode per run. Default 8 s (`--quick`: 3 s). */
   seconds: number;
   /** Requests per flood connection. Default 100,000. */
@@ -46,6 +52,8 @@ export const ABUSE_USAGE = `Usage: npm run bench -- --suite abuse [options]
   --only a,b            modes: ${ABUSE_MODES.join(', ')}
   --rate N              calls/s of the well-behaved client (default 200)
   --clients N           its connections (default 2)
+  --arrivals A          how its calls arrive: burst (one h2load, default) or spread (one h2load per connection,
+                        started 1/rate apart)
   --seconds N           measurement per mode per run (default 8)
   --flood-streams N     requests per flood connection (default 100000)
   --hold-connections N  connections of the hold mode (default 50)
@@ -63,6 +71,7 @@ export function parseAbuseArgs(argv: readonly string[]): AbuseOptions | 'help' {
       only: { type: 'string' },
       rate: { type: 'string' },
       clients: { type: 'string' },
+      arrivals: { type: 'string' },
       seconds: { type: 'string' },
       'flood-streams': { type: 'string' },
       'hold-connections': { type: 'string' },
@@ -81,10 +90,19 @@ export function parseAbuseArgs(argv: readonly string[]): AbuseOptions | 'help' {
     runs: intFlag('runs', values.runs, quick ? 1 : 3, 1, 15),
     rate: intFlag('rate', values.rate, 200, 1, 100_000),
     clients: intFlag('clients', values.clients, 2, 1, 100),
+    arrivals: oneArrivals(values.arrivals),
     seconds: intFlag('seconds', values.seconds, quick ? 3 : 8, 1, 3600),
     floodStreams: intFlag('flood-streams', values['flood-streams'], 100_000, 1, 1_000_000),
     holdConnections: intFlag('hold-connections', values['hold-connections'], 50, 1, 10_000),
     p99LimitMs: intFlag('p99-limit-ms', values['p99-limit-ms'], 50, 1, 60_000),
     meshletMain: values['meshlet-main'],
   };
+}
+
+/** `--arrivals`: one of ARRIVALS, default burst. */
+function oneArrivals(value: string | undefined): Arrivals {
+  if (value === undefined) return 'burst';
+  const found = ARRIVALS.find((a) => a === value);
+  if (found === undefined) throw new Error(`--arrivals: expected one of ${ARRIVALS.join(', ')}, got '${value}'`);
+  return found;
 }

@@ -15,7 +15,7 @@ import type { AbuseMode, AbuseOptions } from './abuse-args.js';
 import { startUpstream } from './app-process.js';
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
-import { type LoadResult, runH2load } from './h2load.js';
+import { type LoadResult, runArrivals } from './h2load.js';
 import { readTreeMemory } from './memory.js';
 import { MESHLET_MAIN, meshletArgs, startNodeProxy } from './node-proxy.js';
 import { armWatchdog, delay, freePort, installExitHandlers, spawnTracked, stopAll, stopTracked } from './processes.js';
@@ -31,6 +31,8 @@ export interface AbuseSample {
   mode: AbuseMode;
   run: number;
   load: LoadResult;
+  /** Share of the well-behaved client's calls that started within 100 µs of the one before, when measured. */
+  clustered?: number;
   /** Sidecar CPU over the measurement, % of one core. */
   cpuPercent: number;
   /** Largest sidecar VmRSS sampled during the measurement, MiB. */
@@ -61,7 +63,7 @@ export async function runAbuseSuite(options: AbuseOptions): Promise<number> {
       [
         `meshlet bench, abuse suite — ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${os.platform()} ${os.release()}`,
         `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}`,
-        `modes ${options.modes.join(', ')}; well-behaved client: ${options.rate} calls/s over ${options.clients} connection(s); ` +
+        `modes ${options.modes.join(', ')}; well-behaved client: ${options.rate} calls/s over ${options.clients} connection(s), ${options.arrivals} arrivals; ` +
           `flood ${options.floodStreams} streams per connection; hold ${options.holdConnections} connections; ${options.runs} run(s) of ${options.seconds} s`,
         `load average ${load.map((l) => l.toFixed(2)).join(' ')}${load[0] !== undefined && load[0] > 0.5 ? '  (machine busy: numbers will be noisy)' : ''}`,
         `work dir ${workDir}`,
@@ -115,9 +117,9 @@ export async function runAbuseSuite(options: AbuseOptions): Promise<number> {
         }, 100);
         const cpuBefore = treeCpuTicks(sidecar.pid);
         const t0 = performance.now();
-        let result: LoadResult;
+        let result: LoadResult & { clustered: number };
         try {
-          result = await runH2load(
+          result = await runArrivals(
             {
               bin: h2loadBin,
               port,
@@ -129,6 +131,7 @@ export async function runAbuseSuite(options: AbuseOptions): Promise<number> {
               logPath: path.join(h2loadDir, `${label}.tsv`),
             },
             path.join(h2loadDir, `${label}.out`),
+            options.arrivals,
           );
         } finally {
           clearInterval(sampler);
@@ -140,7 +143,7 @@ export async function runAbuseSuite(options: AbuseOptions): Promise<number> {
           await stopTracked(abuser);
           counts = parseAbuserReport(readFileSync(abuser.logPath, 'utf8'));
         }
-        const sample: AbuseSample = { mode, run, load: result, cpuPercent, peakRssMiB: peakKiB / 1024, abuser: counts };
+        const sample: AbuseSample = { mode, run, load: result, clustered: result.clustered, cpuPercent, peakRssMiB: peakKiB / 1024, abuser: counts };
         samples.push(sample);
         console.log(formatAbuseSampleLine(sample, options.runs));
         if (sidecar.hasExited()) throw new Error(`meshlet exited during ${mode}: see ${sidecar.logPath}`);
@@ -178,6 +181,7 @@ export function formatAbuseSampleLine(s: AbuseSample, runs: number): string {
   return (
     `run ${s.run}/${runs}  ${s.mode.padEnd(5)}  ${s.load.succeeded} ok ${s.load.failed + s.load.errored + s.load.timeout} failed  ` +
     `p50 ${(s.load.p50Us / 1000).toFixed(2)} ms  p99 ${(s.load.p99Us / 1000).toFixed(2)} ms  ` +
+    (s.clustered === undefined ? '' : `clustered ${s.clustered.toFixed(2)}  `) +
     `sidecar ${s.cpuPercent.toFixed(0)} % CPU, peak RSS ${s.peakRssMiB.toFixed(1)} MiB` +
     (a === undefined ? '' : `  abuser: ${a.connections} connections, ${a.streams} streams, ${a.resets} RST_STREAM, ${a.goaways} GOAWAY`)
   );

@@ -31,6 +31,12 @@ describe('--suite abuse', () => {
     expect(parseAbuseArgs(['--help'])).toBe('help');
   });
 
+  it('offers the well-behaved calls in bursts by default, spread out with --arrivals spread', () => {
+    expect(parseAbuseArgs([])).toMatchObject({ arrivals: 'burst' });
+    expect(parseAbuseArgs(['--arrivals', 'spread'])).toMatchObject({ arrivals: 'spread' });
+    expect(() => parseAbuseArgs(['--arrivals', 'burst,spread'])).toThrow("--arrivals: expected one of burst, spread, got 'burst,spread'");
+  });
+
   it("reads the abuser's last JSON line, and nothing from an abuser that died without one", () => {
     expect(parseAbuserReport('warning\n{"connections":3,"resets":10,"goaways":2,"streams":300000}\n')).toEqual({ connections: 3, resets: 10, goaways: 2, streams: 300000 });
     expect(parseAbuserReport('Error: boom\n    at x\n')).toBeUndefined();
