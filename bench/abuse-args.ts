@@ -4,7 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { intFlag, pickList } from './args.js';
-import { ARRIVALS, type Arrivals } from './h2load.js';
+import { type Arrivals, arrivalsFlag } from './h2load.js';
 
 /**
  * What runs beside the well-behaved client, in the order the modes take turns within a run:
@@ -90,7 +90,7 @@ export function parseAbuseArgs(argv: readonly string[]): AbuseOptions | 'help' {
     runs: intFlag('runs', values.runs, quick ? 1 : 3, 1, 15),
     rate: intFlag('rate', values.rate, 200, 1, 100_000),
     clients: intFlag('clients', values.clients, 2, 1, 100),
-    arrivals: oneArrivals(values.arrivals),
+    arrivals: arrivalsFlag(values.arrivals),
     seconds: intFlag('seconds', values.seconds, quick ? 3 : 8, 1, 3600),
     floodStreams: intFlag('flood-streams', values['flood-streams'], 100_000, 1, 1_000_000),
     holdConnections: intFlag('hold-connections', values['hold-connections'], 50, 1, 10_000),
@@ -99,10 +99,3 @@ export function parseAbuseArgs(argv: readonly string[]): AbuseOptions | 'help' {
   };
 }
 
-/** `--arrivals`: one of ARRIVALS, default burst. */
-function oneArrivals(value: string | undefined): Arrivals {
-  if (value === undefined) return 'burst';
-  const found = ARRIVALS.find((a) => a === value);
-  if (found === undefined) throw new Error(`--arrivals: expected one of ${ARRIVALS.join(', ')}, got '${value}'`);
-  return found;
-}

@@ -4,7 +4,7 @@
 // rate from h2load (`--h1` for HTTP/1.1). Reported as µs of meshlet CPU per call and as ratios to native.
 // Method: docs/performance.md, "gRPC-Web".
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,9 +12,9 @@ import { startUpstream } from './app-process.js';
 import { intFlag } from './args.js';
 import { clockTicksPerSecond, treeCpuTicks } from './cpu.js';
 import { grpcRequestFrame, preflightCall } from './grpc-wire.js';
-import { h2loadArgs, type LoadSpec, latencyPercentiles, parseH2loadSummary } from './h2load.js';
+import { type Arrivals, arrivalsFlag, h2loadArgs, type LoadSpec, runArrivals } from './h2load.js';
 import { MESHLET_MAIN, meshletArgs, startNodeProxy } from './node-proxy.js';
-import { armWatchdog, freePort, installExitHandlers, spawnTracked, stopAll } from './processes.js';
+import { armWatchdog, freePort, installExitHandlers, stopAll } from './processes.js';
 import { findTool, missingToolsMessage } from './tools.js';
 import { MESHLET_NODE_FLAGS } from '../src/node-flags.js';
 
@@ -34,16 +34,22 @@ export interface GrpcWebBenchOptions {
   clients: number;
   /** Protobuf payload of the request, bytes. Default 16. */
   payloadBytes: number;
+  /**
+   * How the calls arrive (`--arrivals`): `burst` = one h2load, whose connections fire together; `spread` = one h2load
+   * per connection, started 1/rate apart (bench/h2load.ts). Default burst.
+   */
+  arrivals: Arrivals;
 }
 
-export const GRPC_WEB_USAGE = `npm run bench -- --suite grpc-web [--quick] [--runs N] [--seconds S] [--rate R] [--clients C] [--payload BYTES]
+export const GRPC_WEB_USAGE = `npm run bench -- --suite grpc-web [--quick] [--runs N] [--seconds S] [--rate R] [--clients C] [--payload BYTES] [--arrivals A]
   meshlet CPU per call: gRPC-Web unary (binary; HTTP/1.1 and HTTP/2) vs native gRPC, through one meshlet proxy
   --quick        1 run of 3 s per variant (a smoke run)
   --runs N       repetitions, median reported (default 3)
   --seconds S    measurement per variant per run (default 10)
   --rate R       offered calls/s in total (default 1000)
   --clients C    h2load connections, one call in flight each (default 10)
-  --payload B    request payload bytes (default 16)`;
+  --payload B    request payload bytes (default 16)
+  --arrivals A   burst (one h2load, default) or spread (one h2load per connection, started 1/rate apart)`;
 
 /** Parses the suite's flags; 'help' for --help. Throws on a bad value. */
 export function parseGrpcWebArgs(argv: readonly string[]): GrpcWebBenchOptions | 'help' {
@@ -57,6 +63,7 @@ export function parseGrpcWebArgs(argv: readonly string[]): GrpcWebBenchOptions |
       rate: { type: 'string' },
       clients: { type: 'string' },
       payload: { type: 'string' },
+      arrivals: { type: 'string' },
     },
     strict: true,
   });
@@ -69,6 +76,7 @@ export function parseGrpcWebArgs(argv: readonly string[]): GrpcWebBenchOptions |
     rate: intFlag('rate', values.rate, 1000, 1, 1_000_000),
     clients: intFlag('clients', values.clients, 10, 1, 1000),
     payloadBytes: intFlag('payload', values.payload, 16, 0, 4 << 20),
+    arrivals: arrivalsFlag(values.arrivals as string | undefined),
   };
 }
 
@@ -83,6 +91,7 @@ export function variantArgs(variant: WebVariant, spec: LoadSpec): string[] {
   if (variant === 'grpc-web-h1') out.unshift('--h1');
   return out;
 }
+
 
 /** Median of a non-empty list. */
 const median = (xs: readonly number[]): number => {
@@ -139,18 +148,14 @@ export async function runGrpcWebSuite(options: GrpcWebBenchOptions): Promise<num
       const outPath = path.join(workDir, `${variant}-${tag}.out`);
       const cpuBefore = treeCpuTicks(started.proxy.pid);
       const callsBefore = await upstream.calls();
-      const proc = spawnTracked('h2load', h2load, variantArgs(variant, spec), { logPath: outPath });
-      const code = await proc.exited;
+      const result = await runArrivals(spec, outPath, options.arrivals, (s) => variantArgs(variant, s));
       const callsAfter = await upstream.calls();
       const cpuAfter = treeCpuTicks(started.proxy.pid);
-      const output = readFileSync(outPath, 'utf8');
-      if (code !== 0) throw new Error(`h2load (${variant}) exited with ${code}:\n${output.slice(-2000)}`);
-      const summary = parseH2loadSummary(output);
-      if (summary.failed + summary.errored > 0) throw new Error(`${variant}: ${summary.failed} failed, ${summary.errored} errored calls`);
+      if (result.failed + result.errored > 0) throw new Error(`${variant}: ${result.failed} failed, ${result.errored} errored calls`);
       const calls = callsAfter - callsBefore;
       const us = ticksToUs(cpuAfter - cpuBefore) / Math.max(1, calls);
-      const { p50Us, p99Us } = latencyPercentiles(readFileSync(spec.logPath, 'utf8'));
-      return { calls, us, reqPerSec: summary.reqPerSec, p50Us, p99Us };
+      const { p50Us, p99Us, clustered } = result;
+      return { calls, us, reqPerSec: result.reqPerSec, p50Us, p99Us, clustered };
     };
     for (const v of WEB_VARIANTS) await measure(v, 1, 'warmup');
     for (let run = 1; run <= options.runs; run++) {
@@ -159,7 +164,7 @@ export async function runGrpcWebSuite(options: GrpcWebBenchOptions): Promise<num
         perCall.get(v)?.push(r.us);
         console.log(
           `run ${run} ${v.padEnd(12)} ${r.reqPerSec.toFixed(0).padStart(6)} calls/s  meshlet ${r.us.toFixed(1).padStart(6)} µs CPU/call  ` +
-            `p50 ${(r.p50Us / 1000).toFixed(2)} ms  p99 ${(r.p99Us / 1000).toFixed(2)} ms`,
+            `p50 ${(r.p50Us / 1000).toFixed(2)} ms  p99 ${(r.p99Us / 1000).toFixed(2)} ms  clustered ${r.clustered.toFixed(2)}`,
         );
       }
     }

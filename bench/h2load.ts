@@ -16,6 +16,14 @@ import { spawnTracked } from './processes.js';
 export const ARRIVALS = ['burst', 'spread'] as const;
 export type Arrivals = (typeof ARRIVALS)[number];
 
+/** A suite's single-pattern `--arrivals` flag: one of ARRIVALS, default burst. Throws naming the flag. */
+export function arrivalsFlag(value: string | undefined): Arrivals {
+  if (value === undefined) return 'burst';
+  const found = ARRIVALS.find((a) => a === value);
+  if (found === undefined) throw new Error(`--arrivals: expected one of ${ARRIVALS.join(', ')}, got '${value}'`);
+  return found;
+}
+
 /** One h2load invocation. */
 export interface LoadSpec {
   /** Path of the h2load executable. */
@@ -140,8 +148,8 @@ export async function runH2load(spec: LoadSpec, outputPath: string): Promise<Loa
 }
 
 /** One h2load process to its end: its parsed summary and the text of its per-request log. */
-async function runOnce(spec: LoadSpec, outputPath: string): Promise<{ summary: Omit<LoadResult, 'p50Us' | 'p99Us'>; log: string }> {
-  const h2load = spawnTracked('h2load', spec.bin, h2loadArgs(spec), { logPath: outputPath });
+async function runOnce(spec: LoadSpec, outputPath: string, argsFor: ArgsFor = h2loadArgs): Promise<{ summary: Omit<LoadResult, 'p50Us' | 'p99Us'>; log: string }> {
+  const h2load = spawnTracked('h2load', spec.bin, argsFor(spec), { logPath: outputPath });
   const killer = setTimeout(() => h2load.child.kill('SIGKILL'), (spec.seconds + 30) * 1000);
   const code = await h2load.exited;
   clearTimeout(killer);
@@ -150,13 +158,16 @@ async function runOnce(spec: LoadSpec, outputPath: string): Promise<{ summary: O
   return { summary: parseH2loadSummary(output), log: readFileSync(spec.logPath, 'utf8') };
 }
 
+/** h2load's command line for a spec: {@link h2loadArgs}, or a suite's variant of it (gRPC-Web's content types). */
+export type ArgsFor = (spec: LoadSpec) => string[];
+
 /**
  * The load of `spec` with the given arrivals: `burst` is one h2load ({@link runH2load}), `spread` one per
  * connection ({@link runSpreadH2load}). Either way, how clustered the calls' starts were comes with the result.
  */
-export async function runArrivals(spec: LoadSpec, outputPath: string, arrivals: Arrivals): Promise<LoadResult & { clustered: number }> {
-  if (arrivals === 'spread') return runSpreadH2load(spec, outputPath);
-  const { summary, log } = await runOnce(spec, outputPath);
+export async function runArrivals(spec: LoadSpec, outputPath: string, arrivals: Arrivals, argsFor: ArgsFor = h2loadArgs): Promise<LoadResult & { clustered: number }> {
+  if (arrivals === 'spread') return runSpreadH2load(spec, outputPath, argsFor);
+  const { summary, log } = await runOnce(spec, outputPath, argsFor);
   return { ...summary, ...latencyPercentiles(log), clustered: clusteredShare(startTimes(log)) };
 }
 
@@ -168,13 +179,13 @@ export async function runArrivals(spec: LoadSpec, outputPath: string, arrivals: 
  * measured, not assumed ({@link clusteredShare} of the merged log; 0.10-0.35 in the mTLS suite against 0.90).
  * Counts and req/s are summed over the processes; percentiles are over every call of all of them.
  */
-export async function runSpreadH2load(spec: LoadSpec, outputPath: string): Promise<LoadResult & { clustered: number }> {
+export async function runSpreadH2load(spec: LoadSpec, outputPath: string, argsFor: ArgsFor = h2loadArgs): Promise<LoadResult & { clustered: number }> {
   if (spec.rpsPerClient === undefined) throw new Error('runSpreadH2load needs a fixed rate (rpsPerClient)');
   const gapMs = 1000 / (spec.clients * spec.rpsPerClient);
   const runs: Promise<{ summary: Omit<LoadResult, 'p50Us' | 'p99Us'>; log: string }>[] = [];
   for (let i = 0; i < spec.clients; i++) {
     const one: LoadSpec = { ...spec, clients: 1, logPath: spec.logPath.replace(/(\.tsv)?$/, `.${i}$1`) };
-    runs.push(runOnce(one, outputPath.replace(/(\.out)?$/, `.${i}$1`)));
+    runs.push(runOnce(one, outputPath.replace(/(\.out)?$/, `.${i}$1`), argsFor));
     if (i < spec.clients - 1) await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
   const results = await Promise.all(runs);

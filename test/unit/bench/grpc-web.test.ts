@@ -16,6 +16,12 @@ describe('bench --suite grpc-web', () => {
     expect(() => parseGrpcWebArgs(['--runs', '0'])).toThrow(/--runs: expected an integer 1-15/);
   });
 
+  it('offers the calls in bursts by default, spread out with --arrivals spread', () => {
+    expect(parseGrpcWebArgs([])).toMatchObject({ arrivals: 'burst' });
+    expect(parseGrpcWebArgs(['--arrivals', 'spread'])).toMatchObject({ arrivals: 'spread' });
+    expect(() => parseGrpcWebArgs(['--arrivals', 'poisson'])).toThrow("--arrivals: expected one of burst, spread, got 'poisson'");
+  });
+
   it('sends the same body as gRPC-Web: its content type, no te, --h1 for HTTP/1.1', () => {
     const native = variantArgs('native-h2', spec);
     expect(native).toContain('--header=content-type: application/grpc');
