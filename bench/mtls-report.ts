@@ -234,6 +234,20 @@ export interface MtlsTargetResult {
   limit: string;
   published: string;
   verdict: Verdict;
+  /** Why the verdict is NOISY. */
+  note?: string;
+}
+
+/**
+ * Why the p99 two sidecars add over direct cannot be judged in these runs, or undefined when it can: a run where
+ * the proxied path's p99 was below direct's own (the tail was the machine, not the path), or direct's own p99
+ * varying more than 2× between runs. Either way a stall of the machine moved the tail more than the sidecars did.
+ */
+export function tailNoise(direct: ChainSummary | undefined, path: ChainSummary | undefined): string | undefined {
+  if (direct === undefined || path === undefined || Number.isNaN(path.addedP99Ms.min)) return undefined;
+  if (path.addedP99Ms.min < 0) return `a run's added p99 was ${fmt(path.addedP99Ms.min, 2)} ms (below direct's own)`;
+  if (direct.p99Ms.max > 2 * direct.p99Ms.min) return `direct's own p99 ranged ${fmt(direct.p99Ms.min, 2)}…${fmt(direct.p99Ms.max, 2)} ms over the runs`;
+  return undefined;
 }
 
 function verdict(value: number, limit: number, atMost: boolean): Verdict {
@@ -266,6 +280,7 @@ export function evaluateMtlsTargets(handshakes: readonly HandshakeSummary[], cha
     const meshlet = c('meshlet-x2-mtls');
     const nginx = c('nginx-x2-mtls');
     const suffix = patterns.length > 1 ? `, ${ARRIVALS_TEXT[arrivals]}` : '';
+    const noise = tailNoise(c('direct'), meshlet);
     out.push(
       {
         name: `two sidecars with mTLS: p99 added over direct (ms)${suffix}`,
@@ -273,7 +288,8 @@ export function evaluateMtlsTargets(handshakes: readonly HandshakeSummary[], cha
         nginx: nginx?.addedP99Ms.median ?? NaN,
         limit: `≤ ${T.addedP99Ms.toFixed(1)}`,
         published: `Istio +${T.istioAddedP99Ms}`,
-        verdict: verdict(meshlet?.addedP99Ms.median ?? NaN, T.addedP99Ms, true),
+        verdict: noise === undefined ? verdict(meshlet?.addedP99Ms.median ?? NaN, T.addedP99Ms, true) : 'NOISY',
+        ...(noise === undefined ? {} : { note: noise }),
       },
       {
         name: `vCPU per sidecar per 1,000 calls/s${suffix}`,
@@ -421,5 +437,6 @@ export function formatMtlsReport(
       targets.map((t) => [t.name, fmt(t.value, Math.abs(t.value) >= 10 ? 0 : 3), fmt(t.nginx, Math.abs(t.nginx) >= 10 ? 0 : 3), t.limit, t.published, t.verdict]),
     ),
   );
+  for (const t of targets) if (t.note !== undefined) out.push(`NOISY: ${t.name}: ${t.note}; rerun on a quiet machine.`);
   return out.join('\n');
 }

@@ -270,7 +270,8 @@ export async function runMtlsSuite(options: MtlsOptions): Promise<number> {
       console.log(`results written to ${options.json}`);
     }
     succeeded = true;
-    return evaluateMtlsTargets(handshakes, chain).some((t) => t.verdict === 'FAIL') ? 1 : 0;
+    // NOISY fails too: the target was not shown to be met.
+    return evaluateMtlsTargets(handshakes, chain).some((t) => t.verdict === 'FAIL' || t.verdict === 'NOISY') ? 1 : 0;
   } finally {
     clearTimeout(watchdog);
     await stopAll();

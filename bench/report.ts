@@ -53,7 +53,11 @@ export interface Summary {
   problems: number;
 }
 
-export type Verdict = 'PASS' | 'FAIL' | 'n/a';
+/**
+ * PASS or FAIL against a target; n/a when not measured; NOISY when the measurement cannot decide (the mTLS suite's
+ * added p99 when direct's own tail moved more than what is measured: bench/mtls-report.ts tailNoise).
+ */
+export type Verdict = 'PASS' | 'FAIL' | 'n/a' | 'NOISY';
 
 /** One target from the issue, evaluated on medians of the same run. */
 export interface TargetResult {

@@ -155,6 +155,31 @@ describe('evaluateMtlsTargets and formatMtlsReport', () => {
     expect(text).toMatch(/vCPU per sidecar per 1,000 calls\/s\s+0\.080\s+0\.040\s+≤ 0\.08\s+Istio 0\.20\s+PASS/);
   });
 
+  it('calls the added p99 NOISY, not PASS or FAIL, when direct\'s own tail moved more than the sidecars add', () => {
+    const withDirect = (p99s: number[], meshletP99: number) =>
+      summariseChain(
+        chainSamples.map((s) => {
+          if (s.path === 'direct') return chain('direct', s.run, 3, p99s[s.run - 1] as number, []);
+          if (s.path === 'meshlet-x2-mtls') return chain(s.path, s.run, 3.5, meshletP99, [70, 90]);
+          return s;
+        }),
+      );
+    // Direct's own p99 4…9 ms: more than 2× between runs, though every added p99 is positive.
+    const wide = evaluateMtlsTargets(handshakes, withDirect([4, 8, 9], 10));
+    expect(wide[1]?.verdict).toBe('NOISY');
+    expect(wide[1]?.note).toBe("direct's own p99 ranged 4.00…9.00 ms over the runs");
+    expect(wide[2]?.verdict).toBe('PASS');
+    // A run where the proxied path's p99 is below direct's: the tail was the machine.
+    const negative = evaluateMtlsTargets(handshakes, withDirect([8, 8, 12], 9));
+    expect(negative[1]?.verdict).toBe('NOISY');
+    expect(negative[1]?.note).toBe("a run's added p99 was -3.00 ms (below direct's own)");
+    const text = formatMtlsReport(handshakes, withDirect([8, 8, 12], 9), { handshake: 'H', chain: 'C' });
+    expect(text).toMatch(/p99 added over direct \(ms\)\s+1\.000\s+1\.250\s+≤ 1\.0\s+Istio \+2\.7\s+NOISY/);
+    expect(text).toContain("NOISY: two sidecars with mTLS: p99 added over direct (ms): a run's added p99 was -3.00 ms (below direct's own); rerun on a quiet machine.");
+    // Stable direct, as in the tests above: judged.
+    expect(evaluateMtlsTargets(handshakes, withDirect([8, 8, 8], 9))[1]?.verdict).toBe('PASS');
+  });
+
   it('evaluates the p99 and vCPU targets once per arrival pattern, each named with its pattern', () => {
     const both = [...chainSamples, ...chainSamples.map((s) => (s.path === 'meshlet-x2-mtls' ? chain(s.path, s.run, 3.5, 9.5, [70, 90], 'spread') : { ...s, arrivals: 'spread' as const }))];
     const targets = evaluateMtlsTargets(handshakes, summariseChain(both));
