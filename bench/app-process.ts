@@ -21,8 +21,9 @@ export interface Upstream {
  * Starts the app (`kind` implementation), logging to `<workDir>/upstream.log`; rejects if not ready in 10 s.
  * `windowBytes`: the node-http2 app's connection receive window (default node's 65,535).
  */
-export async function startUpstream(workDir: string, kind: AppKind, windowBytes?: number): Promise<Upstream> {
-  const upstream = spawnTracked('upstream', process.execPath, [UPSTREAM_JS, kind, ...(windowBytes !== undefined ? [String(windowBytes)] : [])], {
+export async function startUpstream(workDir: string, kind: AppKind, windowBytes?: number, maxStreams?: number): Promise<Upstream> {
+  const tuning = windowBytes === undefined && maxStreams === undefined ? [] : [String(windowBytes ?? '-'), String(maxStreams ?? '-')];
+  const upstream = spawnTracked('upstream', process.execPath, [UPSTREAM_JS, kind, ...tuning], {
     logPath: path.join(workDir, 'upstream.log'),
     ipc: true,
   });

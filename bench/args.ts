@@ -103,6 +103,12 @@ export interface BenchOptions {
    * multiplex all calls over one connection; nginx opens one per concurrent call).
    */
   appWindowBytes: number | undefined;
+  /**
+   * The SETTINGS_MAX_CONCURRENT_STREAMS the node-http2 app advertises (`--app-max-streams`), or undefined for 1000.
+   * Below the calls in flight, meshlet and h2-floor spread them over more connections to the app (src/h2/session-pool.ts,
+   * up to 8 per endpoint), each with its own connection window.
+   */
+  appMaxStreams: number | undefined;
   /** Write all samples and medians as JSON here. Default: none. */
   json: string | undefined;
   /** Keep the temp work dir (configs, logs, h2load logs). Default false (kept anyway on error). */
@@ -138,6 +144,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --streams N          h2load -m (default 10)
   --app KIND           upstream app: node-http2 (default) or grpc-js
   --app-window BYTES   the node-http2 app's connection receive window (default node's 65535), e.g. 16777216
+  --app-max-streams N  the node-http2 app's SETTINGS_MAX_CONCURRENT_STREAMS (default 1000), e.g. 25
   --meshlet-arg=ARG    extra argument for 'meshlet proxy' (repeatable), e.g. --meshlet-arg=--log-level=warn
   --json FILE          write samples and medians as JSON
   --keep               keep the temp work dir
@@ -228,6 +235,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       streams: { type: 'string' },
       app: { type: 'string' },
       'app-window': { type: 'string' },
+      'app-max-streams': { type: 'string' },
       'meshlet-arg': { type: 'string', multiple: true },
       'no-large': { type: 'boolean' },
       json: { type: 'string' },
@@ -256,6 +264,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   if (app !== 'node-http2' && app !== 'grpc-js') throw new Error(`--app must be node-http2 or grpc-js, not '${app}'`);
   const appWindowBytes = values['app-window'] === undefined ? undefined : positiveInt('app-window', values['app-window'], 65_535, 2 ** 31 - 1);
   if (appWindowBytes !== undefined && app !== 'node-http2') throw new Error('--app-window applies to the node-http2 app only');
+  const appMaxStreams = values['app-max-streams'] === undefined ? undefined : positiveInt('app-max-streams', values['app-max-streams'], 1000, 2 ** 31 - 1);
+  if (appMaxStreams !== undefined && app !== 'node-http2') throw new Error('--app-max-streams applies to the node-http2 app only');
   const clients = positiveInt('clients', values.clients, 10, 1000);
   const rate = positiveInt('rate', values.rate, 4000);
   if (rate < clients) throw new Error('--rate must be at least --clients (h2load --rps is per connection)');
@@ -287,6 +297,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     profile: values.profile === true,
     app,
     appWindowBytes,
+    appMaxStreams,
     json: values.json,
     keep: values.keep === true,
   };

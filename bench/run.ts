@@ -142,7 +142,7 @@ async function main(argv: readonly string[]): Promise<number> {
       [
         `meshlet bench — ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${os.platform()} ${os.release()}`,
         `node ${process.version}; ${toolVersion(h2loadBin, ['--version'])}; ${nginxBin ? toolVersion(nginxBin, ['-v']) : 'nginx not used'}`,
-        `paths ${options.paths.join(', ')}; scenarios ${options.scenarios.join(', ')}; app ${options.app}${options.appWindowBytes !== undefined ? ` (connection window ${options.appWindowBytes} B)` : ''}; h2load -c ${options.clients} -m ${options.streams}; ` +
+        `paths ${options.paths.join(', ')}; scenarios ${options.scenarios.join(', ')}; app ${options.app}${options.appWindowBytes !== undefined ? ` (connection window ${options.appWindowBytes} B)` : ''}${options.appMaxStreams !== undefined ? ` (max ${options.appMaxStreams} streams per connection)` : ''}; h2load -c ${options.clients} -m ${options.streams}; ` +
           `${options.runs} run(s); about ${Math.round(plannedSeconds(options))} s`,
         options.shareProcess
           ? 'processes: one per path through every scenario and run (--shared-process): a figure carries what ran before it'
@@ -153,7 +153,7 @@ async function main(argv: readonly string[]): Promise<number> {
       ].join('\n'),
     );
 
-    const upstream = await startUpstream(workDir, options.app, options.appWindowBytes);
+    const upstream = await startUpstream(workDir, options.app, options.appWindowBytes, options.appMaxStreams);
     await preflightCall(upstream.port, unaryBody).catch((err: Error) => {
       throw new Error(`upstream does not answer the bench call: ${err.message}`);
     });

@@ -9,7 +9,8 @@
 //   drowned by the app's and the (proxy + app) comparison stays strict.
 // - `grpc-js`: a @grpc/grpc-js server with a generic (identity-serialised) echo method, for a more typical app.
 // argv[3], for node-http2 only: the connection receive window each session gets (bench --app-window); node's
-// default is 65,535 bytes, which one multiplexed connection shares between all its calls.
+// default is 65,535 bytes, which one multiplexed connection shares between all its calls. argv[4], node-http2 only:
+// the SETTINGS_MAX_CONCURRENT_STREAMS it advertises (bench --app-max-streams; default 1000). '-' for a default.
 
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
@@ -18,9 +19,12 @@ import { BENCH_METHOD_PATH, type UpstreamMessage, type UpstreamRequest } from '.
 
 let calls = 0;
 
-/** `windowBytes`: the connection receive window each session gets (setLocalWindowSize); undefined keeps node's 65,535. */
-function startNodeHttp2(windowBytes: number | undefined): Promise<number> {
-  const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+/**
+ * `windowBytes`: the connection receive window each session gets (setLocalWindowSize); undefined keeps node's 65,535.
+ * `maxStreams`: the SETTINGS_MAX_CONCURRENT_STREAMS the server advertises.
+ */
+function startNodeHttp2(windowBytes: number | undefined, maxStreams: number): Promise<number> {
+  const server = http2.createServer({ settings: { maxConcurrentStreams: maxStreams } });
   if (windowBytes !== undefined) server.on('session', (session) => session.setLocalWindowSize(windowBytes));
   // TCP_NODELAY, as grpc-go and grpc-java (Netty) set by default, so small response frames are never held by Nagle.
   server.on('connection', (socket: Socket) => socket.setNoDelay(true));
@@ -85,8 +89,8 @@ async function main(): Promise<void> {
   const send = process.send?.bind(process);
   if (!send) throw new Error('bench/upstream.js must be started by bench/run.js with an IPC channel');
   const kind = process.argv[2] ?? 'node-http2';
-  const window = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
-  const port = kind === 'grpc-js' ? await startGrpcJs() : await startNodeHttp2(window);
+  const arg = (i: number): number | undefined => (process.argv[i] === undefined || process.argv[i] === '-' ? undefined : Number(process.argv[i]));
+  const port = kind === 'grpc-js' ? await startGrpcJs() : await startNodeHttp2(arg(3), arg(4) ?? 1000);
   process.on('message', (message: UpstreamRequest) => {
     if (message.type === 'stats') send({ type: 'stats', calls } satisfies UpstreamMessage);
   });

@@ -68,6 +68,13 @@ describe('parseBenchArgs', () => {
     expect(() => parse(['--app-window', '16777216', '--app', 'grpc-js'])).toThrow(/node-http2 app only/);
   });
 
+  it("keeps the app's 1000 streams per connection unless --app-max-streams names a limit (node-http2 only)", () => {
+    expect(parse([]).appMaxStreams).toBeUndefined();
+    expect(parse(['--app-max-streams', '25']).appMaxStreams).toBe(25);
+    expect(() => parse(['--app-max-streams', '0'])).toThrow(/--app-max-streams/);
+    expect(() => parse(['--app-max-streams', '25', '--app', 'grpc-js'])).toThrow(/--app-max-streams applies to the node-http2 app only/);
+  });
+
   it('returns help for --help', () => {
     expect(parseBenchArgs(['--help'])).toBe('help');
   });
