@@ -11,6 +11,7 @@ import { sensitiveHeaders } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeaderBlock, headerBlockOf } from '../../src/h2/headers.js';
 import type { H2Stream } from '../../src/h2/stream.js';
+import { splitHostPort } from '../../src/net/address.js';
 import { connectEngine, startEngineServer, Tracker } from '../helpers/h2-peers.js';
 import { startMeshPaths, type MeshPaths, type Sidecar } from '../helpers/sidecar.js';
 
@@ -54,15 +55,13 @@ afterAll(async () => {
   await t.closeAll();
 });
 
-const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(':') + 1));
-
 describe('header blocks are forwarded as they arrived', () => {
   it.each([
     ['one sidecar', () => one.inbound as string],
     ['two sidecars', () => caller.outbound as string],
   ] as const)('%s', async (_name, address) => {
     seen.length = 0;
-    const conn = await connectEngine(t, portOf(address()));
+    const conn = await connectEngine(t, splitHostPort(address()).port);
     const request = [':method', 'POST', ':scheme', 'http', ':path', '/test.Echo/Unary', ':authority', 'echo', 'content-type', 'application/grpc', 'te', 'trailers'];
     const stream = conn.request(new HeaderBlock([...request, ...interleaved('q'), 'grpc-timeout', '5S', 'secret', 's3cr3t'], ['secret']));
     let response: IncomingHttpHeaders | undefined;

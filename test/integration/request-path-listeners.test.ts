@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { H2Stream } from '../../src/h2/stream.js';
+import { splitHostPort } from '../../src/net/address.js';
 import { connectEngine, startEngineServer, Tracker } from '../helpers/h2-peers.js';
 import { startMeshPaths, type MeshPaths, type Sidecar } from '../helpers/sidecar.js';
 
@@ -39,8 +40,6 @@ afterAll(async () => {
   await t.closeAll();
 });
 
-const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(':') + 1));
-
 /** Collects the streams the proxy watches while `run` runs. */
 async function watchedDuring(run: () => Promise<void>): Promise<H2Stream[]> {
   const watched = new Set<H2Stream>();
@@ -61,7 +60,7 @@ async function watchedDuring(run: () => Promise<void>): Promise<H2Stream[]> {
 }
 
 async function unaryCall(address: string): Promise<IncomingHttpHeaders | undefined> {
-  const conn = await connectEngine(t, portOf(address));
+  const conn = await connectEngine(t, splitHostPort(address).port);
   const stream = conn.request({ ':method': 'POST', ':scheme': 'http', ':path': '/test.Echo/Unary', ':authority': 'echo', 'content-type': 'application/grpc', te: 'trailers' });
   let trailers: IncomingHttpHeaders | undefined;
   stream.on('trailers', (h: IncomingHttpHeaders) => (trailers = h));

@@ -35,23 +35,30 @@ function recorder(): StreamReader & { events: string[]; body: () => string; ende
   };
 }
 
-/** Resolves with the server stream of the next request, once its body has fully arrived (END_STREAM seen). */
-function nextServerStream(): { handler: (s: H2Stream) => void; stream: Promise<H2Stream> } {
+/**
+ * An engine server and a node client with one request open on it: `req` to write the body with, `stream` the server's
+ * side of it once it arrived (nothing reads it).
+ */
+async function openRequest(opts: Parameters<typeof startEngineServer>[2] = {}): Promise<{ req: http2.ClientHttp2Stream; stream: Promise<H2Stream> }> {
   let resolve: (s: H2Stream) => void = () => undefined;
   const stream = new Promise<H2Stream>((r) => (resolve = r));
-  return { handler: (s) => resolve(s), stream };
+  const srv = await startEngineServer(t, (s) => resolve(s), opts);
+  const client = await connectNode(t, srv.port);
+  return { req: client.request(REQUEST), stream };
+}
+
+/** Waits until the peer's END_STREAM arrived on `stream` (its body is in, held when nothing reads it). */
+async function untilRemoteEnded(stream: H2Stream): Promise<void> {
+  while (!stream.remoteEnded) await new Promise((r) => setImmediate(r));
 }
 
 describe('H2Stream receivers', () => {
   it('readInto delivers data held before the reader came, and the end, before it returns; no listener table is made', async () => {
-    const next = nextServerStream();
-    const srv = await startEngineServer(t, next.handler);
-    const client = await connectNode(t, srv.port);
-    const req = client.request(REQUEST);
+    const { req, stream: arrived } = await openRequest();
     req.end(Buffer.from('held'));
-    const stream = await next.stream;
-    // Wait until the body and END_STREAM are in (the stream is not flowing: nothing reads it yet).
-    while (!stream.remoteEnded) await new Promise((r) => setImmediate(r));
+    const stream = await arrived;
+    // The body and END_STREAM are in; the stream is not flowing: nothing reads it yet.
+    await untilRemoteEnded(stream);
     const reader = recorder();
     stream.readInto(reader);
     expect(reader.events).toEqual(['data:held', 'end']);
@@ -61,19 +68,16 @@ describe('H2Stream receivers', () => {
   });
 
   it('readInto then live data: each chunk as it arrives; a detached reader gets nothing more, and the flow goes on', async () => {
-    const next = nextServerStream();
     // A small window: the body below only gets through if what arrives without a reader is credited back.
-    const srv = await startEngineServer(t, next.handler, { streamWindowBytes: 65_535, connectionWindowBytes: 65_535 });
-    const client = await connectNode(t, srv.port);
-    const req = client.request(REQUEST);
+    const { req, stream: arrived } = await openRequest({ streamWindowBytes: 65_535, connectionWindowBytes: 65_535 });
     req.write(Buffer.from('a'));
-    const stream = await next.stream;
+    const stream = await arrived;
     const first = recorder();
     stream.readInto(first);
     while (first.events.length === 0) await new Promise((r) => setImmediate(r));
     stream.readInto(undefined);
     req.end(patternBytes(4 * 65_535, 2));
-    while (!stream.remoteEnded) await new Promise((r) => setImmediate(r));
+    await untilRemoteEnded(stream);
     expect(first.events).toEqual(['data:a']);
     stream.respond({ ':status': 200 }, true);
   });
@@ -145,15 +149,12 @@ describe('H2Stream receivers', () => {
   });
 
   it('observeData sees every chunk without starting the flow; the reader decides when data moves', async () => {
-    const next = nextServerStream();
-    const srv = await startEngineServer(t, next.handler);
-    const client = await connectNode(t, srv.port);
-    const req = client.request(REQUEST);
+    const { req, stream: arrived } = await openRequest();
     req.end(Buffer.from('observed'));
-    const stream = await next.stream;
+    const stream = await arrived;
     const seen: string[] = [];
     stream.observeData((c) => seen.push(c.toString()));
-    while (!stream.remoteEnded) await new Promise((r) => setImmediate(r));
+    await untilRemoteEnded(stream);
     // An 'on("data")' would have started the flow and delivered by now; the observer did not.
     await new Promise((r) => setImmediate(r));
     expect(seen).toEqual([]);
@@ -165,16 +166,13 @@ describe('H2Stream receivers', () => {
   });
 
   it('an observer is not a reader: a server stream that answers without reading its body still closes', async () => {
-    const next = nextServerStream();
-    const srv = await startEngineServer(t, next.handler);
-    const client = await connectNode(t, srv.port);
-    const req = client.request(REQUEST);
+    const { req, stream: arrived } = await openRequest();
     req.end(Buffer.from('never read'));
-    const stream = await next.stream;
+    const stream = await arrived;
     stream.observeData(() => undefined);
     let closed = false;
     stream.watch({ onStreamClose: () => (closed = true) });
-    while (!stream.remoteEnded) await new Promise((r) => setImmediate(r));
+    await untilRemoteEnded(stream);
     // An early Trailers-Only answer (an authz denial, a rate limit) with the body still held.
     stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '7' }, true);
     await new Promise((resolve) => req.on('close', resolve));
@@ -182,12 +180,9 @@ describe('H2Stream receivers', () => {
   });
 
   it('is still a node EventEmitter: on/once/emit/listenerCount work and make the listener table on first use', async () => {
-    const next = nextServerStream();
-    const srv = await startEngineServer(t, next.handler);
-    const client = await connectNode(t, srv.port);
-    const req = client.request(REQUEST);
+    const { req, stream: arrived } = await openRequest();
     req.end();
-    const stream = await next.stream;
+    const stream = await arrived;
     expect(stream._events).toBeUndefined();
     expect(stream.listenerCount('close')).toBe(0);
     expect(stream.emit('nothing')).toBe(false);
