@@ -128,8 +128,8 @@ export type BlockKind = 'request' | 'response' | 'trailers';
 
 /**
  * Builds a header object from a decoded list. Repeated names become arrays, in order (gRPC metadata may repeat a
- * key; the proxy sends each value again), frozen like the object sealReceived makes of it. Nothing with behaviour is on its prototype chain (HEADERS_PROTO), so names
- * like `__proto__` are plain keys.
+ * key; the proxy sends each value again), frozen like the object sealReceived makes of it. Nothing with behaviour is
+ * on its prototype chain (HEADERS_PROTO), so names like `__proto__` are plain keys.
  * Returns a string naming the problem instead when the block is malformed (RFC 9113 §8.2.1, §8.3): upper-case
  * names, a pseudo-header after a regular one, an unknown or repeated pseudo-header, a connection-specific header,
  * `te` other than `trailers`, a missing `:method`/`:path`/`:scheme` in a request or `:status` in a response, any
