@@ -525,8 +525,19 @@ export const bootstrapSchema = z
           .max(64)
           .default(8)
           .describe(
-            'Upper bound on HTTP/2 connections to one endpoint; more are opened only when ' +
-              'MAX_CONCURRENT_STREAMS is reached. Default 8; range 1-64.',
+            'Upper bound on HTTP/2 connections to one endpoint; another is opened only when every one has ' +
+              'maxStreamsPerSession calls in flight or is at the peer\'s MAX_CONCURRENT_STREAMS. Default 8; range 1-64.',
+          ),
+        maxStreamsPerSession: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(25)
+          .describe(
+            'Calls in flight on one upstream connection before another is opened (up to maxSessionsPerEndpoint); ' +
+              'past that, calls share the least loaded. Each connection brings its own flow-control window from the ' +
+              'app, which large messages need. Default 25; range 1-1000000.',
           ),
       })
       .strict()
@@ -536,6 +547,7 @@ export const bootstrapSchema = z
         keepaliveTimeoutMs: 20_000,
         idleTimeoutMs: 60_000,
         maxSessionsPerEndpoint: 8,
+        maxStreamsPerSession: 25,
       })
       .describe('HTTP/2 sessions to upstream endpoints.'),
     admin: z

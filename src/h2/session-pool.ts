@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Upstream HTTP/2 sessions per endpoint: many calls multiplexed over few connections, a new connection only when the
-// peer's MAX_CONCURRENT_STREAMS is reached, GOAWAY-aware, keepalive PINGs and idle close. Used by forward.ts.
+// others are at the peer's MAX_CONCURRENT_STREAMS or the pool's own per-session cap, GOAWAY-aware, keepalive PINGs and
+// idle close. Used by forward.ts.
 
 import type { SendableHeaders } from './headers.js';
 import net from 'node:net';
@@ -21,6 +22,12 @@ export interface SessionPoolOptions {
   readonly idleTimeoutMs: number;
   /** At most this many sessions per endpoint; default 8, range 1-64. */
   readonly maxSessionsPerEndpoint: number;
+  /**
+   * Streams a session carries before the pool prefers opening another one (while under `maxSessionsPerEndpoint`);
+   * the peer's SETTINGS_MAX_CONCURRENT_STREAMS still applies when lower. Once every session is at this cap and no more
+   * may be opened, new calls go to the least loaded session. Default: the peer's limit alone.
+   */
+  readonly maxStreamsPerSession?: number;
   /** Per-stream receive window we advertise; default 1 MiB (64 KiB, the HTTP/2 default, throttles large messages). */
   readonly streamWindowBytes?: number;
   /** Connection receive window; default 16 MiB. */
@@ -73,6 +80,8 @@ export class PooledSession {
   reserved = 0;
   /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unbounded until its SETTINGS arrive; we wait for them). */
   maxStreams = Infinity;
+  /** The pool's own cap (`maxStreamsPerSession`); the lower of the two decides `hasCapacity`. */
+  private readonly streamCap: number;
   /** GOAWAY received, or closing: no new streams. */
   draining = false;
   /** The connection failed (socket error, keepalive timeout, GOAWAY with an error): in-flight calls were lost. */
@@ -83,15 +92,16 @@ export class PooledSession {
   closeReason: 'idle' | 'keepalive' | undefined;
   private lastPingMs = 0;
 
-  constructor(address: string, session: H2Connection, now: number) {
+  constructor(address: string, session: H2Connection, now: number, streamCap = Infinity) {
     this.address = address;
     this.session = session;
     this.openedMs = now;
+    this.streamCap = streamCap;
   }
 
-  /** True when a new stream can be opened now without queueing at the peer. */
+  /** True when a new stream is within both the peer's limit and the pool's cap. */
   get hasCapacity(): boolean {
-    return !this.draining && this.active + this.reserved < this.maxStreams;
+    return !this.draining && this.active + this.reserved < Math.min(this.maxStreams, this.streamCap);
   }
 
   /** Gives back a slot from `acquire` that will not be used (the call failed before its stream was opened). */
@@ -183,7 +193,8 @@ export class SessionPool {
 
   /**
    * A session to `address` (host:port) with spare capacity: an existing one, a new one when all are full and the
-   * limit allows, else the least loaded (its connection holds the stream until the peer's MAX_CONCURRENT_STREAMS allows it). Rejects with ERR_UPSTREAM_CONNECT(_TIMEOUT).
+   * limit allows, else the least loaded (past the pool's cap it opens the stream at once; past the peer's
+   * MAX_CONCURRENT_STREAMS its connection holds the stream until a slot frees). Rejects with ERR_UPSTREAM_CONNECT(_TIMEOUT).
    * The returned session has a slot reserved for the caller, who must call `request()` or `release()` on it.
    */
   acquire(address: string): PooledSession | Promise<PooledSession> {
@@ -220,7 +231,7 @@ export class SessionPool {
         connectionWindowBytes: this.opts.connectionWindowBytes ?? 16 << 20,
         maxHeaderListBytes: this.opts.maxHeaderListBytes,
       });
-      const pooled = new PooledSession(address, session, performance.now());
+      const pooled = new PooledSession(address, session, performance.now(), this.opts.maxStreamsPerSession);
       let settled = false;
       const fail = (err: ProxyError) => {
         if (settled) return;

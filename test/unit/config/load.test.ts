@@ -340,6 +340,7 @@ describe('loadBootstrap accepts valid documents', () => {
           keepaliveTimeoutMs: 20_000,
           idleTimeoutMs: 60_000,
           maxSessionsPerEndpoint: 8,
+          maxStreamsPerSession: 25,
         },
         admin: { listen: '127.0.0.1:6191' },
         log: { level: 'info', accessLog: true },

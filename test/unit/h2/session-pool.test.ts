@@ -27,7 +27,56 @@ function onFirstClose(): { events: { onClose: (a: string, reason: string) => voi
   return { events: { onClose: (a, reason) => resolve([a, reason]) }, closed };
 }
 
+/** An h2c server that holds every stream open (never responds) until the test ends. */
+async function holdingServer(settings: http2.Settings = {}): Promise<{ address: string; streams: () => number }> {
+  const server = http2.createServer({ settings });
+  let streams = 0;
+  server.on('stream', () => streams++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => sessions.add(s));
+  cleanups.push(() => {
+    for (const s of sessions) s.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, streams: () => streams };
+}
+
+const CALL = { ':method': 'POST', ':scheme': 'http', ':authority': 'app', ':path': '/x.Y/Z', 'content-type': 'application/grpc' } as const;
+
 describe('SessionPool', () => {
+  it('opens another session once each has maxStreamsPerSession calls, and shares the least loaded past maxSessionsPerEndpoint', async () => {
+    const { address, streams } = await holdingServer();
+    const pool = new SessionPool({ ...opts, maxSessionsPerEndpoint: 3, maxStreamsPerSession: 2 });
+    cleanups.push(() => pool.destroy());
+    const placed: unknown[] = [];
+    for (let i = 0; i < 8; i++) {
+      const s = await pool.acquire(address);
+      s.request(CALL).on('error', () => {});
+      placed.push(s);
+    }
+    // Two calls per session on three sessions, then the 7th and 8th go to sessions already at the cap, one each:
+    // the pool opens the stream at once (the app allows 100) on the least loaded session.
+    expect(new Set(placed.slice(0, 2)).size).toBe(1);
+    expect(new Set(placed.slice(0, 6)).size).toBe(3);
+    expect(pool.stats()[address]).toEqual({ sessions: 3, active: 8 });
+    expect(placed[6]).not.toBe(placed[7]);
+    await expect.poll(streams).toBe(8);
+  });
+
+  it('keeps the peer\'s MAX_CONCURRENT_STREAMS when it is below maxStreamsPerSession', async () => {
+    const { address } = await holdingServer({ maxConcurrentStreams: 1 });
+    const pool = new SessionPool({ ...opts, maxSessionsPerEndpoint: 2, maxStreamsPerSession: 10 });
+    cleanups.push(() => pool.destroy());
+    const a = await pool.acquire(address);
+    a.request(CALL).on('error', () => {});
+    const b = await pool.acquire(address);
+    b.request(CALL).on('error', () => {});
+    expect(a).not.toBe(b);
+    expect(pool.stats()[address]).toEqual({ sessions: 2, active: 2 });
+  });
+
+
   it('closes a session that carried no call for idleTimeoutMs', async () => {
     const server = http2.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
