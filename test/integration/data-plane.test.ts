@@ -301,22 +301,40 @@ describe('deadlines, cancellation and compression', () => {
   });
 
   it('a deadline that expires in the proxy ends the call with DEADLINE_EXCEEDED on the wire', async () => {
-    // A raw HTTP/2 client does not enforce deadlines itself, so this observes meshlet's own timer.
+    // A raw HTTP/2 client does not enforce deadlines itself, and the app here ignores grpc-timeout (a grpc-js app
+    // enforces it too, and its timer can fire first: same deadline, same process), so only meshlet's timer can end
+    // the call. The app sees its stream reset.
     const http2 = await import('node:http2');
-    const session = http2.connect(`http://${inboundOnly.inbound}`);
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': '/test.Echo/Unary',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'grpc-timeout': '100m',
-      'never-respond': '1',
-    });
-    stream.end(Buffer.from([0, 0, 0, 0, 1, 65]));
-    const headers = await new Promise<Record<string, unknown>>((resolve) => stream.once('response', (h) => resolve(h)));
-    session.close();
-    expect(headers['grpc-status']).toBe('4');
-    expect(headers['x-meshlet-error']).toBe('ERR_DEADLINE_EXCEEDED');
+    const app = http2.createServer();
+    const reset = new Promise<number>((resolve) =>
+      app.on('stream', (s) => {
+        s.on('error', () => {});
+        s.resume();
+        s.on('close', () => resolve(s.rstCode));
+      }),
+    );
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const appAddress = `127.0.0.1:${(app.address() as import('node:net').AddressInfo).port}`;
+    const sidecar = await startSidecar({ service: { name: 'echo' }, inbound: { listen: '127.0.0.1:0', app: appAddress } });
+    const session = http2.connect(`http://${sidecar.inbound}`);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/test.Echo/Unary',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'grpc-timeout': '100m',
+      });
+      stream.end(Buffer.from([0, 0, 0, 0, 1, 65]));
+      const headers = await new Promise<Record<string, unknown>>((resolve) => stream.once('response', (h) => resolve(h)));
+      expect(headers['grpc-status']).toBe('4');
+      expect(headers['x-meshlet-error']).toBe('ERR_DEADLINE_EXCEEDED');
+      expect(await reset).toBe(http2.constants.NGHTTP2_CANCEL);
+    } finally {
+      session.close();
+      await sidecar.close();
+      await new Promise((r) => app.close(r));
+    }
   });
 
   it('a client cancel resets the upstream call', async () => {
