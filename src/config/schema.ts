@@ -525,8 +525,8 @@ export const bootstrapSchema = z
           .max(64)
           .default(8)
           .describe(
-            'Upper bound on HTTP/2 connections to one endpoint; another is opened only when every one has ' +
-              'maxStreamsPerSession calls in flight or is at the peer\'s MAX_CONCURRENT_STREAMS. Default 8; range 1-64.',
+            'Upper bound on HTTP/2 connections to one endpoint; another is opened only when every one is at the ' +
+              'peer\'s MAX_CONCURRENT_STREAMS or (see maxStreamsPerSession) at maxStreamsPerSession. Default 8; range 1-64.',
           ),
         maxStreamsPerSession: z
           .number()
@@ -535,9 +535,10 @@ export const bootstrapSchema = z
           .max(1_000_000)
           .default(25)
           .describe(
-            'Calls in flight on one upstream connection before another is opened (up to maxSessionsPerEndpoint); ' +
-              'past that, calls share the least loaded. Each connection brings its own flow-control window from the ' +
-              'app, which large messages need. Default 25; range 1-1000000.',
+            'Calls in flight on one upstream connection before another is opened (up to maxSessionsPerEndpoint), ' +
+              'once the endpoint\'s connection flow-control window has held back DATA: each connection brings its ' +
+              'own window, which large messages need. Past that, calls share the least loaded connection. ' +
+              'Default 25; range 1-1000000.',
           ),
       })
       .strict()

@@ -102,6 +102,14 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     return this.streams.size;
   }
 
+  /**
+   * Times the peer's connection window stopped our DATA (a stream had bytes to send and the window was spent): the
+   * session pool spreads calls over more connections to a peer whose window is the bottleneck.
+   */
+  get sendWindowStalls(): number {
+    return this.flow.sendStalls;
+  }
+
   /** Client streams waiting for the peer's MAX_CONCURRENT_STREAMS (not on the wire yet). */
   get waitingStreams(): number {
     return this.streams.waitingCount;

@@ -38,6 +38,8 @@ export class ConnectionFlow {
   recvWindow = DEFAULT_WINDOW;
   /** Bytes read or thrown away and not yet credited back to the peer. */
   unacked = 0;
+  /** Times a stream had DATA to send and the connection's send window was spent (the peer's window is the limit). */
+  sendStalls = 0;
 
   /** `recvWindowSize`: the connection receive window we advertise (at least 65535). */
   constructor(readonly recvWindowSize: number) {}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Upstream HTTP/2 sessions per endpoint: many calls multiplexed over few connections, a new connection only when the
-// others are at the peer's MAX_CONCURRENT_STREAMS or the pool's own per-session cap, GOAWAY-aware, keepalive PINGs and
-// idle close. Used by forward.ts.
+// others are at the peer's MAX_CONCURRENT_STREAMS or, to a peer whose connection window held back our DATA, at the
+// pool's own per-session cap; GOAWAY-aware, keepalive PINGs and idle close. Used by forward.ts.
 
 import type { SendableHeaders } from './headers.js';
 import net from 'node:net';
@@ -23,9 +23,11 @@ export interface SessionPoolOptions {
   /** At most this many sessions per endpoint; default 8, range 1-64. */
   readonly maxSessionsPerEndpoint: number;
   /**
-   * Streams a session carries before the pool prefers opening another one (while under `maxSessionsPerEndpoint`);
-   * the peer's SETTINGS_MAX_CONCURRENT_STREAMS still applies when lower. Once every session is at this cap and no more
-   * may be opened, new calls go to the least loaded session. Default: the peer's limit alone.
+   * Once the peer's connection window has held back our DATA on a session to an endpoint, the streams each session
+   * to it carries before the pool prefers opening another one (while under `maxSessionsPerEndpoint`), so calls get
+   * more of the peer's windows; the peer's SETTINGS_MAX_CONCURRENT_STREAMS still applies when lower. Once every
+   * session is at this cap and no more may be opened, new calls go to the least loaded session. Default: the peer's
+   * limit alone.
    */
   readonly maxStreamsPerSession?: number;
   /** Per-stream receive window we advertise; default 1 MiB (64 KiB, the HTTP/2 default, throttles large messages). */
@@ -80,8 +82,6 @@ export class PooledSession {
   reserved = 0;
   /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (unbounded until its SETTINGS arrive; we wait for them). */
   maxStreams = Infinity;
-  /** The pool's own cap (`maxStreamsPerSession`); the lower of the two decides `hasCapacity`. */
-  private readonly streamCap: number;
   /** GOAWAY received, or closing: no new streams. */
   draining = false;
   /** The connection failed (socket error, keepalive timeout, GOAWAY with an error): in-flight calls were lost. */
@@ -92,16 +92,15 @@ export class PooledSession {
   closeReason: 'idle' | 'keepalive' | undefined;
   private lastPingMs = 0;
 
-  constructor(address: string, session: H2Connection, now: number, streamCap = Infinity) {
+  constructor(address: string, session: H2Connection, now: number) {
     this.address = address;
     this.session = session;
     this.openedMs = now;
-    this.streamCap = streamCap;
   }
 
-  /** True when a new stream is within both the peer's limit and the pool's cap. */
-  get hasCapacity(): boolean {
-    return !this.draining && this.active + this.reserved < Math.min(this.maxStreams, this.streamCap);
+  /** True when a new stream is within both the peer's limit and `cap`, the pool's (Infinity when it has none). */
+  hasRoom(cap: number): boolean {
+    return !this.draining && this.active + this.reserved < (cap < this.maxStreams ? cap : this.maxStreams);
   }
 
   /** Gives back a slot from `acquire` that will not be used (the call failed before its stream was opened). */
@@ -170,6 +169,25 @@ function reserve(s: PooledSession): PooledSession {
 class EndpointSessions {
   readonly sessions: PooledSession[] = [];
   connecting: Promise<PooledSession> | undefined;
+  /**
+   * The endpoint's connection window has held back DATA on one of its sessions: from then on (until the endpoint has
+   * no session left) `maxStreamsPerSession` applies to its sessions.
+   */
+  windowBound = false;
+
+  /** The pool's per-session stream cap for this endpoint: `cap` once it is window-bound, else none. */
+  streamCap(cap: number): number {
+    if (!this.windowBound) {
+      const list = this.sessions;
+      for (let i = 0; i < list.length; i++) {
+        if ((list[i] as PooledSession).session.sendWindowStalls > 0) {
+          this.windowBound = true;
+          break;
+        }
+      }
+    }
+    return this.windowBound ? cap : Infinity;
+  }
 }
 
 /**
@@ -182,10 +200,13 @@ export class SessionPool {
   private readonly events: SessionPoolEvents;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** `maxStreamsPerSession`, Infinity when not set. */
+  private readonly streamCap: number;
 
   constructor(opts: SessionPoolOptions, events: SessionPoolEvents = {}) {
     this.opts = opts;
     this.events = events;
+    this.streamCap = opts.maxStreamsPerSession ?? Infinity;
     const tickMs = Math.max(250, Math.min(opts.keepaliveIntervalMs, opts.idleTimeoutMs) / 2);
     this.timer = setInterval(this.tick, tickMs);
     this.timer.unref();
@@ -205,9 +226,10 @@ export class SessionPool {
     }
     let best: PooledSession | undefined;
     const list = ep.sessions;
+    const cap = ep.streamCap(this.streamCap);
     for (let i = 0; i < list.length; i++) {
       const s = list[i] as PooledSession;
-      if (s.hasCapacity) return reserve(s);
+      if (s.hasRoom(cap)) return reserve(s);
       if (!s.draining && (best === undefined || s.active + s.reserved < best.active + best.reserved)) best = s;
     }
     // Waiters re-check once the new session is up: it may fill up (MAX_CONCURRENT_STREAMS) before they get a turn.
@@ -231,7 +253,7 @@ export class SessionPool {
         connectionWindowBytes: this.opts.connectionWindowBytes ?? 16 << 20,
         maxHeaderListBytes: this.opts.maxHeaderListBytes,
       });
-      const pooled = new PooledSession(address, session, performance.now(), this.opts.maxStreamsPerSession);
+      const pooled = new PooledSession(address, session, performance.now());
       let settled = false;
       const fail = (err: ProxyError) => {
         if (settled) return;

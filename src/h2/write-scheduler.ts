@@ -150,8 +150,10 @@ export class WriteScheduler {
         continue;
       }
       const left = this.sendStream(stream);
-      if (left === 'blocked-connection') this.blocked.push(stream);
-      else if (left === 'more') this.queueSend(stream);
+      if (left === 'blocked-connection') {
+        this.flow.sendStalls++;
+        this.blocked.push(stream);
+      } else if (left === 'more') this.queueSend(stream);
       // 'blocked-stream': requeued by the stream's WINDOW_UPDATE; 'done': nothing left.
     }
     return queue;

@@ -45,22 +45,50 @@ async function holdingServer(settings: http2.Settings = {}): Promise<{ address: 
 const CALL = { ':method': 'POST', ':scheme': 'http', ':authority': 'app', ':path': '/x.Y/Z', 'content-type': 'application/grpc' } as const;
 
 describe('SessionPool', () => {
-  it('opens another session once each has maxStreamsPerSession calls, and shares the least loaded past maxSessionsPerEndpoint', async () => {
+  it('keeps every call on one session while the peer\'s connection window keeps up, whatever maxStreamsPerSession says', async () => {
     const { address, streams } = await holdingServer();
     const pool = new SessionPool({ ...opts, maxSessionsPerEndpoint: 3, maxStreamsPerSession: 2 });
     cleanups.push(() => pool.destroy());
-    const placed: unknown[] = [];
+    const placed = new Set<unknown>();
     for (let i = 0; i < 8; i++) {
+      const s = await pool.acquire(address);
+      s.request(CALL).on('error', () => {});
+      placed.add(s);
+    }
+    expect(placed.size).toBe(1);
+    expect(pool.stats()[address]).toEqual({ sessions: 1, active: 8 });
+    await expect.poll(streams).toBe(8);
+  });
+
+  it('once the peer\'s connection window held back DATA, opens another session at maxStreamsPerSession calls and shares the least loaded past maxSessionsPerEndpoint', async () => {
+    // The app reads nothing, so its 65,535-byte connection window is spent by two 40 KiB bodies, each within its
+    // own 65,535-byte stream window: the second one is held back by the connection's window.
+    const { address, streams } = await holdingServer();
+    const pool = new SessionPool({ ...opts, maxSessionsPerEndpoint: 3, maxStreamsPerSession: 2 });
+    cleanups.push(() => pool.destroy());
+    const first = await pool.acquire(address);
+    for (let i = 0; i < 2; i++) {
+      const s = await pool.acquire(address);
+      expect(s).toBe(first);
+      const stream = s.request(CALL);
+      stream.on('error', () => {});
+      stream.write(Buffer.alloc(40 * 1024));
+    }
+    first.release(); // the slot reserved by the first acquire
+    await expect.poll(() => first.session.sendWindowStalls).toBeGreaterThan(0);
+
+    const placed: unknown[] = [];
+    for (let i = 0; i < 6; i++) {
       const s = await pool.acquire(address);
       s.request(CALL).on('error', () => {});
       placed.push(s);
     }
-    // Two calls per session on three sessions, then the 7th and 8th go to sessions already at the cap, one each:
-    // the pool opens the stream at once (the app allows 100) on the least loaded session.
-    expect(new Set(placed.slice(0, 2)).size).toBe(1);
-    expect(new Set(placed.slice(0, 6)).size).toBe(3);
+    // The first session is at the cap already (2): two new sessions take two calls each, then the last two calls
+    // go to the least loaded sessions, opened at once (the app allows 100 streams per connection).
+    expect(placed.slice(0, 4).includes(first)).toBe(false);
+    expect(new Set(placed.slice(0, 4)).size).toBe(2);
     expect(pool.stats()[address]).toEqual({ sessions: 3, active: 8 });
-    expect(placed[6]).not.toBe(placed[7]);
+    expect(placed[4]).not.toBe(placed[5]);
     await expect.poll(streams).toBe(8);
   });
 
