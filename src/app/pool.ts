@@ -57,5 +57,10 @@ function poolEvents(log: Logger, direction: 'inbound' | 'outbound') {
     onConnect: (address: string) => plog.debug({ upstream: address }, 'upstream session connected'),
     onConnectError: (address: string, err: Error) => plog.warn({ upstream: address, err: err.message }, 'upstream connect failed'),
     onClose: (address: string, reason: string) => plog.debug({ upstream: address, reason }, 'upstream session closed'),
+    onWindowBound: (address: string, maxStreamsPerSession: number) =>
+      plog.info(
+        { upstream: address, maxStreamsPerSession },
+        "the upstream's connection window held back DATA: calls to it now go over connections of at most maxStreamsPerSession calls",
+      ),
   };
 }

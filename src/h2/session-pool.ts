@@ -64,6 +64,8 @@ export interface SessionPoolEvents {
   onConnect?(address: string): void;
   onConnectError?(address: string, err: ProxyError): void;
   onClose?(address: string, reason: 'idle' | 'goaway' | 'error' | 'keepalive' | 'closed'): void;
+  /** The endpoint's connection window held back DATA: `maxStreamsPerSession` applies to it from now on. */
+  onWindowBound?(address: string, maxStreamsPerSession: number): void;
 }
 
 
@@ -175,18 +177,11 @@ class EndpointSessions {
    */
   windowBound = false;
 
-  /** The pool's per-session stream cap for this endpoint: `cap` once it is window-bound, else none. */
-  streamCap(cap: number): number {
-    if (!this.windowBound) {
-      const list = this.sessions;
-      for (let i = 0; i < list.length; i++) {
-        if ((list[i] as PooledSession).session.sendWindowStalls > 0) {
-          this.windowBound = true;
-          break;
-        }
-      }
-    }
-    return this.windowBound ? cap : Infinity;
+  /** True when the peer's connection window held back DATA on one of the sessions. */
+  stalled(): boolean {
+    const list = this.sessions;
+    for (let i = 0; i < list.length; i++) if ((list[i] as PooledSession).session.sendWindowStalls > 0) return true;
+    return false;
   }
 }
 
@@ -226,7 +221,7 @@ export class SessionPool {
     }
     let best: PooledSession | undefined;
     const list = ep.sessions;
-    const cap = ep.streamCap(this.streamCap);
+    const cap = this.capOf(address, ep);
     for (let i = 0; i < list.length; i++) {
       const s = list[i] as PooledSession;
       if (s.hasRoom(cap)) return reserve(s);
@@ -236,6 +231,15 @@ export class SessionPool {
     if (ep.connecting !== undefined) return ep.connecting.then(() => this.acquire(address));
     if (best !== undefined && list.length >= this.opts.maxSessionsPerEndpoint) return reserve(best);
     return this.connect(address, ep);
+  }
+
+  /** The per-session stream cap for an endpoint: `maxStreamsPerSession` once it is window-bound, else none. */
+  private capOf(address: string, ep: EndpointSessions): number {
+    if (ep.windowBound) return this.streamCap;
+    if (this.streamCap === Infinity || !ep.stalled()) return Infinity;
+    ep.windowBound = true;
+    this.events.onWindowBound?.(address, this.streamCap);
+    return this.streamCap;
   }
 
   private connect(address: string, ep: EndpointSessions): Promise<PooledSession> {

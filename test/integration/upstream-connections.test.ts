@@ -115,6 +115,10 @@ describe('connections to the app', () => {
     expect(app.connections()).toBe(1);
     expect(await callConcurrently(s.inbound as string, CALLS, 0, 'hold')).toEqual(Array(CALLS).fill('0'));
     expect(app.connections()).toBe(Math.ceil(CALLS / 25));
+    // The operator sees when and why.
+    expect(s.logs.filter((l) => typeof l['msg'] === 'string' && l['msg'].includes('connection window held back DATA'))).toEqual([
+      expect.objectContaining({ level: 'info', component: 'pool', direction: 'inbound', upstream: app.address, maxStreamsPerSession: 25 }),
+    ]);
   });
 
   it('keep one connection when maxStreamsPerSession is above the calls in flight', async () => {
