@@ -526,7 +526,7 @@ export const bootstrapSchema = z
           .default(8)
           .describe(
             'Upper bound on HTTP/2 connections to one endpoint; another is opened only when every one is at the ' +
-              'peer\'s MAX_CONCURRENT_STREAMS or (see maxStreamsPerSession) at maxStreamsPerSession. Default 8; range 1-64.',
+              'peer\'s MAX_CONCURRENT_STREAMS, or at maxStreamsPerSession once that applies. Default 8; range 1-64.',
           ),
         maxStreamsPerSession: z
           .number()
