@@ -338,13 +338,16 @@ export class SessionPool {
     }
   };
 
-  /** Sessions per endpoint with their in-flight streams, for /clusters and tests. */
-  stats(): Record<string, { sessions: number; active: number }> {
-    const out: Record<string, { sessions: number; active: number }> = {};
+  /**
+   * Sessions per endpoint with their in-flight streams, and `windowBound` once `maxStreamsPerSession` applies to the
+   * endpoint, for /clusters and tests.
+   */
+  stats(): Record<string, { sessions: number; active: number; windowBound?: true }> {
+    const out: Record<string, { sessions: number; active: number; windowBound?: true }> = {};
     for (const [address, ep] of this.endpoints) {
       let active = 0;
       for (const s of ep.sessions) active += s.active;
-      out[address] = { sessions: ep.sessions.length, active };
+      out[address] = { sessions: ep.sessions.length, active, ...(ep.windowBound && { windowBound: true as const }) };
     }
     return out;
   }

@@ -103,6 +103,8 @@ describe('connections to the app', () => {
     defer(() => s.close());
     expect(await callConcurrently(s.inbound as string, CALLS, 0, 'hold')).toEqual(Array(CALLS).fill('0'));
     expect(app.connections()).toBe(1);
+    const clusters = (await (await fetch(`http://${s.admin}/clusters`)).json()) as { inbound: { sessions: Record<string, unknown> } };
+    expect(clusters.inbound.sessions[app.address]).toEqual({ sessions: 1, active: 0 });
   });
 
   it('once the app\'s connection window held back DATA, are opened at 25 calls in flight each (the default)', async () => {
@@ -115,7 +117,9 @@ describe('connections to the app', () => {
     expect(app.connections()).toBe(1);
     expect(await callConcurrently(s.inbound as string, CALLS, 0, 'hold')).toEqual(Array(CALLS).fill('0'));
     expect(app.connections()).toBe(Math.ceil(CALLS / 25));
-    // The operator sees when and why.
+    // The operator sees when and why: /clusters marks the endpoint, the log says it once.
+    const clusters = (await (await fetch(`http://${s.admin}/clusters`)).json()) as { inbound: { sessions: Record<string, unknown> } };
+    expect(clusters.inbound.sessions[app.address]).toMatchObject({ sessions: Math.ceil(CALLS / 25), windowBound: true });
     expect(s.logs.filter((l) => typeof l['msg'] === 'string' && l['msg'].includes('connection window held back DATA'))).toEqual([
       expect.objectContaining({ level: 'info', component: 'pool', direction: 'inbound', upstream: app.address, maxStreamsPerSession: 25 }),
     ]);

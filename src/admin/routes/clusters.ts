@@ -54,6 +54,7 @@ function clustersSnapshot(src: ClustersSources): Record<string, unknown> {
         ewmaMs: round(e.loadIfUsed?.ewmaMs ?? DEFAULT_RTT_MS),
         sessions: sessions[address]?.sessions ?? 0,
         activeStreams: sessions[address]?.active ?? 0,
+        ...(sessions[address]?.windowBound === true && { windowBound: true }),
         ...(health !== undefined && { healthCheck: health }),
         ...src.endpointDetail?.(b.name, address),
       };

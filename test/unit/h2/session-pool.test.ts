@@ -87,7 +87,7 @@ describe('SessionPool', () => {
     // go to the least loaded sessions, opened at once (the app allows 100 streams per connection).
     expect(placed.slice(0, 4).includes(first)).toBe(false);
     expect(new Set(placed.slice(0, 4)).size).toBe(2);
-    expect(pool.stats()[address]).toEqual({ sessions: 3, active: 8 });
+    expect(pool.stats()[address]).toEqual({ sessions: 3, active: 8, windowBound: true });
     expect(placed[4]).not.toBe(placed[5]);
     await expect.poll(streams).toBe(8);
   });
