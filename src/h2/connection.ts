@@ -325,8 +325,11 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
 
   // ---- frames in ----
 
-  /** FrameSink: one frame from the reader (step 2). Throwing ends the connection (fail). */
-  onFrame(type: number, flags: number, streamId: number, payload: Buffer, flowLength: number): void {
+  /**
+   * FrameSink: one frame from the reader (step 2), its payload `buf[start, end)`. Only DATA gets a view (the stream
+   * keeps it); the rest is read in place. Throwing ends the connection (fail).
+   */
+  onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number, flowLength: number): void {
     if (!this.settingsReceived && type !== FrameType.SETTINGS) {
       // RFC 9113 §3.4: each side's preface ends with its SETTINGS, before any other frame.
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `the first frame must be SETTINGS, got frame type ${type}`);
@@ -334,35 +337,35 @@ export class H2Connection extends EventEmitter implements FrameSink, StreamSessi
     if (this.headers.pending !== undefined && type !== FrameType.CONTINUATION) this.headers.interrupted(type);
     switch (type) {
       case FrameType.DATA:
-        this.streams.onData(flags, streamId, payload, flowLength);
+        this.streams.onData(flags, streamId, start === 0 && end === buf.length ? buf : buf.subarray(start, end), flowLength);
         return;
       case FrameType.HEADERS:
-        this.headers.onHeaders(flags, streamId, payload);
+        this.headers.onHeaders(flags, streamId, buf, start, end);
         return;
       case FrameType.CONTINUATION:
-        this.headers.onContinuation(flags, streamId, payload);
+        this.headers.onContinuation(flags, streamId, buf, start, end);
         return;
       case FrameType.RST_STREAM:
-        this.streams.onRstStream(streamId, payload.readUInt32BE(0));
+        this.streams.onRstStream(streamId, buf.readUInt32BE(start));
         return;
       case FrameType.SETTINGS:
-        if ((flags & Flags.ACK) === 0) this.onSettings(payload);
+        if ((flags & Flags.ACK) === 0) this.onSettings(buf.subarray(start, end));
         return;
       case FrameType.PING:
         if ((flags & Flags.ACK) !== 0) this.pings.onAck();
-        else this.writer.queue(this.pings.pong(payload));
+        else this.writer.queue(this.pings.pong(buf.subarray(start, end)));
         return;
       case FrameType.GOAWAY:
-        this.onGoaway(payload.readUInt32BE(0) & U31, payload.readUInt32BE(4));
+        this.onGoaway(buf.readUInt32BE(start) & U31, buf.readUInt32BE(start + 4));
         return;
       case FrameType.WINDOW_UPDATE:
-        this.onWindowUpdate(streamId, payload.readUInt32BE(0) & U31);
+        this.onWindowUpdate(streamId, buf.readUInt32BE(start) & U31);
         return;
       case FrameType.PUSH_PROMISE:
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received although push is disabled');
       case FrameType.PRIORITY:
         // Priorities are ignored (RFC 9113 §5.3.2), except a stream depending on itself (§5.3.1).
-        this.streams.onPriority(streamId, payload.readUInt32BE(0) & U31);
+        this.streams.onPriority(streamId, buf.readUInt32BE(start) & U31);
         return;
       default:
         // Unknown frame types are ignored (RFC 9113 §4.1).

@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // HTTP/2 frame reader (RFC 9113 §3.4, §4, §6): splits socket bytes into frames for the connection. Runs on every
-// socket read, so the common case (whole frames inside one chunk) hands out subarrays: no payload copies, no
-// closures, no allocation per frame beyond the view. Only a frame that spans chunks is copied, once, into a buffer
-// of exactly its size (O(frame size) however it is split).
+// socket read, so the common case (whole frames inside one chunk) hands out the chunk and the payload's offsets in
+// it: no payload copies, no closures, no allocation per frame (the sink makes a view only where it keeps one: DATA).
+// Only a frame that spans chunks is copied, once, into a buffer of exactly its size (O(frame size) however it is
+// split).
 
 import { CONNECTION_PREFACE, ErrorCode, FRAME_HEADER_BYTES, Flags, FrameError, FrameType } from './frame.js';
 
 /** Receives frames from a FrameReader, synchronously and in wire order. */
 export interface FrameSink {
   /**
-   * One whole frame. `payload` is a view (subarray, no copy when the frame is inside one chunk; copied only when it
-   * spans chunks) of the payload AFTER padding removal for DATA/HEADERS (PADDED flag handled; pad length >= payload
-   * -> PROTOCOL_ERROR) and after the 5 priority bytes of HEADERS with the PRIORITY flag are skipped.
-   * For DATA, `flowLength` is the full frame length incl. padding (flow control counts it); for every other type it
-   * is the frame's length field too. The view may be kept (it is never overwritten by the reader). Unknown frame
+   * One whole frame. Its payload is `buf[start, end)`: the socket's chunk when the frame is inside one (no copy), a
+   * buffer of its own when it spanned chunks; AFTER padding removal for DATA/HEADERS (PADDED flag handled; pad
+   * length >= payload -> PROTOCOL_ERROR) and after the 5 priority bytes of HEADERS with the PRIORITY flag are
+   * skipped. For DATA, `flowLength` is the full frame length incl. padding (flow control counts it); for every other
+   * type it is the frame's length field too. The bytes may be kept (the reader never overwrites them). Unknown frame
    * types are delivered as they are (the connection ignores them, RFC 9113 §4.1). The sink may call `stop()`.
    */
-  onFrame(type: number, flags: number, streamId: number, payload: Buffer, flowLength: number): void;
+  onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number, flowLength: number): void;
 }
 
 const PREFACE_BYTES = CONNECTION_PREFACE.length;
@@ -272,7 +273,7 @@ export class FrameReader {
       }
       end -= padLength;
     }
-    this.sink.onFrame(type, flags, streamId, start === 0 && end === buf.length ? buf : buf.subarray(start, end), length);
+    this.sink.onFrame(type, flags, streamId, buf, start, end, length);
   }
 }
 

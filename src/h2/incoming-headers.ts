@@ -97,37 +97,38 @@ export class IncomingHeaders {
     throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `expected CONTINUATION for stream ${this.pending?.streamId}, got frame type ${type}`);
   }
 
-  /** A HEADERS frame (its padding and priority already stripped). */
-  onHeaders(flags: number, streamId: number, payload: Buffer): void {
+  /** A HEADERS frame, its fragment `buf[start, end)` (padding and priority already stripped). */
+  onHeaders(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
     const selfDependent = (flags & SELF_DEPENDENT) !== 0;
     if ((flags & Flags.END_HEADERS) !== 0) {
-      this.onHeaderBlock(streamId, (flags & Flags.END_STREAM) !== 0, payload, selfDependent);
+      this.onHeaderBlock(streamId, (flags & Flags.END_STREAM) !== 0, buf, start, end, selfDependent);
     } else {
-      this.pending = { streamId, endStream: (flags & Flags.END_STREAM) !== 0, selfDependent, chunks: [Buffer.from(payload)], size: payload.length };
+      const chunks = [Buffer.from(buf.subarray(start, end))];
+      this.pending = { streamId, endStream: (flags & Flags.END_STREAM) !== 0, selfDependent, chunks, size: end - start };
     }
   }
 
-  /** A CONTINUATION frame (step 1). */
-  onContinuation(flags: number, streamId: number, payload: Buffer): void {
+  /** A CONTINUATION frame, its fragment `buf[start, end)` (step 1). */
+  onContinuation(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
     const block = this.pending;
     if (block === undefined || block.streamId !== streamId) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `unexpected CONTINUATION on stream ${streamId}`);
     }
-    block.chunks.push(Buffer.from(payload));
-    block.size += payload.length;
+    block.chunks.push(Buffer.from(buf.subarray(start, end)));
+    block.size += end - start;
     checkHeaderBlockSize(block.size, this.maxBlockBytes, streamId);
     if ((flags & Flags.END_HEADERS) === 0) return;
     this.pending = undefined;
-    this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size), block.selfDependent);
+    this.onHeaderBlock(streamId, block.endStream, Buffer.concat(block.chunks, block.size), 0, block.size, block.selfDependent);
   }
 
-  /** Step 2: a complete header block. */
-  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer, selfDependent: boolean): void {
+  /** Step 2: a complete header block, `block[start, end)`. */
+  private onHeaderBlock(streamId: number, endStream: boolean, block: Buffer, start: number, end: number, selfDependent: boolean): void {
     const list = this.headerList;
     list.length = 0;
     const never = this.neverIndexed;
     never.length = 0;
-    const tooLarge = decodeHeaderBlock(this.decoder, block, list, never);
+    const tooLarge = decodeHeaderBlock(this.decoder, block, start, end, list, never);
     if (selfDependent) this.onSelfDependent(streamId);
     else if (this.host.role === 'server') this.onServerHeaders(streamId, endStream, list, tooLarge);
     else this.onClientHeaders(streamId, endStream, list, tooLarge);

@@ -51,7 +51,7 @@ export class FakeSocket extends EventEmitter {
     const out: WrittenFrame[] = [];
     let bytes = Buffer.concat(this.chunks);
     if (client) bytes = bytes.subarray(24);
-    new FrameReader({ onFrame: (type, flags, streamId, payload) => out.push({ type, flags, streamId, payload: Buffer.from(payload) }) }, 16777215).push(bytes);
+    new FrameReader({ onFrame: (type, flags, streamId, buf, start, end) => out.push({ type, flags, streamId, payload: Buffer.from(buf.subarray(start, end)) }) }, 16777215).push(bytes);
     return out;
   }
 }

@@ -216,8 +216,8 @@ export class RawPeer implements FrameSink {
     return peer;
   }
 
-  onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    const frame: RawFrame = { type, flags, streamId, payload: Buffer.from(payload) };
+  onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    const frame: RawFrame = { type, flags, streamId, payload: Buffer.from(buf.subarray(start, end)) };
     if (type === FrameType.HEADERS || type === FrameType.CONTINUATION) {
       if (type === FrameType.HEADERS) this.block = { streamId, flags, chunks: [] };
       this.block?.chunks.push(frame.payload);

@@ -36,9 +36,9 @@ function spy(): { delivered: Seen[]; written: Seen[]; stop: () => void } {
   const written: Seen[] = [];
   const onFrame = H2Connection.prototype.onFrame;
   const write = net.Socket.prototype.write;
-  H2Connection.prototype.onFrame = function (this: H2Connection, type, flags, streamId, payload, flowLength) {
-    if (type === FrameType.DATA && payload.length > 0) delivered.push({ socket: this.socket, streamId, payload });
-    return onFrame.call(this, type, flags, streamId, payload, flowLength);
+  H2Connection.prototype.onFrame = function (this: H2Connection, type, flags, streamId, buf, start, end, flowLength) {
+    if (type === FrameType.DATA && end > start) delivered.push({ socket: this.socket, streamId, payload: buf.subarray(start, end) });
+    return onFrame.call(this, type, flags, streamId, buf, start, end, flowLength);
   };
   net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
     if (Buffer.isBuffer(chunk)) written.push({ socket: this, streamId: 0, payload: chunk });

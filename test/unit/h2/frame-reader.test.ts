@@ -25,7 +25,8 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer | 
 class Recorder implements FrameSink {
   readonly frames: Seen[] = [];
   readonly payloads: Buffer[] = [];
-  onFrame(type: number, flags: number, streamId: number, payload: Buffer, flowLength: number): void {
+  onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number, flowLength: number): void {
+    const payload = buf.subarray(start, end);
     this.frames.push({ type, flags, streamId, payload: payload.toString('hex'), flowLength });
     this.payloads.push(payload);
   }
