@@ -117,11 +117,11 @@ export function boundedHpackDecoder(maxHeaderListBytes: number): HpackDecoder {
 }
 
 /**
- * Guard 3: decodes a complete header block, `block[start, end)`, into `list` (name, value, ...) and the names sent never-indexed into
- * `neverIndexed`. Returns true when the list was over the decoder's limit or a field value is one RFC 9113 §8.2.1
- * forbids (NUL, CR, LF, whitespace at either end): a stream error for the caller (malformed, §8.1.1); the block
- * was still decoded in full, so HPACK state stays in sync. Any other HpackError is thrown: the decoder's state is
- * lost, a connection error (COMPRESSION_ERROR, §4.3).
+ * Guard 3: decodes a complete header block, `block[start, end)`, into `list` (name, value, ...) and the names sent
+ * never-indexed into `neverIndexed`. Returns true when the list was over the decoder's limit or a field value is
+ * one RFC 9113 §8.2.1 forbids (NUL, CR, LF, whitespace at either end): a stream error for the caller (malformed,
+ * §8.1.1); the block was still decoded in full, so HPACK state stays in sync. Any other HpackError is thrown: the
+ * decoder's state is lost, a connection error (COMPRESSION_ERROR, §4.3).
  */
 export function decodeHeaderBlock(decoder: HpackDecoder, block: Buffer, start: number, end: number, list: string[], neverIndexed: string[]): boolean {
   try {
