@@ -113,7 +113,7 @@ export class ProxyListener {
         onRejected: web.onRejected,
         track: () => {
           this.inflight++;
-          return () => this.callDone();
+          return this.callDone;
         },
       };
       this.http1 = createHttp1Front({
@@ -135,16 +135,14 @@ export class ProxyListener {
     http1.accept(socket, identity);
   }
 
-  /** callDone, made once for every DownstreamCall of this listener. */
-  private readonly onCallDone = (): void => this.callDone();
-
-  private callDone(): void {
+  /** A call ended (its stream closed): one function for every call of this listener, HTTP/2 and gRPC-Web alike. */
+  private readonly callDone = (): void => {
     if (--this.inflight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
-  }
+  };
 
   /** Closes (GOAWAY NO_ERROR) the connections that had no stream open and opened none for IDLE_SWEEPS + 1 sweeps in a row. */
   private readonly sweepIdle = (): void => {
@@ -288,6 +286,6 @@ export class ProxyListener {
     const body = new RequestBody(stream, this.opts.maxReplayBytes);
     const call = new ProxyCall(this.direction, headers, body, peer, performance.now());
     this.inflight++;
-    new DownstreamCall(call, stream, this.onCallDone).run(this.opts.handler);
+    new DownstreamCall(call, stream, this.callDone).run(this.opts.handler);
   }
 }
