@@ -56,8 +56,11 @@ describe.skipIf(missing.length > 0)(`h2load arrival patterns${missing.length > 0
     const s = spec('burst');
     const result = await runH2load(s, path.join(dir, 'burst.out'));
     expect(result.succeeded).toBeGreaterThanOrEqual(390);
-    // Four calls per tick: three of every four start within 100 µs of the one before (0.75 when exact).
-    expect(clusteredShare(startTimes(readFileSync(s.logPath, 'utf8')))).toBeGreaterThan(0.65);
+    // Four calls per tick, ticks 20 ms apart: three of every four start within 2 ms of the one before (0.75 when
+    // exact). The window is wider than the bench's 100 µs because in the full suite on 2 cores one turn of h2load's
+    // loop can take longer than that (0.63 was measured with 100 µs); calls whose timers fired independently would
+    // give about 0.27 with 2 ms (four phases on a 20 ms circle), so the test still tells the patterns apart.
+    expect(clusteredShare(startTimes(readFileSync(s.logPath, 'utf8')), 2000)).toBeGreaterThan(0.65);
   }, 30_000);
 
   it('runSpreadH2load offers the same rate with the calls spread out, and merges the four logs', async () => {
