@@ -7,13 +7,14 @@
 
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { parseProcStatus } from './memory.js';
 
-/** VmRSS of a process (this one by default) in KiB, from /proc/<pid>/status. */
+/** VmRSS of a process (this one by default) in KiB, from /proc/<pid>/status (bench/memory.ts parses it). */
 export function rssKiB(pid: number | 'self' = 'self'): number {
   const file = `/proc/${pid}/status`;
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(file, 'utf8'));
-  if (match === null) throw new Error(`settled-rss: ${file} has no VmRSS line (Linux only)`);
-  return Number(match[1]);
+  const memory = parseProcStatus(readFileSync(file, 'utf8'));
+  if (memory === undefined) throw new Error(`settled-rss: ${file} has no VmRSS line (Linux only)`);
+  return memory.rssKiB;
 }
 
 /** Runs V8's memory-reducing full collection and resolves with the RSS after it, in KiB, and the pause in ms. */
